@@ -1,0 +1,98 @@
+//! Every bound and every timing in one place, with documented finite defaults.
+
+use std::time::Duration;
+
+/// Which reply dialect the printer speaks on port 8899.
+///
+/// The dialect only changes *fallbacks*: every parser accepts every shape of every family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// Adventurer 4, 5M, 5M Pro, AD5X: `CMD Mxxx Received.` … `ok`.
+    #[default]
+    Modern,
+    /// Adventurer 3 firmware: replies without `ok`, motion commands without any reply, so every
+    /// command also completes after a quiet period.
+    Adventurer3,
+}
+
+/// Limits and timings for the TCP [`crate::Session`] and its codecs.
+///
+/// All limits are finite; input beyond them is a [`crate::CapacityError`], never growth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Longest text line accepted in a reply (default 4 KiB).
+    pub max_line_len: usize,
+    /// Most bytes of one text reply before its terminator (default 64 KiB).
+    pub max_reply_bytes: usize,
+    /// Most bytes of one binary reply, M661 file list or M662 thumbnail (default 8 MiB: a
+    /// 65,536-file list of 100-byte names or a multi-megabyte thumbnail fits).
+    pub max_binary_reply_bytes: usize,
+    /// Most entries in an M661 file list (default 65,536).
+    pub max_file_list_entries: u32,
+    /// Longest path in an M661 file list (default 4,096 bytes).
+    pub max_path_len: u32,
+    /// Most commands queued behind the one in flight (default 16); beyond it `submit` returns
+    /// [`crate::UsageError::QueueFull`].
+    pub max_pending_commands: usize,
+    /// Reply dialect (default [`Dialect::Modern`]).
+    pub dialect: Dialect,
+    /// Idle time before a keep-alive `~M27` (default 5 s; plus `keepalive_error_step` per recent error).
+    pub keepalive_interval: Duration,
+    /// Added to the keep-alive interval per recent keep-alive failure (default 1 s).
+    pub keepalive_error_step: Duration,
+    /// Whether to send keep-alives at all (default true).
+    pub keepalive: bool,
+    /// Reply deadline for most commands (default 5 s).
+    pub reply_timeout: Duration,
+    /// Reply deadline for `~M661`, `~M662`, `~M28`, `~M29` (default 10 s).
+    pub long_reply_timeout: Duration,
+    /// Reply deadline for `~G28` (default 15 s).
+    pub home_timeout: Duration,
+    /// Login attempts before giving up (default 4).
+    pub login_attempts: u8,
+    /// Back-off step between login attempts: attempt `n` waits `n × step` (default 0.5 s).
+    pub login_backoff_step: Duration,
+    /// First reconnect delay; doubles per failed attempt (default 0.5 s).
+    pub reconnect_backoff: Duration,
+    /// Cap on the reconnect delay (default 30 s).
+    pub reconnect_backoff_max: Duration,
+    /// Reconnect attempts before the session fails; `None` = forever (default `None`).
+    pub max_reconnect_attempts: Option<u32>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_line_len: 4 * 1024,
+            max_reply_bytes: 64 * 1024,
+            max_binary_reply_bytes: 8 * 1024 * 1024,
+            max_file_list_entries: 65_536,
+            max_path_len: 4096,
+            max_pending_commands: 16,
+            dialect: Dialect::Modern,
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_error_step: Duration::from_secs(1),
+            keepalive: true,
+            reply_timeout: Duration::from_secs(5),
+            long_reply_timeout: Duration::from_secs(10),
+            home_timeout: Duration::from_secs(15),
+            login_attempts: 4,
+            login_backoff_step: Duration::from_millis(500),
+            reconnect_backoff: Duration::from_millis(500),
+            reconnect_backoff_max: Duration::from_secs(30),
+            max_reconnect_attempts: None,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults for an Adventurer 3.
+    pub fn adventurer3() -> Self {
+        Self {
+            dialect: Dialect::Adventurer3,
+            ..Self::default()
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! Incremental reply framing (tcp.md §3.4): decides, byte by byte, where the reply to the
+//! command in flight ends. Never the "`ok` anywhere" substring test: completion is decided on
+//! whole normalised lines, and binary replies end at the last byte of their structure.
+
+use crate::config::Config;
+use crate::error::{CapacityError, Error, ProtocolError};
+use crate::gcode::binary::{scan_list, scan_thumb, BinaryLimits, ListCursor, Scan, ThumbCursor};
+use crate::gcode::command::{ReplyKind, ReplyProfile};
+use crate::gcode::lines::{decode, normalise, split_line, strip_prefix_ci};
+use crate::gcode::reply::{is_echo, is_pseudo_echo};
+use crate::gcode::LIST_TAG;
+
+/// What [`ReplyFramer::push`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum FrameStatus {
+    /// The reply is not complete yet.
+    Partial,
+    /// The reply is complete: [`ReplyFramer::reply`] holds it.
+    Complete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Binary {
+    List(ListCursor),
+    /// The bytes after `ok` are not the tagged list: emulator text, completes on quiet.
+    ListText,
+    Thumb(ThumbCursor),
+}
+
+/// Frames the reply to one command.
+///
+/// Feed received bytes with [`push`](Self::push) until it says [`FrameStatus::Complete`], or
+/// call [`finish`](Self::finish) when the quiet period passes. Lines that arrive before the
+/// command's own `CMD Mxxx Received.` echo from a printer known to echo are stale (the tail of an
+/// earlier reply, a wait-for-temperature stream) and are dropped and counted.
+#[derive(Debug, Clone)]
+pub struct ReplyFramer {
+    profile: ReplyProfile,
+    max_line: usize,
+    max_text: usize,
+    limits: BinaryLimits,
+    expect_echo: bool,
+    buf: Vec<u8>,
+    scan: usize,
+    seen_echo: bool,
+    in_quote: bool,
+    awaiting_ok: bool,
+    a3_names_left: Option<u32>,
+    binary: Option<(usize, Binary)>,
+    end: Option<usize>,
+    stale: usize,
+}
+
+impl ReplyFramer {
+    /// A framer for a command with `profile`. `expect_echo`: the printer is known to start every
+    /// reply with `CMD <code> Received.` (learned by the session).
+    pub fn new(profile: ReplyProfile, config: &Config, expect_echo: bool) -> Self {
+        Self {
+            profile,
+            max_line: config.max_line_len,
+            max_text: config.max_reply_bytes,
+            limits: BinaryLimits::from(config),
+            expect_echo,
+            buf: Vec::new(),
+            scan: 0,
+            seen_echo: false,
+            in_quote: false,
+            awaiting_ok: false,
+            a3_names_left: None,
+            binary: None,
+            end: None,
+            stale: 0,
+        }
+    }
+
+    /// The profile this framer was built with.
+    pub fn profile(&self) -> &ReplyProfile {
+        &self.profile
+    }
+
+    /// Whether any reply bytes (not stale ones) have been received.
+    pub fn has_data(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Whether the command's own echo line was seen.
+    pub fn saw_echo(&self) -> bool {
+        self.seen_echo
+    }
+
+    /// Stale bytes dropped before the reply started.
+    pub fn stale_bytes(&self) -> usize {
+        self.stale
+    }
+
+    /// Bytes currently buffered (bounded by the config).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The complete reply (after [`FrameStatus::Complete`] or [`finish`](Self::finish)).
+    pub fn reply(&self) -> &[u8] {
+        &self.buf[..self.end.unwrap_or(self.buf.len())]
+    }
+
+    /// Bytes received after the end of the reply (stale for the next command).
+    pub fn leftover(&self) -> &[u8] {
+        self.end.map_or(&[][..], |e| &self.buf[e..])
+    }
+
+    /// Whether the reply is complete.
+    pub fn is_complete(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// Take the reply bytes out, leaving the framer empty.
+    pub fn take_reply(&mut self) -> Vec<u8> {
+        let end = self.end.unwrap_or(self.buf.len());
+        self.buf.truncate(end);
+        std::mem::take(&mut self.buf)
+    }
+
+    /// End the reply at whatever has arrived (quiet period or EOF).
+    pub fn finish(&mut self) {
+        if self.end.is_none() {
+            self.end = Some(self.buf.len());
+        }
+    }
+
+    /// Feed received bytes. After completion, further bytes are only counted as leftover
+    /// (up to the text bound). An error means the stream cannot be framed any more.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<FrameStatus, Error> {
+        if let Some(end) = self.end {
+            let room = (end + self.max_text).saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            return Ok(FrameStatus::Complete);
+        }
+        let max = match self.profile.kind {
+            ReplyKind::FileList | ReplyKind::Thumbnail => self.limits.max_bytes,
+            _ => self.max_text,
+        };
+        if self.buf.len() + bytes.len() > max {
+            return Err(CapacityError {
+                what: "reply",
+                size: self.buf.len() + bytes.len(),
+                max,
+            }
+            .into());
+        }
+        self.buf.extend_from_slice(bytes);
+        self.process()
+    }
+
+    fn complete(&mut self, end: usize) -> Result<FrameStatus, Error> {
+        self.end = Some(end);
+        Ok(FrameStatus::Complete)
+    }
+
+    /// Drop everything up to `upto` as stale.
+    fn drop_stale(&mut self, upto: usize) {
+        self.buf.drain(..upto);
+        self.stale += upto;
+        self.scan = 0;
+    }
+
+    fn process(&mut self) -> Result<FrameStatus, Error> {
+        loop {
+            if let Some((start, _)) = self.binary {
+                return self.process_binary(start);
+            }
+            let rest = &self.buf[self.scan..];
+            if rest.is_empty() {
+                return Ok(FrameStatus::Partial);
+            }
+            match self.profile.kind {
+                ReplyKind::FileList if self.a3_names_left.is_none() => {
+                    let n = rest.len().min(4);
+                    if rest[..n] == LIST_TAG[..n] {
+                        if n < 4 {
+                            return Ok(FrameStatus::Partial);
+                        }
+                        self.binary = Some((self.scan, Binary::List(ListCursor::default())));
+                        continue;
+                    }
+                }
+                ReplyKind::Thumbnail if rest.starts_with(b"ok") => match rest.get(2) {
+                    None => return Ok(FrameStatus::Partial),
+                    Some(b'\r' | b'\n' | b' ') => {}
+                    Some(_) => {
+                        self.binary = Some((self.scan + 2, Binary::Thumb(ThumbCursor::default())));
+                        continue;
+                    }
+                },
+                _ => {}
+            }
+            let (line, after) = split_line(rest);
+            if line.len() > self.max_line {
+                return Err(CapacityError {
+                    what: "line",
+                    size: line.len(),
+                    max: self.max_line,
+                }
+                .into());
+            }
+            if line.len() == rest.len() {
+                // No terminator yet.
+                return Ok(FrameStatus::Partial);
+            }
+            let line_start = self.scan;
+            let next = self.scan + (rest.len() - after.len());
+            self.scan = next;
+            if let Some(status) = self.on_line(line_start, next)? {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// Classify one physical line `buf[start..next]` (terminator included).
+    fn on_line(&mut self, start: usize, next: usize) -> Result<Option<FrameStatus>, Error> {
+        let (line, _) = split_line(&self.buf[start..next]);
+        let raw = decode(line);
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let was_quote = self.in_quote;
+        let (text, open) = normalise(raw, self.in_quote);
+        self.in_quote = open;
+        let is_ack = strip_prefix_ci(raw, "ack:").is_some();
+        let lower_err = strip_prefix_ci(text, "error:").is_some();
+        let denied = strip_prefix_ci(text, "control failed").is_some();
+        let own = self.profile.code;
+
+        if let Some(code) = is_echo(text) {
+            if code == own {
+                if self.expect_echo && start > 0 && !self.seen_echo {
+                    self.drop_stale(start);
+                    self.scan = next - start;
+                }
+                self.seen_echo = true;
+                return Ok(None);
+            }
+            if !self.seen_echo {
+                // The echo of another command: everything so far belongs to an older reply.
+                self.drop_stale(next);
+                return Ok(None);
+            }
+        }
+        if is_pseudo_echo(text) {
+            self.seen_echo = true;
+            return Ok(None);
+        }
+        if self.expect_echo && !self.seen_echo && !lower_err && !denied {
+            self.drop_stale(next);
+            return Ok(None);
+        }
+        if self.awaiting_ok {
+            return if text == "ok" {
+                self.complete(next).map(Some)
+            } else {
+                Ok(None)
+            };
+        }
+        if lower_err {
+            let mut end = next;
+            let (following, after) = split_line(&self.buf[next..]);
+            let terminated = after.len() < self.buf.len() - next;
+            if terminated && decode(following).trim() == "ok" {
+                end = self.buf.len() - after.len();
+            }
+            return self.complete(end).map(Some);
+        }
+        if denied {
+            self.awaiting_ok = true;
+            return Ok(None);
+        }
+        if self.profile.kind == ReplyKind::FileList {
+            if let Some(left) = self.a3_names_left {
+                if text == "ok" || text.starts_with("CMD ") {
+                    return Ok(None);
+                }
+                self.a3_names_left = Some(left - 1);
+                return if left == 1 {
+                    self.complete(next).map(Some)
+                } else {
+                    Ok(None)
+                };
+            }
+            if let Some(n) = text.strip_prefix("info_list.size:") {
+                let n: u32 = n.trim().parse().unwrap_or(0);
+                if n > self.limits.max_entries {
+                    return Err(CapacityError {
+                        what: "file list entries",
+                        size: n as usize,
+                        max: self.limits.max_entries as usize,
+                    }
+                    .into());
+                }
+                if n == 0 {
+                    return self.complete(next).map(Some);
+                }
+                self.a3_names_left = Some(n);
+                return Ok(None);
+            }
+            if text.starts_with("CMD M661 Error") {
+                return self.complete(next).map(Some);
+            }
+        }
+        if self.profile.kind == ReplyKind::Thumbnail
+            && strip_prefix_ci(text, "ack header length").is_some()
+        {
+            self.binary = Some((next, Binary::Thumb(ThumbCursor::default())));
+            return Ok(None);
+        }
+        if (was_quote && !open) || (is_ack && !open) {
+            return self.complete(next).map(Some);
+        }
+        if text == "ok" {
+            return match self.profile.kind {
+                ReplyKind::FileList => {
+                    self.binary = Some((next, Binary::List(ListCursor::default())));
+                    Ok(None)
+                }
+                ReplyKind::Thumbnail => {
+                    self.binary = Some((next, Binary::Thumb(ThumbCursor::default())));
+                    Ok(None)
+                }
+                _ => self.complete(next).map(Some),
+            };
+        }
+        if text.starts_with("ok ") {
+            return self.complete(next).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn process_binary(&mut self, start: usize) -> Result<FrameStatus, Error> {
+        let Some((_, state)) = self.binary.as_mut() else {
+            return Ok(FrameStatus::Partial);
+        };
+        let payload = &self.buf[start..];
+        let scan = match state {
+            Binary::List(cur) => scan_list(payload, &self.limits, cur),
+            Binary::ListText => return Ok(FrameStatus::Partial),
+            Binary::Thumb(cur) => scan_thumb(payload, self.limits.max_bytes, cur),
+        };
+        match scan {
+            Scan::Need(_) => Ok(FrameStatus::Partial),
+            Scan::Done(end) => self.complete(start + end),
+            Scan::Invalid(Error::Protocol(ProtocolError::BadListTag)) => {
+                self.binary = Some((start, Binary::ListText));
+                Ok(FrameStatus::Partial)
+            }
+            Scan::Invalid(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gcode::Command;
+
+    fn framer(cmd: &Command, echo: bool) -> ReplyFramer {
+        let c = Config::default();
+        ReplyFramer::new(cmd.profile(&c), &c, echo)
+    }
+
+    #[test]
+    fn ok_inside_data_does_not_end_a_reply() {
+        let mut f = framer(&Command::MachineInfo, false);
+        let s = f
+            .push(b"CMD M115 Received.\nMachine Name: Brooklyn ok\nFilamentStatus: ok\n")
+            .unwrap();
+        assert_eq!(s, FrameStatus::Partial);
+        assert_eq!(f.push(b"ok\n").unwrap(), FrameStatus::Complete);
+    }
+
+    #[test]
+    fn stale_tail_before_own_echo_is_dropped() {
+        let mut f = framer(&Command::MachineInfo, true);
+        let tail = b"Control Success V2.1.\nok\n";
+        assert_eq!(f.push(tail).unwrap(), FrameStatus::Partial);
+        assert_eq!(
+            f.push(b"CMD M115 Received.\nMachine Type: X\nok\n")
+                .unwrap(),
+            FrameStatus::Complete
+        );
+        assert_eq!(f.stale_bytes(), tail.len());
+        assert!(f.reply().starts_with(b"CMD M115"));
+    }
+
+    #[test]
+    fn error_consumes_a_buffered_ok() {
+        let mut f = framer(&Command::Resume, false);
+        assert_eq!(
+            f.push(b"Error: Printer is busy\nok\nXYZ").unwrap(),
+            FrameStatus::Complete
+        );
+        assert_eq!(f.leftover(), b"XYZ");
+    }
+
+    #[test]
+    fn quoted_ack_waits_for_the_closing_quote() {
+        let mut f = framer(&Command::PrintStatus, false);
+        assert_eq!(
+            f.push(b"ack: \"SD printing byte 45/100\r\n").unwrap(),
+            FrameStatus::Partial
+        );
+        assert_eq!(f.push(b"\"\n").unwrap(), FrameStatus::Complete);
+    }
+
+    #[test]
+    fn overlong_line_is_a_capacity_error() {
+        let mut f = framer(&Command::Temperatures, false);
+        let err = f.push(&vec![b'x'; 5000]).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Capacity(CapacityError { what: "line", .. })
+        ));
+    }
+}

@@ -1,0 +1,139 @@
+//! Line normalisation of text replies (tcp.md §3.2), without allocating for valid UTF-8.
+
+use std::borrow::Cow;
+
+/// Iterator over the normalised lines of a text reply.
+///
+/// Splits on LF, CRLF and bare CR; trims; drops empty lines; removes a leading `echo:`/`ack:`
+/// prefix (any case); removes the double quotes an A3 wraps around a payload, also when the
+/// closing quote is on a later physical line. Invalid UTF-8 falls back to Latin-1 for that line.
+#[derive(Debug, Clone)]
+pub struct Lines<'a> {
+    rest: &'a [u8],
+    in_quote: bool,
+}
+
+/// Normalise `bytes` into lines (see [`Lines`]).
+pub fn lines(bytes: &[u8]) -> Lines<'_> {
+    Lines {
+        rest: bytes,
+        in_quote: false,
+    }
+}
+
+/// Split the next physical line off `bytes`: `(line, rest)`, terminator excluded.
+pub(crate) fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memchr2(b'\r', b'\n', bytes) {
+        Some(i) => {
+            let skip = if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                2
+            } else {
+                1
+            };
+            (&bytes[..i], &bytes[i + skip..])
+        }
+        None => (bytes, &[]),
+    }
+}
+
+/// Strip a case-insensitive `prefix` from `s`.
+pub(crate) fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// Decode one line: UTF-8, or Latin-1 when that fails.
+pub(crate) fn decode(line: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(line) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(line.iter().map(|&b| char::from(b)).collect()),
+    }
+}
+
+/// Normalise one already-trimmed line; returns the text and whether a quote is still open.
+pub(crate) fn normalise(line: &str, in_quote: bool) -> (&str, bool) {
+    let mut s = line.trim();
+    let mut prefixed = false;
+    for p in ["echo:", "ack:"] {
+        if let Some(rest) = strip_prefix_ci(s, p) {
+            s = rest.trim_start();
+            prefixed = true;
+            break;
+        }
+    }
+    let mut open = in_quote;
+    if prefixed && s.starts_with('"') {
+        s = &s[1..];
+        open = true;
+    }
+    if open && s.ends_with('"') {
+        s = &s[..s.len() - 1];
+        open = false;
+    }
+    (s.trim(), open)
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Cow<'a, str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.rest.is_empty() {
+            let (line, rest) = split_line(self.rest);
+            self.rest = rest;
+            let text = match decode(line) {
+                Cow::Borrowed(s) => {
+                    let (n, open) = normalise(s, self.in_quote);
+                    self.in_quote = open;
+                    Cow::Borrowed(n)
+                }
+                Cow::Owned(s) => {
+                    let (n, open) = normalise(&s, self.in_quote);
+                    self.in_quote = open;
+                    Cow::Owned(n.to_owned())
+                }
+            };
+            if !text.is_empty() {
+                return Some(text);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(b: &[u8]) -> Vec<String> {
+        lines(b).map(|l| l.into_owned()).collect()
+    }
+
+    #[test]
+    fn splits_every_terminator_and_drops_blank_lines() {
+        assert_eq!(all(b"a\r\nb\rc\n\n  d  \r\n"), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn strips_prefixes_and_quotes_across_lines() {
+        assert_eq!(
+            all(b"ack: \"SD printing byte 45/100\r\n\""),
+            ["SD printing byte 45/100"]
+        );
+        assert_eq!(
+            all(b"echo: \"CMD M650 Received.\nX: 1.0 Y: 0.5\n\""),
+            ["CMD M650 Received.", "X: 1.0 Y: 0.5"]
+        );
+        assert_eq!(all(b"ECHO:Machine Type: X"), ["Machine Type: X"]);
+        // A quote inside ordinary data is kept.
+        assert_eq!(
+            all(b"Machine Name: My \"Pro\""),
+            ["Machine Name: My \"Pro\""]
+        );
+    }
+
+    #[test]
+    fn latin1_fallback_keeps_bytes() {
+        assert_eq!(all(b"Machine Name: caf\xe9"), ["Machine Name: café"]);
+    }
+}

@@ -1,0 +1,118 @@
+//! Sans-IO protocol core for FlashForge 3D printers.
+//!
+//! This crate encodes commands, frames and parses printer replies and drives a connection's
+//! login, keep-alive, timeouts and reconnects. It is deterministic and never reads the clock,
+//! sleeps, spawns or touches a socket: bytes and `Instant`s come in as arguments, bytes, events
+//! and deadlines come out. The runtime adapters (`flashforge-blocking`, `-tokio`, `-smol`) bind
+//! it to sockets.
+//!
+//! # Driving the state machine
+//!
+//! [`Session`] (TCP port 8899) has four families of methods:
+//!
+//! * **getters**: [`Session::state`], [`Session::stats`], [`Session::config`];
+//! * **inputs** `handle_*`: [`Session::handle_connected`], [`Session::handle_bytes`],
+//!   [`Session::handle_eof`], [`Session::handle_timeout`], each taking `now: Instant` last;
+//! * **commands**: [`Session::submit`], [`Session::start_upload`], [`Session::upload_chunk`],
+//!   [`Session::close`];
+//! * **outputs** `poll_*`: [`Session::poll_transmit`], [`Session::poll_event`],
+//!   [`Session::poll_timeout`].
+//!
+//! After any input or command, drain `poll_transmit` until `None`, then `poll_event` until
+//! `None`, then read `poll_timeout` and wait until bytes arrive or that instant passes. A
+//! complete blocking driver over `std::net` is this loop:
+//!
+//! ```no_run
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::{Duration, Instant};
+//! use flashforge_proto::{Command, Config, Event, Reply, Session};
+//!
+//! let mut session = Session::new(Config::default(), Instant::now());
+//! let mut socket: Option<TcpStream> = None;
+//! let mut want = None;
+//! let mut buf = [0u8; 8192];
+//! loop {
+//!     while let Some(bytes) = session.poll_transmit() {
+//!         socket.as_mut().expect("connected").write_all(&bytes)?;
+//!     }
+//!     while let Some(event) = session.poll_event() {
+//!         match event {
+//!             Event::Connect => match TcpStream::connect("192.0.2.10:8899") {
+//!                 Ok(s) => {
+//!                     socket = Some(s);
+//!                     session.handle_connected(Instant::now());
+//!                 }
+//!                 Err(_) => session.handle_connect_failed(Instant::now()),
+//!             },
+//!             Event::Disconnect => socket = None,
+//!             Event::State(flashforge_proto::ConnectionState::Ready) if want.is_none() => {
+//!                 want = Some(session.submit(Command::Temperatures, Instant::now())?);
+//!             }
+//!             Event::Reply { id, result: Ok(Reply::Temperatures(t)), .. } if Some(id) == want => {
+//!                 println!("nozzle {:?}", t.tools()[0]);
+//!                 session.close(Instant::now());
+//!             }
+//!             Event::State(flashforge_proto::ConnectionState::Closed) => return Ok(()),
+//!             _ => {}
+//!         }
+//!     }
+//!     let now = Instant::now();
+//!     let wait = session.poll_timeout().map_or(Duration::from_secs(1), |t| t - now);
+//!     let Some(sock) = socket.as_mut() else {
+//!         std::thread::sleep(wait);
+//!         session.handle_timeout(Instant::now());
+//!         continue;
+//!     };
+//!     sock.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+//!     match sock.read(&mut buf) {
+//!         Ok(0) => session.handle_eof(Instant::now()),
+//!         Ok(n) => session.handle_bytes(&buf[..n], Instant::now()),
+//!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!             session.handle_timeout(Instant::now())
+//!         }
+//!         Err(_) => session.handle_eof(Instant::now()),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Codecs
+//!
+//! Underneath sit pure codecs with no notion of time: [`Command::encode`] (exact command
+//! bytes, injection-proof), [`gcode::ReplyFramer`] (where a reply ends: line-based, never the
+//! "`ok` anywhere" substring test; binary replies end at the last byte of their structure) and
+//! the typed parsers ([`gcode::parse_reply`], [`gcode::Temperatures::parse`], …).
+//!
+//! # Bounds
+//!
+//! Every buffer is bounded by [`Config`]; input beyond a bound is a [`CapacityError`].
+//!
+//! # Features
+//!
+//! * `serde`: `Serialize` for every typed reply, with the fixture field names.
+//! * `mock`: [`mock::Printer`], an in-memory printer for tests of code built on [`Session`].
+//! * `proptest`: strategies for commands, for other crates' property tests.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod error;
+pub mod gcode;
+mod session;
+mod timer;
+
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
+#[cfg(feature = "mock")]
+pub mod mock;
+#[cfg(feature = "proptest")]
+pub mod proptest;
+
+pub use config::{Config, Dialect};
+pub use error::{CapacityError, CommandError, Error, ProtocolError, UsageError};
+pub use gcode::{Command, Parsed, Reply};
+pub use session::{CommandId, ConnectionState, Event, Session, SessionError, Stats};
+pub use timer::Timer;
