@@ -50,6 +50,8 @@ pub struct ReplyFramer {
     binary: Option<(usize, Binary)>,
     end: Option<usize>,
     stale: usize,
+    /// The last byte seen was a CR ending a line: a following LF belongs to that line.
+    pending_cr: bool,
 }
 
 impl ReplyFramer {
@@ -71,6 +73,7 @@ impl ReplyFramer {
             binary: None,
             end: None,
             stale: 0,
+            pending_cr: false,
         }
     }
 
@@ -132,6 +135,13 @@ impl ReplyFramer {
     /// (up to the text bound). An error means the stream cannot be framed any more.
     pub fn push(&mut self, bytes: &[u8]) -> Result<FrameStatus, Error> {
         if let Some(end) = self.end {
+            if self.pending_cr && !bytes.is_empty() {
+                self.pending_cr = false;
+                if bytes[0] == b'\n' && end == self.buf.len() {
+                    self.end = Some(end + 1);
+                }
+            }
+            let end = self.end.unwrap_or(end);
             let room = (end + self.max_text).saturating_sub(self.buf.len());
             self.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
             return Ok(FrameStatus::Complete);
@@ -153,6 +163,7 @@ impl ReplyFramer {
     }
 
     fn complete(&mut self, end: usize) -> Result<FrameStatus, Error> {
+        self.pending_cr = end == self.buf.len() && self.buf.last() == Some(&b'\r');
         self.end = Some(end);
         Ok(FrameStatus::Complete)
     }
@@ -210,6 +221,7 @@ impl ReplyFramer {
             let line_start = self.scan;
             let next = self.scan + (rest.len() - after.len());
             self.scan = next;
+            self.pending_cr = next == self.buf.len() && self.buf[next - 1] == b'\r';
             if let Some(status) = self.on_line(line_start, next)? {
                 return Ok(status);
             }
@@ -335,7 +347,17 @@ impl ReplyFramer {
         Ok(None)
     }
 
-    fn process_binary(&mut self, start: usize) -> Result<FrameStatus, Error> {
+    fn process_binary(&mut self, mut start: usize) -> Result<FrameStatus, Error> {
+        if self.pending_cr && start < self.buf.len() {
+            // `ok\r` then `\n`: the LF ends the text line, the payload starts after it.
+            self.pending_cr = false;
+            if self.buf[start] == b'\n' {
+                start += 1;
+                if let Some(b) = self.binary.as_mut() {
+                    b.0 = start;
+                }
+            }
+        }
         let Some((_, state)) = self.binary.as_mut() else {
             return Ok(FrameStatus::Partial);
         };

@@ -23,6 +23,12 @@ pub use reply::{
 
 use crate::error::CommandError;
 
+/// Offset of the binary payload of a whole `~M661` (`thumbnail = false`) or `~M662` reply: the
+/// length of its text prefix, when one is recognisable.
+pub fn binary_payload_offset(bytes: &[u8], thumbnail: bool) -> Option<usize> {
+    binary::binary_start(bytes, thumbnail)
+}
+
 /// A parse result: a complete value, or a note that the structure needs more bytes.
 ///
 /// "Need more bytes" is never an error.
