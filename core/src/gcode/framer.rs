@@ -263,16 +263,16 @@ impl ReplyFramer {
             self.seen_echo = true;
             return Ok(None);
         }
-        if self.expect_echo && !self.seen_echo && !lower_err && !denied {
-            self.drop_stale(next);
-            return Ok(None);
-        }
         if self.awaiting_ok {
             return if text == "ok" {
                 self.complete(next).map(Some)
             } else {
                 Ok(None)
             };
+        }
+        if self.expect_echo && !self.seen_echo && !lower_err && !denied {
+            self.drop_stale(next);
+            return Ok(None);
         }
         if lower_err {
             let mut end = next;
