@@ -351,3 +351,25 @@ fn regression_ok_in_a_name_does_not_end_the_reply() {
     assert_eq!(info.firmware, "v2.0.5");
     let _ = ProtocolError::NoImageFound;
 }
+
+/// Every crash the fuzzers found, replayed through the body that found it.
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let data = std::fs::read(&path).unwrap();
+        let body: fn(&[u8]) = match name.split('_').nth(1) {
+            Some("gcode") => flashforge_proto::fuzz::gcode_lines,
+            Some("file") => flashforge_proto::fuzz::file_list,
+            Some("thumbnail") => flashforge_proto::fuzz::thumbnail,
+            Some("session") => flashforge_proto::fuzz::session,
+            _ => panic!("{name}: name it fuzz_<target>_<what>.bin"),
+        };
+        body(&data);
+        n += 1;
+    }
+    assert!(n >= 2);
+}

@@ -52,6 +52,8 @@ pub struct ReplyFramer {
     stale: usize,
     /// The last byte seen was a CR ending a line: a following LF belongs to that line.
     pending_cr: bool,
+    /// The reply ended at an `Error:` line: an `ok` line right after it belongs to it.
+    absorb_ok: bool,
 }
 
 impl ReplyFramer {
@@ -74,6 +76,7 @@ impl ReplyFramer {
             end: None,
             stale: 0,
             pending_cr: false,
+            absorb_ok: false,
         }
     }
 
@@ -144,6 +147,7 @@ impl ReplyFramer {
             let end = self.end.unwrap_or(end);
             let room = (end + self.max_text).saturating_sub(self.buf.len());
             self.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            self.absorb_trailing_ok();
             return Ok(FrameStatus::Complete);
         }
         let max = match self.profile.kind {
@@ -163,9 +167,34 @@ impl ReplyFramer {
     }
 
     fn complete(&mut self, end: usize) -> Result<FrameStatus, Error> {
-        self.pending_cr = end == self.buf.len() && self.buf.last() == Some(&b'\r');
+        self.pending_cr =
+            self.binary.is_none() && end == self.buf.len() && self.buf.last() == Some(&b'\r');
         self.end = Some(end);
+        self.absorb_trailing_ok();
         Ok(FrameStatus::Complete)
+    }
+
+    /// After an `Error:` line, take a directly following `ok` line into the reply, however the
+    /// bytes were split (the emulator sends `Error: …\nok\n`, the A3 firmware no `ok`).
+    fn absorb_trailing_ok(&mut self) {
+        if !self.absorb_ok || self.pending_cr {
+            return;
+        }
+        let Some(end) = self.end else { return };
+        let rest = &self.buf[end..];
+        for form in [&b"ok\r\n"[..], b"ok\n", b"ok\r"] {
+            if rest.starts_with(form) {
+                self.absorb_ok = false;
+                self.end = Some(end + form.len());
+                // `ok\r` at the very end may still be followed by its LF.
+                self.pending_cr = form == b"ok\r" && rest.len() == form.len();
+                return;
+            }
+        }
+        let waiting = rest.len() < 4 && (b"ok\r\n".starts_with(rest) || b"ok\n".starts_with(rest));
+        if !waiting {
+            self.absorb_ok = false;
+        }
     }
 
     /// Drop everything up to `upto` as stale.
@@ -275,13 +304,8 @@ impl ReplyFramer {
             return Ok(None);
         }
         if lower_err {
-            let mut end = next;
-            let (following, after) = split_line(&self.buf[next..]);
-            let terminated = after.len() < self.buf.len() - next;
-            if terminated && decode(following).trim() == "ok" {
-                end = self.buf.len() - after.len();
-            }
-            return self.complete(end).map(Some);
+            self.absorb_ok = true;
+            return self.complete(next).map(Some);
         }
         if denied {
             self.awaiting_ok = true;
