@@ -52,6 +52,8 @@ pub struct ReplyFramer {
     stale: usize,
     /// The last byte seen was a CR ending a line: a following LF belongs to that line.
     pending_cr: bool,
+    /// The last line was dropped as stale (its LF, if split off, goes too).
+    last_line_stale: bool,
     /// The reply ended at an `Error:` line: an `ok` line right after it belongs to it.
     absorb_ok: bool,
 }
@@ -77,6 +79,7 @@ impl ReplyFramer {
             stale: 0,
             pending_cr: false,
             absorb_ok: false,
+            last_line_stale: false,
         }
     }
 
@@ -199,6 +202,7 @@ impl ReplyFramer {
 
     /// Drop everything up to `upto` as stale.
     fn drop_stale(&mut self, upto: usize) {
+        self.last_line_stale = true;
         self.buf.drain(..upto);
         self.stale += upto;
         self.scan = 0;
@@ -212,6 +216,16 @@ impl ReplyFramer {
             let rest = &self.buf[self.scan..];
             if rest.is_empty() {
                 return Ok(FrameStatus::Partial);
+            }
+            if self.pending_cr && rest[0] == b'\n' {
+                // The LF of a CRLF that arrived in two reads belongs to the previous line.
+                self.pending_cr = false;
+                if self.last_line_stale {
+                    self.drop_stale(self.scan + 1);
+                } else {
+                    self.scan += 1;
+                }
+                continue;
             }
             match self.profile.kind {
                 ReplyKind::FileList if self.a3_names_left.is_none() => {
@@ -250,6 +264,7 @@ impl ReplyFramer {
             let line_start = self.scan;
             let next = self.scan + (rest.len() - after.len());
             self.scan = next;
+            self.last_line_stale = false;
             self.pending_cr = next == self.buf.len() && self.buf[next - 1] == b'\r';
             if let Some(status) = self.on_line(line_start, next)? {
                 return Ok(status);
@@ -278,6 +293,7 @@ impl ReplyFramer {
                 if self.expect_echo && start > 0 && !self.seen_echo {
                     self.drop_stale(start);
                     self.scan = next - start;
+                    self.last_line_stale = false;
                 }
                 self.seen_echo = true;
                 return Ok(None);
