@@ -1,1 +1,56 @@
-//! Inputs shared by the benchmarks.
+//! Inputs shared by the benchmarks and the allocation test: real printer replies copied from
+//! the fixtures, plus a 1,000-file M661 list and a 60 KiB M662 thumbnail built to the spec.
+
+#![forbid(unsafe_code)]
+
+use flashforge_proto::gcode::{ENTRY_TAG, LIST_TAG, PNG_SIGNATURE, THUMB_TAG};
+
+/// `~M105` from a 5M (fixture `m105_t0_bed_heaters.txt`).
+pub const M105: &[u8] = include_bytes!("../../core/tests/data/tcp/m105_t0_bed_heaters.txt");
+/// `~M119` while printing (fixture `m119_building_from_sd.txt`).
+pub const M119: &[u8] = include_bytes!("../../core/tests/data/tcp/m119_building_from_sd.txt");
+/// `~M27` with bytes and layers (fixture `m27_bytes_and_layers.txt`).
+pub const M27: &[u8] = include_bytes!("../../core/tests/data/tcp/m27_bytes_and_layers.txt");
+/// `~M115` from a real Adventurer 3C Pro (fixture `m115_a3c_pro_real_blank_lines.txt`).
+pub const M115: &[u8] =
+    include_bytes!("../../core/tests/data/tcp/m115_a3c_pro_real_blank_lines.txt");
+/// `~M114` (fixture `m114_a3_client.txt`).
+pub const M114: &[u8] = include_bytes!("../../core/tests/data/tcp/m114_a3_client.txt");
+
+/// A modern `~M661` reply listing `n` files with realistic names.
+pub fn m661(n: usize) -> Vec<u8> {
+    let mut v = b"CMD M661 Received.\r\nok\r\n".to_vec();
+    v.extend_from_slice(&LIST_TAG);
+    v.extend_from_slice(&(n as u32).to_be_bytes());
+    for i in 0..n {
+        let path = format!("/data/Benchy {i} (PLA) 1h{:02}m.gcode", i % 60);
+        v.extend_from_slice(&ENTRY_TAG);
+        v.extend_from_slice(&(path.len() as u32).to_be_bytes());
+        v.extend_from_slice(path.as_bytes());
+    }
+    v
+}
+
+/// A modern `~M662` reply carrying a `size`-byte PNG (valid chunk structure).
+pub fn m662(size: usize) -> Vec<u8> {
+    let mut png = PNG_SIGNATURE.to_vec();
+    let chunk = |png: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        png.extend_from_slice(&[0; 4]);
+    };
+    chunk(
+        &mut png,
+        b"IHDR",
+        &[0, 0, 0, 128, 0, 0, 0, 128, 8, 6, 0, 0, 0],
+    );
+    let idat = size.saturating_sub(png.len() + 12 + 12);
+    chunk(&mut png, b"IDAT", &vec![0x5a; idat]);
+    chunk(&mut png, b"IEND", &[]);
+    let mut v = b"CMD M662 Received.\r\nok\r\n".to_vec();
+    v.extend_from_slice(&THUMB_TAG);
+    v.extend_from_slice(&(png.len() as u32).to_be_bytes());
+    v.extend_from_slice(&png);
+    v
+}

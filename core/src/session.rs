@@ -72,6 +72,8 @@ pub enum ConnectionState {
 }
 
 /// What the session tells its driver. Drain with [`Session::poll_event`].
+// Events are moved out once; boxing the reply would cost an allocation per command.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
@@ -405,7 +407,7 @@ impl Session {
         ) {
             return Err(UsageError::Managed);
         }
-        let id = self.enqueue(command, |id| Origin::User(id))?;
+        let id = self.enqueue(command, Origin::User)?;
         self.pump(now);
         Ok(id)
     }
@@ -482,9 +484,9 @@ impl Session {
             Phase::Uploading { id, .. } => {
                 self.reply(id, Err(CommandError::Cancelled), Vec::new());
                 self.events.push_back(Event::Disconnect);
-                self.to_closed();
+                self.enter_closed();
             }
-            Phase::Connecting | Phase::Reconnecting => self.to_closed(),
+            Phase::Connecting | Phase::Reconnecting => self.enter_closed(),
             Phase::Closing { .. } | Phase::Closed | Phase::Failed(_) => {}
         }
         self.pump(now);
@@ -634,7 +636,7 @@ impl Session {
             }
             Origin::Logout => {
                 self.events.push_back(Event::Disconnect);
-                self.to_closed();
+                self.enter_closed();
             }
             Origin::UploadBegin(id, size) => match result {
                 Ok(_) if self.phase == Phase::Ready => {
@@ -685,7 +687,7 @@ impl Session {
         self.transmits.clear();
         self.events.push_back(Event::Disconnect);
         if matches!(self.phase, Phase::Closing { .. }) {
-            self.to_closed();
+            self.enter_closed();
             return;
         }
         self.schedule_reconnect(now);
@@ -719,7 +721,7 @@ impl Session {
         }
     }
 
-    fn to_closed(&mut self) {
+    fn enter_closed(&mut self) {
         self.timers.stop_all();
         self.in_flight = None;
         self.cancel_queue();

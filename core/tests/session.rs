@@ -1,6 +1,9 @@
 //! `Session` paired with the in-memory `mock::Printer` on a virtual clock: every transcript is
 //! the exact sequence of lines written and events seen, at exact times. No sleeps.
 
+// Tests take a base Instant from the clock; the core itself never does.
+#![allow(clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use flashforge_proto::gcode::Reply;

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| flashforge_proto::fuzz::session(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| flashforge_proto::fuzz::session(data, std::time::Instant::now()));

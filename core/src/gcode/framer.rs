@@ -365,7 +365,7 @@ impl ReplyFramer {
             self.binary = Some((next, Binary::Thumb(ThumbCursor::default())));
             return Ok(None);
         }
-        if (was_quote && !open) || (is_ack && !open) {
+        if !open && (was_quote || is_ack) {
             return self.complete(next).map(Some);
         }
         if text == "ok" {
