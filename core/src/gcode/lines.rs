@@ -55,11 +55,14 @@ pub(crate) fn decode(line: &[u8]) -> Cow<'_, str> {
 pub(crate) fn normalise(line: &str, in_quote: bool) -> (&str, bool) {
     let mut s = line.trim();
     let mut prefixed = false;
-    for p in ["echo:", "ack:"] {
-        if let Some(rest) = strip_prefix_ci(s, p) {
-            s = rest.trim_start();
-            prefixed = true;
-            break;
+    // Only lines starting with `e`/`a` can carry a prefix; skip the comparisons otherwise.
+    if matches!(s.as_bytes().first(), Some(b'e' | b'E' | b'a' | b'A')) {
+        for p in ["echo:", "ack:"] {
+            if let Some(rest) = strip_prefix_ci(s, p) {
+                s = rest.trim_start();
+                prefixed = true;
+                break;
+            }
         }
     }
     let mut open = in_quote;
@@ -71,7 +74,7 @@ pub(crate) fn normalise(line: &str, in_quote: bool) -> (&str, bool) {
         s = &s[..s.len() - 1];
         open = false;
     }
-    (s.trim(), open)
+    (if prefixed || in_quote { s.trim() } else { s }, open)
 }
 
 impl<'a> Iterator for Lines<'a> {

@@ -57,6 +57,9 @@ impl Temperatures {
     pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
         let mut t = Self::default();
         for line in lines(bytes) {
+            if !line.contains(':') {
+                continue;
+            }
             for token in line.split_ascii_whitespace() {
                 let Some((tag, value)) = token.split_once(':') else {
                     continue;
@@ -134,7 +137,10 @@ fn parse_reading(value: &str) -> Option<TempReading> {
 
 fn parse_finite(s: &str) -> Option<f64> {
     let s = s.trim();
-    // Rust accepts "inf"/"nan": only plain decimals (with optional exponent) are temperatures.
+    if let Some(v) = fast_decimal(s.as_bytes()) {
+        return Some(v);
+    }
+    // Rust accepts "inf"/"nan": only plain decimals (with optional exponent) are numbers here.
     if !s
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
@@ -142,6 +148,43 @@ fn parse_finite(s: &str) -> Option<f64> {
         return None;
     }
     s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Exact fast path for `[-+]digits[.digits]` with at most 15 significant digits: the mantissa
+/// and the power of ten are exact in f64, so one division is correctly rounded (Clinger).
+fn fast_decimal(b: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa: u64 = 0;
+    let mut count = 0usize;
+    let mut frac: Option<usize> = None;
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                count += 1;
+                if let Some(f) = frac.as_mut() {
+                    *f += 1;
+                }
+                if count > 15 {
+                    return None;
+                }
+            }
+            b'.' if frac.is_none() => frac = Some(0),
+            _ => return None,
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[frac.unwrap_or(0)];
+    Some(if neg { -v } else { v })
 }
 
 /// The A4 variant derived from the `~M115` machine type.
@@ -558,12 +601,9 @@ impl PrintStatus {
         let mut layer = None;
         for line in lines(bytes) {
             let line = &*line;
-            if let Some(i) = line.find("SD printing byte") {
+            if let Some(v) = line.strip_prefix("SD printing byte") {
                 if sd.is_none() {
-                    sd = Some(
-                        parse_pair::<u64>(&line[i + "SD printing byte".len()..])
-                            .ok_or(ProtocolError::MalformedSdProgress)?,
-                    );
+                    sd = Some(parse_pair::<u64>(v).ok_or(ProtocolError::MalformedSdProgress)?);
                 }
             } else if let Some(v) = line.strip_prefix("Layer:") {
                 if layer.is_none() {
@@ -952,6 +992,30 @@ mod tests {
             Temperatures::parse(b"T0:nan/inf B:1/1"),
             Err(ProtocolError::NoExtruderTemperature)
         );
+    }
+
+    #[test]
+    fn fast_decimal_is_exact_and_falls_back() {
+        for s in [
+            "0",
+            "210.5",
+            "-5.00",
+            "10.12345",
+            "0.1",
+            "123456789012345",
+            "+7.25",
+        ] {
+            assert_eq!(
+                fast_decimal(s.as_bytes()),
+                Some(s.parse::<f64>().unwrap()),
+                "{s}"
+            );
+        }
+        for s in ["", ".", "-", "1e5", "1.2.3", "1234567890123456", "nan"] {
+            assert_eq!(fast_decimal(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(parse_finite("2.1e+02"), Some(210.0));
+        assert_eq!(parse_finite("inf"), None);
     }
 
     #[test]
