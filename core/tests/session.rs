@@ -27,11 +27,16 @@ struct Pair {
 
 impl Pair {
     fn new(config: Config) -> Self {
+        let printer = Printer::new(config.dialect);
+        Self::with(config, printer)
+    }
+
+    /// A session and `printer`, driven until nothing more happens at t0.
+    fn with(config: Config, printer: Printer) -> Self {
         let t0 = Instant::now();
-        let dialect = config.dialect;
         let mut pair = Self {
             s: Session::new(config, t0),
-            p: Printer::new(dialect),
+            p: printer,
             t0,
             now: t0,
             connected: false,
@@ -183,19 +188,10 @@ fn login_first_try_then_stale_second_ok_is_not_taken_for_the_next_reply() {
 fn login_retries_after_control_failed_with_release_and_backoff() {
     let mut config = Config::default();
     config.keepalive = false;
-    let t0 = Instant::now();
-    let mut pair = Pair {
-        s: Session::new(config, t0),
-        p: Printer::new(Dialect::Modern),
-        t0,
-        now: t0,
-        connected: false,
-        refuse_connect: 0,
-        sent: Vec::new(),
-        events: Vec::new(),
-    };
-    pair.p.deny_logins = 2;
-    pair.p.login_style = LoginStyle::Firmware;
+    let mut p = Printer::new(Dialect::Modern);
+    p.deny_logins = 2;
+    p.login_style = LoginStyle::Firmware;
+    let mut pair = Pair::with(config, p);
     pair.run_for(Duration::from_secs(5));
     assert_eq!(
         pair.sent,
@@ -214,19 +210,9 @@ fn login_retries_after_control_failed_with_release_and_backoff() {
 fn login_gives_up_after_four_denials() {
     let mut config = Config::default();
     config.keepalive = false;
-    let t0 = Instant::now();
     let mut p = Printer::new(Dialect::Modern);
     p.deny_logins = 10;
-    let mut pair = Pair {
-        s: Session::new(config, t0),
-        p,
-        t0,
-        now: t0,
-        connected: false,
-        refuse_connect: 0,
-        sent: Vec::new(),
-        events: Vec::new(),
-    };
+    let mut pair = Pair::with(config, p);
     pair.run_for(Duration::from_secs(10));
     let logins = pair
         .sent_lines()
