@@ -154,16 +154,8 @@ impl Printer {
             _ if !self.logged_in => return self.send(b"Control failed.\r\nok\r\n"),
             _ => {}
         }
-        if a3
-            && matches!(
-                cmd,
-                Command::Move { .. }
-                    | Command::Home
-                    | Command::AbsolutePositioning
-                    | Command::RelativePositioning
-                    | Command::SetPosition(_)
-            )
-        {
+        // Motion commands get no reply at all on the A3: the same rule the client profile uses.
+        if a3 && cmd.profile(&crate::Config::adventurer3()).no_reply {
             return;
         }
         let mut reply = format!("CMD {code} Received.\r\n").into_bytes();

@@ -747,9 +747,7 @@ impl Session {
                 if let Some((origin, command)) = self.queue.pop_front() {
                     self.send(origin, command, now);
                 } else if self.config.keepalive {
-                    let interval = self.config.keepalive_interval
-                        + self.config.keepalive_error_step * self.keepalive_errors;
-                    let at = self.last_activity + interval;
+                    let at = self.last_activity + self.keepalive_interval();
                     self.timers.set(Timer::KeepAlive, at);
                 }
             }
@@ -765,8 +763,7 @@ impl Session {
         }
     }
 
-    /// Time used by keep-alive accounting (for tests).
-    #[doc(hidden)]
+    /// The current keep-alive interval: the configured one plus one step per recent failure.
     pub fn keepalive_interval(&self) -> Duration {
         self.config.keepalive_interval + self.config.keepalive_error_step * self.keepalive_errors
     }

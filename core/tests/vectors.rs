@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use flashforge_proto::gcode::{self, BinaryLimits, FrameStatus, Parsed, ReplyFramer, ReplyKind};
-use flashforge_proto::{Command, CommandError, Config, ProtocolError};
+use flashforge_proto::{Command, CommandError, Config};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -117,11 +117,7 @@ fn approx(a: &Value, b: &Value, path: &str) -> Result<(), String> {
 }
 
 /// Check a parse result against the fixture's expectations.
-fn check(
-    f: &Fixture,
-    bytes: &[u8],
-    result: Result<Parsed<gcode::Reply>, CommandError>,
-) -> Result<(), String> {
+fn check(f: &Fixture, result: Result<Parsed<gcode::Reply>, CommandError>) -> Result<(), String> {
     let e = &f.expected;
     match (f.outcome.as_str(), result) {
         ("ok", Ok(Parsed::Complete(reply))) => {
@@ -174,7 +170,6 @@ fn check(
                     return Err(format!("expected Printer({text}), got {err:?}"));
                 }
             }
-            let _ = bytes;
             Ok(())
         }
         ("incomplete", Ok(Parsed::Incomplete(inc))) => {
@@ -208,7 +203,7 @@ fn every_fixture_parses_as_the_manifest_says() {
     assert!(all.len() >= 100, "manifest shrank: {}", all.len());
     for f in &all {
         let result = gcode::parse_reply(f.kind, &f.bytes, &limits());
-        if let Err(msg) = check(f, &f.bytes, result) {
+        if let Err(msg) = check(f, result) {
             failures.push(format!("{}: {msg}", f.file));
         }
         if let Some(n) = f.entry.get("text_prefix_length").and_then(Value::as_u64) {
@@ -286,7 +281,7 @@ fn framing_is_independent_of_chunking_and_keeps_every_reply_whole() {
         if whole_result.is_ok() {
             // What the session would parse must still satisfy the manifest.
             let framed = gcode::parse_reply(f.kind, &whole.1, &limits());
-            if let Err(msg) = check(&f, &whole.1, framed) {
+            if let Err(msg) = check(&f, framed) {
                 failures.push(format!("{} (framed): {msg}", f.file));
             }
         }
@@ -352,7 +347,6 @@ fn regression_ok_in_a_name_does_not_end_the_reply() {
     };
     assert_eq!(info.machine_name.as_deref(), Some("Brooklyn"));
     assert_eq!(info.firmware, "v2.0.5");
-    let _ = ProtocolError::NoImageFound;
 }
 
 /// Every crash the fuzzers found, replayed through the body that found it.

@@ -294,7 +294,6 @@ impl FileList {
         }
         let mut paths = Vec::new();
         let mut a3_expected: Option<usize> = None;
-        let mut after_ok = false;
         for line in crate::gcode::lines::lines(bytes) {
             if line.starts_with("CMD M661 Error") {
                 return Ok(Parsed::Complete(Self {
@@ -307,7 +306,6 @@ impl FileList {
                 continue;
             }
             if line == "ok" {
-                after_ok = true;
                 continue;
             }
             if line.starts_with("CMD ") {
@@ -319,7 +317,6 @@ impl FileList {
                 }
                 continue;
             }
-            let _ = after_ok;
             for seg in line.split("::") {
                 let seg = seg.trim();
                 if seg.starts_with("/data/") && paths.len() < limits.max_entries as usize {
