@@ -96,3 +96,43 @@ impl Config {
         }
     }
 }
+
+/// Bounds and deadlines of the HTTP API (port 8898).
+///
+/// All limits are finite; a response beyond them is an [`crate::http::HttpError::Capacity`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Most bytes of a response head (status line + headers; default 16 KiB).
+    pub max_head_bytes: usize,
+    /// Most response headers (default 32; also capped by the parser's header array).
+    pub max_headers: usize,
+    /// Most bytes of a response body (default 16 MiB: a `/gcodeThumb` of a few MB fits).
+    pub max_body_bytes: usize,
+    /// Deadline of a `/control`, `/product`, `/printGcode` request (default 5 s, as ts).
+    pub command_timeout: Duration,
+    /// Deadline of a `/detail`, `/gcodeList`, `/gcodeThumb` request (default 15 s, as py).
+    pub read_timeout: Duration,
+    /// How long an upload waits for `100 Continue` before sending the body anyway (default 1 s).
+    pub continue_timeout: Duration,
+    /// An upload fails if the caller gives no chunk for this long (default 30 s).
+    pub upload_stall_timeout: Duration,
+    /// Deadline of the upload's final response after the last byte (default 60 s: the printer
+    /// may unpack a `.3mf` first).
+    pub upload_response_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_head_bytes: 16 * 1024,
+            max_headers: 32,
+            max_body_bytes: 16 * 1024 * 1024,
+            command_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(15),
+            continue_timeout: Duration::from_secs(1),
+            upload_stall_timeout: Duration::from_secs(30),
+            upload_response_timeout: Duration::from_secs(60),
+        }
+    }
+}

@@ -120,6 +120,32 @@ pub enum UsageError {
         /// Bytes beyond the announced size.
         excess: u64,
     },
+    /// Upload data ended before the announced size.
+    #[error("upload data is {missing} bytes short of the announced size")]
+    UploadUnderrun {
+        /// Bytes still expected.
+        missing: u64,
+    },
+    /// The file contains the multipart delimiter and would be cut short by the printer.
+    #[error("file contains the multipart boundary; retry with another boundary seed")]
+    BoundaryInBody,
+    /// A file name with a quote, backslash, path separator or control character.
+    #[error("file name must be a base name without quotes, backslashes or control characters")]
+    BadFileName,
+    /// Two entries use the same value where each must be unique.
+    #[error("duplicate {what}")]
+    Duplicate {
+        /// Which value.
+        what: &'static str,
+    },
+    /// The printer model (or firmware) does not implement this.
+    #[error("{what} is not supported by {model}")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+        /// The model's name.
+        model: &'static str,
+    },
     /// The caller must drain `poll_transmit` before giving more upload data.
     #[error("previous upload chunk not yet drained with poll_transmit")]
     WouldBlock,

@@ -100,6 +100,9 @@
 mod config;
 mod error;
 pub mod gcode;
+#[cfg(feature = "http")]
+pub mod http;
+mod model;
 mod session;
 mod timer;
 
@@ -111,8 +114,9 @@ pub mod mock;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 
-pub use config::{Config, Dialect};
+pub use config::{Config, Dialect, HttpConfig};
 pub use error::{CapacityError, CommandError, Error, ProtocolError, UsageError};
 pub use gcode::{Command, Parsed, Reply};
+pub use model::{firmware_at_least, Capabilities, Model};
 pub use session::{CommandId, ConnectionState, Event, Session, SessionError, Stats};
 pub use timer::Timer;

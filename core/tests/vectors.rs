@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use flashforge_proto::gcode::{self, BinaryLimits, FrameStatus, Parsed, ReplyFramer, ReplyKind};
 use flashforge_proto::{Command, CommandError, Config};
 use serde_json::Value;
+
+mod common;
+use common::{approx, hex};
 use sha2::{Digest, Sha256};
 
 fn data_dir() -> PathBuf {
@@ -55,10 +58,6 @@ fn fixtures() -> Vec<Fixture> {
         .collect()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Keys that are not fields of the serialised reply.
 const SPECIAL: &[&str] = &[
     "error",
@@ -76,45 +75,6 @@ const SPECIAL: &[&str] = &[
     "bytes_missing",
     "text_prefix",
 ];
-
-fn approx(a: &Value, b: &Value, path: &str) -> Result<(), String> {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            let tol = 1e-9 * x.abs().max(y.abs()).max(1e-300);
-            if (x - y).abs() <= tol {
-                Ok(())
-            } else {
-                Err(format!("{path}: expected {x}, got {y}"))
-            }
-        }
-        (Value::Object(e), Value::Object(g)) => {
-            if e.len() != g.len() && path.ends_with("extra") {
-                return Err(format!("{path}: expected {a}, got {b}"));
-            }
-            for (k, v) in e {
-                let got = g.get(k).ok_or_else(|| format!("{path}.{k}: missing"))?;
-                approx(v, got, &format!("{path}.{k}"))?;
-            }
-            Ok(())
-        }
-        (Value::Array(e), Value::Array(g)) => {
-            if e.len() != g.len() {
-                return Err(format!(
-                    "{path}: expected {} items, got {}",
-                    e.len(),
-                    g.len()
-                ));
-            }
-            for (i, (x, y)) in e.iter().zip(g).enumerate() {
-                approx(x, y, &format!("{path}[{i}]"))?;
-            }
-            Ok(())
-        }
-        _ if a == b => Ok(()),
-        _ => Err(format!("{path}: expected {a}, got {b}")),
-    }
-}
 
 /// Check a parse result against the fixture's expectations.
 fn check(f: &Fixture, result: Result<Parsed<gcode::Reply>, CommandError>) -> Result<(), String> {

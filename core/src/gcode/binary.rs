@@ -379,6 +379,36 @@ impl std::fmt::Debug for Thumbnail {
 }
 
 impl Thumbnail {
+    /// Wrap image bytes that arrived without any framing (HTTP `/gcodeThumb`, `GET /getThum`):
+    /// the format comes from the signature and PNG dimensions from `IHDR`.
+    pub fn from_image(image: Vec<u8>) -> Self {
+        let format = if image.starts_with(&PNG_SIGNATURE) {
+            ImageFormat::Png
+        } else if image.starts_with(b"BM") {
+            ImageFormat::Bmp
+        } else {
+            ImageFormat::Unknown
+        };
+        let (width, height) =
+            if format == ImageFormat::Png && image.len() >= 24 && &image[12..16] == b"IHDR" {
+                (Some(be32(&image[16..20])), Some(be32(&image[20..24])))
+            } else if format == ImageFormat::Bmp && image.len() >= 26 {
+                let le = |b: &[u8]| i32::from_le_bytes([b[0], b[1], b[2], b[3]]).unsigned_abs();
+                (Some(le(&image[18..22])), Some(le(&image[22..26])))
+            } else {
+                (None, None)
+            };
+        Self {
+            image,
+            format,
+            image_offset: 0,
+            width,
+            height,
+            tag: None,
+            declared_length: None,
+        }
+    }
+
     /// Parse a whole `~M662` reply. A tagged image shorter than announced is
     /// [`Parsed::Incomplete`]; an untagged PNG is taken up to `IEND` or the end of the data.
     pub fn parse(bytes: &[u8], max: usize) -> Result<Parsed<Self>, CommandError> {
