@@ -3,7 +3,11 @@
 //! ```text
 //! cargo run -q -p flashforge-proto --features serde --example decode -- \
 //!     --parser temperatures [--command '~M105'] FILE
+//! cargo run -q -p flashforge-proto --features serde --example decode -- --parser detail FILE
 //! ```
+//!
+//! HTTP parsers (`detail`, `product`, `gcode_list`, `gcode_thumb`, `envelope`) read a bare JSON
+//! body or a whole HTTP response (`HTTP/1.1 200 OK …`, any framing).
 //!
 //! Exit codes: 0 parsed, 1 typed parse error (`{"error": "..."}`), 2 the reply needs more
 //! bytes (`{"incomplete": true, ...}`), 64 bad usage.
@@ -18,6 +22,9 @@ fn usage() -> ExitCode {
     eprintln!("usage: decode --parser NAME [--command 'CMD'] FILE");
     eprintln!("parsers: login command_ack printer_info temperatures endstop_status print_status");
     eprintln!("         position file_list thumbnail upload_boundary raw_text");
+    eprintln!(
+        "         detail product gcode_list gcode_thumb envelope (HTTP: body or whole response)"
+    );
     ExitCode::from(64)
 }
 
@@ -43,16 +50,31 @@ fn main() -> ExitCode {
     let (Some(parser), Some(file)) = (parser, file) else {
         return usage();
     };
-    let Some(kind) = ReplyKind::from_parser_name(&parser) else {
-        eprintln!("unknown parser `{parser}`");
-        return usage();
-    };
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("{file}: {e}");
             return ExitCode::from(66);
         }
+    };
+    if let Some(out) = flashforge_proto::http::decode(&parser, &bytes) {
+        let mut v = out.value;
+        if let (Some(image), Some(sha)) = (
+            v.get_mut("image").and_then(|i| i.as_object_mut()),
+            thumb_sha(&bytes),
+        ) {
+            image.insert("image_sha256".into(), json!(sha));
+        }
+        println!("{v}");
+        return if out.ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    let Some(kind) = ReplyKind::from_parser_name(&parser) else {
+        eprintln!("unknown parser `{parser}`");
+        return usage();
     };
     match gcode::parse_reply(kind, &bytes, &BinaryLimits::default()) {
         Ok(Parsed::Complete(reply)) => {
@@ -82,6 +104,14 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The SHA-256 of a `/gcodeThumb` reply's decoded image.
+fn thumb_sha(bytes: &[u8]) -> Option<String> {
+    use flashforge_proto::http;
+    let body = http::body_of_capture(bytes, &flashforge_proto::HttpConfig::default()).ok()?;
+    let t = http::parse_gcode_thumb(&body).ok()?.payload?;
+    Some(sha256_hex(&t.image))
 }
 
 fn sha256_hex(data: &[u8]) -> String {
