@@ -121,5 +121,97 @@ fn session_round_trip(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, frame_and_parse, session_round_trip);
+fn http(c: &mut Criterion) {
+    use flashforge_benches::{http_response, DETAIL_5M_PRO_PRINTING, DETAIL_AD5X, DETAIL_C5_PRO};
+    use flashforge_proto::http::{
+        self, Credentials, HttpExchange, JobFormat, JobOptions, ResponseEvent, ResponseParser,
+        Upload, UploadSpec,
+    };
+    use flashforge_proto::HttpConfig;
+
+    let mut g = c.benchmark_group("http");
+    for (name, body) in [
+        ("detail AD5X real", DETAIL_AD5X),
+        ("detail C5 Pro real", DETAIL_C5_PRO),
+        ("detail 5M Pro printing", DETAIL_5M_PRO_PRINTING),
+    ] {
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(format!("{name}: body"), |b| {
+            b.iter(|| http::parse_detail(black_box(body)).unwrap())
+        });
+        let wire = http_response(body);
+        let cfg = HttpConfig::default();
+        g.throughput(Throughput::Bytes(wire.len() as u64));
+        g.bench_function(format!("{name}: response"), |b| {
+            b.iter(|| {
+                let mut p: ResponseParser = ResponseParser::new(&cfg);
+                let pr = p.feed(black_box(&wire)).unwrap();
+                let Some(ResponseEvent::Complete(r)) = pr.event else {
+                    panic!()
+                };
+                http::parse_detail(&r.body).unwrap()
+            })
+        });
+    }
+    let creds = Credentials::new("SN0001", "12345678").unwrap();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("encode /detail request", |b| {
+        let mut out = Vec::with_capacity(256);
+        b.iter(|| {
+            out.clear();
+            http::Request::Detail
+                .encode("192.168.1.20:8898", &creds, &mut out)
+                .unwrap();
+        })
+    });
+
+    // Upload framing: 64 MiB of G-code-like bytes in 64 KiB chunks through the exchange (the
+    // boundary scan of every byte included), compared with a plain memcpy of the same bytes.
+    const CHUNK: usize = 64 * 1024;
+    const TOTAL: usize = 64 * 1024 * 1024;
+    let chunk: Vec<u8> = b"G1 X10.5 Y20.25 E0.0123 F1800\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(CHUNK)
+        .collect();
+    let cfg = HttpConfig::default();
+    g.throughput(Throughput::Bytes(TOTAL as u64));
+    g.sample_size(20);
+    g.bench_function("upload framing 64 MiB", |b| {
+        b.iter(|| {
+            let spec = UploadSpec {
+                file_name: "big.gcode".into(),
+                file_size: TOTAL as u64,
+                print_now: false,
+                format: JobFormat::Generic,
+                options: JobOptions::default(),
+                expect_continue: false,
+                boundary_seed: 99,
+            };
+            let up = Upload::new(&spec, "127.0.0.1:8898", &creds).unwrap();
+            let mut ex = HttpExchange::upload(up, &cfg, Instant::now());
+            let mut framing = 0;
+            for _ in 0..TOTAL / CHUNK {
+                if let Some(bytes) = ex.poll_transmit() {
+                    framing += bytes.len();
+                }
+                ex.upload_chunk(black_box(&chunk), Instant::now()).unwrap();
+            }
+            framing + ex.poll_transmit().map_or(0, |b| b.len())
+        })
+    });
+    let mut sink = vec![0u8; CHUNK];
+    g.bench_function("memcpy 64 MiB (reference)", |b| {
+        b.iter(|| {
+            for _ in 0..TOTAL / CHUNK {
+                sink.copy_from_slice(black_box(&chunk));
+                black_box(&sink);
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, frame_and_parse, session_round_trip, http);
 criterion_main!(benches);

@@ -54,3 +54,24 @@ pub fn m662(size: usize) -> Vec<u8> {
     v.extend_from_slice(&png);
     v
 }
+
+/// `/detail` from a real AD5X, firmware 1.1.3 (fixture `detail_ad5x_real_1_1_3.json`).
+pub const DETAIL_AD5X: &[u8] =
+    include_bytes!("../../core/tests/data/http/detail_ad5x_real_1_1_3.json");
+/// `/detail` from a live Creator 5 Pro, firmware 1.9.2 (fixture `detail_creator5_pro_live_1_9_2.json`).
+pub const DETAIL_C5_PRO: &[u8] =
+    include_bytes!("../../core/tests/data/http/detail_creator5_pro_live_1_9_2.json");
+/// `/detail` of a printing 5M Pro as the emulator renders it (every key of http.md §3.1).
+pub const DETAIL_5M_PRO_PRINTING: &[u8] =
+    include_bytes!("../../core/tests/data/http/detail_emulator_5m_pro_printing.json");
+
+/// `body` as a whole `HTTP/1.1 200` response with `Content-Length`, as cpp-httplib sends it.
+pub fn http_response(body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: appliation/json\r\nContent-Length: {}\r\nKeep-Alive: timeout=5, max=5\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}

@@ -176,6 +176,75 @@ pub fn session(data: &[u8], t0: Instant) {
     );
 }
 
+/// HTTP responses: fed whole and in chunks, the parser yields the same events (or fails on
+/// both), always makes progress, and never holds a body beyond the bound.
+pub fn http_response(data: &[u8]) {
+    use crate::http::{ResponseEvent, ResponseParser};
+    let cfg = crate::HttpConfig {
+        max_head_bytes: 1024,
+        max_body_bytes: 4096,
+        ..Default::default()
+    };
+    let run = |pieces: &mut dyn Iterator<Item = &[u8]>| {
+        let mut p: ResponseParser<8> = ResponseParser::new(&cfg);
+        let mut events = Vec::new();
+        for piece in pieces {
+            let mut input = piece;
+            while !input.is_empty() {
+                let pr = p.feed(input).ok()?;
+                assert!(pr.consumed <= input.len());
+                assert!(pr.consumed > 0 || pr.event.is_some(), "no progress");
+                if let Some(ResponseEvent::Complete(r)) = &pr.event {
+                    assert!(r.body.len() <= cfg.max_body_bytes);
+                }
+                events.extend(pr.event);
+                input = &input[pr.consumed..];
+            }
+        }
+        let end = p.finish().ok();
+        Some((events, end))
+    };
+    let whole = run(&mut std::iter::once(data));
+    let chunked = run(&mut chunks(data));
+    assert_eq!(whole, chunked, "chunking changed the outcome");
+    if let Some((events, _)) = whole {
+        for e in events {
+            if let ResponseEvent::Complete(r) = e {
+                for kind in [
+                    crate::http::ResponseKind::Detail,
+                    crate::http::ResponseKind::GcodeList,
+                    crate::http::ResponseKind::Image,
+                ] {
+                    let _ = crate::http::parse_response(kind, &r);
+                }
+            }
+        }
+    }
+}
+
+/// `/detail` bodies: never a panic; and any well-formed JSON whose `detail` is an object parses
+/// with a payload, whatever the values (the leniency promise).
+pub fn detail(data: &[u8]) {
+    let parsed = crate::http::parse_detail(data);
+    if let Ok(serde_json::Value::Object(top)) = serde_json::from_slice::<serde_json::Value>(data) {
+        if top.get("detail").is_some_and(serde_json::Value::is_object) {
+            // Re-serialised, so duplicate keys (which serde_json's Value silently merges) are gone.
+            let canonical = serde_json::to_vec(&top).unwrap_or_default();
+            let r = crate::http::parse_detail(&canonical);
+            assert!(
+                r.as_ref().is_ok_and(|r| r.payload.is_some()),
+                "valid JSON with a detail object was rejected: {r:?}"
+            );
+        }
+    }
+    if let Ok(r) = parsed {
+        if let Some(info) = r.payload {
+            assert!(info.progress_percent() <= 100);
+            let _ = info.model.capabilities().with_detail(&info);
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // tests may read the clock
 mod tests {
@@ -194,6 +263,10 @@ mod tests {
             file_list(seed);
             thumbnail(seed);
             session(seed, Instant::now());
+            http_response(seed);
+            detail(seed);
         }
+        http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+        detail(br#"{"code":0,"message":"Success","detail":{"status":"printing"}}"#);
     }
 }

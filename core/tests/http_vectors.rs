@@ -408,3 +408,13 @@ fn print_bodies_per_format() {
     assert!(body(JobFormat::Generic, two_mappings()).is_err());
     assert!(body(JobFormat::Ad5x, vec![mapping(0, 0, "PLA", "#FFFFFF")]).is_err());
 }
+
+/// The fuzz bodies hold their invariants on every fixture (whole responses, both framings).
+#[test]
+fn fuzz_bodies_accept_every_fixture() {
+    for f in fixtures() {
+        flashforge_proto::fuzz::detail(&f.bytes);
+        flashforge_proto::fuzz::http_response(&wrap_content_length(&f.bytes));
+        flashforge_proto::fuzz::http_response(&wrap_chunked(&f.bytes, 7));
+    }
+}

@@ -323,6 +323,8 @@ fn fuzz_regressions_stay_fixed() {
             Some("file") => flashforge_proto::fuzz::file_list,
             Some("thumbnail") => flashforge_proto::fuzz::thumbnail,
             Some("session") => |d| flashforge_proto::fuzz::session(d, std::time::Instant::now()),
+            Some("http") => flashforge_proto::fuzz::http_response,
+            Some("detail") => flashforge_proto::fuzz::detail,
             _ => panic!("{name}: name it fuzz_<target>_<what>.bin"),
         };
         body(&data);

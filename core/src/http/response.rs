@@ -113,6 +113,9 @@ pub struct ResponseParser<const H: usize = 32> {
     head: Vec<u8>,
     /// Where to resume looking for the blank line in `head`.
     scan_from: usize,
+    /// A blank line was seen in `head`: httparse runs on every later byte, so the outcome never
+    /// depends on how the bytes were split (leading empty lines made this matter).
+    end_seen: bool,
     line: Vec<u8>,
     trailer_bytes: usize,
     state: State,
@@ -128,6 +131,7 @@ impl<const H: usize> ResponseParser<H> {
             limits: limits.clone(),
             head: Vec::new(),
             scan_from: 0,
+            end_seen: false,
             line: Vec::new(),
             trailer_bytes: 0,
             state: State::Head,
@@ -238,10 +242,11 @@ impl<const H: usize> ResponseParser<H> {
         self.head.extend_from_slice(&input[..take]);
         // Only run httparse once a blank line may be present.
         let from = self.scan_from.saturating_sub(3);
-        let has_end = memchr::memmem::find(&self.head[from..], b"\n\r\n").is_some()
+        self.end_seen = self.end_seen
+            || memchr::memmem::find(&self.head[from..], b"\n\r\n").is_some()
             || memchr::memmem::find(&self.head[from..], b"\n\n").is_some();
         self.scan_from = self.head.len();
-        if !has_end {
+        if !self.end_seen {
             if self.head.len() > max {
                 return Err(Self::capacity("response head", self.head.len(), max));
             }
@@ -284,6 +289,7 @@ impl<const H: usize> ResponseParser<H> {
         };
         self.head.clear();
         self.scan_from = 0;
+        self.end_seen = false;
 
         if (100..200).contains(&status) && status != 101 {
             return Ok((consumed, Some(HeadOutcome::Interim(status))));
