@@ -65,7 +65,7 @@ fn main() -> ExitCode {
         ) {
             image.insert("image_sha256".into(), json!(sha));
         }
-        println!("{v}");
+        emit(&v);
         return if out.ok {
             ExitCode::SUCCESS
         } else {
@@ -82,14 +82,13 @@ fn main() -> ExitCode {
             if let (gcode::Reply::Thumbnail(t), Some(obj)) = (&reply, v.as_object_mut()) {
                 obj.insert("image_sha256".into(), json!(sha256_hex(&t.image)));
             }
-            println!("{v}");
+            emit(&v);
             ExitCode::SUCCESS
         }
         Ok(Parsed::Incomplete(i)) => {
-            println!(
-                "{}",
-                json!({"incomplete": true, "complete": false, "bytes_missing": i.bytes_missing,
-                       "entries_complete": i.entries_complete})
+            emit(
+                &json!({"incomplete": true, "complete": false, "bytes_missing": i.bytes_missing,
+                         "entries_complete": i.entries_complete}),
             );
             ExitCode::from(2)
         }
@@ -100,10 +99,16 @@ fn main() -> ExitCode {
                 CommandError::Printer(t) => v["error_text"] = json!(t),
                 _ => {}
             }
-            println!("{v}");
+            emit(&v);
             ExitCode::from(1)
         }
     }
+}
+
+/// Prints one JSON line; a closed pipe (`decode … | head`) is not an error worth a panic.
+fn emit(v: &serde_json::Value) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{v}");
 }
 
 /// The SHA-256 of a `/gcodeThumb` reply's decoded image.
