@@ -7,7 +7,8 @@
 //! ```
 //!
 //! HTTP parsers (`detail`, `product`, `gcode_list`, `gcode_thumb`, `envelope`) read a bare JSON
-//! body or a whole HTTP response (`HTTP/1.1 200 OK …`, any framing).
+//! body or a whole HTTP response (`HTTP/1.1 200 OK …`, any framing). `discovery` and `probe`
+//! read one UDP datagram.
 //!
 //! Exit codes: 0 parsed, 1 typed parse error (`{"error": "..."}`), 2 the reply needs more
 //! bytes (`{"incomplete": true, ...}`), 64 bad usage.
@@ -25,6 +26,7 @@ fn usage() -> ExitCode {
     eprintln!(
         "         detail product gcode_list gcode_thumb envelope (HTTP: body or whole response)"
     );
+    eprintln!("         discovery probe (UDP datagrams)");
     ExitCode::from(64)
 }
 
@@ -57,6 +59,14 @@ fn main() -> ExitCode {
             return ExitCode::from(66);
         }
     };
+    if let Some((v, ok)) = flashforge_proto::discovery::decode(&parser, &bytes) {
+        emit(&v);
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
     if let Some(out) = flashforge_proto::http::decode(&parser, &bytes) {
         let mut v = out.value;
         if let (Some(image), Some(sha)) = (

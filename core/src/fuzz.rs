@@ -245,6 +245,59 @@ pub fn detail(data: &[u8]) {
     }
 }
 
+/// Discovery: a parsed reply re-encodes to a datagram that parses to the same record; the
+/// input split into datagrams (first byte of each piece = length) drives the state machine
+/// without panics and within its printer bound.
+pub fn discovery(data: &[u8]) {
+    use crate::discovery::{
+        unicast_destinations, Discovery, DiscoveryConfig, DiscoveryReply, ReplyFormat,
+    };
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::time::{Duration, Instant};
+    if let Ok(r) = DiscoveryReply::parse(data) {
+        let again = DiscoveryReply::parse(&r.encode()).expect("re-encoded reply parses");
+        assert_eq!(again.status_code, r.status_code);
+        // A lossy name grows (U+FFFD is 3 bytes) and may be cut when re-encoded.
+        if !r.name_lossy {
+            assert_eq!(again.name, r.name);
+            assert_eq!(again.model, r.model);
+            if r.format == ReplyFormat::Modern {
+                assert_eq!(again, r);
+            }
+        }
+    }
+    #[allow(clippy::disallowed_methods)] // a fuzz harness, not the core
+    let t0 = Instant::now();
+    let cfg = DiscoveryConfig {
+        max_printers: 4,
+        ..Default::default()
+    };
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut d = Discovery::new(cfg, unicast_destinations(lo, &[48899]), t0);
+    while d.poll_transmit().is_some() {}
+    let mut rest = data;
+    let mut i = 0u64;
+    while let Some((&n, tail)) = rest.split_first() {
+        // Lengths up to 255 × 2 reach both layouts.
+        let len = (usize::from(n) * 2).min(tail.len());
+        let (dgram, after) = tail.split_at(len);
+        let from = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n % 8)), 48899);
+        let _ = d.handle_datagram(from, dgram, t0 + Duration::from_millis(i));
+        while d.poll_event().is_some() {}
+        rest = after;
+        i += 1;
+    }
+    assert!(d.printers().len() <= 4);
+    let mut now = t0;
+    for _ in 0..16 {
+        let Some(t) = d.poll_timeout() else { break };
+        assert!(t >= now);
+        now = t;
+        d.handle_timeout(now);
+        while d.poll_transmit().is_some() {}
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // tests may read the clock
 mod tests {
@@ -265,6 +318,7 @@ mod tests {
             session(seed, Instant::now());
             http_response(seed);
             detail(seed);
+            discovery(seed);
         }
         http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
         detail(br#"{"code":0,"message":"Success","detail":{"status":"printing"}}"#);

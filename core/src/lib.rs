@@ -98,6 +98,7 @@
 #![warn(missing_docs)]
 
 mod config;
+pub mod discovery;
 mod error;
 pub mod gcode;
 #[cfg(feature = "http")]

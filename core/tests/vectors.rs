@@ -325,6 +325,7 @@ fn fuzz_regressions_stay_fixed() {
             Some("session") => |d| flashforge_proto::fuzz::session(d, std::time::Instant::now()),
             Some("http") => flashforge_proto::fuzz::http_response,
             Some("detail") => flashforge_proto::fuzz::detail,
+            Some("discovery") => flashforge_proto::fuzz::discovery,
             _ => panic!("{name}: name it fuzz_<target>_<what>.bin"),
         };
         body(&data);

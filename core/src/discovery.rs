@@ -1,0 +1,1367 @@
+//! UDP discovery: probe packets, reply parsing and the [`Discovery`] state machine
+//! (`protocol/discovery.md`).
+//!
+//! FlashForge printers answer a UDP probe with one fixed-layout datagram: 276 bytes for the
+//! modern family (5M, 5M Pro, AD5X, Creator 5, Creator 5 Pro) and 140 bytes for the Adventurer 3
+//! and 4. Everything here is bytes in, bytes out: the caller owns the socket, sends each
+//! [`Transmit`] that [`Discovery::poll_transmit`] yields, hands every received datagram to
+//! [`Discovery::handle_datagram`] and wakes up at [`Discovery::poll_timeout`].
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+//! use std::time::{Duration, Instant};
+//! use flashforge_proto::discovery::{
+//!     unicast_destinations, Discovery, DiscoveryConfig, DiscoveryEvent, DiscoveryReply, DEFAULT_PORTS,
+//! };
+//! use flashforge_proto::Model;
+//!
+//! let start = Instant::now();
+//! let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+//! let mut d = Discovery::new(DiscoveryConfig::default(), unicast_destinations(loopback, &DEFAULT_PORTS), start);
+//! let mut sent = 0;
+//! while let Some(t) = d.poll_transmit() {
+//!     assert_eq!(t.destination.ip(), loopback);
+//!     sent += 1; // socket.send_to(t.payload, t.destination)
+//! }
+//! assert_eq!(sent, 6); // the vendor probe and the empty probe, to three ports
+//!
+//! // A printer answers (here: a reply built by the simulator side of the codec).
+//! let reply = DiscoveryReply::modern("AD5X", "SN1", 38);
+//! let from = SocketAddr::new(loopback, 48899);
+//! d.handle_datagram(from, &reply.encode(), start + Duration::from_millis(3)).unwrap();
+//! assert_eq!(d.poll_event(), Some(DiscoveryEvent::AttemptStarted { attempt: 1 }));
+//! let Some(DiscoveryEvent::Found(p)) = d.poll_event() else { panic!("no printer") };
+//! assert_eq!(p.reply.model, Model::AD5X);
+//! assert_eq!(p.http_addr(), Some(SocketAddr::new(loopback, 8898)));
+//!
+//! // No more replies: the attempt ends after the idle timeout, and a printer was found.
+//! d.handle_timeout(d.poll_timeout().unwrap());
+//! assert!(d.is_finished());
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use crate::Model;
+
+/// The 20-byte probe of the vendor software (`www.usr"e6`, `0xC0`, nine NULs).
+pub const FLASHPRINT_PROBE: [u8; 20] = *b"www.usr\"e6\xC0\0\0\0\0\0\0\0\0\0";
+/// The probe the current Python and TypeScript clients send: an empty datagram.
+pub const EMPTY_PROBE: [u8; 0] = [];
+/// The multicast group printers join.
+pub const MULTICAST_GROUP: Ipv4Addr = Ipv4Addr::new(225, 0, 0, 9);
+/// Multicast TTL the reference design uses (set it on the socket).
+pub const MULTICAST_TTL: u32 = 2;
+/// Discovery ports: 8899 (Adventurer 3, multicast), 19000 (modern + A4, multicast), 48899
+/// (modern, broadcast).
+pub const DEFAULT_PORTS: [u16; 3] = [8899, 19000, 48899];
+/// Directed-broadcast addresses to try when the interfaces cannot be listed (py's fallback).
+pub const FALLBACK_BROADCASTS: [Ipv4Addr; 3] = [
+    Ipv4Addr::BROADCAST,
+    Ipv4Addr::new(192, 168, 1, 255),
+    Ipv4Addr::new(192, 168, 0, 255),
+];
+/// Length of a modern reply.
+pub const MODERN_LEN: usize = 276;
+/// Length of a legacy reply.
+pub const LEGACY_LEN: usize = 140;
+/// The longest datagram [`DiscoveryReply::parse`] looks at. No printer sends more than 276
+/// bytes; anything beyond 1 KiB is not a discovery reply.
+pub const MAX_REPLY_LEN: usize = 1024;
+/// The vendor id of FlashForge printers (`0x2B71`).
+pub const FLASHFORGE_VENDOR_ID: u16 = 0x2B71;
+/// The product type of the whole modern family.
+pub const MODERN_PRODUCT_TYPE: u16 = 0x5A02;
+
+/// A probe packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Probe {
+    /// The 20-byte vendor probe ([`FLASHPRINT_PROBE`]).
+    FlashPrint,
+    /// A zero-length datagram.
+    Empty,
+}
+
+impl Probe {
+    /// The bytes of the probe.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Self::FlashPrint => &FLASHPRINT_PROBE,
+            Self::Empty => &EMPTY_PROBE,
+        }
+    }
+
+    /// Classifies a received probe. Printers answer any datagram, so this is informational:
+    /// `None` means "some other payload".
+    pub fn classify(data: &[u8]) -> Option<Self> {
+        match data {
+            [] => Some(Self::Empty),
+            d if d == FLASHPRINT_PROBE => Some(Self::FlashPrint),
+            _ => None,
+        }
+    }
+}
+
+/// Which layout a reply used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplyFormat {
+    /// 276 bytes: 5M, 5M Pro, AD5X, Creator 5, Creator 5 Pro.
+    Modern,
+    /// 140 bytes: Adventurer 3 and 4.
+    Legacy,
+}
+
+impl ReplyFormat {
+    /// `"modern"` or `"legacy"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Modern => "modern",
+            Self::Legacy => "legacy",
+        }
+    }
+}
+
+/// The printer status of a reply (u16 at `0x8A`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrinterStatus {
+    /// 0.
+    Ready,
+    /// 1.
+    Busy,
+    /// 2.
+    Error,
+    /// Anything else (the raw code is in [`DiscoveryReply::status_code`]).
+    Unknown,
+}
+
+impl PrinterStatus {
+    /// Maps a raw status code.
+    pub fn from_code(code: u16) -> Self {
+        match code {
+            0 => Self::Ready,
+            1 => Self::Busy,
+            2 => Self::Error,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// `"Ready"`, `"Busy"`, `"Error"` or `"Unknown"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "Ready",
+            Self::Busy => "Busy",
+            Self::Error => "Error",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+/// Which text field of a reply was malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextField {
+    /// The printer name.
+    Name,
+    /// The serial number (modern layout).
+    Serial,
+}
+
+impl fmt::Display for TextField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Name => "name",
+            Self::Serial => "serial number",
+        })
+    }
+}
+
+/// Why a datagram is not a discovery reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    /// Shorter than the 140-byte legacy layout.
+    #[error("datagram too short for a discovery reply: {len} bytes (at least 140)")]
+    TooShort {
+        /// Datagram length.
+        len: usize,
+    },
+    /// Longer than any printer sends.
+    #[error("datagram too long for a discovery reply: {len} bytes (at most {max})")]
+    TooLong {
+        /// Datagram length.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The name field is empty.
+    #[error("discovery reply has an empty name")]
+    EmptyName,
+    /// A control byte inside a text field.
+    #[error("discovery reply {field} has control byte {byte:#04x} at offset {offset:#x}")]
+    ControlByte {
+        /// Which field.
+        field: TextField,
+        /// Offset in the datagram.
+        offset: usize,
+        /// The byte.
+        byte: u8,
+    },
+    /// A non-NUL byte after the terminating NUL of a text field.
+    #[error("discovery reply {field} is not NUL-padded (byte {byte:#04x} at offset {offset:#x})")]
+    NotPadded {
+        /// Which field.
+        field: TextField,
+        /// Offset in the datagram.
+        offset: usize,
+        /// The byte.
+        byte: u8,
+    },
+    /// A serial number that is not printable ASCII.
+    #[error("discovery reply serial number has non-ASCII byte {byte:#04x} at offset {offset:#x}")]
+    NonAsciiSerial {
+        /// Offset in the datagram.
+        offset: usize,
+        /// The byte.
+        byte: u8,
+    },
+}
+
+/// One parsed discovery reply (discovery.md §4, §5, §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoveryReply {
+    /// The layout.
+    pub format: ReplyFormat,
+    /// The printer name, padding stripped. Invalid UTF-8 is replaced by U+FFFD
+    /// (see [`DiscoveryReply::name_lossy`]).
+    pub name: String,
+    /// True when the name held invalid UTF-8 that was replaced.
+    pub name_lossy: bool,
+    /// The TCP command port (8899).
+    pub command_port: u16,
+    /// The HTTP API port (modern only; 8898).
+    pub event_port: Option<u16>,
+    /// The serial number (modern; also tried at `0x92` in 141–275-byte historical replies).
+    pub serial_number: Option<String>,
+    /// Vendor id.
+    pub vendor_id: u16,
+    /// Product id (the authoritative model id on modern printers).
+    pub product_id: u16,
+    /// Product type (modern only; `0x5A02`).
+    pub product_type: Option<u16>,
+    /// Raw status code at `0x8A`.
+    pub status_code: u16,
+    /// Status from the code.
+    pub status: PrinterStatus,
+    /// LAN-mode flag byte at `0x90` (modern only; 0 cloud, 1 LAN-only).
+    pub lan_mode: Option<u8>,
+    /// The u16 at `0x90` (modern only), where the emulator writes the status: kept so a
+    /// caller can diagnose the offset disagreement of discovery.md §4.
+    pub raw_u16_at_0x90: Option<u16>,
+    /// The model inferred as discovery.md §6 says.
+    pub model: Model,
+}
+
+fn be16(d: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([d[at], d[at + 1]])
+}
+
+/// The text before the first NUL of `field` (at datagram offset `base`), checked: no control
+/// bytes, NUL padding after the end.
+fn text(field: &[u8], base: usize, which: TextField) -> Result<&[u8], DiscoveryError> {
+    let end = memchr::memchr(0, field).unwrap_or(field.len());
+    if let Some(i) = field[end..].iter().position(|&b| b != 0) {
+        return Err(DiscoveryError::NotPadded {
+            field: which,
+            offset: base + end + i,
+            byte: field[end + i],
+        });
+    }
+    let text = &field[..end];
+    if let Some(i) = text.iter().position(|&b| b < 0x20 || b == 0x7F) {
+        return Err(DiscoveryError::ControlByte {
+            field: which,
+            offset: base + i,
+            byte: text[i],
+        });
+    }
+    Ok(text)
+}
+
+fn name(field: &[u8]) -> Result<(String, bool), DiscoveryError> {
+    let raw = text(field, 0, TextField::Name)?;
+    let name = String::from_utf8_lossy(raw);
+    let lossy = matches!(name, std::borrow::Cow::Owned(_));
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        return Err(DiscoveryError::EmptyName);
+    }
+    Ok((name, lossy))
+}
+
+fn serial(field: &[u8], base: usize) -> Result<Option<String>, DiscoveryError> {
+    let raw = text(field, base, TextField::Serial)?;
+    if let Some(i) = raw.iter().position(|b| !b.is_ascii()) {
+        return Err(DiscoveryError::NonAsciiSerial {
+            offset: base + i,
+            byte: raw[i],
+        });
+    }
+    let s = String::from_utf8_lossy(raw).trim().to_owned();
+    Ok((!s.is_empty()).then_some(s))
+}
+
+/// Model of a modern reply (discovery.md §6).
+pub fn modern_model(product_id: u16, product_type: u16, name: &str) -> Model {
+    match product_id {
+        0x23 => return Model::Adventurer5M,
+        0x24 => return Model::Adventurer5MPro,
+        0x26 => return Model::AD5X,
+        0x28 => return Model::Creator5,
+        0x29 => return Model::Creator5Pro,
+        _ => {}
+    }
+    let upper = name.to_uppercase();
+    if product_type == MODERN_PRODUCT_TYPE {
+        return if upper == "AD5X" {
+            Model::AD5X
+        } else if upper.contains("PRO") {
+            Model::Adventurer5MPro
+        } else {
+            Model::Adventurer5M
+        };
+    }
+    if upper == "AD5X" {
+        Model::AD5X
+    } else if upper.contains("ADVENTURER 5M") || upper.contains("AD5M") {
+        if upper.contains("PRO") {
+            Model::Adventurer5MPro
+        } else {
+            Model::Adventurer5M
+        }
+    } else {
+        Model::Unknown
+    }
+}
+
+/// Model of a legacy reply (discovery.md §6: name first, then product id).
+pub fn legacy_model(product_id: u16, name: &str) -> Model {
+    let upper = name.to_uppercase();
+    if ["ADVENTURER 4", "ADVENTURER4", "AD4"]
+        .iter()
+        .any(|k| upper.contains(k))
+    {
+        Model::Adventurer4
+    } else if ["ADVENTURER 3", "ADVENTURER3", "AD3"]
+        .iter()
+        .any(|k| upper.contains(k))
+    {
+        Model::Adventurer3
+    } else {
+        match product_id {
+            0x16 | 0x1E => Model::Adventurer4,
+            0x08 => Model::Adventurer3,
+            _ => Model::Unknown,
+        }
+    }
+}
+
+impl DiscoveryReply {
+    /// Parses one datagram by byte offset. A datagram that is not a well-formed reply (too
+    /// short or long, a name or serial that is not NUL-padded printable text) is a typed error;
+    /// unknown vendor or product ids parse, with model [`Model::Unknown`].
+    pub fn parse(data: &[u8]) -> Result<Self, DiscoveryError> {
+        let len = data.len();
+        if len > MAX_REPLY_LEN {
+            return Err(DiscoveryError::TooLong {
+                len,
+                max: MAX_REPLY_LEN,
+            });
+        }
+        if len < LEGACY_LEN {
+            return Err(DiscoveryError::TooShort { len });
+        }
+        if len >= MODERN_LEN {
+            let d = &data[..MODERN_LEN];
+            let (name, name_lossy) = name(&d[..0x84])?;
+            let serial_number = serial(&d[0x92..0x112], 0x92)?;
+            let product_id = be16(d, 0x88);
+            let product_type = be16(d, 0x8C);
+            let status_code = be16(d, 0x8A);
+            Ok(Self {
+                format: ReplyFormat::Modern,
+                model: modern_model(product_id, product_type, &name),
+                name,
+                name_lossy,
+                command_port: be16(d, 0x84),
+                event_port: Some(be16(d, 0x8E)),
+                serial_number,
+                vendor_id: be16(d, 0x86),
+                product_id,
+                product_type: Some(product_type),
+                status_code,
+                status: PrinterStatus::from_code(status_code),
+                lan_mode: Some(d[0x90]),
+                raw_u16_at_0x90: Some(be16(d, 0x90)),
+            })
+        } else {
+            let d = data;
+            let (name, name_lossy) = name(&d[..0x80])?;
+            let product_id = be16(d, 0x88);
+            let status_code = be16(d, 0x8A);
+            // Historical 196-byte-style replies carry a serial at 0x92; it is optional, so a
+            // malformed one is dropped rather than rejecting the reply.
+            let serial_number = d.get(0x92..).and_then(|f| serial(f, 0x92).ok()).flatten();
+            Ok(Self {
+                format: ReplyFormat::Legacy,
+                model: legacy_model(product_id, &name),
+                name,
+                name_lossy,
+                command_port: be16(d, 0x84),
+                event_port: None,
+                serial_number,
+                vendor_id: be16(d, 0x86),
+                product_id,
+                product_type: None,
+                status_code,
+                status: PrinterStatus::from_code(status_code),
+                lan_mode: None,
+                raw_u16_at_0x90: None,
+            })
+        }
+    }
+
+    /// A modern reply with FlashForge defaults (vendor `0x2B71`, type `0x5A02`, ports 8899/8898,
+    /// status ready, LAN mode 0) — the printer side of the codec, for simulators and tests.
+    pub fn modern(name: &str, serial: &str, product_id: u16) -> Self {
+        Self {
+            format: ReplyFormat::Modern,
+            model: modern_model(product_id, MODERN_PRODUCT_TYPE, name),
+            name: name.to_owned(),
+            name_lossy: false,
+            command_port: 8899,
+            event_port: Some(8898),
+            serial_number: Some(serial.to_owned()),
+            vendor_id: FLASHFORGE_VENDOR_ID,
+            product_id,
+            product_type: Some(MODERN_PRODUCT_TYPE),
+            status_code: 0,
+            status: PrinterStatus::Ready,
+            lan_mode: Some(0),
+            raw_u16_at_0x90: Some(0),
+        }
+    }
+
+    /// A legacy reply with FlashForge defaults (vendor `0x2B71`, port 8899, status ready).
+    pub fn legacy(name: &str, product_id: u16) -> Self {
+        Self {
+            format: ReplyFormat::Legacy,
+            model: legacy_model(product_id, name),
+            name: name.to_owned(),
+            name_lossy: false,
+            command_port: 8899,
+            event_port: None,
+            serial_number: None,
+            vendor_id: FLASHFORGE_VENDOR_ID,
+            product_id,
+            product_type: None,
+            status_code: 0,
+            status: PrinterStatus::Ready,
+            lan_mode: None,
+            raw_u16_at_0x90: None,
+        }
+    }
+
+    /// Sets the status code (builder style).
+    pub fn with_status(mut self, code: u16) -> Self {
+        self.status_code = code;
+        self.status = PrinterStatus::from_code(code);
+        self
+    }
+
+    /// Sets the command and HTTP ports (builder style; the HTTP port only on modern replies).
+    pub fn with_ports(mut self, command_port: u16, event_port: u16) -> Self {
+        self.command_port = command_port;
+        if self.format == ReplyFormat::Modern {
+            self.event_port = Some(event_port);
+        }
+        self
+    }
+
+    /// Encodes the reply in its layout (the client layout of discovery.md §4: status at `0x8A`,
+    /// LAN flag at `0x90`). Names and serials longer than their field are cut at a UTF-8
+    /// character boundary.
+    pub fn encode(&self) -> Vec<u8> {
+        fn put_text(out: &mut [u8], s: &str) {
+            let mut n = s.len().min(out.len());
+            while !s.is_char_boundary(n) {
+                n -= 1;
+            }
+            out[..n].copy_from_slice(&s.as_bytes()[..n]);
+        }
+        fn put16(out: &mut [u8], at: usize, v: u16) {
+            out[at..at + 2].copy_from_slice(&v.to_be_bytes());
+        }
+        match self.format {
+            ReplyFormat::Modern => {
+                let mut d = vec![0u8; MODERN_LEN];
+                put_text(&mut d[..0x84], &self.name);
+                put16(&mut d, 0x84, self.command_port);
+                put16(&mut d, 0x86, self.vendor_id);
+                put16(&mut d, 0x88, self.product_id);
+                put16(&mut d, 0x8A, self.status_code);
+                put16(
+                    &mut d,
+                    0x8C,
+                    self.product_type.unwrap_or(MODERN_PRODUCT_TYPE),
+                );
+                put16(&mut d, 0x8E, self.event_port.unwrap_or(8898));
+                if let Some(raw) = self.raw_u16_at_0x90 {
+                    put16(&mut d, 0x90, raw);
+                }
+                d[0x90] = self.lan_mode.unwrap_or(0);
+                put_text(
+                    &mut d[0x92..0x112],
+                    self.serial_number.as_deref().unwrap_or(""),
+                );
+                d
+            }
+            ReplyFormat::Legacy => {
+                let mut d = vec![0u8; LEGACY_LEN];
+                put_text(&mut d[..0x80], &self.name);
+                put16(&mut d, 0x84, self.command_port);
+                put16(&mut d, 0x86, self.vendor_id);
+                put16(&mut d, 0x88, self.product_id);
+                put16(&mut d, 0x8A, self.status_code);
+                d
+            }
+        }
+    }
+}
+
+/// How a destination reaches printers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DestinationKind {
+    /// The multicast group [`MULTICAST_GROUP`] (set [`MULTICAST_TTL`]).
+    Multicast,
+    /// An interface's directed broadcast (`ip | !netmask`).
+    DirectedBroadcast,
+    /// `255.255.255.255`.
+    Broadcast,
+    /// One address (a known printer, or `127.0.0.1` for a simulator).
+    Unicast,
+}
+
+/// One place a probe goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Destination {
+    /// Address and port.
+    pub addr: SocketAddr,
+    /// What kind of address it is (multicast and broadcast need socket options).
+    pub kind: DestinationKind,
+}
+
+/// The directed-broadcast address of an interface: `ip | !netmask`.
+pub fn directed_broadcast(ip: Ipv4Addr, netmask: Ipv4Addr) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(ip) | !u32::from(netmask))
+}
+
+/// The LAN destinations of discovery.md §2: multicast to 8899/19000 (of `ports`), each
+/// directed broadcast to 48899, and `255.255.255.255` on every port. Pass the directed
+/// broadcasts of the non-loopback IPv4 interfaces (or [`FALLBACK_BROADCASTS`]).
+pub fn lan_destinations(
+    ports: &[u16],
+    directed: &[Ipv4Addr],
+    multicast: bool,
+    broadcast: bool,
+) -> Vec<Destination> {
+    let mut out = Vec::new();
+    let mut push = |ip: Ipv4Addr, port: u16, kind| {
+        let d = Destination {
+            addr: SocketAddr::V4(SocketAddrV4::new(ip, port)),
+            kind,
+        };
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    };
+    if multicast {
+        for &p in ports.iter().filter(|&&p| p == 8899 || p == 19000) {
+            push(MULTICAST_GROUP, p, DestinationKind::Multicast);
+        }
+    }
+    if broadcast {
+        if ports.contains(&48899) {
+            for &ip in directed.iter().filter(|ip| !ip.is_broadcast()) {
+                push(ip, 48899, DestinationKind::DirectedBroadcast);
+            }
+        }
+        for &p in ports {
+            push(Ipv4Addr::BROADCAST, p, DestinationKind::Broadcast);
+        }
+    }
+    out
+}
+
+/// Unicast probes to one address on every port (a known printer, or a simulator on loopback).
+pub fn unicast_destinations(ip: IpAddr, ports: &[u16]) -> Vec<Destination> {
+    ports
+        .iter()
+        .map(|&p| Destination {
+            addr: SocketAddr::new(ip, p),
+            kind: DestinationKind::Unicast,
+        })
+        .collect()
+}
+
+/// One-shot search or continuous monitoring (discovery.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscoveryMode {
+    /// Up to `max_retries` attempts; stop after the first attempt that found a printer.
+    OneShot,
+    /// Resend the probes every `timeout`; stop after `timeout × max_retries`, or after
+    /// `idle_timeout` of silence once a printer was seen.
+    Monitor,
+}
+
+/// Discovery settings. Defaults are the reference clients' (discovery.md §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoveryConfig {
+    /// Longest length of one attempt (10 s).
+    pub timeout: Duration,
+    /// An attempt ends after this long without any datagram, counted from the send (1.5 s).
+    pub idle_timeout: Duration,
+    /// Attempts (3).
+    pub max_retries: u32,
+    /// Pause between attempts (1 s).
+    pub retry_delay: Duration,
+    /// Probes sent to every destination, in order (the vendor probe, then the empty one).
+    pub probes: Vec<Probe>,
+    /// At most this many printers are kept; more are rejected (256).
+    pub max_printers: usize,
+    /// One-shot or monitor.
+    pub mode: DiscoveryMode,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_millis(1500),
+            max_retries: 3,
+            retry_delay: Duration::from_secs(1),
+            probes: vec![Probe::FlashPrint, Probe::Empty],
+            max_printers: 256,
+            mode: DiscoveryMode::OneShot,
+        }
+    }
+}
+
+/// A printer found by discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveredPrinter {
+    /// The source address of the reply (never taken from the payload).
+    pub ip: IpAddr,
+    /// The parsed reply.
+    pub reply: DiscoveryReply,
+}
+
+impl DiscoveredPrinter {
+    /// The TCP command address (Adventurer 3/4/5M family; the Creator 5 reports 8899 but has
+    /// no TCP server).
+    pub fn command_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.reply.command_port)
+    }
+
+    /// The HTTP API address (modern replies only).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.reply.event_port.map(|p| SocketAddr::new(self.ip, p))
+    }
+
+    fn key(&self) -> (IpAddr, u16) {
+        (self.ip, self.reply.command_port)
+    }
+}
+
+/// One probe to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where.
+    pub destination: SocketAddr,
+    /// How the destination is reached (set broadcast/multicast options accordingly).
+    pub kind: DestinationKind,
+    /// The datagram.
+    pub payload: &'static [u8],
+}
+
+/// What discovery reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiscoveryEvent {
+    /// A new attempt begins (the reference clients use a fresh socket per attempt; optional).
+    AttemptStarted {
+        /// 1-based attempt number.
+        attempt: u32,
+    },
+    /// A printer answered for the first time.
+    Found(DiscoveredPrinter),
+    /// A known printer's record changed (status, or a modern reply replacing a legacy one).
+    Updated(DiscoveredPrinter),
+    /// Discovery is over.
+    Finished {
+        /// Printers found in total.
+        printers: usize,
+    },
+}
+
+/// Why a datagram did not become a printer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatagramError {
+    /// Not a discovery reply.
+    #[error("not a discovery reply from {from}: {error}")]
+    Malformed {
+        /// Who sent it.
+        from: SocketAddr,
+        /// Why.
+        error: DiscoveryError,
+    },
+    /// The printer bound is reached.
+    #[error("printer from {from} ignored: already {max} printers")]
+    TooManyPrinters {
+        /// Who sent it.
+        from: SocketAddr,
+        /// [`DiscoveryConfig::max_printers`].
+        max: usize,
+    },
+}
+
+/// Counters of one discovery run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoveryStats {
+    /// Probes handed out by [`Discovery::poll_transmit`].
+    pub probes_sent: u64,
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Datagrams that were not replies or exceeded the printer bound.
+    pub rejected: u64,
+    /// Duplicate replies (same printer, same record).
+    pub duplicates: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Sending { next: usize },
+    Listening,
+    Waiting { until: Instant },
+    Finished,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Attempt(u32),
+    Found(usize),
+    Updated(usize),
+    Finished,
+}
+
+/// The discovery state machine: probes out, datagrams in, printers and deadlines out.
+#[derive(Debug)]
+pub struct Discovery {
+    config: DiscoveryConfig,
+    destinations: Vec<Destination>,
+    phase: Phase,
+    attempt: u32,
+    started: Instant,
+    attempt_started: Instant,
+    last_activity: Instant,
+    found_in_attempt: usize,
+    printers: Vec<DiscoveredPrinter>,
+    events: VecDeque<Pending>,
+    stats: DiscoveryStats,
+}
+
+impl Discovery {
+    /// Starts discovery at `now`: the first attempt's probes are ready in
+    /// [`Discovery::poll_transmit`].
+    pub fn new(config: DiscoveryConfig, destinations: Vec<Destination>, now: Instant) -> Self {
+        let mut d = Self {
+            config,
+            destinations,
+            phase: Phase::Finished,
+            attempt: 0,
+            started: now,
+            attempt_started: now,
+            last_activity: now,
+            found_in_attempt: 0,
+            printers: Vec::new(),
+            events: VecDeque::new(),
+            stats: DiscoveryStats::default(),
+        };
+        d.start_attempt(now);
+        d
+    }
+
+    fn start_attempt(&mut self, now: Instant) {
+        self.attempt += 1;
+        self.attempt_started = now;
+        self.last_activity = now;
+        self.found_in_attempt = 0;
+        self.phase = Phase::Sending { next: 0 };
+        self.events.push_back(Pending::Attempt(self.attempt));
+    }
+
+    fn finish(&mut self) {
+        if self.phase != Phase::Finished {
+            self.phase = Phase::Finished;
+            self.events.push_back(Pending::Finished);
+        }
+    }
+
+    /// The next probe to send, if any. Probes of an attempt are handed out back to back; the
+    /// attempt's timers start when it begins.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let Phase::Sending { next } = self.phase else {
+            return None;
+        };
+        let per = self.config.probes.len();
+        let total = per * self.destinations.len();
+        if next >= total {
+            self.phase = Phase::Listening;
+            return None;
+        }
+        let dest = self.destinations[next / per];
+        let probe = self.config.probes[next % per];
+        self.phase = if next + 1 >= total {
+            Phase::Listening
+        } else {
+            Phase::Sending { next: next + 1 }
+        };
+        self.stats.probes_sent += 1;
+        Some(Transmit {
+            destination: dest.addr,
+            kind: dest.kind,
+            payload: probe.bytes(),
+        })
+    }
+
+    /// When [`Discovery::handle_timeout`] must be called next (`None` once finished).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Finished => None,
+            Phase::Waiting { until } => Some(until),
+            Phase::Sending { .. } | Phase::Listening => Some(self.listening_deadline()),
+        }
+    }
+
+    fn listening_deadline(&self) -> Instant {
+        let c = &self.config;
+        match c.mode {
+            DiscoveryMode::OneShot => {
+                (self.attempt_started + c.timeout).min(self.last_activity + c.idle_timeout)
+            }
+            DiscoveryMode::Monitor => {
+                let mut t = (self.attempt_started + c.timeout)
+                    .min(self.started + c.timeout * c.max_retries.max(1));
+                if !self.printers.is_empty() {
+                    t = t.min(self.last_activity + c.idle_timeout);
+                }
+                t
+            }
+        }
+    }
+
+    /// Advances the timers to `now`: ends attempts, starts the next one, finishes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        loop {
+            match self.phase {
+                Phase::Finished => return,
+                Phase::Waiting { until } => {
+                    if now < until {
+                        return;
+                    }
+                    self.start_attempt(now);
+                    return;
+                }
+                // An attempt's timers run from its start, whether or not every probe went out;
+                // probes still unsent when it ends are dropped.
+                Phase::Sending { .. } | Phase::Listening => {
+                    if now < self.listening_deadline() {
+                        return;
+                    }
+                    let c = &self.config;
+                    match c.mode {
+                        DiscoveryMode::OneShot => {
+                            if self.found_in_attempt > 0
+                                || !self.printers.is_empty()
+                                || self.attempt >= c.max_retries.max(1)
+                            {
+                                self.finish();
+                            } else {
+                                self.phase = Phase::Waiting {
+                                    until: now + c.retry_delay,
+                                };
+                                continue;
+                            }
+                        }
+                        DiscoveryMode::Monitor => {
+                            let total_end = self.started + c.timeout * c.max_retries.max(1);
+                            let idle_end = self.last_activity + c.idle_timeout;
+                            if now >= total_end || (!self.printers.is_empty() && now >= idle_end) {
+                                self.finish();
+                            } else {
+                                self.start_attempt(now);
+                            }
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Hands one received datagram to discovery. Any datagram, even a malformed one, counts as
+    /// activity for the idle timer (as in both reference clients). A new printer or a changed
+    /// record queues an event; a malformed datagram is a typed error and changes nothing else.
+    pub fn handle_datagram(
+        &mut self,
+        from: SocketAddr,
+        data: &[u8],
+        now: Instant,
+    ) -> Result<(), DatagramError> {
+        if self.phase == Phase::Finished {
+            return Ok(());
+        }
+        self.stats.datagrams += 1;
+        self.last_activity = self.last_activity.max(now);
+        let reply = DiscoveryReply::parse(data).map_err(|error| {
+            self.stats.rejected += 1;
+            DatagramError::Malformed { from, error }
+        })?;
+        let printer = DiscoveredPrinter {
+            ip: from.ip(),
+            reply,
+        };
+        if let Some(i) = self.printers.iter().position(|p| p.key() == printer.key()) {
+            let known = &self.printers[i];
+            let downgrade = known.reply.format == ReplyFormat::Modern
+                && printer.reply.format == ReplyFormat::Legacy;
+            if downgrade || *known == printer {
+                self.stats.duplicates += 1;
+                return Ok(());
+            }
+            self.printers[i] = printer;
+            if !self
+                .events
+                .iter()
+                .any(|e| matches!(e, Pending::Found(j) | Pending::Updated(j) if *j == i))
+            {
+                self.events.push_back(Pending::Updated(i));
+            }
+            return Ok(());
+        }
+        if self.printers.len() >= self.config.max_printers {
+            self.stats.rejected += 1;
+            return Err(DatagramError::TooManyPrinters {
+                from,
+                max: self.config.max_printers,
+            });
+        }
+        self.printers.push(printer);
+        self.found_in_attempt += 1;
+        self.events
+            .push_back(Pending::Found(self.printers.len() - 1));
+        Ok(())
+    }
+
+    /// The next event. The queue is bounded: at most one pending event per printer plus one per
+    /// attempt and the final one.
+    pub fn poll_event(&mut self) -> Option<DiscoveryEvent> {
+        Some(match self.events.pop_front()? {
+            Pending::Attempt(attempt) => DiscoveryEvent::AttemptStarted { attempt },
+            Pending::Found(i) => DiscoveryEvent::Found(self.printers[i].clone()),
+            Pending::Updated(i) => DiscoveryEvent::Updated(self.printers[i].clone()),
+            Pending::Finished => DiscoveryEvent::Finished {
+                printers: self.printers.len(),
+            },
+        })
+    }
+
+    /// Stops now (the caller's own deadline, a user interrupt).
+    pub fn stop(&mut self) {
+        self.finish();
+    }
+
+    /// True once discovery is over.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    /// Every printer found so far, in order of first reply.
+    pub fn printers(&self) -> &[DiscoveredPrinter] {
+        &self.printers
+    }
+
+    /// Consumes the state machine, returning the printers.
+    pub fn into_printers(self) -> Vec<DiscoveredPrinter> {
+        self.printers
+    }
+
+    /// The current attempt (1-based).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> DiscoveryStats {
+        self.stats
+    }
+}
+
+/// Serialises with the field names of the fixtures README (`protocol`, `status` as text,
+/// `model` as its identifier).
+#[cfg(feature = "serde")]
+impl serde::Serialize for DiscoveryReply {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("protocol", self.format.as_str())?;
+        m.serialize_entry("name", &self.name)?;
+        m.serialize_entry("name_lossy", &self.name_lossy)?;
+        m.serialize_entry("serial_number", &self.serial_number)?;
+        m.serialize_entry("command_port", &self.command_port)?;
+        m.serialize_entry("event_port", &self.event_port)?;
+        m.serialize_entry("vendor_id", &self.vendor_id)?;
+        m.serialize_entry("product_id", &self.product_id)?;
+        m.serialize_entry("product_type", &self.product_type)?;
+        m.serialize_entry("status_code", &self.status_code)?;
+        m.serialize_entry("status", self.status.as_str())?;
+        m.serialize_entry("lan_mode", &self.lan_mode)?;
+        m.serialize_entry("raw_u16_at_0x90", &self.raw_u16_at_0x90)?;
+        m.serialize_entry("model", self.model.ident())?;
+        m.end()
+    }
+}
+
+/// Decodes a datagram file for the `decode` tools: parser `discovery` (a printer reply) or
+/// `probe` (a client probe). Returns the JSON view and whether it parsed; `None` for another
+/// parser name.
+#[cfg(feature = "serde")]
+pub fn decode(parser: &str, bytes: &[u8]) -> Option<(serde_json::Value, bool)> {
+    use serde_json::json;
+    match parser {
+        "discovery" => Some(match DiscoveryReply::parse(bytes) {
+            Ok(r) => (serde_json::to_value(&r).unwrap_or_default(), true),
+            Err(e) => (json!({ "error": e.to_string() }), false),
+        }),
+        "probe" => {
+            let kind = Probe::classify(bytes);
+            let prefix: String = bytes
+                .iter()
+                .take_while(|b| b.is_ascii_graphic())
+                .map(|&b| char::from(b))
+                .collect();
+            Some((
+                json!({
+                    "length": bytes.len(),
+                    "ascii_prefix": prefix,
+                    "probe": match kind {
+                        Some(Probe::FlashPrint) => "flashprint",
+                        Some(Probe::Empty) => "empty",
+                        None => "other",
+                    },
+                }),
+                true,
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64, base: Instant) -> Instant {
+        base + Duration::from_millis(ms)
+    }
+
+    #[allow(clippy::disallowed_methods)] // tests may read the clock
+    fn base() -> Instant {
+        Instant::now()
+    }
+
+    fn lo(port: u16) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+    }
+
+    fn drain(d: &mut Discovery) -> usize {
+        std::iter::from_fn(|| d.poll_transmit()).count()
+    }
+
+    #[test]
+    fn encode_parse_round_trip_for_every_model() {
+        for (reply, model) in [
+            (
+                DiscoveryReply::modern("Adventurer 5M", "SN5M", 0x23),
+                Model::Adventurer5M,
+            ),
+            (
+                DiscoveryReply::modern("x", "SN5MP", 0x24),
+                Model::Adventurer5MPro,
+            ),
+            (DiscoveryReply::modern("AD5X", "SNAD", 0x26), Model::AD5X),
+            (
+                DiscoveryReply::modern("Creator 5", "SNC5", 0x28),
+                Model::Creator5,
+            ),
+            (
+                DiscoveryReply::modern("Rig", "SNC5P", 0x29),
+                Model::Creator5Pro,
+            ),
+            (
+                DiscoveryReply::legacy("Adventurer 3", 0x08),
+                Model::Adventurer3,
+            ),
+            (DiscoveryReply::legacy("Shop", 0x1E), Model::Adventurer4),
+        ] {
+            let reply = reply.with_status(1).with_ports(9000, 9001);
+            assert_eq!(reply.model, model);
+            let bytes = reply.encode();
+            let back = DiscoveryReply::parse(&bytes).unwrap();
+            assert_eq!(back, reply);
+        }
+    }
+
+    #[test]
+    fn garbage_is_rejected_with_a_reason() {
+        let mut d = DiscoveryReply::modern("AD5X", "SN1", 0x26).encode();
+        d[10] = b'Z'; // after the name's NUL
+        assert!(matches!(
+            DiscoveryReply::parse(&d),
+            Err(DiscoveryError::NotPadded {
+                field: TextField::Name,
+                offset: 10,
+                byte: b'Z'
+            })
+        ));
+        let mut d = DiscoveryReply::modern("AD5X", "SN1", 0x26).encode();
+        d[1] = b'\n';
+        assert!(matches!(
+            DiscoveryReply::parse(&d),
+            Err(DiscoveryError::ControlByte {
+                field: TextField::Name,
+                offset: 1,
+                ..
+            })
+        ));
+        let mut d = DiscoveryReply::modern("AD5X", "SN1", 0x26).encode();
+        d[0x92 + 1] = 0xC3;
+        assert!(matches!(
+            DiscoveryReply::parse(&d),
+            Err(DiscoveryError::NonAsciiSerial { offset: 0x93, .. })
+        ));
+        assert_eq!(
+            DiscoveryReply::parse(&[0; 276]),
+            Err(DiscoveryError::EmptyName)
+        );
+        assert_eq!(
+            DiscoveryReply::parse(&[0x41; 139]),
+            Err(DiscoveryError::TooShort { len: 139 })
+        );
+        assert!(matches!(
+            DiscoveryReply::parse(&[0x41; 2000]),
+            Err(DiscoveryError::TooLong { len: 2000, .. })
+        ));
+        // A pseudo-random datagram of a valid length never becomes a printer.
+        let mut x = 0x1234_5678_u32;
+        for len in [140, 200, 276, 300] {
+            for _ in 0..200 {
+                let d: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        x as u8
+                    })
+                    .collect();
+                assert!(DiscoveryReply::parse(&d).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_name_is_replaced_not_rejected() {
+        let mut d = DiscoveryReply::legacy("Adventurer 3", 8).encode();
+        d[0] = 0xFF;
+        let r = DiscoveryReply::parse(&d).unwrap();
+        assert!(r.name_lossy);
+        assert!(r.name.starts_with('\u{FFFD}'));
+        assert_eq!(r.model, Model::Adventurer3);
+    }
+
+    #[test]
+    fn lan_destinations_follow_the_reference_clients() {
+        let directed = [directed_broadcast(
+            Ipv4Addr::new(192, 168, 7, 20),
+            Ipv4Addr::new(255, 255, 255, 0),
+        )];
+        assert_eq!(directed[0], Ipv4Addr::new(192, 168, 7, 255));
+        let d = lan_destinations(&DEFAULT_PORTS, &directed, true, true);
+        let s: Vec<String> = d.iter().map(|d| d.addr.to_string()).collect();
+        assert_eq!(
+            s,
+            [
+                "225.0.0.9:8899",
+                "225.0.0.9:19000",
+                "192.168.7.255:48899",
+                "255.255.255.255:8899",
+                "255.255.255.255:19000",
+                "255.255.255.255:48899"
+            ]
+        );
+        assert!(lan_destinations(&DEFAULT_PORTS, &directed, false, false).is_empty());
+    }
+
+    #[test]
+    fn one_shot_retries_until_a_printer_answers() {
+        let t0 = base();
+        let cfg = DiscoveryConfig {
+            probes: vec![Probe::FlashPrint],
+            ..Default::default()
+        };
+        let mut d = Discovery::new(cfg, unicast_destinations(lo(0).ip(), &[48899]), t0);
+        assert_eq!(drain(&mut d), 1);
+        // Silence: the attempt ends 1.5 s after the send, then a 1 s pause.
+        assert_eq!(d.poll_timeout(), Some(at(1500, t0)));
+        d.handle_timeout(at(1499, t0));
+        assert_eq!(d.attempt(), 1);
+        d.handle_timeout(at(1500, t0));
+        assert_eq!(d.poll_timeout(), Some(at(2500, t0)));
+        assert_eq!(drain(&mut d), 0);
+        d.handle_timeout(at(2500, t0));
+        assert_eq!(d.attempt(), 2);
+        assert_eq!(drain(&mut d), 1);
+        // Garbage resets the idle timer but finds nothing.
+        assert!(d
+            .handle_datagram(lo(48899), b"hello", at(3000, t0))
+            .is_err());
+        assert_eq!(d.poll_timeout(), Some(at(4500, t0)));
+        let reply = DiscoveryReply::modern("AD5X", "SN1", 0x26).encode();
+        d.handle_datagram(lo(48899), &reply, at(4000, t0)).unwrap();
+        // The same reply again is a duplicate; a modern record is not replaced by a legacy one.
+        d.handle_datagram(lo(48899), &reply, at(4100, t0)).unwrap();
+        let legacy = DiscoveryReply::legacy("AD5X", 0x26).encode();
+        d.handle_datagram(lo(48899), &legacy, at(4200, t0)).unwrap();
+        d.handle_timeout(at(5700, t0));
+        assert!(d.is_finished());
+        let events: Vec<_> = std::iter::from_fn(|| d.poll_event()).collect();
+        assert!(matches!(
+            &events[..],
+            [
+                DiscoveryEvent::AttemptStarted { attempt: 1 },
+                DiscoveryEvent::AttemptStarted { attempt: 2 },
+                DiscoveryEvent::Found(_),
+                DiscoveryEvent::Finished { printers: 1 }
+            ]
+        ));
+        assert_eq!(d.stats().duplicates, 2);
+        assert_eq!(d.stats().rejected, 1);
+        // Datagrams after the end change nothing.
+        d.handle_datagram(lo(1), &reply, at(6000, t0)).unwrap();
+        assert_eq!(d.printers().len(), 1);
+    }
+
+    #[test]
+    fn one_shot_gives_up_after_max_retries_and_caps_the_attempt() {
+        let t0 = base();
+        let cfg = DiscoveryConfig {
+            max_retries: 2,
+            timeout: Duration::from_millis(1000),
+            ..Default::default()
+        };
+        let mut d = Discovery::new(cfg, unicast_destinations(lo(0).ip(), &DEFAULT_PORTS), t0);
+        drain(&mut d);
+        // Chatter keeps the idle timer alive, but the attempt still ends at `timeout`.
+        for ms in (100..1000).step_by(100) {
+            let _ = d.handle_datagram(lo(9), b"x", at(ms, t0));
+        }
+        assert_eq!(d.poll_timeout(), Some(at(1000, t0)));
+        d.handle_timeout(at(1000, t0));
+        d.handle_timeout(at(2000, t0));
+        assert_eq!(d.attempt(), 2);
+        drain(&mut d);
+        d.handle_timeout(at(3500, t0));
+        assert!(d.is_finished());
+        assert_eq!(d.poll_timeout(), None);
+    }
+
+    #[test]
+    fn status_change_and_upgrade_are_updates_and_the_printer_bound_holds() {
+        let t0 = base();
+        let cfg = DiscoveryConfig {
+            max_printers: 2,
+            mode: DiscoveryMode::Monitor,
+            ..Default::default()
+        };
+        let mut d = Discovery::new(cfg, unicast_destinations(lo(0).ip(), &[19000]), t0);
+        drain(&mut d);
+        let legacy = DiscoveryReply::legacy("Adventurer 5M", 0x23).encode();
+        d.handle_datagram(lo(1), &legacy, at(1, t0)).unwrap();
+        let modern = DiscoveryReply::modern("Adventurer 5M", "S", 0x23);
+        d.handle_datagram(lo(1), &modern.encode(), at(2, t0))
+            .unwrap();
+        d.handle_datagram(lo(1), &modern.clone().with_status(1).encode(), at(3, t0))
+            .unwrap();
+        let other = DiscoveryReply::modern("B", "T", 0x24).with_ports(8900, 8898);
+        d.handle_datagram(lo(1), &other.encode(), at(4, t0))
+            .unwrap();
+        let third = DiscoveryReply::modern("C", "U", 0x24);
+        let other_ip = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 1);
+        assert!(matches!(
+            d.handle_datagram(other_ip, &third.encode(), at(5, t0)),
+            Err(DatagramError::TooManyPrinters { max: 2, .. })
+        ));
+        let events: Vec<_> = std::iter::from_fn(|| d.poll_event()).collect();
+        // One Found per printer: the updates before the first poll coalesce into it.
+        assert_eq!(events.len(), 3, "{events:?}");
+        let DiscoveryEvent::Found(first) = &events[1] else {
+            panic!()
+        };
+        assert_eq!(first.reply.status, PrinterStatus::Busy);
+        assert_eq!(first.reply.format, ReplyFormat::Modern);
+        d.handle_datagram(lo(1), &modern.encode(), at(6, t0))
+            .unwrap();
+        assert!(matches!(d.poll_event(), Some(DiscoveryEvent::Updated(_))));
+        // Monitor: idle timeout once a printer is known.
+        assert_eq!(d.poll_timeout(), Some(at(1506, t0)));
+        d.handle_timeout(at(1506, t0));
+        assert!(d.is_finished());
+    }
+
+    #[test]
+    fn monitor_resends_every_timeout_until_the_total() {
+        let t0 = base();
+        let cfg = DiscoveryConfig {
+            mode: DiscoveryMode::Monitor,
+            timeout: Duration::from_millis(100),
+            max_retries: 3,
+            probes: vec![Probe::Empty],
+            ..Default::default()
+        };
+        let mut d = Discovery::new(cfg, unicast_destinations(lo(0).ip(), &[8899]), t0);
+        let mut sent = drain(&mut d);
+        let mut now = t0;
+        while let Some(t) = d.poll_timeout() {
+            assert!(t >= now);
+            now = t;
+            d.handle_timeout(now);
+            sent += drain(&mut d);
+        }
+        assert_eq!(sent, 3);
+        assert_eq!(now, at(300, t0));
+    }
+}
