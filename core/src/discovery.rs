@@ -680,8 +680,16 @@ impl DiscoveredPrinter {
         self.reply.event_port.map(|p| SocketAddr::new(self.ip, p))
     }
 
-    fn key(&self) -> (IpAddr, u16) {
-        (self.ip, self.reply.command_port)
+    /// The reference clients' key is `<source ip>:<command_port>`. Two printers behind one
+    /// address (simulators on loopback, NAT) are still told apart by their serial numbers; a
+    /// reply without a serial (legacy) matches any record of that address.
+    fn same_printer(&self, other: &Self) -> bool {
+        self.ip == other.ip
+            && self.reply.command_port == other.reply.command_port
+            && match (&self.reply.serial_number, &other.reply.serial_number) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
     }
 }
 
@@ -945,7 +953,7 @@ impl Discovery {
             ip: from.ip(),
             reply,
         };
-        if let Some(i) = self.printers.iter().position(|p| p.key() == printer.key()) {
+        if let Some(i) = self.printers.iter().position(|p| p.same_printer(&printer)) {
             let known = &self.printers[i];
             let downgrade = known.reply.format == ReplyFormat::Modern
                 && printer.reply.format == ReplyFormat::Legacy;

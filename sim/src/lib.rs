@@ -1,0 +1,57 @@
+//! A simulated FlashForge printer for every model, on loopback, built on the `flashforge-proto`
+//! codecs for the printer side of the wire.
+//!
+//! * [`SimPrinter`]: the machine (temperatures, job with heating → printing → completed,
+//!   files, lights, fans, material station, the TCP control lock), advanced by the caller's
+//!   clock at a configurable speed.
+//! * [`TcpSession`] and [`HttpSession`]: sans-IO protocol handlers for one connection each —
+//!   bytes in, reply bytes out — answering as `protocol/` says each model does.
+//! * [`SimServer`]: std threads and `std::net` serving many printers at once on loopback (TCP
+//!   8899-style, HTTP 8898-style and UDP discovery, each on a configurable or free port), with
+//!   [`Faults`] to make replies misbehave for tests.
+//!
+//! ```
+//! use flashforge_proto::Model;
+//! use flashforge_sim::{PrinterSpec, SimServer};
+//! use std::io::{Read, Write};
+//!
+//! let server = SimServer::single(PrinterSpec::new(Model::Adventurer5M)).unwrap();
+//! let mut tcp = std::net::TcpStream::connect(server.printer().tcp.unwrap()).unwrap();
+//! tcp.write_all(b"~M601 S1\n").unwrap();
+//! let mut buf = [0u8; 256];
+//! let n = tcp.read(&mut buf).unwrap();
+//! assert!(String::from_utf8_lossy(&buf[..n]).contains("Control Success"));
+//! server.shutdown();
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod faults;
+mod http;
+mod png;
+mod printer;
+mod server;
+mod tcp;
+
+pub use faults::{Faults, HttpFault, TcpFault};
+pub use http::{
+    check_mappings, render_detail, render_product, HttpSession, MAX_HEAD, MAX_JSON_BODY,
+};
+pub use png::solid as solid_png;
+pub use printer::{
+    FileSink, Heater, Job, PrinterSpec, SimPrinter, Slot, StartError, Station, Status, StoredFile,
+    AMBIENT, RECENT_FILES,
+};
+pub use server::{discovery_reply, lock, ServerConfig, SimHandle, SimServer};
+pub use tcp::{TcpSession, MAX_LINE};
+
+/// Every model the simulator knows, in the order of the product line.
+pub const MODELS: [flashforge_proto::Model; 7] = [
+    flashforge_proto::Model::Adventurer3,
+    flashforge_proto::Model::Adventurer4,
+    flashforge_proto::Model::Adventurer5M,
+    flashforge_proto::Model::Adventurer5MPro,
+    flashforge_proto::Model::AD5X,
+    flashforge_proto::Model::Creator5,
+    flashforge_proto::Model::Creator5Pro,
+];

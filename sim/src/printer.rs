@@ -1,0 +1,671 @@
+//! The simulated machine: identity, temperatures, job, files, lights, fans, material station,
+//! the TCP control lock. Time comes from the caller ([`SimPrinter::advance`]).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flashforge_proto::Model;
+use sha2::{Digest, Sha256};
+
+use crate::png;
+
+/// Ambient temperature, °C.
+pub const AMBIENT: f64 = 25.0;
+/// How many files `/gcodeList` reports (most recent first).
+pub const RECENT_FILES: usize = 10;
+
+/// Identity and behaviour of one simulated printer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PrinterSpec {
+    /// Which model.
+    pub model: Model,
+    /// User-visible name (discovery, `~M115`, `/detail`).
+    pub name: String,
+    /// Serial number (HTTP credentials, discovery).
+    pub serial: String,
+    /// The LAN-mode check code HTTP requests must carry.
+    pub check_code: String,
+    /// Firmware version string.
+    pub firmware: String,
+    /// `~M115` machine type, when it should differ from the model's default.
+    pub machine_type: Option<String>,
+    /// MAC address.
+    pub mac: String,
+    /// IP reported in `/detail` and used in URLs.
+    pub ip: String,
+    /// Adventurer 4 variant: Pro (product id `0x1E`) or Lite (`0x16`).
+    pub a4_pro: bool,
+    /// Simulated seconds per real second (heating and printing).
+    pub speed: f64,
+    /// Simulated print time of a job.
+    pub job_duration: Duration,
+    /// Layers of a job.
+    pub layers: u32,
+    /// Files up to this size keep their bytes (thumbnails, `file()`); larger ones keep only size
+    /// and SHA-256, so a multi-GB upload costs no memory.
+    pub keep_file_bytes: u64,
+    /// The TCP control lock expires after this long without traffic from its holder (30 s).
+    pub idle_drop: Duration,
+    /// Login reply shape: the emulator's two-`ok` form or the firmware's single block.
+    pub emulator_login: bool,
+    /// Report the HTTP `Content-Type` with the firmware's `appliation/json` typo.
+    pub content_type_typo: bool,
+}
+
+impl PrinterSpec {
+    /// Defaults for `model` (names and ids as the emulator's defaults, real product ids).
+    pub fn new(model: Model) -> Self {
+        let (name, firmware, tag) = match model {
+            Model::Adventurer3 => ("Adventurer 3", "v1.3.7", "A3"),
+            Model::Adventurer4 => ("Adventurer 4", "v2.0.5 20220527", "A4"),
+            Model::Adventurer5M => ("Adventurer 5M", "3.2.7", "5M"),
+            Model::Adventurer5MPro => ("Adventurer 5M Pro", "3.2.7", "5MP"),
+            Model::AD5X => ("AD5X", "1.1.7-1.0.2", "AD5X"),
+            Model::Creator5 => ("Creator 5", "1.9.2", "C5"),
+            Model::Creator5Pro => ("Creator 5 Pro", "1.9.2", "C5P"),
+            _ => ("Unknown", "0.0.0", "X"),
+        };
+        Self {
+            model,
+            name: name.to_owned(),
+            serial: format!("SNSIM{tag}0001"),
+            check_code: "12345678".to_owned(),
+            firmware: firmware.to_owned(),
+            machine_type: None,
+            mac: "88:A9:A7:00:00:01".to_owned(),
+            ip: "127.0.0.1".to_owned(),
+            a4_pro: true,
+            speed: 1.0,
+            job_duration: Duration::from_secs(600),
+            layers: 100,
+            keep_file_bytes: 16 << 20,
+            idle_drop: Duration::from_secs(30),
+            emulator_login: false,
+            content_type_typo: true,
+        }
+    }
+
+    /// The `index`-th printer of a farm: unique serial, name and MAC.
+    pub fn numbered(model: Model, index: u32) -> Self {
+        let mut s = Self::new(model);
+        s.serial = format!("{}{index:06}", s.serial.trim_end_matches("0001"));
+        if index > 0 {
+            s.name = format!("{} #{index}", s.name);
+        }
+        s.mac = format!(
+            "88:A9:A7:{:02X}:{:02X}:{:02X}",
+            (index >> 16) as u8,
+            (index >> 8) as u8,
+            index as u8
+        );
+        s
+    }
+
+    /// Product id as the printer reports it (discovery, `/detail`).
+    pub fn product_id(&self) -> u16 {
+        match self.model {
+            Model::Adventurer3 => 0x08,
+            Model::Adventurer4 if self.a4_pro => 0x1E,
+            Model::Adventurer4 => 0x16,
+            m => m.pid().unwrap_or(0),
+        }
+    }
+}
+
+/// Machine state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Idle.
+    Ready,
+    /// Non-print activity (homing, loading filament).
+    Busy,
+    /// Pre-print heating.
+    Heating,
+    /// Printing.
+    Printing,
+    /// Paused.
+    Paused,
+    /// Cancelled; waits for "clear platform" on HTTP models.
+    Cancelled,
+    /// Finished; waits for "clear platform" on HTTP models.
+    Completed,
+    /// Error (see `error_code`).
+    Error,
+}
+
+/// A heater.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Heater {
+    /// Current °C.
+    pub current: f64,
+    /// Target °C (0 = off).
+    pub target: f64,
+}
+
+impl Heater {
+    fn cold() -> Self {
+        Self {
+            current: AMBIENT,
+            target: 0.0,
+        }
+    }
+
+    fn step(&mut self, secs: f64) {
+        let goal = if self.target > 0.0 {
+            self.target
+        } else {
+            AMBIENT
+        };
+        let rate = if goal > self.current { 8.0 } else { 3.0 };
+        let d = (goal - self.current).clamp(-rate * secs, rate * secs);
+        self.current += d;
+    }
+
+    /// Within 2 °C of a non-zero target.
+    pub fn reached(&self) -> bool {
+        self.target <= 0.0 || (self.current - self.target).abs() <= 2.0
+    }
+}
+
+/// One stored file.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the bytes.
+    pub sha256: [u8; 32],
+    /// The bytes, when not larger than [`PrinterSpec::keep_file_bytes`].
+    pub data: Option<Arc<[u8]>>,
+    /// Thumbnail PNG.
+    pub thumbnail: Arc<[u8]>,
+    /// Estimated print time, seconds (`/gcodeList` detail).
+    pub print_seconds: u32,
+}
+
+/// A material-station slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// Filament loaded.
+    pub has_filament: bool,
+    /// Material name.
+    pub material: String,
+    /// Colour as stored (`#RRGGBB` or whatever a client sent).
+    pub color: String,
+}
+
+/// The material station (AD5X, Creator 5 series).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Station {
+    /// Four slots.
+    pub slots: [Slot; 4],
+    /// Active slot (1-based, 0 none).
+    pub current_slot: u8,
+    /// Slot being loaded/unloaded.
+    pub current_load_slot: u8,
+    /// Raw state action.
+    pub state_action: u8,
+    /// Raw state step.
+    pub state_step: u8,
+    /// Direct-feed path (AD5X).
+    pub indep: Slot,
+}
+
+/// A running or finished job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// File name (no directory).
+    pub file: String,
+    /// Simulated print time so far.
+    pub elapsed: Duration,
+    /// Simulated total print time.
+    pub total: Duration,
+    /// Layers.
+    pub layers: u32,
+    /// Levelling requested.
+    pub leveling: bool,
+}
+
+impl Job {
+    /// Progress 0.0..=1.0.
+    pub fn progress(&self) -> f64 {
+        if self.total.is_zero() {
+            return 1.0;
+        }
+        (self.elapsed.as_secs_f64() / self.total.as_secs_f64()).clamp(0.0, 1.0)
+    }
+
+    /// Current layer (1-based while printing).
+    pub fn layer(&self) -> u32 {
+        ((self.progress() * f64::from(self.layers)).ceil() as u32).clamp(1, self.layers.max(1))
+    }
+
+    /// Remaining simulated time.
+    pub fn remaining(&self) -> Duration {
+        self.total.saturating_sub(self.elapsed)
+    }
+}
+
+/// Why a job could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartError {
+    /// No such file.
+    NotFound,
+    /// A job is running.
+    Busy,
+    /// The previous job was not cleared.
+    NotCleared,
+}
+
+/// The simulated printer.
+#[derive(Debug)]
+pub struct SimPrinter {
+    /// Identity and behaviour.
+    pub spec: PrinterSpec,
+    /// Machine state.
+    pub status: Status,
+    /// Nozzles (index 0 = right/main; four on the Creator 5, two on the AD5X).
+    pub nozzles: Vec<Heater>,
+    /// Bed.
+    pub bed: Heater,
+    /// Chamber (`None`: no sensor, reported as `-108`).
+    pub chamber: Option<Heater>,
+    /// Current or last job.
+    pub job: Option<Job>,
+    /// Stored files by name.
+    pub files: BTreeMap<String, StoredFile>,
+    /// Recently stored or printed files, most recent first.
+    pub recent: VecDeque<String>,
+    /// LED on.
+    pub led: bool,
+    /// Internal filtration fan.
+    pub internal_fan: bool,
+    /// External filtration fan.
+    pub external_fan: bool,
+    /// Camera stream on.
+    pub camera_on: bool,
+    /// Speed override, percent.
+    pub speed_adjust: u32,
+    /// Z offset, mm.
+    pub z_offset: f64,
+    /// Part-cooling fan 0–255 (reported as percent in `/detail`).
+    pub cooling_fan: u8,
+    /// Left part-cooling fan (AD5X).
+    pub cooling_left_fan: u8,
+    /// Chamber fan.
+    pub chamber_fan: u8,
+    /// X, Y, Z, E.
+    pub position: [f64; 4],
+    /// `""` or an error code.
+    pub error_code: String,
+    /// Auto power-off.
+    pub auto_shutdown: bool,
+    /// Auto power-off delay, minutes.
+    pub auto_shutdown_minutes: u32,
+    /// Lifetime filament, metres.
+    pub cumulative_filament: f64,
+    /// Lifetime print time, simulated seconds.
+    pub cumulative_print_seconds: f64,
+    /// Door open (reported on every model, real on the Creator 5 Pro).
+    pub door_open: bool,
+    /// Material station.
+    pub station: Option<Station>,
+    /// Runout sensor (5M Pro `~M405`/`~M406`).
+    pub runout_sensor: bool,
+    /// Holder of the TCP control lock and when it was last heard from.
+    controller: Option<(u64, Instant)>,
+    last_advance: Instant,
+    /// Every TCP command line and HTTP request path handled, most recent last (bounded).
+    pub journal: VecDeque<String>,
+}
+
+const JOURNAL: usize = 256;
+
+impl SimPrinter {
+    /// A printer at rest at `now`, with two stored files.
+    pub fn new(spec: PrinterSpec, now: Instant) -> Self {
+        let model = spec.model;
+        let nozzles = match model {
+            Model::Creator5 | Model::Creator5Pro => 4,
+            Model::AD5X => 2,
+            _ => 1,
+        };
+        let has_station = matches!(model, Model::AD5X | Model::Creator5 | Model::Creator5Pro);
+        let slot = |m: &str, c: &str| Slot {
+            has_filament: true,
+            material: m.to_owned(),
+            color: c.to_owned(),
+        };
+        let mut p = Self {
+            status: Status::Ready,
+            nozzles: vec![Heater::cold(); nozzles],
+            bed: Heater::cold(),
+            chamber: match model {
+                Model::Creator5 => None,
+                _ => Some(Heater::cold()),
+            },
+            job: None,
+            files: BTreeMap::new(),
+            recent: VecDeque::new(),
+            led: true,
+            internal_fan: false,
+            external_fan: false,
+            camera_on: matches!(
+                model,
+                Model::Adventurer5MPro | Model::AD5X | Model::Creator5 | Model::Creator5Pro
+            ),
+            speed_adjust: 100,
+            z_offset: 0.0,
+            cooling_fan: 0,
+            cooling_left_fan: 0,
+            chamber_fan: 0,
+            position: [0.0; 4],
+            error_code: String::new(),
+            auto_shutdown: false,
+            auto_shutdown_minutes: 30,
+            cumulative_filament: 12.5,
+            cumulative_print_seconds: 36_000.0,
+            door_open: false,
+            station: has_station.then(|| Station {
+                slots: [
+                    slot("PLA", "#FFFFFF"),
+                    slot("PLA", "#161616"),
+                    slot("PETG", "#F72224"),
+                    Slot {
+                        has_filament: false,
+                        material: String::new(),
+                        color: String::new(),
+                    },
+                ],
+                current_slot: 0,
+                current_load_slot: 0,
+                state_action: 0,
+                state_step: 0,
+                indep: slot("PLA", "#FFFFFF"),
+            }),
+            runout_sensor: true,
+            controller: None,
+            last_advance: now,
+            journal: VecDeque::new(),
+            spec,
+        };
+        p.store_file("cube.gcode", b"; cube\nG28\nG1 X10 Y10 Z0.3 F3000\n");
+        p.store_file("Benchy 0.2mm (PLA).3mf", b"PK\x03\x04 simulated 3mf");
+        p
+    }
+
+    /// Records a handled request (bounded).
+    pub fn log(&mut self, what: impl Into<String>) {
+        if self.journal.len() == JOURNAL {
+            self.journal.pop_front();
+        }
+        self.journal.push_back(what.into());
+    }
+
+    /// Stores a whole file.
+    pub fn store_file(&mut self, name: &str, data: &[u8]) {
+        let sha256 = Sha256::digest(data).into();
+        let keep = data.len() as u64 <= self.spec.keep_file_bytes;
+        self.insert_file(
+            name,
+            data.len() as u64,
+            sha256,
+            keep.then(|| Arc::from(data)),
+        );
+    }
+
+    /// Stores a file received in pieces (see [`FileSink`]).
+    pub fn insert_file(
+        &mut self,
+        name: &str,
+        size: u64,
+        sha256: [u8; 32],
+        data: Option<Arc<[u8]>>,
+    ) {
+        let seed = sha256[0];
+        let thumbnail = Arc::from(png::solid(48, 48, [seed, 255 - seed, sha256[1] | 0x40]));
+        self.files.insert(
+            name.to_owned(),
+            StoredFile {
+                size,
+                sha256,
+                data,
+                thumbnail,
+                print_seconds: self.spec.job_duration.as_secs() as u32,
+            },
+        );
+        self.touch_recent(name);
+    }
+
+    fn touch_recent(&mut self, name: &str) {
+        self.recent.retain(|n| n != name);
+        self.recent.push_front(name.to_owned());
+        self.recent.truncate(RECENT_FILES);
+    }
+
+    /// Deletes a file.
+    pub fn delete_file(&mut self, name: &str) -> bool {
+        self.recent.retain(|n| n != name);
+        self.files.remove(name).is_some()
+    }
+
+    /// Advances simulated time to `now` (heaters, job progress).
+    pub fn advance(&mut self, now: Instant) {
+        let real = now.saturating_duration_since(self.last_advance);
+        self.last_advance = self.last_advance.max(now);
+        let mut secs = real.as_secs_f64() * self.spec.speed;
+        // Integrate in slices so heating and printing interleave sensibly.
+        while secs > 0.0 {
+            let dt = secs.min(1.0);
+            secs -= dt;
+            for h in self.nozzles.iter_mut() {
+                h.step(dt);
+            }
+            self.bed.step(dt);
+            if let Some(c) = self.chamber.as_mut() {
+                c.step(dt);
+            }
+            match self.status {
+                Status::Heating if self.nozzles[0].reached() && self.bed.reached() => {
+                    self.status = Status::Printing;
+                }
+                Status::Printing => {
+                    let Some(job) = self.job.as_mut() else {
+                        self.status = Status::Ready;
+                        continue;
+                    };
+                    let step = Duration::from_secs_f64(dt * f64::from(self.speed_adjust) / 100.0);
+                    job.elapsed = (job.elapsed + step).min(job.total);
+                    self.cumulative_print_seconds += dt;
+                    self.cumulative_filament += dt * 0.002;
+                    self.position[2] = f64::from(job.layer()) * 0.2;
+                    if job.elapsed >= job.total {
+                        self.status = Status::Completed;
+                        for h in self.nozzles.iter_mut() {
+                            h.target = 0.0;
+                        }
+                        self.bed.target = 0.0;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Starts printing a stored file.
+    pub fn start_job(&mut self, name: &str, leveling: bool) -> Result<(), StartError> {
+        if !self.files.contains_key(name) {
+            return Err(StartError::NotFound);
+        }
+        match self.status {
+            Status::Ready => {}
+            // TCP-only models have no "clear platform": a finished job clears itself.
+            Status::Completed | Status::Cancelled if !self.spec.model.is_http() => {}
+            Status::Completed | Status::Cancelled => return Err(StartError::NotCleared),
+            _ => return Err(StartError::Busy),
+        }
+        self.job = Some(Job {
+            file: name.to_owned(),
+            elapsed: Duration::ZERO,
+            total: self.spec.job_duration,
+            layers: self.spec.layers,
+            leveling,
+        });
+        self.nozzles[0].target = 210.0;
+        self.bed.target = 60.0;
+        self.status = Status::Heating;
+        self.touch_recent(name);
+        Ok(())
+    }
+
+    /// Pauses a running job. False when nothing runs.
+    pub fn pause(&mut self) -> bool {
+        if matches!(self.status, Status::Printing | Status::Heating) {
+            self.status = Status::Paused;
+            true
+        } else {
+            self.status == Status::Paused
+        }
+    }
+
+    /// Resumes a paused job.
+    pub fn resume(&mut self) -> bool {
+        if self.status == Status::Paused {
+            self.status = if self.nozzles[0].reached() {
+                Status::Printing
+            } else {
+                Status::Heating
+            };
+            true
+        } else {
+            matches!(self.status, Status::Printing | Status::Heating)
+        }
+    }
+
+    /// Cancels the job.
+    pub fn cancel(&mut self) -> bool {
+        if matches!(
+            self.status,
+            Status::Printing | Status::Heating | Status::Paused
+        ) {
+            self.status = Status::Cancelled;
+            for h in self.nozzles.iter_mut() {
+                h.target = 0.0;
+            }
+            self.bed.target = 0.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// "Clear platform": a completed or cancelled job is acknowledged.
+    pub fn clear_platform(&mut self) {
+        if matches!(self.status, Status::Completed | Status::Cancelled) {
+            self.status = Status::Ready;
+            self.job = None;
+        }
+    }
+
+    /// Is a job in progress (heating, printing, paused)?
+    pub fn busy(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Heating | Status::Printing | Status::Paused | Status::Busy
+        )
+    }
+
+    /// Tries to take the TCP control lock for connection `conn`.
+    pub fn take_control(&mut self, conn: u64, now: Instant) -> bool {
+        match self.controller {
+            Some((holder, seen))
+                if holder != conn && now.saturating_duration_since(seen) < self.spec.idle_drop =>
+            {
+                false
+            }
+            _ => {
+                self.controller = Some((conn, now));
+                true
+            }
+        }
+    }
+
+    /// Does `conn` hold the control lock? Refreshes its activity time if so.
+    pub fn has_control(&mut self, conn: u64, now: Instant) -> bool {
+        match self.controller.as_mut() {
+            Some((holder, seen)) if *holder == conn => {
+                *seen = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Releases the lock (`~M602` from any connection, as the firmware does).
+    pub fn release_control(&mut self) {
+        self.controller = None;
+    }
+
+    /// Releases the lock if `conn` holds it (optional behaviour on disconnect).
+    pub fn release_if_holder(&mut self, conn: u64) {
+        if self.controller.is_some_and(|(h, _)| h == conn) {
+            self.controller = None;
+        }
+    }
+
+    /// The connection holding the control lock.
+    pub fn controller(&self) -> Option<u64> {
+        self.controller.map(|(c, _)| c)
+    }
+}
+
+/// Receives a file in pieces: hashes everything, keeps the bytes up to a bound.
+#[derive(Debug)]
+pub struct FileSink {
+    name: String,
+    hasher: Sha256,
+    size: u64,
+    data: Option<Vec<u8>>,
+    keep: u64,
+}
+
+impl FileSink {
+    /// A sink for `name`, keeping bytes up to `keep`.
+    pub fn new(name: &str, keep: u64) -> Self {
+        Self {
+            name: name.to_owned(),
+            hasher: Sha256::new(),
+            size: 0,
+            data: Some(Vec::new()),
+            keep,
+        }
+    }
+
+    /// Appends bytes.
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+        if self.size > self.keep {
+            self.data = None;
+        } else if let Some(d) = self.data.as_mut() {
+            d.extend_from_slice(bytes);
+        }
+    }
+
+    /// Bytes received.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The file name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Stores the file on `printer`.
+    pub fn finish(self, printer: &mut SimPrinter) {
+        let sha: [u8; 32] = self.hasher.finalize().into();
+        printer.insert_file(&self.name, self.size, sha, self.data.map(Arc::from));
+    }
+}

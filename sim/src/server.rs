@@ -1,0 +1,452 @@
+//! The loopback server: std threads and `std::net`, so it serves the tests of every adapter
+//! whatever their runtime.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use flashforge_proto::discovery::DiscoveryReply;
+
+use crate::faults::{Faults, HttpFault, TcpFault};
+use crate::http::HttpSession;
+use crate::printer::{PrinterSpec, SimPrinter, Status};
+use crate::tcp::TcpSession;
+
+/// How often blocked threads look at the shutdown flag.
+const POLL: Duration = Duration::from_millis(50);
+/// Stack of acceptor and UDP threads.
+const SMALL_STACK: usize = 64 * 1024;
+/// Stack of connection threads.
+const CONN_STACK: usize = 256 * 1024;
+
+/// Where and how printers are served.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Address to bind (loopback by default).
+    pub ip: IpAddr,
+    /// TCP command port of the first printer (0 = any free port; further printers use
+    /// consecutive ports when non-zero).
+    pub tcp_port: u16,
+    /// HTTP port of the first printer (0 = any).
+    pub http_port: u16,
+    /// UDP discovery port of the first printer (0 = any).
+    pub udp_port: u16,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            tcp_port: 0,
+            http_port: 0,
+            udp_port: 0,
+        }
+    }
+}
+
+/// Locks a mutex, surviving poisoning (a panicking test thread must not wedge the server).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One served printer.
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    /// The printer state (lock it to inspect or change it).
+    pub printer: Arc<Mutex<SimPrinter>>,
+    /// Its fault switches.
+    pub faults: Faults,
+    /// TCP command address (`None` for the Creator 5 series).
+    pub tcp: Option<SocketAddr>,
+    /// HTTP API address (`None` for the Adventurer 3/4).
+    pub http: Option<SocketAddr>,
+    /// UDP discovery address.
+    pub udp: SocketAddr,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl SimHandle {
+    /// Locks the printer.
+    pub fn lock(&self) -> MutexGuard<'_, SimPrinter> {
+        lock(&self.printer)
+    }
+
+    /// Closes every open connection to this printer (a network drop).
+    pub fn drop_connections(&self) {
+        for s in lock(&self.conns).drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// The serial number.
+    pub fn serial(&self) -> String {
+        self.lock().spec.serial.clone()
+    }
+
+    /// The check code.
+    pub fn check_code(&self) -> String {
+        self.lock().spec.check_code.clone()
+    }
+}
+
+/// Running simulated printers. Dropping it shuts everything down.
+#[derive(Debug)]
+pub struct SimServer {
+    printers: Vec<SimHandle>,
+    stop: Arc<AtomicBool>,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    wake: Vec<SocketAddr>,
+}
+
+fn spawn(
+    threads: &Arc<Mutex<Vec<JoinHandle<()>>>>,
+    name: String,
+    stack: usize,
+    f: impl FnOnce() + Send + 'static,
+) -> io::Result<()> {
+    let h = thread::Builder::new()
+        .name(name)
+        .stack_size(stack)
+        .spawn(f)?;
+    let mut list = lock(threads);
+    list.retain(|t| !t.is_finished());
+    list.push(h);
+    Ok(())
+}
+
+fn port(base: u16, i: usize) -> u16 {
+    if base == 0 {
+        0
+    } else {
+        base.wrapping_add(i as u16)
+    }
+}
+
+impl SimServer {
+    /// Starts one printer per spec on loopback (ports from `config`).
+    pub fn start(specs: Vec<PrinterSpec>, config: &ServerConfig) -> io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let mut printers = Vec::with_capacity(specs.len());
+        let mut wake = Vec::new();
+        let now = Instant::now();
+        for (i, spec) in specs.into_iter().enumerate() {
+            let model = spec.model;
+            let tcp = if model.has_tcp() {
+                Some(TcpListener::bind((config.ip, port(config.tcp_port, i)))?)
+            } else {
+                None
+            };
+            let http = if model.is_http() {
+                Some(TcpListener::bind((config.ip, port(config.http_port, i)))?)
+            } else {
+                None
+            };
+            let udp = UdpSocket::bind((config.ip, port(config.udp_port, i)))?;
+            udp.set_read_timeout(Some(POLL * 4))?;
+            let mut spec = spec;
+            if spec.ip == "127.0.0.1" {
+                spec.ip = config.ip.to_string();
+            }
+            let handle = SimHandle {
+                printer: Arc::new(Mutex::new(SimPrinter::new(spec, now))),
+                faults: Faults::default(),
+                tcp: tcp.as_ref().map(TcpListener::local_addr).transpose()?,
+                http: http.as_ref().map(TcpListener::local_addr).transpose()?,
+                udp: udp.local_addr()?,
+                conns: Arc::new(Mutex::new(Vec::new())),
+            };
+            if let Some(l) = tcp {
+                wake.push(l.local_addr()?);
+                let (h, st, th) = (handle.clone(), stop.clone(), threads.clone());
+                spawn(&threads, format!("sim-tcp-{i}"), SMALL_STACK, move || {
+                    accept_loop(l, h, st, th, true)
+                })?;
+            }
+            if let Some(l) = http {
+                wake.push(l.local_addr()?);
+                let (h, st, th) = (handle.clone(), stop.clone(), threads.clone());
+                spawn(&threads, format!("sim-http-{i}"), SMALL_STACK, move || {
+                    accept_loop(l, h, st, th, false)
+                })?;
+            }
+            let (h, st) = (handle.clone(), stop.clone());
+            spawn(&threads, format!("sim-udp-{i}"), SMALL_STACK, move || {
+                udp_loop(&udp, &h, &st)
+            })?;
+            printers.push(handle);
+        }
+        Ok(Self {
+            printers,
+            stop,
+            threads,
+            wake,
+        })
+    }
+
+    /// One printer of `model` with default identity.
+    pub fn single(spec: PrinterSpec) -> io::Result<Self> {
+        Self::start(vec![spec], &ServerConfig::default())
+    }
+
+    /// The served printers, in the order of the specs.
+    pub fn printers(&self) -> &[SimHandle] {
+        &self.printers
+    }
+
+    /// The first printer.
+    pub fn printer(&self) -> &SimHandle {
+        &self.printers[0]
+    }
+
+    /// Stops every thread and closes every socket; returns when all threads have ended.
+    pub fn shutdown(mut self) {
+        self.stop_all();
+    }
+
+    fn stop_all(&mut self) {
+        if self.stop.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for p in &self.printers {
+            p.drop_connections();
+        }
+        for addr in &self.wake {
+            let _ = TcpStream::connect_timeout(addr, Duration::from_millis(200));
+        }
+        loop {
+            let batch: Vec<_> = lock(&self.threads).drain(..).collect();
+            if batch.is_empty() {
+                break;
+            }
+            for t in batch {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+static CONN_IDS: AtomicU64 = AtomicU64::new(1);
+
+fn accept_loop(
+    listener: TcpListener,
+    handle: SimHandle,
+    stop: Arc<AtomicBool>,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    tcp: bool,
+) {
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        let _ = stream.set_nodelay(true);
+        if let Ok(clone) = stream.try_clone() {
+            let mut conns = lock(&handle.conns);
+            conns.retain(|c| c.peer_addr().is_ok());
+            conns.push(clone);
+        }
+        let (h, st) = (handle.clone(), stop.clone());
+        let name = if tcp { "sim-tcp-conn" } else { "sim-http-conn" };
+        let _ = spawn(&threads, name.to_owned(), CONN_STACK, move || {
+            let _ = if tcp {
+                serve_tcp(stream, &h, &st)
+            } else {
+                serve_http(stream, &h, &st)
+            };
+        });
+    }
+}
+
+fn garbage(n: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_u32;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Writes `bytes`, dripping them when asked. Returns false when the connection must close.
+fn write_drip(s: &mut TcpStream, bytes: &[u8], drip: Option<Duration>) -> io::Result<()> {
+    match drip {
+        Some(d) => {
+            for b in bytes {
+                s.write_all(std::slice::from_ref(b))?;
+                thread::sleep(d);
+            }
+            Ok(())
+        }
+        None => s.write_all(bytes),
+    }
+}
+
+fn serve_tcp(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<()> {
+    s.set_read_timeout(Some(POLL))?;
+    let id = CONN_IDS.fetch_add(1, Ordering::Relaxed);
+    let mut session = TcpSession::new(id, Instant::now());
+    let mut buf = vec![0u8; 64 * 1024];
+    let result = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Ok(());
+        }
+        let n = match s.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                let p = h.lock();
+                if Instant::now() >= session.idle_deadline(&p) {
+                    break Ok(()); // the printer drops idle sessions
+                }
+                continue;
+            }
+            Err(e) => break Err(e),
+        };
+        let outputs: Vec<Vec<u8>> = {
+            let mut p = h.lock();
+            session.handle_bytes(&mut p, &buf[..n], Instant::now());
+            std::iter::from_fn(|| session.poll_output()).collect()
+        };
+        let mut close = false;
+        for out in outputs {
+            match h.faults.next_tcp() {
+                None => s.write_all(&out)?,
+                Some(TcpFault::Stall) => {}
+                Some(TcpFault::Close) => close = true,
+                Some(TcpFault::CloseMidReply) => {
+                    s.write_all(&out[..out.len() / 2])?;
+                    close = true;
+                }
+                Some(TcpFault::Drip(d)) => write_drip(&mut s, &out, Some(d))?,
+                Some(TcpFault::Garbage) => s.write_all(&garbage(256))?,
+                Some(TcpFault::Oversize) => s.write_all(&vec![b'A'; 1 << 20])?,
+                Some(TcpFault::Unsolicited) => {
+                    s.write_all(b"echo: unsolicited line\nT0:25/0 B:25/0\n")?;
+                    s.write_all(&out)?;
+                }
+                Some(TcpFault::ExtraOk) => {
+                    s.write_all(&out)?;
+                    s.write_all(b"ok\n")?;
+                }
+            }
+            if close {
+                break;
+            }
+        }
+        if close {
+            break Ok(());
+        }
+    };
+    session.closed();
+    let _ = s.shutdown(Shutdown::Both);
+    result
+}
+
+fn serve_http(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<()> {
+    s.set_read_timeout(Some(POLL))?;
+    let mut session = HttpSession::new(h.faults.clone());
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last = Instant::now();
+    let result = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Ok(());
+        }
+        let n = match s.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if last.elapsed() > Duration::from_secs(120) {
+                    break Ok(());
+                }
+                continue;
+            }
+            Err(e) => break Err(e),
+        };
+        last = Instant::now();
+        let outputs: Vec<_> = {
+            let mut p = h.lock();
+            session.handle_bytes(&mut p, &buf[..n], last);
+            std::iter::from_fn(|| session.poll_output()).collect()
+        };
+        let mut close = false;
+        for (out, fault) in outputs {
+            match fault {
+                None => s.write_all(&out)?,
+                Some(HttpFault::Stall) => {}
+                Some(HttpFault::Drip(d)) => write_drip(&mut s, &out, Some(d))?,
+                Some(_) => close = true,
+            }
+        }
+        if close || session.wants_close() {
+            break Ok(());
+        }
+    };
+    let _ = s.shutdown(Shutdown::Both);
+    result
+}
+
+fn udp_loop(sock: &UdpSocket, h: &SimHandle, stop: &AtomicBool) {
+    let mut buf = [0u8; 2048];
+    while !stop.load(Ordering::SeqCst) {
+        let Ok((_, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        if h.faults.udp_dropped() {
+            continue;
+        }
+        let reply = {
+            let mut p = h.lock();
+            p.advance(Instant::now());
+            discovery_reply(
+                &p,
+                h.tcp.map_or(8899, |a| a.port()),
+                h.http.map(|a| a.port()),
+            )
+        };
+        let _ = sock.send_to(&reply.encode(), from);
+    }
+}
+
+/// The discovery reply of a printer in its model's layout, advertising the given ports.
+pub fn discovery_reply(
+    p: &SimPrinter,
+    command_port: u16,
+    http_port: Option<u16>,
+) -> DiscoveryReply {
+    let status = match p.status {
+        Status::Ready | Status::Completed | Status::Cancelled => 0,
+        Status::Error => 2,
+        _ => 1,
+    };
+    let reply = if p.spec.model.is_http() {
+        DiscoveryReply::modern(&p.spec.name, &p.spec.serial, p.spec.product_id())
+    } else {
+        DiscoveryReply::legacy(&p.spec.name, p.spec.product_id())
+    };
+    reply
+        .with_status(status)
+        .with_ports(command_port, http_port.unwrap_or(8898))
+}
