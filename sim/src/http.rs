@@ -690,15 +690,18 @@ pub fn render_detail(p: &SimPrinter) -> Value {
         let targets: Vec<f64> = p.nozzles.iter().map(|h| h.target).collect();
         put("nozzleTemps", json!(temps));
         put("nozzleTargetTemps", json!(targets));
+        // Legacy alias of tool 0 (one real C5 Pro capture has it, another omits it).
+        put("rightTemp", json!(round1(p.nozzles[0].current)));
+        put("rightTargetTemp", json!(p.nozzles[0].target));
     } else {
         put("rightTemp", json!(round1(p.nozzles[0].current)));
         put("rightTargetTemp", json!(p.nozzles[0].target));
         let left = p.nozzles.get(1);
         put("leftTemp", json!(left.map_or(0.0, |h| round1(h.current))));
         put("leftTargetTemp", json!(left.map_or(0.0, |h| h.target)));
-        put("hasRightFilament", json!(true));
         put("hasLeftFilament", json!(false));
     }
+    put("hasRightFilament", json!(true));
     put("platTemp", json!(round1(p.bed.current)));
     put("platTargetTemp", json!(p.bed.target));
     match &p.chamber {
@@ -768,11 +771,12 @@ pub fn render_detail(p: &SimPrinter) -> Value {
         "coolingFanSpeed",
         json!(u32::from(p.cooling_fan) * 100 / 255),
     );
+    // Meaningful on the AD5X; the emulator reports it (as 0) on every model.
+    put(
+        "coolingFanLeftSpeed",
+        json!(u32::from(p.cooling_left_fan) * 100 / 255),
+    );
     if ad5x {
-        put(
-            "coolingFanLeftSpeed",
-            json!(u32::from(p.cooling_left_fan) * 100 / 255),
-        );
         put("clearFanStatus", json!("open"));
     }
     put(

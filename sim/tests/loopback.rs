@@ -364,3 +364,24 @@ fn unsupported_work_gets_typed_errors() {
     );
     t.close();
 }
+
+#[test]
+fn one_server_holds_a_farm_and_discovery_finds_all_of_it() {
+    let specs = (0..140)
+        .map(|i| PrinterSpec::numbered(MODELS[i as usize % 7], i))
+        .collect();
+    let server = SimServer::start(specs, &ServerConfig::default()).unwrap();
+    let targets: Vec<SocketAddr> = server.printers().iter().map(|h| h.udp).collect();
+    let mut cfg = DiscoveryConfig::default();
+    cfg.idle_timeout = Duration::from_millis(300);
+    let found = discover(&targets, cfg);
+    assert_eq!(found.len(), 140);
+    for m in MODELS {
+        assert_eq!(
+            found.iter().filter(|f| f.reply.model == m).count(),
+            20,
+            "{m:?}"
+        );
+    }
+    server.shutdown();
+}

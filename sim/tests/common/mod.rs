@@ -261,6 +261,12 @@ pub(crate) fn discover(targets: &[SocketAddr], config: DiscoveryConfig) -> Vec<D
         while let Some(t) = d.poll_transmit() {
             assert!(t.destination.ip().is_loopback());
             sock.send_to(t.payload, t.destination).unwrap();
+            // Read while sending, so a farm's replies do not overflow the receive buffer.
+            sock.set_nonblocking(true).unwrap();
+            while let Ok((n, from)) = sock.recv_from(&mut buf) {
+                let _ = d.handle_datagram(from, &buf[..n], Instant::now());
+            }
+            sock.set_nonblocking(false).unwrap();
         }
         let now = Instant::now();
         let wait = d

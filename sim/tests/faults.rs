@@ -1,0 +1,159 @@
+//! Every fault switch misbehaves as documented on the wire, and the core recovers from them.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use flashforge_proto::gcode::Reply;
+use flashforge_proto::http::{parse_detail, Credentials, Request};
+use flashforge_proto::{Command, Config, Model};
+use flashforge_sim::{HttpFault, PrinterSpec, SimServer, TcpFault};
+
+mod common;
+use common::{http, Tcp};
+
+fn logged_in(server: &SimServer) -> TcpStream {
+    let mut s = TcpStream::connect(server.printer().tcp.unwrap()).unwrap();
+    s.write_all(b"~M601 S1\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("ok"));
+    s
+}
+
+/// Reads for `window` (or until EOF); returns the bytes and whether the peer closed.
+fn read_for(s: &mut TcpStream, window: Duration) -> (Vec<u8>, bool) {
+    let end = Instant::now() + window;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while Instant::now() < end {
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (out, true),
+        }
+    }
+    (out, false)
+}
+
+#[test]
+fn tcp_faults_on_the_wire() {
+    let server = SimServer::single(PrinterSpec::new(Model::Adventurer5M)).unwrap();
+    let f = &server.printer().faults;
+    let mut s = logged_in(&server);
+    s.write_all(b"~M115\n").unwrap();
+    let (normal, _) = read_for(&mut s, Duration::from_millis(200));
+    assert!(normal.ends_with(b"ok\n"));
+
+    f.push_tcp(TcpFault::Drip(Duration::from_millis(1)));
+    s.write_all(b"~M115\n").unwrap();
+    let (dripped, _) = read_for(&mut s, Duration::from_millis(1500));
+    assert_eq!(dripped, normal, "a dripped reply is the same reply");
+
+    f.push_tcp(TcpFault::Unsolicited);
+    s.write_all(b"~M115\n").unwrap();
+    let (r, _) = read_for(&mut s, Duration::from_millis(200));
+    assert!(r.starts_with(b"echo: unsolicited line\n") && r.ends_with(&normal));
+
+    f.push_tcp(TcpFault::ExtraOk);
+    s.write_all(b"~M115\n").unwrap();
+    assert_eq!(
+        read_for(&mut s, Duration::from_millis(200)).0,
+        [&normal[..], b"ok\n"].concat()
+    );
+
+    f.push_tcp(TcpFault::Garbage);
+    s.write_all(b"~M115\n").unwrap();
+    let (r, _) = read_for(&mut s, Duration::from_millis(200));
+    assert_eq!(r.len(), 256);
+    assert_ne!(r, normal);
+
+    f.push_tcp(TcpFault::Oversize);
+    s.write_all(b"~M115\n").unwrap();
+    let (r, _) = read_for(&mut s, Duration::from_millis(500));
+    assert_eq!(r.len(), 1 << 20);
+    assert!(!r.contains(&b'\n'));
+
+    f.push_tcp(TcpFault::Stall);
+    s.write_all(b"~M115\n").unwrap();
+    assert_eq!(
+        read_for(&mut s, Duration::from_millis(300)),
+        (Vec::new(), false)
+    );
+
+    f.push_tcp(TcpFault::CloseMidReply);
+    s.write_all(b"~M115\n").unwrap();
+    let (r, closed) = read_for(&mut s, Duration::from_millis(500));
+    assert!(closed);
+    assert_eq!(r, normal[..normal.len() / 2]);
+}
+
+#[test]
+fn the_session_recovers_from_a_dropped_connection_and_relogs_in() {
+    let server = SimServer::single(PrinterSpec::new(Model::Adventurer5M)).unwrap();
+    let mut t = Tcp::connect(server.printer().tcp.unwrap(), Config::default());
+    server.printer().faults.push_tcp(TcpFault::CloseMidReply);
+    assert!(
+        t.cmd(Command::MachineInfo).is_err(),
+        "the cut reply is an error, not a panic"
+    );
+    // The dropped session still holds the lock until `~M602` (sent by the core's login retry)
+    // or the idle timeout; the next command goes through after reconnect + re-login.
+    let r = t.cmd(Command::MachineInfo);
+    assert!(matches!(r, Ok(Reply::PrinterInfo(_))), "{r:?}");
+    assert!(t.s.stats().reconnects >= 1);
+    t.close();
+}
+
+#[test]
+fn the_printer_drops_idle_sessions_and_their_lock() {
+    let mut spec = PrinterSpec::new(Model::Adventurer4);
+    spec.idle_drop = Duration::from_millis(300);
+    let server = SimServer::single(spec).unwrap();
+    let mut s = logged_in(&server);
+    let (_, closed) = read_for(&mut s, Duration::from_millis(1000));
+    assert!(closed, "silent connection closed by the printer");
+    let mut other = logged_in(&server); // the lock expired with it
+    other.write_all(b"~M602\n").unwrap();
+}
+
+#[test]
+fn http_faults_become_typed_errors_and_the_next_request_works() {
+    let server = SimServer::single(PrinterSpec::new(Model::AD5X)).unwrap();
+    let h = server.printer();
+    let addr = h.http.unwrap();
+    let c = Credentials::new(h.serial(), h.check_code()).unwrap();
+
+    h.faults.push_http(HttpFault::Status(500));
+    let r = http(addr, &c, &Request::Detail).unwrap();
+    assert_eq!(r.status, 500);
+
+    h.faults.push_http(HttpFault::TruncatedBody);
+    assert!(
+        http(addr, &c, &Request::Detail).is_err(),
+        "a truncated body is an error"
+    );
+
+    h.faults.push_http(HttpFault::NonJson);
+    let r = http(addr, &c, &Request::Detail).unwrap();
+    assert!(
+        parse_detail(&r.body).is_err(),
+        "an HTML body is a typed error"
+    );
+
+    h.faults.push_http(HttpFault::WrongTypes);
+    let r = http(addr, &c, &Request::Detail).unwrap();
+    if let Ok(reply) = parse_detail(&r.body) {
+        assert!(!reply.envelope.is_success(), "a string code is not success");
+    }
+
+    let ok = parse_detail(&http(addr, &c, &Request::Detail).unwrap().body).unwrap();
+    assert!(ok.envelope.is_success());
+}
