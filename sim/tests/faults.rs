@@ -49,7 +49,7 @@ fn tcp_faults_on_the_wire() {
     let f = &server.printer().faults;
     let mut s = logged_in(&server);
     s.write_all(b"~M115\n").unwrap();
-    let (normal, _) = read_for(&mut s, Duration::from_millis(200));
+    let (normal, _) = read_for(&mut s, Duration::from_millis(600));
     assert!(normal.ends_with(b"ok\n"));
 
     f.push_tcp(TcpFault::Drip(Duration::from_millis(1)));
@@ -59,19 +59,19 @@ fn tcp_faults_on_the_wire() {
 
     f.push_tcp(TcpFault::Unsolicited);
     s.write_all(b"~M115\n").unwrap();
-    let (r, _) = read_for(&mut s, Duration::from_millis(200));
+    let (r, _) = read_for(&mut s, Duration::from_millis(600));
     assert!(r.starts_with(b"echo: unsolicited line\n") && r.ends_with(&normal));
 
     f.push_tcp(TcpFault::ExtraOk);
     s.write_all(b"~M115\n").unwrap();
     assert_eq!(
-        read_for(&mut s, Duration::from_millis(200)).0,
+        read_for(&mut s, Duration::from_millis(600)).0,
         [&normal[..], b"ok\n"].concat()
     );
 
     f.push_tcp(TcpFault::Garbage);
     s.write_all(b"~M115\n").unwrap();
-    let (r, _) = read_for(&mut s, Duration::from_millis(200));
+    let (r, _) = read_for(&mut s, Duration::from_millis(600));
     assert_eq!(r.len(), 256);
     assert_ne!(r, normal);
 
