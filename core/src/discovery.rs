@@ -831,6 +831,11 @@ impl Discovery {
 
     /// The next probe to send, if any. Probes of an attempt are handed out back to back; the
     /// attempt's timers start when it begins.
+    ///
+    /// Drain the socket between sends (non-blocking reads into
+    /// [`Discovery::handle_datagram`]): a farm answers faster than a default UDP receive buffer
+    /// holds, and a client that sends every probe first loses replies (measured: 94 of 140
+    /// simulated printers found without it, 140 with it).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let Phase::Sending { next } = self.phase else {
             return None;
