@@ -91,7 +91,9 @@
 //! # Features
 //!
 //! * `serde`: `Serialize` for every typed reply, with the fixture field names.
-//! * `mock`: [`mock::Printer`], an in-memory printer for tests of code built on [`Session`].
+//! * `http` (default): the HTTP API of the 5M / AD5X / Creator 5 families ([`http`]).
+//! * `mock`: `mock::Printer`, an in-memory printer for tests of code built on [`Session`]
+//!   (the full simulator of every model is the `flashforge-sim` crate).
 //! * `proptest`: strategies for commands, for other crates' property tests.
 
 #![forbid(unsafe_code)]
