@@ -248,12 +248,12 @@ pub fn detail(data: &[u8]) {
 /// Discovery: a parsed reply re-encodes to a datagram that parses to the same record; the
 /// input split into datagrams (first byte of each piece = length) drives the state machine
 /// without panics and within its printer bound.
-pub fn discovery(data: &[u8]) {
+pub fn discovery(data: &[u8], t0: Instant) {
     use crate::discovery::{
         unicast_destinations, Discovery, DiscoveryConfig, DiscoveryReply, ReplyFormat,
     };
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     if let Ok(r) = DiscoveryReply::parse(data) {
         let again = DiscoveryReply::parse(&r.encode()).expect("re-encoded reply parses");
         assert_eq!(again.status_code, r.status_code);
@@ -266,8 +266,6 @@ pub fn discovery(data: &[u8]) {
             }
         }
     }
-    #[allow(clippy::disallowed_methods)] // a fuzz harness, not the core
-    let t0 = Instant::now();
     let cfg = DiscoveryConfig {
         max_printers: 4,
         ..Default::default()
@@ -318,7 +316,7 @@ mod tests {
             session(seed, Instant::now());
             http_response(seed);
             detail(seed);
-            discovery(seed);
+            discovery(seed, Instant::now());
         }
         http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
         detail(br#"{"code":0,"message":"Success","detail":{"status":"printing"}}"#);

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::config::Dialect;
-use crate::gcode::{Command, Led, ENTRY_TAG, LIST_TAG, PNG_SIGNATURE, THUMB_TAG};
+use crate::gcode::{encode_file_list, encode_thumbnail, Command, Led, PNG_SIGNATURE};
 
 /// How the mock answers `~M601 S1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,14 +183,9 @@ impl Printer {
             }
             Command::ListFiles => {
                 reply.extend_from_slice(b"ok\r\n");
-                let mut list = LIST_TAG.to_vec();
-                list.extend_from_slice(&(self.files.len() as u32).to_be_bytes());
-                for name in self.files.keys() {
-                    let path = format!("/data/{name}");
-                    list.extend_from_slice(&ENTRY_TAG);
-                    list.extend_from_slice(&(path.len() as u32).to_be_bytes());
-                    list.extend_from_slice(path.as_bytes());
-                }
+                let paths: Vec<String> = self.files.keys().map(|n| format!("/data/{n}")).collect();
+                let mut list = Vec::new();
+                encode_file_list(paths.iter().map(String::as_str), &mut list);
                 self.send(&reply);
                 return self.send(&list);
             }
@@ -201,9 +196,7 @@ impl Printer {
                 }
                 reply.extend_from_slice(b"ok\r\n");
                 let png = tiny_png();
-                reply.extend_from_slice(&THUMB_TAG);
-                reply.extend_from_slice(&(png.len() as u32).to_be_bytes());
-                reply.extend_from_slice(&png);
+                encode_thumbnail(&png, &mut reply);
                 return self.send(&reply);
             }
             Command::UploadBegin { size, name } => {

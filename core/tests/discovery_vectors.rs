@@ -5,7 +5,6 @@
 #![allow(clippy::disallowed_methods)] // tests take a base Instant from the clock
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use flashforge_proto::discovery::{
@@ -13,22 +12,14 @@ use flashforge_proto::discovery::{
 };
 use serde_json::Value;
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/discovery")
-}
+mod common;
 
 fn fixtures() -> Vec<(Value, Vec<u8>)> {
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(data_dir().join("manifest.json")).unwrap()).unwrap();
-    let list = manifest["fixtures"].as_array().unwrap();
-    assert_eq!(list.len() as u64, manifest["count"].as_u64().unwrap());
-    list.iter()
-        .map(|f| {
-            let bytes = std::fs::read(data_dir().join(f["file"].as_str().unwrap())).unwrap();
-            assert_eq!(bytes.len() as u64, f["size_bytes"].as_u64().unwrap());
-            (f.clone(), bytes)
-        })
-        .collect()
+    let list = common::manifest("discovery");
+    for (f, bytes) in &list {
+        assert_eq!(bytes.len() as u64, f["size_bytes"].as_u64().unwrap());
+    }
+    list
 }
 
 #[test]
@@ -36,7 +27,7 @@ fn every_fixture_parses_as_the_manifest_says() {
     let mut checked = 0;
     for (f, bytes) in fixtures() {
         let file = f["file"].as_str().unwrap();
-        flashforge_proto::fuzz::discovery(&bytes);
+        flashforge_proto::fuzz::discovery(&bytes, Instant::now());
         let expected = f["expected"].as_object().unwrap();
         match f["parser"].as_str().unwrap() {
             "probe" => {

@@ -6,7 +6,6 @@
 //! header maps.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use flashforge_proto::http::{
     self, base64_decode, Control, Credentials, Heat, JobAction, JobFormat, JobOptions,
@@ -19,10 +18,6 @@ use sha2::{Digest, Sha256};
 mod common;
 use common::{approx, hex};
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/http")
-}
-
 struct Fixture {
     file: String,
     parser: String,
@@ -32,26 +27,14 @@ struct Fixture {
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(data_dir().join("manifest.json")).unwrap()).unwrap();
-    let list = manifest["fixtures"].as_array().unwrap();
-    assert_eq!(list.len() as u64, manifest["count"].as_u64().unwrap());
-    list.iter()
-        .map(|f| {
-            let file = f["file"].as_str().unwrap().to_owned();
-            let bytes = std::fs::read(data_dir().join(&file)).unwrap();
-            assert_eq!(
-                hex(&Sha256::digest(&bytes)),
-                f["sha256"].as_str().unwrap(),
-                "{file}: fixture bytes changed"
-            );
-            Fixture {
-                parser: f["parser"].as_str().unwrap().to_owned(),
-                outcome: f["outcome"].as_str().unwrap().to_owned(),
-                expected: f["expected"].as_object().unwrap().clone(),
-                file,
-                bytes,
-            }
+    common::manifest("http")
+        .into_iter()
+        .map(|(f, bytes)| Fixture {
+            file: f["file"].as_str().unwrap().to_owned(),
+            parser: f["parser"].as_str().unwrap().to_owned(),
+            outcome: f["outcome"].as_str().unwrap().to_owned(),
+            expected: f["expected"].as_object().unwrap().clone(),
+            bytes,
         })
         .collect()
 }

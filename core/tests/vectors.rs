@@ -15,10 +15,6 @@ mod common;
 use common::{approx, hex};
 use sha2::{Digest, Sha256};
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tcp")
-}
-
 struct Fixture {
     file: String,
     command: String,
@@ -30,27 +26,17 @@ struct Fixture {
 }
 
 fn fixtures() -> Vec<Fixture> {
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(data_dir().join("manifest.json")).unwrap()).unwrap();
-    let list = manifest["fixtures"].as_array().unwrap();
-    assert_eq!(list.len() as u64, manifest["count"].as_u64().unwrap());
-    list.iter()
-        .map(|f| {
+    common::manifest("tcp")
+        .into_iter()
+        .map(|(f, bytes)| {
             let file = f["file"].as_str().unwrap().to_owned();
-            let bytes = std::fs::read(data_dir().join(&file)).unwrap();
-            let sha = hex(&Sha256::digest(&bytes));
-            assert_eq!(
-                sha,
-                f["sha256"].as_str().unwrap(),
-                "{file}: fixture bytes changed"
-            );
             Fixture {
                 kind: ReplyKind::from_parser_name(f["parser"].as_str().unwrap())
                     .unwrap_or_else(|| panic!("{file}: unknown parser")),
                 command: f["command"].as_str().unwrap().to_owned(),
                 outcome: f["outcome"].as_str().unwrap().to_owned(),
                 expected: f["expected"].as_object().unwrap().clone(),
-                entry: f.clone(),
+                entry: f,
                 file,
                 bytes,
             }
@@ -325,7 +311,9 @@ fn fuzz_regressions_stay_fixed() {
             Some("session") => |d| flashforge_proto::fuzz::session(d, std::time::Instant::now()),
             Some("http") => flashforge_proto::fuzz::http_response,
             Some("detail") => flashforge_proto::fuzz::detail,
-            Some("discovery") => flashforge_proto::fuzz::discovery,
+            Some("discovery") => {
+                |d| flashforge_proto::fuzz::discovery(d, std::time::Instant::now())
+            }
             _ => panic!("{name}: name it fuzz_<target>_<what>.bin"),
         };
         body(&data);

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| flashforge_proto::fuzz::discovery(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| flashforge_proto::fuzz::discovery(data, std::time::Instant::now()));

@@ -56,6 +56,8 @@ struct Inner {
     http: VecDeque<HttpFault>,
     sticky_tcp: Option<TcpFault>,
     sticky_http: Option<HttpFault>,
+    /// Uploads still to be refused their `100 Continue` (kept apart from the response queue).
+    no_continue: u32,
     drop_udp: bool,
 }
 
@@ -75,9 +77,14 @@ impl Faults {
         self.lock().tcp.push_back(f);
     }
 
-    /// The next HTTP response misbehaves.
+    /// The next HTTP response misbehaves (`NoContinue`: the next upload gets no
+    /// `100 Continue`).
     pub fn push_http(&self, f: HttpFault) {
-        self.lock().http.push_back(f);
+        let mut g = self.lock();
+        match f {
+            HttpFault::NoContinue => g.no_continue += 1,
+            f => g.http.push_back(f),
+        }
     }
 
     /// Every TCP reply misbehaves until [`Faults::clear`].
@@ -106,20 +113,17 @@ impl Faults {
         g.tcp.pop_front().or(g.sticky_tcp)
     }
 
-    /// The fault for the next HTTP response (`NoContinue` is consumed elsewhere).
+    /// The fault for the next HTTP response.
     pub fn next_http(&self) -> Option<HttpFault> {
         let mut g = self.lock();
-        if g.http.front() == Some(&HttpFault::NoContinue) {
-            return g.sticky_http;
-        }
         g.http.pop_front().or(g.sticky_http)
     }
 
-    /// Consumes a queued `NoContinue`.
+    /// Whether this upload gets no `100 Continue` (consumes one queued `NoContinue`).
     pub fn take_no_continue(&self) -> bool {
         let mut g = self.lock();
-        if g.http.front() == Some(&HttpFault::NoContinue) {
-            g.http.pop_front();
+        if g.no_continue > 0 {
+            g.no_continue -= 1;
             true
         } else {
             g.sticky_http == Some(HttpFault::NoContinue)

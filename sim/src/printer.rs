@@ -607,13 +607,6 @@ impl SimPrinter {
         self.controller = None;
     }
 
-    /// Releases the lock if `conn` holds it (optional behaviour on disconnect).
-    pub fn release_if_holder(&mut self, conn: u64) {
-        if self.controller.is_some_and(|(h, _)| h == conn) {
-            self.controller = None;
-        }
-    }
-
     /// The connection holding the control lock.
     pub fn controller(&self) -> Option<u64> {
         self.controller.map(|(c, _)| c)

@@ -294,30 +294,47 @@ fn write_drip(s: &mut TcpStream, bytes: &[u8], drip: Option<Duration>) -> io::Re
     }
 }
 
-fn serve_tcp(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<()> {
-    s.set_read_timeout(Some(POLL))?;
-    let id = CONN_IDS.fetch_add(1, Ordering::Relaxed);
-    let mut session = TcpSession::new(id, Instant::now());
-    let mut buf = vec![0u8; 64 * 1024];
-    let result = loop {
+/// Reads the next bytes of a connection, waking every [`POLL`] to look at the shutdown flag
+/// and at `idle()`. `Ok(None)`: the peer closed, the server stops, or the connection idled out.
+fn next_read(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    stop: &AtomicBool,
+    mut idle: impl FnMut() -> bool,
+) -> io::Result<Option<usize>> {
+    loop {
         if stop.load(Ordering::SeqCst) {
-            break Ok(());
+            return Ok(None);
         }
-        let n = match s.read(&mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => n,
+        match s.read(buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => return Ok(Some(n)),
             Err(e)
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                let p = h.lock();
-                if Instant::now() >= session.idle_deadline(&p) {
-                    break Ok(()); // the printer drops idle sessions
+                if idle() {
+                    return Ok(None);
                 }
-                continue;
             }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn serve_tcp(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<()> {
+    s.set_read_timeout(Some(POLL))?;
+    let id = CONN_IDS.fetch_add(1, Ordering::Relaxed);
+    let mut session = TcpSession::new(id, Instant::now());
+    let mut buf = vec![0u8; 64 * 1024];
+    let result = loop {
+        // The printer drops idle sessions.
+        let idle = || Instant::now() >= session.idle_deadline(&h.lock());
+        let n = match next_read(&mut s, &mut buf, stop, idle) {
+            Ok(Some(n)) => n,
+            Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
         let outputs: Vec<Vec<u8>> = {
@@ -366,23 +383,10 @@ fn serve_http(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<
     let mut buf = vec![0u8; 64 * 1024];
     let mut last = Instant::now();
     let result = loop {
-        if stop.load(Ordering::SeqCst) {
-            break Ok(());
-        }
-        let n = match s.read(&mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if last.elapsed() > Duration::from_secs(120) {
-                    break Ok(());
-                }
-                continue;
-            }
+        let idle = || last.elapsed() > Duration::from_secs(120);
+        let n = match next_read(&mut s, &mut buf, stop, idle) {
+            Ok(Some(n)) => n,
+            Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
         last = Instant::now();

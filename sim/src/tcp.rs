@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use flashforge_proto::gcode::{Command, Led, ENTRY_TAG, LIST_TAG, THUMB_TAG};
+use flashforge_proto::gcode::{bare_file_name, encode_file_list, encode_thumbnail, Command, Led};
 use flashforge_proto::Model;
 
 use crate::printer::{FileSink, SimPrinter, StartError, Status};
@@ -38,16 +38,6 @@ fn fmt_num(v: f64) -> String {
     } else {
         format!("{r:.1}")
     }
-}
-
-fn bare(path: &str) -> &str {
-    let p = path.trim();
-    let p = p
-        .strip_prefix("0:/user/")
-        .or_else(|| p.strip_prefix("/data/"))
-        .or_else(|| p.strip_prefix("/user/"))
-        .unwrap_or(p);
-    p.rsplit('/').next().unwrap_or(p)
 }
 
 impl TcpSession {
@@ -85,11 +75,6 @@ impl TcpSession {
     /// the printer until `~M602` or the idle timeout, as on real firmware.
     pub fn closed(&mut self) {
         self.upload = None;
-    }
-
-    /// True while raw upload bytes are expected.
-    pub fn uploading(&self) -> bool {
-        self.upload.is_some()
     }
 
     /// Bytes from the client.
@@ -260,19 +245,14 @@ impl TcpSession {
     }
 
     fn file_list_binary(p: &SimPrinter) -> Vec<u8> {
-        let mut list = LIST_TAG.to_vec();
-        list.extend_from_slice(&(p.files.len() as u32).to_be_bytes());
-        for name in p.files.keys() {
-            let path = format!("/data/{name}");
-            list.extend_from_slice(&ENTRY_TAG);
-            list.extend_from_slice(&(path.len() as u32).to_be_bytes());
-            list.extend_from_slice(path.as_bytes());
-        }
+        let paths: Vec<String> = p.files.keys().map(|n| format!("/data/{n}")).collect();
+        let mut list = Vec::new();
+        encode_file_list(paths.iter().map(String::as_str), &mut list);
         list
     }
 
     fn begin_upload(&mut self, p: &SimPrinter, size: u64, name: &str) -> bool {
-        let name = bare(name);
+        let name = bare_file_name(name);
         if name.is_empty() {
             return false;
         }
@@ -348,16 +328,14 @@ impl TcpSession {
                 return self.send(bytes);
             }
             Command::Thumbnail { path } => {
-                let Some(f) = p.files.get(bare(path)) else {
+                let Some(f) = p.files.get(bare_file_name(path)) else {
                     return self.send("Error: File not found\nok\n");
                 };
                 let mut bytes = format!("{head}ok\n").into_bytes();
-                bytes.extend_from_slice(&THUMB_TAG);
-                bytes.extend_from_slice(&(f.thumbnail.len() as u32).to_be_bytes());
-                bytes.extend_from_slice(&f.thumbnail);
+                encode_thumbnail(&f.thumbnail, &mut bytes);
                 return self.send(bytes);
             }
-            Command::SelectFile { path } => match p.start_job(bare(path), false) {
+            Command::SelectFile { path } => match p.start_job(bare_file_name(path), false) {
                 Ok(()) => ok(""),
                 Err(e) => Self::start_error(e).to_owned(),
             },
@@ -373,9 +351,13 @@ impl TcpSession {
                 p.cancel();
                 ok("")
             }
-            Command::SetNozzleTemp { celsius, .. } | Command::WaitNozzleTemp { celsius } => {
-                let i = usize::from(tool_of(cmd).unwrap_or(0)).min(p.nozzles.len() - 1);
+            Command::SetNozzleTemp { celsius, tool } => {
+                let i = usize::from(tool.unwrap_or(0)).min(p.nozzles.len() - 1);
                 p.nozzles[i].target = celsius.clamp(0.0, 350.0);
+                ok("")
+            }
+            Command::WaitNozzleTemp { celsius } => {
+                p.nozzles[0].target = celsius.clamp(0.0, 350.0);
                 ok("")
             }
             Command::SetBedTemp { celsius } | Command::WaitBedTemp { celsius } => {
@@ -496,18 +478,16 @@ impl TcpSession {
                 }
             }
             Command::Thumbnail { path } => {
-                let Some(f) = p.files.get(bare(path)) else {
+                let Some(f) = p.files.get(bare_file_name(path)) else {
                     return self.send(format!("{head}Error: File not exists\n"));
                 };
                 let mut bytes =
                     format!("{head}ack header length: {}\n", f.thumbnail.len() + 8).into_bytes();
-                bytes.extend_from_slice(&THUMB_TAG);
-                bytes.extend_from_slice(&(f.thumbnail.len() as u32).to_be_bytes());
-                bytes.extend_from_slice(&f.thumbnail);
+                encode_thumbnail(&f.thumbnail, &mut bytes);
                 return self.send(bytes);
             }
             Command::SelectFile { path } => {
-                let name = bare(path);
+                let name = bare_file_name(path);
                 let size = p.files.get(name).map_or(0, |f| f.size);
                 self.selected = p.files.contains_key(name).then(|| name.to_owned());
                 format!("File opened: /data/{name} Size: {size}\nDone printing file\nok\n")
@@ -580,7 +560,7 @@ impl TcpSession {
                 format!("{head}ok\n")
             }
             Command::UploadBegin { size, name } => {
-                let bare_name = bare(name).to_owned();
+                let bare_name = bare_file_name(name).to_owned();
                 if self.begin_upload(p, *size, name) {
                     format!("{head}/data/{bare_name}\n")
                 } else {
@@ -597,12 +577,5 @@ impl TcpSession {
             _ => format!("{head}ok\n"),
         };
         self.send(reply);
-    }
-}
-
-fn tool_of(cmd: &Command) -> Option<u8> {
-    match cmd {
-        Command::SetNozzleTemp { tool, .. } => *tool,
-        _ => None,
     }
 }

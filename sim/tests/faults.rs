@@ -5,12 +5,14 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use flashforge_proto::gcode::Reply;
-use flashforge_proto::http::{parse_detail, Credentials, Request};
+use flashforge_proto::http::{
+    parse_detail, parse_envelope, Credentials, JobFormat, JobOptions, Request, UploadSpec,
+};
 use flashforge_proto::{Command, Config, Model};
 use flashforge_sim::{HttpFault, PrinterSpec, SimServer, TcpFault};
 
 mod common;
-use common::{http, Tcp};
+use common::{http, upload, Tcp};
 
 fn logged_in(server: &SimServer) -> TcpStream {
     let mut s = TcpStream::connect(server.printer().tcp.unwrap()).unwrap();
@@ -156,4 +158,24 @@ fn http_faults_become_typed_errors_and_the_next_request_works() {
 
     let ok = parse_detail(&http(addr, &c, &Request::Detail).unwrap().body).unwrap();
     assert!(ok.envelope.is_success());
+
+    // No `100 Continue`: the client sends the body after its continue timeout anyway.
+    h.faults.push_http(HttpFault::NoContinue);
+    let spec = UploadSpec {
+        file_name: "quiet.gcode".into(),
+        file_size: 4,
+        print_now: false,
+        format: JobFormat::Ad5x,
+        options: JobOptions::default(),
+        expect_continue: true,
+        boundary_seed: 3,
+    };
+    let t = Instant::now();
+    let r = upload(addr, &c, &spec, b"G28\n").unwrap();
+    assert!(parse_envelope(&r.body).unwrap().envelope.is_success());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "the body waited for the continue timeout"
+    );
+    assert_eq!(h.lock().files["quiet.gcode"].size, 4);
 }

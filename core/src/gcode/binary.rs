@@ -18,6 +18,25 @@ const THUMB_TAG_SWAPPED: [u8; 4] = [0x2A, 0x2A, 0xA2, 0xA2];
 /// The PNG signature.
 pub const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
 
+/// Appends the binary `~M661` payload (the printer side; what the parser reads): the list tag,
+/// the count, then a tagged, length-prefixed entry per path (`/data/<name>`).
+pub fn encode_file_list<'a>(paths: impl ExactSizeIterator<Item = &'a str>, out: &mut Vec<u8>) {
+    out.extend_from_slice(&LIST_TAG);
+    out.extend_from_slice(&(paths.len() as u32).to_be_bytes());
+    for path in paths {
+        out.extend_from_slice(&ENTRY_TAG);
+        out.extend_from_slice(&(path.len() as u32).to_be_bytes());
+        out.extend_from_slice(path.as_bytes());
+    }
+}
+
+/// Appends the binary part of a `~M662` reply (the printer side): tag, u32be length, image.
+pub fn encode_thumbnail(image: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&THUMB_TAG);
+    out.extend_from_slice(&(image.len() as u32).to_be_bytes());
+    out.extend_from_slice(image);
+}
+
 /// Bounds applied while decoding binary replies (from [`crate::Config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BinaryLimits {

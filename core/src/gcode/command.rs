@@ -372,7 +372,7 @@ impl Command {
     pub fn select_file(name: &str, dialect: Dialect) -> Self {
         let path = match dialect {
             Dialect::Modern => file_path(name, dialect, "0:/user/"),
-            Dialect::Adventurer3 => format!("/data/{}", bare_name(name)),
+            Dialect::Adventurer3 => format!("/data/{}", bare_file_name(name)),
         };
         Self::SelectFile { path }
     }
@@ -675,7 +675,7 @@ impl Command {
 pub fn normalise_upload_name(name: &str) -> Result<String, UsageError> {
     check_text("upload name", name)?;
     let name = name.replace('\\', "/");
-    let name = bare_name(&name);
+    let name = bare_file_name(&name);
     if name.trim().is_empty() {
         return Err(UsageError::Empty {
             what: "upload name",
@@ -684,7 +684,9 @@ pub fn normalise_upload_name(name: &str) -> Result<String, UsageError> {
     Ok(name.to_owned())
 }
 
-fn bare_name(name: &str) -> &str {
+/// A remote file name without its directory: strips `0:/user/` or `/data/` (any case) and keeps
+/// the last path component (`0:/user/a.gcode`, `/data/a.gcode` and `a.gcode` → `a.gcode`).
+pub fn bare_file_name(name: &str) -> &str {
     let mut n = name;
     for prefix in ["0:/user/", "/data/"] {
         if n.len() >= prefix.len() && n[..prefix.len()].eq_ignore_ascii_case(prefix) {
@@ -695,7 +697,7 @@ fn bare_name(name: &str) -> &str {
 }
 
 fn file_path(name: &str, dialect: Dialect, prefix: &str) -> String {
-    let bare = bare_name(name);
+    let bare = bare_file_name(name);
     match dialect {
         Dialect::Adventurer3 => bare.to_owned(),
         Dialect::Modern => format!("{prefix}{bare}"),

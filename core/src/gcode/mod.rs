@@ -9,10 +9,12 @@ pub mod lines;
 mod reply;
 
 pub use binary::{
-    BinaryLimits, FileList, ImageFormat, Thumbnail, ENTRY_TAG, LIST_TAG, PNG_SIGNATURE, THUMB_TAG,
+    encode_file_list, encode_thumbnail, BinaryLimits, FileList, ImageFormat, Thumbnail, ENTRY_TAG,
+    LIST_TAG, PNG_SIGNATURE, THUMB_TAG,
 };
 pub use command::{
-    normalise_upload_name, Axes, Code, Command, Led, Millimetres, RawLine, ReplyKind, ReplyProfile,
+    bare_file_name, normalise_upload_name, Axes, Code, Command, Led, Millimetres, RawLine,
+    ReplyKind, ReplyProfile,
 };
 pub use framer::{FrameStatus, ReplyFramer};
 pub use reply::{

@@ -1,7 +1,34 @@
 //! Helpers shared by the manifest-driven tests.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The entries of `tests/data/<dir>/manifest.json` with each file's bytes; checks the entry
+/// count and every file's SHA-256 against the manifest.
+pub(crate) fn manifest(dir: &str) -> Vec<(Value, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(dir);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let list = manifest["fixtures"].as_array().unwrap();
+    assert_eq!(list.len() as u64, manifest["count"].as_u64().unwrap());
+    list.iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            let bytes = std::fs::read(dir.join(file)).unwrap();
+            assert_eq!(
+                hex(&Sha256::digest(&bytes)),
+                f["sha256"].as_str().unwrap(),
+                "{file}: fixture bytes changed"
+            );
+            (f.clone(), bytes)
+        })
+        .collect()
+}
 
 /// Lower-case hex of bytes.
 pub(crate) fn hex(b: &[u8]) -> String {
