@@ -8,7 +8,7 @@ use flashforge_proto::discovery::{DiscoveryConfig, Probe, ReplyFormat};
 use flashforge_proto::gcode::{Led, MachineStatus, Reply};
 use flashforge_proto::http::{
     parse_detail, parse_envelope, parse_gcode_list, parse_gcode_thumb, parse_product, Control,
-    Credentials, JobAction, JobFormat, JobOptions, Request, UploadSpec,
+    Credentials, Heat, JobAction, JobFormat, JobOptions, Request, Temperatures, UploadSpec,
 };
 use flashforge_proto::{Command, CommandError, Config, Dialect, Model};
 use flashforge_sim::{PrinterSpec, ServerConfig, SimServer, Status, MODELS};
@@ -224,6 +224,32 @@ fn every_http_model_reports_detail_uploads_prints_and_is_controlled() {
         };
         ok(control(Control::Light(false)));
         assert!(!h.lock().led);
+
+        // Temperatures over HTTP: bed for every model, tool 2 on the Creator 5 series.
+        let mut temps = if model.is_creator5() {
+            Temperatures::creator5().tool(2, Heat::Target(215)).unwrap()
+        } else {
+            Temperatures {
+                right_nozzle: Heat::Target(205),
+                ..Temperatures::default()
+            }
+        };
+        temps.platform = Heat::Target(60);
+        ok(control(Control::Temperature(temps)));
+        let info = parse_detail(&http(addr, &c, &Request::Detail).unwrap().body)
+            .unwrap()
+            .payload
+            .unwrap();
+        assert_eq!(info.bed.target, Some(60.0), "{model:?}");
+        if model.is_creator5() {
+            assert_eq!(info.tools[2].target, Some(215.0), "{model:?}");
+            assert_eq!(
+                info.tools[0].target, None,
+                "{model:?}: untouched tools stay off"
+            );
+        } else {
+            assert_eq!(info.extruder.target, Some(205.0), "{model:?}");
+        }
 
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
         let spec = UploadSpec {
