@@ -99,6 +99,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "http")]
+pub mod client;
 mod config;
 pub mod discovery;
 mod error;

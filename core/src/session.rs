@@ -246,6 +246,12 @@ impl Session {
         &self.config
     }
 
+    /// Switch the TCP dialect, for a client that learns the model from `~M115` after login
+    /// (commands submitted from now on use it).
+    pub fn set_dialect(&mut self, dialect: Dialect) {
+        self.config.dialect = dialect;
+    }
+
     /// The current connection state.
     pub fn state(&self) -> ConnectionState {
         match &self.phase {

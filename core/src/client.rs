@@ -1,0 +1,1396 @@
+//! The decisions of the high-level client, shared by every runtime adapter.
+//!
+//! An adapter's `Printer` turns each user call into an [`Op`], asks [`Plan::new`] which steps
+//! the printer's model needs (an HTTP [`Request`] or a TCP [`Command`], in order), performs them
+//! with its sockets, and hands the results back to [`Plan::finish`], which returns the typed
+//! [`Output`]. Which channel an operation takes, what a model cannot do, how replies become one
+//! [`Status`] snapshot and how printer refusals become a typed [`ClientError`] are decided here,
+//! once, so the four adapters only move bytes.
+//!
+//! ```
+//! use flashforge_proto::client::{Op, Plan, Step, Target};
+//! use flashforge_proto::Model;
+//!
+//! let target = Target::new(Model::Adventurer5M, "3.1.3", "192.168.1.20");
+//! // LED on a 5M is one HTTP `/control` request ...
+//! let plan = Plan::new(Op::Led(true), &target).unwrap();
+//! assert!(matches!(plan.steps(), [Step::Http(_)]));
+//! // ... homing takes the TCP channel ...
+//! let plan = Plan::new(Op::Home, &target).unwrap();
+//! assert!(matches!(plan.steps(), [Step::Tcp(_)]));
+//! // ... and the 5M has no filtration fans: a typed error before any byte is sent.
+//! let err = Plan::new(Op::Filtration(true), &target).unwrap_err();
+//! assert!(err.is_unsupported());
+//! ```
+
+use std::fmt;
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use crate::gcode::{
+    Axes, EndstopStatus, FileList, Led, MachineStatus, PrintStatus, PrinterInfo, RawLine, Thumbnail,
+};
+use crate::http::{
+    ApiError, ApiReply, Axis, Body, Control, Credentials, Filtration, GcodeFile, Heat, HttpError,
+    JobAction, JobFormat, JobOptions, MachineInfo, MachineState, MaterialStation, PrinterSettings,
+    Request, Temperature, Temperatures, UploadSpec,
+};
+use crate::{Capabilities, Command, CommandError, Dialect, Model, Reply, SessionError, UsageError};
+
+/// TCP control port (Adventurer 3/4, 5M family, AD5X).
+pub const TCP_PORT: u16 = 8899;
+/// HTTP API port (5M family, AD5X, Creator 5 series).
+pub const HTTP_PORT: u16 = 8898;
+/// MJPEG camera port.
+pub const CAMERA_PORT: u16 = 8080;
+
+/// What a printer is, as far as the client's decisions go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The model.
+    pub model: Model,
+    /// What it can do (model defaults, refined by `/detail` and the caller's overrides).
+    pub capabilities: Capabilities,
+    /// Firmware version (chooses the `/printGcode` and upload body format).
+    pub firmware: String,
+    /// Host name or IP address (for the camera URL when the printer reports none).
+    pub host: String,
+    /// The TCP dialect.
+    pub dialect: Dialect,
+}
+
+impl Target {
+    /// A target with the model's default capabilities.
+    pub fn new(model: Model, firmware: &str, host: &str) -> Self {
+        Self {
+            model,
+            capabilities: model.capabilities(),
+            firmware: firmware.to_owned(),
+            host: host.to_owned(),
+            dialect: dialect_of(model),
+        }
+    }
+
+    /// The target described by a `/detail` reply.
+    pub fn from_detail(info: &MachineInfo, host: &str) -> Self {
+        let mut t = Self::new(info.model, &info.firmware_version, host);
+        t.capabilities = t.capabilities.with_detail(info);
+        t
+    }
+
+    /// The target described by an `~M115` reply.
+    pub fn from_printer_info(info: &PrinterInfo, host: &str) -> Self {
+        Self::new(
+            Model::from_machine_type(&info.machine_type),
+            &info.firmware,
+            host,
+        )
+    }
+
+    /// Apply the caller's overrides.
+    pub fn with_overrides(mut self, o: &Overrides) -> Self {
+        let c = &mut self.capabilities;
+        o.led.apply(&mut c.led);
+        o.filtration.apply(&mut c.filtration);
+        o.camera.apply(&mut c.camera);
+        o.camera.apply(&mut c.camera_toggle);
+        o.material_station.apply(&mut c.material_station);
+        o.motion.apply(&mut c.tcp_motion);
+        o.motion.apply(&mut c.http_motion);
+        o.chamber_heater.apply(&mut c.chamber_heater);
+        self
+    }
+
+    fn http(&self) -> bool {
+        self.capabilities.http
+    }
+    fn tcp(&self) -> bool {
+        self.capabilities.tcp
+    }
+}
+
+/// The TCP dialect a model speaks.
+pub fn dialect_of(model: Model) -> Dialect {
+    if model == Model::Adventurer3 {
+        Dialect::Adventurer3
+    } else {
+        Dialect::Modern
+    }
+}
+
+/// A capability override: follow what the printer reports, or force it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Toggle {
+    /// Follow the model and what the printer reports.
+    #[default]
+    Auto,
+    /// Assume present.
+    On,
+    /// Assume absent (the operation fails with [`ClientError::Unsupported`]).
+    Off,
+}
+
+impl Toggle {
+    fn apply(self, flag: &mut bool) {
+        match self {
+            Self::Auto => {}
+            Self::On => *flag = true,
+            Self::Off => *flag = false,
+        }
+    }
+}
+
+/// Capability overrides for printers whose firmware reports wrongly (or a model this crate
+/// does not know yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Overrides {
+    /// LED control.
+    pub led: Toggle,
+    /// Filtration fans.
+    pub filtration: Toggle,
+    /// Camera (stream URL and on/off).
+    pub camera: Toggle,
+    /// Material station.
+    pub material_station: Toggle,
+    /// Homing and jogging.
+    pub motion: Toggle,
+    /// Chamber heater.
+    pub chamber_heater: Toggle,
+}
+
+/// A heater.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heater {
+    /// Nozzle / tool `n` (0 = the only or right nozzle).
+    Tool(u8),
+    /// The bed.
+    Bed,
+    /// The chamber (Creator 5 Pro).
+    Chamber,
+}
+
+impl fmt::Display for Heater {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tool(n) => write!(f, "tool {n}"),
+            Self::Bed => f.write_str("bed"),
+            Self::Chamber => f.write_str("chamber"),
+        }
+    }
+}
+
+/// One operation of the high-level client.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Op {
+    /// One [`Status`] snapshot.
+    Status,
+    /// [`Info`]: identity and firmware.
+    Info,
+    /// Temperatures only ([`Temps`]).
+    Temperatures,
+    /// Set a heater target in °C; `None` turns it off.
+    SetTemperature(Heater, Option<u16>),
+    /// Turn every heater off.
+    TemperaturesOff,
+    /// LED on/off.
+    Led(bool),
+    /// Filtration fans on (both) / off.
+    Filtration(bool),
+    /// Camera stream on/off.
+    Camera(bool),
+    /// The MJPEG stream URL.
+    CameraUrl,
+    /// Home all axes.
+    Home,
+    /// Jog one axis by `mm`, relative.
+    Jog(Axis, f64),
+    /// Part-cooling fan speed 0–255 (`0` = off).
+    Fan(u8),
+    /// Print speed override in percent.
+    Speed(u16),
+    /// Pause the job.
+    Pause,
+    /// Resume the job.
+    Resume,
+    /// Cancel the job.
+    Cancel,
+    /// Acknowledge a finished or cancelled job so the printer is ready again.
+    ClearPlatform,
+    /// Print a file stored on the printer.
+    StartFile {
+        /// Name as listed.
+        name: String,
+        /// Leveling, material mappings, ...
+        options: JobOptions,
+    },
+    /// The full file list (TCP `~M661`).
+    Files,
+    /// The recent files with metadata (HTTP `/gcodeList`).
+    RecentFiles,
+    /// A stored file's thumbnail.
+    Thumbnail(String),
+    /// One raw G-code line over TCP.
+    Gcode(String),
+    /// Configure a material-station slot (1–4).
+    ConfigureSlot {
+        /// Slot 1–4.
+        slot: u8,
+        /// Material name (`PLA`, ...).
+        material: String,
+        /// Colour.
+        color: crate::http::Rgb,
+    },
+}
+
+impl Op {
+    /// A short name for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Info => "info",
+            Self::Temperatures => "temperatures",
+            Self::SetTemperature(..) => "set temperature",
+            Self::TemperaturesOff => "temperatures off",
+            Self::Led(_) => "LED control",
+            Self::Filtration(_) => "filtration",
+            Self::Camera(_) => "camera control",
+            Self::CameraUrl => "camera stream",
+            Self::Home => "homing",
+            Self::Jog(..) => "jogging",
+            Self::Fan(_) => "fan control",
+            Self::Speed(_) => "speed override",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Cancel => "cancel",
+            Self::ClearPlatform => "clear platform",
+            Self::StartFile { .. } => "start print",
+            Self::Files => "full file list",
+            Self::RecentFiles => "recent file list",
+            Self::Thumbnail(_) => "thumbnail",
+            Self::Gcode(_) => "raw G-code",
+            Self::ConfigureSlot { .. } => "material slot",
+        }
+    }
+}
+
+/// One step of a [`Plan`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Step {
+    /// An HTTP request on port 8898.
+    Http(Request),
+    /// A command on the TCP session (port 8899).
+    Tcp(Command),
+}
+
+/// The result of a [`Step`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StepOutput {
+    /// The typed HTTP reply body.
+    Http(Body),
+    /// The typed TCP reply.
+    Tcp(Reply),
+}
+
+/// The steps of one operation on one printer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    op: Op,
+    model: Model,
+    host: String,
+    steps: Vec<Step>,
+}
+
+impl Plan {
+    /// What `op` takes on `target`, or why it cannot run there.
+    pub fn new(op: Op, target: &Target) -> Result<Self, ClientError> {
+        let steps = plan_steps(&op, target)?;
+        Ok(Self {
+            model: target.model,
+            host: target.host.clone(),
+            op,
+            steps,
+        })
+    }
+
+    /// The operation.
+    pub fn op(&self) -> &Op {
+        &self.op
+    }
+
+    /// The steps, to run in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Turn the step results (one per step, in order) into the operation's output.
+    pub fn finish(self, outputs: Vec<StepOutput>) -> Result<Output, ClientError> {
+        if outputs.len() != self.steps.len() {
+            return Err(ClientError::Usage(UsageError::OutOfRange {
+                what: "step output count",
+            }));
+        }
+        // Every HTTP envelope must say success; TCP errors arrive as `Err` before this point.
+        let mut http = Vec::new();
+        let mut tcp = Vec::new();
+        for o in outputs {
+            match o {
+                StepOutput::Http(b) => http.push(check_body(b)?),
+                StepOutput::Tcp(r) => tcp.push(r),
+            }
+        }
+        finish(&self.op, self.model, &self.host, http, tcp)
+    }
+}
+
+fn unsupported(op: &Op, target: &Target) -> ClientError {
+    ClientError::Unsupported {
+        operation: op.name(),
+        model: target.model,
+    }
+}
+
+fn control(command: Control, target: &Target) -> Result<Step, ClientError> {
+    command.check_model(target.model)?;
+    Ok(Step::Http(Request::Control {
+        command,
+        model: target.model,
+    }))
+}
+
+fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
+    let c = &t.capabilities;
+    let no = || Err(unsupported(op, t));
+    let http = t.http();
+    let tcp = t.tcp();
+    Ok(match op {
+        Op::Status | Op::Info | Op::Temperatures if http => vec![Step::Http(Request::Detail)],
+        Op::Status if tcp => vec![
+            Step::Tcp(Command::EndstopStatus),
+            Step::Tcp(Command::Temperatures),
+            Step::Tcp(Command::PrintStatus),
+        ],
+        Op::Info if tcp => vec![Step::Tcp(Command::MachineInfo)],
+        Op::Temperatures if tcp => vec![Step::Tcp(Command::Temperatures)],
+        Op::SetTemperature(heater, value) => {
+            let heat = value.map_or(Heat::Off, Heat::Target);
+            if matches!(heater, Heater::Chamber) && !c.chamber_heater {
+                return no();
+            }
+            if http {
+                let mut temps = if c.per_nozzle_temps {
+                    Temperatures::creator5()
+                } else {
+                    Temperatures::default()
+                };
+                match *heater {
+                    Heater::Bed => temps.platform = heat,
+                    Heater::Chamber => temps.chamber = heat,
+                    Heater::Tool(i) if c.per_nozzle_temps => temps = temps.tool(i.into(), heat)?,
+                    Heater::Tool(0) => temps.right_nozzle = heat,
+                    Heater::Tool(1) if t.model == Model::AD5X => temps.left_nozzle = heat,
+                    Heater::Tool(_) => return Err(UsageError::OutOfRange { what: "tool" }.into()),
+                }
+                vec![control(Control::Temperature(temps), t)?]
+            } else if tcp {
+                let celsius = f64::from(value.unwrap_or(0));
+                match *heater {
+                    Heater::Bed => vec![Step::Tcp(Command::SetBedTemp { celsius })],
+                    Heater::Tool(i) => vec![Step::Tcp(Command::SetNozzleTemp {
+                        celsius,
+                        tool: (i > 0).then_some(i),
+                    })],
+                    Heater::Chamber => return no(),
+                }
+            } else {
+                return no();
+            }
+        }
+        Op::TemperaturesOff if http => {
+            let mut temps = if c.per_nozzle_temps {
+                Temperatures {
+                    nozzles: Some([Heat::Off; 4]),
+                    ..Temperatures::default()
+                }
+            } else {
+                Temperatures {
+                    right_nozzle: Heat::Off,
+                    ..Temperatures::default()
+                }
+            };
+            temps.platform = Heat::Off;
+            if c.chamber_heater {
+                temps.chamber = Heat::Off;
+            }
+            vec![control(Control::Temperature(temps), t)?]
+        }
+        Op::TemperaturesOff if tcp => vec![
+            Step::Tcp(Command::SetNozzleTemp {
+                celsius: 0.0,
+                tool: None,
+            }),
+            Step::Tcp(Command::SetBedTemp { celsius: 0.0 }),
+        ],
+        Op::Led(_) if !c.led => return no(),
+        Op::Led(on) if http => vec![control(Control::Light(*on), t)?],
+        Op::Led(on) if tcp => {
+            let led = match (t.dialect, on) {
+                (Dialect::Adventurer3, on) => Led::Accessory(*on),
+                (_, true) => Led::ON,
+                (_, false) => Led::OFF,
+            };
+            vec![Step::Tcp(Command::Led(led))]
+        }
+        Op::Filtration(on) if http && c.filtration => {
+            let mode = if *on {
+                Filtration::Both
+            } else {
+                Filtration::Off
+            };
+            vec![control(Control::Filtration(mode), t)?]
+        }
+        Op::Camera(on) if http && c.camera_toggle => {
+            vec![control(Control::CameraStream(*on), t)?]
+        }
+        Op::CameraUrl if http && c.camera => vec![Step::Http(Request::Detail)],
+        Op::Home | Op::Jog(..) if !(c.http_motion || c.tcp_motion) => return no(),
+        Op::Home if http && c.http_motion => vec![control(Control::Home, t)?],
+        Op::Home if tcp => vec![Step::Tcp(Command::Home)],
+        Op::Jog(axis, mm) => {
+            if !mm.is_finite() || mm.abs() > 500.0 {
+                return Err(UsageError::OutOfRange {
+                    what: "jog distance",
+                }
+                .into());
+            }
+            if http && c.http_motion {
+                vec![control(
+                    Control::Move {
+                        axis: *axis,
+                        delta: *mm,
+                    },
+                    t,
+                )?]
+            } else if tcp {
+                let mut axes = Axes::default();
+                match axis {
+                    Axis::X => axes.x = Some(*mm),
+                    Axis::Y => axes.y = Some(*mm),
+                    Axis::Z => axes.z = Some(*mm),
+                }
+                vec![
+                    Step::Tcp(Command::RelativePositioning),
+                    Step::Tcp(Command::Move {
+                        axes,
+                        feed: Some(3000.0),
+                    }),
+                    Step::Tcp(Command::AbsolutePositioning),
+                ]
+            } else {
+                return no();
+            }
+        }
+        Op::Fan(speed) if http => vec![control(
+            Control::PrinterSettings(PrinterSettings {
+                cooling_fan: Some(*speed),
+                ..PrinterSettings::default()
+            }),
+            t,
+        )?],
+        Op::Fan(0) if tcp => vec![Step::Tcp(Command::FanOff)],
+        Op::Fan(speed) if tcp => vec![Step::Tcp(Command::FanOn {
+            speed: Some(*speed),
+        })],
+        Op::Speed(pct) if http => {
+            if !(10..=500).contains(pct) {
+                return Err(UsageError::OutOfRange { what: "speed" }.into());
+            }
+            vec![control(
+                Control::PrinterSettings(PrinterSettings {
+                    speed: Some(*pct),
+                    ..PrinterSettings::default()
+                }),
+                t,
+            )?]
+        }
+        Op::Pause if http => vec![control(Control::Job(JobAction::Pause), t)?],
+        Op::Resume if http => vec![control(Control::Job(JobAction::Resume), t)?],
+        Op::Cancel if http => vec![control(Control::Job(JobAction::Cancel), t)?],
+        Op::Pause if tcp => vec![Step::Tcp(Command::Pause)],
+        Op::Resume if tcp => vec![Step::Tcp(Command::Resume)],
+        Op::Cancel if tcp => vec![Step::Tcp(Command::Stop)],
+        Op::ClearPlatform if http => vec![control(Control::ClearPlatform, t)?],
+        Op::StartFile { name, options } if http => {
+            crate::http::check_file_name(crate::gcode::bare_file_name(name))?;
+            vec![Step::Http(Request::PrintGcode {
+                file_name: crate::gcode::bare_file_name(name).to_owned(),
+                format: JobFormat::for_printer(t.model, &t.firmware),
+                options: options.clone(),
+            })]
+        }
+        Op::StartFile { name, options } if tcp => {
+            if options != &JobOptions::default() {
+                return Err(UsageError::Unsupported {
+                    what: "print options over TCP",
+                    model: t.model.name(),
+                }
+                .into());
+            }
+            vec![Step::Tcp(Command::select_file(name, t.dialect))]
+        }
+        Op::Files if tcp && c.full_file_list => vec![Step::Tcp(Command::ListFiles)],
+        Op::RecentFiles if http => vec![Step::Http(Request::GcodeList)],
+        Op::Thumbnail(name) if http => vec![Step::Http(Request::GcodeThumb {
+            file_name: crate::gcode::bare_file_name(name).to_owned(),
+        })],
+        Op::Thumbnail(name) if tcp => vec![Step::Tcp(Command::thumbnail(name, t.dialect))],
+        Op::Gcode(line) if tcp => vec![Step::Tcp(Command::Raw(RawLine::new(line.as_str())?))],
+        Op::ConfigureSlot {
+            slot,
+            material,
+            color,
+        } if http && c.material_station => vec![control(
+            Control::SlotConfig {
+                slot: *slot,
+                material: material.clone(),
+                color: *color,
+            },
+            t,
+        )?],
+        _ => return no(),
+    })
+}
+
+/// How a file reaches the printer.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum UploadRoute {
+    /// HTTP multipart `/uploadGcode` (starts the print itself when asked).
+    Http(UploadSpec),
+    /// Legacy `~M28`/`~M29` over TCP, then `start` (select and print) when asked.
+    Tcp {
+        /// Name on the printer.
+        name: String,
+        /// Exact size.
+        size: u64,
+        /// The command that starts the print afterwards.
+        start: Option<Command>,
+    },
+}
+
+/// Options of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct UploadOptions {
+    /// Start printing when the upload completes.
+    pub start: bool,
+    /// Job options (leveling, material mappings; HTTP printers only).
+    pub job: JobOptions,
+    /// Send `Expect: 100-continue` (HTTP; default off in [`Default`], on in the adapters).
+    pub expect_continue: bool,
+}
+
+impl UploadOptions {
+    /// Start printing when done.
+    pub fn start(mut self, start: bool) -> Self {
+        self.start = start;
+        self
+    }
+    /// Level the bed before the print (HTTP printers).
+    pub fn leveling(mut self, on: bool) -> Self {
+        self.job.leveling = on;
+        self
+    }
+    /// Job options.
+    pub fn job(mut self, job: JobOptions) -> Self {
+        self.job = job;
+        self
+    }
+}
+
+/// Which route an upload of `size` bytes named `name` takes on `target`. `seed` feeds the
+/// multipart boundary (the caller's entropy; the core has none).
+pub fn upload_route(
+    target: &Target,
+    name: &str,
+    size: u64,
+    options: &UploadOptions,
+    seed: u64,
+) -> Result<UploadRoute, ClientError> {
+    let name = crate::gcode::bare_file_name(name);
+    if target.http() {
+        crate::http::check_file_name(name)?;
+        Ok(UploadRoute::Http(UploadSpec {
+            file_name: name.to_owned(),
+            file_size: size,
+            print_now: options.start,
+            format: JobFormat::for_printer(target.model, &target.firmware),
+            options: options.job.clone(),
+            expect_continue: options.expect_continue,
+            boundary_seed: seed,
+        }))
+    } else if target.tcp() {
+        if options.job != JobOptions::default() {
+            return Err(UsageError::Unsupported {
+                what: "print options over TCP",
+                model: target.model.name(),
+            }
+            .into());
+        }
+        // Validates the name for the line protocol.
+        Command::upload_begin(name, size)?;
+        Ok(UploadRoute::Tcp {
+            name: name.to_owned(),
+            size,
+            start: options
+                .start
+                .then(|| Command::select_file(name, target.dialect)),
+        })
+    } else {
+        Err(ClientError::Unsupported {
+            operation: "upload",
+            model: target.model,
+        })
+    }
+}
+
+/// Check an upload's final HTTP reply.
+pub fn finish_upload(body: Body) -> Result<(), ClientError> {
+    check_body(body).map(drop)
+}
+
+/// The outcome of an [`Op`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Done, nothing to report.
+    Done,
+    /// [`Op::Status`].
+    Status(Box<Status>),
+    /// [`Op::Info`].
+    Info(Box<Info>),
+    /// [`Op::Temperatures`].
+    Temperatures(Temps),
+    /// [`Op::CameraUrl`].
+    Url(String),
+    /// [`Op::Files`].
+    Files(Vec<String>),
+    /// [`Op::RecentFiles`].
+    RecentFiles(Vec<GcodeFile>),
+    /// [`Op::Thumbnail`].
+    Thumbnail(Thumbnail),
+    /// [`Op::Gcode`]: the reply lines.
+    Lines(Vec<String>),
+}
+
+macro_rules! output_getter {
+    ($(#[$m:meta])* $name:ident, $variant:ident, $ty:ty, $conv:expr) => {
+        $(#[$m])*
+        pub fn $name(self) -> Result<$ty, ClientError> {
+            match self {
+                Self::$variant(v) => Ok($conv(v)),
+                _ => Err(ClientError::UnexpectedReply(stringify!($variant))),
+            }
+        }
+    };
+}
+
+impl Output {
+    /// `Ok(())` for [`Output::Done`].
+    pub fn done(self) -> Result<(), ClientError> {
+        match self {
+            Self::Done => Ok(()),
+            _ => Err(ClientError::UnexpectedReply("Done")),
+        }
+    }
+    output_getter!(
+        /// The status.
+        status, Status, Status, |b: Box<Status>| *b
+    );
+    output_getter!(
+        /// The info.
+        info, Info, Info, |b: Box<Info>| *b
+    );
+    output_getter!(
+        /// The temperatures.
+        temperatures, Temperatures, Temps, |t| t
+    );
+    output_getter!(
+        /// The URL.
+        url, Url, String, |u| u
+    );
+    output_getter!(
+        /// The file names.
+        files, Files, Vec<String>, |f| f
+    );
+    output_getter!(
+        /// The recent files.
+        recent_files, RecentFiles, Vec<GcodeFile>, |f| f
+    );
+    output_getter!(
+        /// The thumbnail.
+        thumbnail, Thumbnail, Thumbnail, |t| t
+    );
+    output_getter!(
+        /// The reply lines.
+        lines, Lines, Vec<String>, |l| l
+    );
+}
+
+/// Temperatures of every heater the printer reports.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Temps {
+    /// Tools in order (T0, T1, ...).
+    pub tools: Vec<Temperature>,
+    /// The bed.
+    pub bed: Option<Temperature>,
+    /// The chamber, when it has a sensor.
+    pub chamber: Option<Temperature>,
+}
+
+/// One status snapshot, the same shape for every model.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Status {
+    /// The model.
+    pub model: Model,
+    /// Machine state.
+    pub state: MachineState,
+    /// The state as the printer reported it.
+    pub state_raw: String,
+    /// Job progress 0.0–1.0, when a job reports one.
+    pub progress: Option<f64>,
+    /// Temperatures.
+    pub temperatures: Temps,
+    /// Part-cooling fan speed (HTTP printers: percent as reported).
+    pub cooling_fan: Option<i64>,
+    /// Chamber fan speed.
+    pub chamber_fan: Option<i64>,
+    /// Speed override percent.
+    pub speed_percent: Option<f64>,
+    /// Time printed.
+    pub elapsed: Option<Duration>,
+    /// Estimated time left.
+    pub remaining: Option<Duration>,
+    /// Current layer.
+    pub layer: Option<u32>,
+    /// Total layers.
+    pub total_layers: Option<u32>,
+    /// The file being printed.
+    pub file: Option<String>,
+    /// LED on.
+    pub lights_on: Option<bool>,
+    /// Door open (Creator 5 Pro).
+    pub door_open: Option<bool>,
+    /// Error code, when not empty.
+    pub error_code: Option<String>,
+    /// Material station.
+    pub material_station: Option<MaterialStation>,
+}
+
+impl Status {
+    /// The snapshot of a `/detail` reply.
+    pub fn from_detail(d: &MachineInfo) -> Self {
+        let active = d.state.is_active_job()
+            || matches!(d.state, MachineState::Completed | MachineState::Cancelled);
+        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Self {
+            model: d.model,
+            state: d.state.clone(),
+            state_raw: d.status.clone(),
+            progress: active.then_some(d.progress),
+            temperatures: temps_of_detail(d),
+            cooling_fan: Some(d.cooling_fan_speed),
+            chamber_fan: Some(d.chamber_fan_speed),
+            speed_percent: Some(d.speed_adjust),
+            elapsed: active.then_some(d.elapsed),
+            remaining: active.then_some(d.remaining),
+            layer: active.then_some(d.layer),
+            total_layers: active.then_some(d.total_layers),
+            file: nonempty(&d.print_file_name),
+            lights_on: Some(d.lights_on),
+            door_open: d.has_door_sensor().then_some(d.door_open),
+            error_code: nonempty(&d.error_code).filter(|c| c != "0"),
+            material_station: d.material_station.clone(),
+        }
+    }
+
+    /// The snapshot of the TCP replies `~M119`, `~M105`, `~M27`.
+    pub fn from_tcp(
+        model: Model,
+        endstop: &EndstopStatus,
+        temps: &crate::gcode::Temperatures,
+        print: &PrintStatus,
+    ) -> Self {
+        let state = match &endstop.machine_status {
+            Some(MachineStatus::BuildingFromSd) => {
+                if endstop.move_mode == Some(crate::gcode::MoveMode::Paused) {
+                    MachineState::Paused
+                } else {
+                    MachineState::Printing
+                }
+            }
+            Some(MachineStatus::BuildingCompleted) => MachineState::Completed,
+            Some(MachineStatus::Paused) => MachineState::Paused,
+            Some(MachineStatus::Ready) => MachineState::Ready,
+            Some(MachineStatus::Busy) => MachineState::Busy,
+            Some(MachineStatus::Unknown(s)) => MachineState::Other(s.clone()),
+            None => MachineState::Unknown,
+        };
+        let active = state.is_active_job() || state == MachineState::Completed;
+        let progress = (active && print.sd_total > 0)
+            .then(|| (print.sd_current as f64 / print.sd_total as f64).clamp(0.0, 1.0));
+        Self {
+            model,
+            state,
+            state_raw: endstop.machine_status_raw.clone().unwrap_or_default(),
+            progress,
+            temperatures: temps_of_tcp(temps),
+            layer: active.then_some(print.layer_current).flatten(),
+            total_layers: active.then_some(print.layer_total).flatten(),
+            file: endstop.current_file.clone().filter(|f| !f.is_empty()),
+            lights_on: Some(endstop.led_on),
+            ..Self::default()
+        }
+    }
+}
+
+fn temps_of_detail(d: &MachineInfo) -> Temps {
+    let tools = if !d.tools.is_empty() {
+        d.tools.clone()
+    } else if d.model == Model::AD5X || d.left_extruder.current.is_none() {
+        vec![d.extruder]
+    } else {
+        vec![d.extruder, d.left_extruder]
+    };
+    Temps {
+        tools,
+        bed: Some(d.bed),
+        chamber: d.chamber,
+    }
+}
+
+fn temps_of_tcp(t: &crate::gcode::Temperatures) -> Temps {
+    let r = |current: f64, target: Option<f64>| Temperature {
+        current: Some(current),
+        target,
+    };
+    Temps {
+        tools: t.tools().iter().map(|x| r(x.current, x.target)).collect(),
+        bed: t.bed.map(|b| r(b.current, b.target)),
+        chamber: t.chamber.map(|c| r(c.current, c.target)),
+    }
+}
+
+/// Identity and firmware.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Info {
+    /// The model.
+    pub model: Model,
+    /// The printer's name.
+    pub name: String,
+    /// Firmware version.
+    pub firmware: String,
+    /// Serial number, when reported.
+    pub serial: Option<String>,
+    /// MAC address, when reported.
+    pub mac: Option<String>,
+    /// IP address as the printer reports it.
+    pub ip: Option<String>,
+    /// Build volume in mm (x, y, z).
+    pub build_volume: Option<(f64, f64, f64)>,
+    /// Number of tools.
+    pub tool_count: Option<u32>,
+    /// Everything `/detail` reported (HTTP printers).
+    pub detail: Option<Box<MachineInfo>>,
+}
+
+impl Info {
+    fn from_detail(d: MachineInfo) -> Self {
+        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Self {
+            model: d.model,
+            name: d.name.clone(),
+            firmware: d.firmware_version.clone(),
+            serial: None,
+            mac: nonempty(&d.mac_address),
+            ip: nonempty(&d.ip_address),
+            build_volume: d.build_volume.map(|b| (b.x, b.y, b.z)),
+            tool_count: Some(d.nozzle_count).filter(|n| *n > 0),
+            detail: Some(Box::new(d)),
+        }
+    }
+
+    fn from_printer_info(p: PrinterInfo) -> Self {
+        Self {
+            model: Model::from_machine_type(&p.machine_type),
+            name: p.machine_name.unwrap_or_default(),
+            firmware: p.firmware,
+            serial: p.serial_number,
+            mac: p.mac_address,
+            ip: None,
+            build_volume: p
+                .build_volume
+                .map(|b| (f64::from(b.x), f64::from(b.y), f64::from(b.z))),
+            tool_count: p.tool_count,
+            detail: None,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+mod json {
+    use serde::{Serialize, Serializer};
+    use serde_json::{json, Value};
+
+    use super::{Info, Status};
+
+    fn secs(d: Option<std::time::Duration>) -> Value {
+        d.map_or(Value::Null, |d| json!(d.as_secs()))
+    }
+
+    impl Serialize for Status {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let station = self.material_station.as_ref().map(|m| {
+                json!({
+                    "slot_count": m.slot_count,
+                    "current_slot": m.current_slot,
+                    "slots": m.slots.iter().map(|x| json!({
+                        "slot": x.slot_id,
+                        "has_filament": x.has_filament,
+                        "material": x.material_name,
+                        "color": x.material_color,
+                    })).collect::<Vec<_>>(),
+                })
+            });
+            json!({
+                "model": self.model,
+                "state": self.state.name(),
+                "state_raw": self.state_raw,
+                "progress": self.progress,
+                "temperatures": self.temperatures,
+                "cooling_fan": self.cooling_fan,
+                "chamber_fan": self.chamber_fan,
+                "speed_percent": self.speed_percent,
+                "elapsed_s": secs(self.elapsed),
+                "remaining_s": secs(self.remaining),
+                "layer": self.layer,
+                "total_layers": self.total_layers,
+                "file": self.file,
+                "lights_on": self.lights_on,
+                "door_open": self.door_open,
+                "error_code": self.error_code,
+                "material_station": station,
+            })
+            .serialize(s)
+        }
+    }
+
+    impl Serialize for Info {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            json!({
+                "model": self.model,
+                "name": self.name,
+                "firmware": self.firmware,
+                "serial": self.serial,
+                "mac": self.mac,
+                "ip": self.ip,
+                "build_volume": self.build_volume,
+                "tool_count": self.tool_count,
+            })
+            .serialize(s)
+        }
+    }
+}
+
+/// An HTTP body whose envelope said success (payload still inside).
+fn check_body(b: Body) -> Result<Body, ClientError> {
+    fn env<T>(r: &ApiReply<T>) -> Result<(), ClientError> {
+        r.envelope.check().map_err(ClientError::from)
+    }
+    match &b {
+        Body::Detail(r) => env(r)?,
+        Body::Product(r) => env(r)?,
+        Body::GcodeList(r) => env(r)?,
+        Body::GcodeThumb(r) => env(r)?,
+        Body::Envelope(r) => env(r)?,
+        Body::Image(Err(r)) => env(r)?,
+        Body::Image(Ok(_)) => {}
+    }
+    Ok(b)
+}
+
+fn payload<T>(r: ApiReply<T>) -> Result<T, ClientError> {
+    r.into_result().map_err(ClientError::from)
+}
+
+fn finish(
+    op: &Op,
+    model: Model,
+    host: &str,
+    mut http: Vec<Body>,
+    mut tcp: Vec<Reply>,
+) -> Result<Output, ClientError> {
+    let unexpected = |what| Err(ClientError::UnexpectedReply(what));
+    if let Some(body) = http.pop() {
+        return match (op, body) {
+            (Op::Status, Body::Detail(d)) => {
+                Ok(Output::Status(Box::new(Status::from_detail(&payload(*d)?))))
+            }
+            (Op::Info, Body::Detail(d)) => {
+                Ok(Output::Info(Box::new(Info::from_detail(payload(*d)?))))
+            }
+            (Op::Temperatures, Body::Detail(d)) => {
+                Ok(Output::Temperatures(temps_of_detail(&payload(*d)?)))
+            }
+            (Op::CameraUrl, Body::Detail(d)) => {
+                let d = payload(*d)?;
+                Ok(Output::Url(if d.camera_stream_url.is_empty() {
+                    format!("http://{host}:{CAMERA_PORT}/?action=stream")
+                } else {
+                    d.camera_stream_url
+                }))
+            }
+            (Op::RecentFiles, Body::GcodeList(l)) => Ok(Output::RecentFiles(payload(l)?)),
+            (Op::Thumbnail(_), Body::GcodeThumb(t)) => Ok(Output::Thumbnail(payload(t)?)),
+            (_, Body::Envelope(_)) => Ok(Output::Done),
+            _ => unexpected("a reply matching the request"),
+        };
+    }
+    match op {
+        Op::Status => {
+            let (
+                Some(Reply::PrintStatus(p)),
+                Some(Reply::Temperatures(t)),
+                Some(Reply::EndstopStatus(e)),
+            ) = (tcp.pop(), tcp.pop(), tcp.pop())
+            else {
+                return unexpected("M119, M105, M27 replies");
+            };
+            Ok(Output::Status(Box::new(Status::from_tcp(
+                model, &e, &t, &p,
+            ))))
+        }
+        Op::Info => match tcp.pop() {
+            Some(Reply::PrinterInfo(p)) => Ok(Output::Info(Box::new(Info::from_printer_info(p)))),
+            _ => unexpected("an M115 reply"),
+        },
+        Op::Temperatures => match tcp.pop() {
+            Some(Reply::Temperatures(t)) => Ok(Output::Temperatures(temps_of_tcp(&t))),
+            _ => unexpected("an M105 reply"),
+        },
+        Op::Files => match tcp.pop() {
+            Some(Reply::FileList(FileList { paths, .. })) => Ok(Output::Files(
+                paths
+                    .into_iter()
+                    .map(|p| crate::gcode::bare_file_name(&p).to_owned())
+                    .collect(),
+            )),
+            _ => unexpected("an M661 reply"),
+        },
+        Op::Thumbnail(_) => match tcp.pop() {
+            Some(Reply::Thumbnail(t)) => Ok(Output::Thumbnail(t)),
+            _ => unexpected("an M662 reply"),
+        },
+        Op::Gcode(_) => Ok(Output::Lines(match tcp.pop() {
+            Some(Reply::RawText(r)) => r.lines,
+            Some(other) => vec![format!("{other:?}")],
+            None => Vec::new(),
+        })),
+        _ => Ok(Output::Done),
+    }
+}
+
+/// Why a high-level operation failed. Every variant is something a person can act on; none
+/// contains the check code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The model cannot do this (checked before anything is sent).
+    #[error("{operation} is not supported by the {model}")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+        /// The model.
+        model: Model,
+    },
+    /// The call's arguments are invalid.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// The printer rejected the serial number / check code.
+    #[error("the printer rejected the serial number or check code")]
+    Unauthorized,
+    /// Another client holds the TCP control lock.
+    #[error("another client holds control of the printer")]
+    ControlHeld,
+    /// The printer is busy (a job runs or the platform was not cleared).
+    #[error("printer busy: {0}")]
+    Busy(String),
+    /// LAN-only mode is off on the printer (Creator 5 code −2).
+    #[error("LAN mode is off on the printer (enable it in the printer's network settings)")]
+    LanModeOff,
+    /// Any other refusal, as the printer worded it.
+    #[error("printer refused: code {}, {message:?}", code.map_or_else(|| "missing".to_owned(), |c| c.to_string()))]
+    Refused {
+        /// `code` of the envelope.
+        code: Option<i64>,
+        /// `message`.
+        message: String,
+    },
+    /// A TCP command failed at the printer (`ok` missing, an error line).
+    #[error("printer error: {0}")]
+    Printer(String),
+    /// No reply before the deadline.
+    #[error("no reply from the printer before the deadline")]
+    TimedOut,
+    /// The printer closed the connection.
+    #[error("the printer closed the connection")]
+    Disconnected,
+    /// The printer could not be reached.
+    #[error("printer unreachable: {0}")]
+    Unreachable(String),
+    /// The printer sent bytes that break the protocol (or exceed a bound).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The TCP session gave up.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// A reply of the wrong kind.
+    #[error("unexpected reply: expected {0}")]
+    UnexpectedReply(&'static str),
+    /// The client was closed.
+    #[error("client closed")]
+    Closed,
+}
+
+impl ClientError {
+    /// [`ClientError::Unsupported`].
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Self::Unsupported { .. })
+    }
+
+    /// Whether the connection that produced the error must be dropped (the next call
+    /// reconnects).
+    pub fn is_connection_error(&self) -> bool {
+        matches!(
+            self,
+            Self::TimedOut | Self::Disconnected | Self::Unreachable(_) | Self::Protocol(_)
+        )
+    }
+
+    /// The [`std::io::ErrorKind`] adapters report in their `io::Error` conversion.
+    pub fn io_kind(&self) -> ErrorKind {
+        match self {
+            Self::Unsupported { .. } => ErrorKind::Unsupported,
+            Self::Usage(_) => ErrorKind::InvalidInput,
+            Self::Unauthorized | Self::ControlHeld | Self::LanModeOff => {
+                ErrorKind::PermissionDenied
+            }
+            Self::Busy(_) | Self::Refused { .. } | Self::Printer(_) => ErrorKind::Other,
+            Self::TimedOut => ErrorKind::TimedOut,
+            Self::Disconnected => ErrorKind::ConnectionAborted,
+            Self::Unreachable(_) => ErrorKind::ConnectionRefused,
+            Self::Protocol(_) | Self::UnexpectedReply(_) => ErrorKind::InvalidData,
+            Self::Session(SessionError::LoginDenied { .. }) => ErrorKind::PermissionDenied,
+            Self::Session(_) => ErrorKind::NotConnected,
+            Self::Closed => ErrorKind::NotConnected,
+        }
+    }
+}
+
+impl From<ApiError> for ClientError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Printer { code: Some(3), .. } => Self::Unauthorized,
+            ApiError::Printer { code: Some(-2), .. } => Self::LanModeOff,
+            ApiError::Printer {
+                code: Some(5),
+                message,
+            } => Self::Busy(message),
+            ApiError::Printer { code, message } => Self::Refused { code, message },
+            ApiError::MissingPayload(what) => Self::Protocol(format!("reply without {what}")),
+        }
+    }
+}
+
+impl From<HttpError> for ClientError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::TimedOut => Self::TimedOut,
+            HttpError::Closed => Self::Disconnected,
+            other => Self::Protocol(other.to_string()),
+        }
+    }
+}
+
+impl From<CommandError> for ClientError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Printer(m) => Self::Printer(m),
+            CommandError::Denied => Self::ControlHeld,
+            CommandError::TimedOut => Self::TimedOut,
+            CommandError::Disconnected => Self::Disconnected,
+            CommandError::Cancelled => Self::Closed,
+            CommandError::Protocol(p) => Self::Protocol(p.to_string()),
+        }
+    }
+}
+
+/// Whether a failed HTTP request may be sent again on a fresh connection: only when the
+/// connection was a reused keep-alive one that the printer had closed before answering, and
+/// the request is a read (a command might have been executed).
+pub fn retry_on_fresh_connection(reused: bool, error: &HttpError, request: &Request) -> bool {
+    reused && matches!(error, HttpError::Closed) && request.lane() == crate::http::Lane::Read
+}
+
+/// What adapters report through their connection-state callback.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConnectionEvent {
+    /// The TCP session's state changed (login, ready, reconnecting with back-off, closed).
+    Tcp(crate::ConnectionState),
+    /// An HTTP connection was opened.
+    HttpConnected,
+    /// An HTTP connection was closed (after an error, or `Connection: close`).
+    HttpClosed,
+}
+
+/// A fresh [`Credentials`] check: both parts non-empty. (The printer decides whether they are
+/// right.)
+pub fn check_credentials(c: &Credentials) -> Result<(), ClientError> {
+    if c.serial().is_empty() || c.expose_check_code().is_empty() {
+        return Err(UsageError::Empty {
+            what: "serial number or check code",
+        }
+        .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(model: Model) -> Target {
+        Target::new(model, "3.1.3", "10.0.0.2")
+    }
+
+    #[test]
+    fn every_model_plans_status_on_its_channel() {
+        for m in Model::ALL {
+            let p = Plan::new(Op::Status, &target(m)).unwrap();
+            if m.is_http() {
+                assert_eq!(p.steps(), &[Step::Http(Request::Detail)], "{m}");
+            } else {
+                assert_eq!(p.steps().len(), 3, "{m}");
+            }
+        }
+    }
+
+    #[test]
+    fn creator5_has_no_tcp_operations() {
+        for m in [Model::Creator5, Model::Creator5Pro] {
+            for op in [Op::Home, Op::Files, Op::Gcode("M105".into())] {
+                let e = Plan::new(op.clone(), &target(m)).unwrap_err();
+                assert!(e.is_unsupported(), "{m} {op:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn legacy_printers_refuse_http_only_operations() {
+        for m in [Model::Adventurer3, Model::Adventurer4] {
+            for op in [
+                Op::RecentFiles,
+                Op::ClearPlatform,
+                Op::CameraUrl,
+                Op::Filtration(true),
+            ] {
+                assert!(Plan::new(op, &target(m)).unwrap_err().is_unsupported());
+            }
+        }
+    }
+
+    #[test]
+    fn creator5_temperatures_go_per_tool() {
+        let p = Plan::new(
+            Op::SetTemperature(Heater::Tool(2), Some(210)),
+            &target(Model::Creator5),
+        )
+        .unwrap();
+        let [Step::Http(Request::Control {
+            command: Control::Temperature(t),
+            ..
+        })] = p.steps()
+        else {
+            panic!("{p:?}")
+        };
+        assert_eq!(t.nozzles.unwrap()[2], Heat::Target(210));
+        assert_eq!(t.nozzles.unwrap()[0], Heat::Keep);
+    }
+
+    #[test]
+    fn overrides_switch_capabilities() {
+        let t = target(Model::Adventurer5M).with_overrides(&Overrides {
+            filtration: Toggle::On,
+            led: Toggle::Off,
+            ..Overrides::default()
+        });
+        assert!(Plan::new(Op::Led(true), &t).unwrap_err().is_unsupported());
+        // The override lets the request through the capability check; the core's per-model
+        // check of `/control` commands still knows the 5M firmware lacks the command.
+        assert!(Plan::new(Op::Filtration(true), &t).is_err());
+    }
+
+    #[test]
+    fn refusals_map_to_actionable_errors() {
+        let e = |code, message: &str| {
+            ClientError::from(ApiError::Printer {
+                code: Some(code),
+                message: message.into(),
+            })
+        };
+        assert_eq!(e(3, "Unauthorized"), ClientError::Unauthorized);
+        assert_eq!(e(-2, ""), ClientError::LanModeOff);
+        assert!(matches!(e(5, "Busy"), ClientError::Busy(_)));
+        assert!(matches!(
+            e(1, "Error"),
+            ClientError::Refused { code: Some(1), .. }
+        ));
+        assert_eq!(
+            ClientError::Unauthorized.io_kind(),
+            ErrorKind::PermissionDenied
+        );
+    }
+
+    #[test]
+    fn finish_rejects_wrong_output_count() {
+        let p = Plan::new(Op::Pause, &target(Model::Adventurer4)).unwrap();
+        assert!(p.finish(vec![]).is_err());
+    }
+
+    #[test]
+    fn jog_over_tcp_is_relative_and_restores_absolute() {
+        let p = Plan::new(Op::Jog(Axis::Z, 5.0), &target(Model::Adventurer5M)).unwrap();
+        assert_eq!(p.steps().len(), 3);
+        assert_eq!(p.steps()[0], Step::Tcp(Command::RelativePositioning));
+        assert_eq!(p.steps()[2], Step::Tcp(Command::AbsolutePositioning));
+        assert!(Plan::new(Op::Jog(Axis::X, f64::NAN), &target(Model::Adventurer5M)).is_err());
+    }
+
+    #[test]
+    fn upload_routes() {
+        let o = UploadOptions::default().start(true);
+        let r = upload_route(&target(Model::AD5X), "/a/b/cube.gcode", 10, &o, 1).unwrap();
+        assert!(matches!(r, UploadRoute::Http(s) if s.file_name == "cube.gcode" && s.print_now));
+        let r = upload_route(&target(Model::Adventurer3), "cube.g", 10, &o, 1).unwrap();
+        assert!(matches!(r, UploadRoute::Tcp { start: Some(_), .. }));
+        let lev = UploadOptions::default().leveling(true);
+        assert!(upload_route(&target(Model::Adventurer4), "cube.g", 10, &lev, 1).is_err());
+    }
+}
