@@ -25,7 +25,14 @@
 
 use std::fmt;
 use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::str::FromStr;
 use std::time::Duration;
+
+use crate::discovery::{
+    lan_destinations, DestinationKind, Destination, DiscoveredPrinter, DiscoveryConfig,
+    DEFAULT_PORTS, FALLBACK_BROADCASTS,
+};
 
 use crate::gcode::{
     Axes, EndstopStatus, FileList, Led, MachineStatus, PrintStatus, PrinterInfo, RawLine, Thumbnail,
@@ -43,6 +50,260 @@ pub const TCP_PORT: u16 = 8899;
 pub const HTTP_PORT: u16 = 8898;
 /// MJPEG camera port.
 pub const CAMERA_PORT: u16 = 8080;
+
+/// Where a printer listens: its address and the TCP and HTTP ports (8899 and 8898 unless a
+/// discovery reply or a simulator says otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The printer's address.
+    pub ip: IpAddr,
+    /// TCP control port.
+    pub tcp_port: u16,
+    /// HTTP API port.
+    pub http_port: u16,
+}
+
+impl Endpoint {
+    /// The standard ports at `ip`.
+    pub fn new(ip: impl Into<IpAddr>) -> Self {
+        Self {
+            ip: ip.into(),
+            tcp_port: TCP_PORT,
+            http_port: HTTP_PORT,
+        }
+    }
+
+    /// Other ports (simulators, port forwarding).
+    pub fn with_ports(mut self, tcp_port: u16, http_port: u16) -> Self {
+        self.tcp_port = tcp_port;
+        self.http_port = http_port;
+        self
+    }
+
+    /// The TCP control address.
+    pub fn tcp(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.tcp_port)
+    }
+
+    /// The HTTP API address.
+    pub fn http(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.http_port)
+    }
+
+    /// The `Host` header value of HTTP requests.
+    pub fn http_host(&self) -> String {
+        self.http().to_string()
+    }
+}
+
+impl From<IpAddr> for Endpoint {
+    fn from(ip: IpAddr) -> Self {
+        Self::new(ip)
+    }
+}
+
+impl From<Ipv4Addr> for Endpoint {
+    fn from(ip: Ipv4Addr) -> Self {
+        Self::new(ip)
+    }
+}
+
+impl From<&DiscoveredPrinter> for Endpoint {
+    /// The ports the printer advertised (the HTTP port from a modern reply, 8898 otherwise).
+    fn from(p: &DiscoveredPrinter) -> Self {
+        Self {
+            ip: p.ip,
+            tcp_port: p.reply.command_port,
+            http_port: p.reply.event_port.unwrap_or(HTTP_PORT),
+        }
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = UsageError;
+    /// `192.168.1.20` (standard ports), `192.168.1.20:8899` (TCP port) or
+    /// `192.168.1.20:8899:8898` (TCP and HTTP ports).
+    fn from_str(s: &str) -> Result<Self, UsageError> {
+        let bad = UsageError::OutOfRange {
+            what: "printer address",
+        };
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(Self::new(ip));
+        }
+        if let Ok(sa) = s.parse::<SocketAddr>() {
+            return Ok(Self::new(sa.ip()).with_ports(sa.port(), HTTP_PORT));
+        }
+        let (rest, http) = s.rsplit_once(':').ok_or(bad.clone())?;
+        let sa: SocketAddr = rest.parse().map_err(|_| bad.clone())?;
+        let http = http.parse().map_err(|_| bad)?;
+        Ok(Self::new(sa.ip()).with_ports(sa.port(), http))
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tcp_port == TCP_PORT && self.http_port == HTTP_PORT {
+            write!(f, "{}", self.ip)
+        } else {
+            write!(f, "{}:{}:{}", self.ip, self.tcp_port, self.http_port)
+        }
+    }
+}
+
+/// Timeouts, bounds and overrides of a client; the same for every adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// TCP session limits and timings (reply deadline, keep-alive, back-off).
+    pub tcp: crate::Config,
+    /// HTTP limits and deadlines.
+    pub http: crate::HttpConfig,
+    /// Deadline of opening a TCP connection.
+    pub connect_timeout: Duration,
+    /// Capability overrides.
+    pub overrides: Overrides,
+    /// Send uploads with `Expect: 100-continue` (as the reference clients do).
+    pub expect_continue: bool,
+    /// Bytes read from the caller's reader per upload chunk.
+    pub upload_chunk_size: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            tcp: crate::Config::default(),
+            http: crate::HttpConfig::default(),
+            connect_timeout: Duration::from_secs(5),
+            overrides: Overrides::default(),
+            expect_continue: true,
+            upload_chunk_size: 256 * 1024,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Deadline of a command's reply, TCP and HTTP (default 5 s).
+    pub fn reply_timeout(mut self, d: Duration) -> Self {
+        self.tcp.reply_timeout = d;
+        self.tcp.long_reply_timeout = self.tcp.long_reply_timeout.max(d);
+        self.http.command_timeout = d;
+        self.http.read_timeout = d;
+        self
+    }
+    /// Deadline of opening a connection (default 5 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// Idle time before a TCP keep-alive status request (default 5 s).
+    pub fn keepalive_interval(mut self, d: Duration) -> Self {
+        self.tcp.keepalive_interval = d;
+        self
+    }
+    /// First TCP reconnect back-off (doubles up to 30 s).
+    pub fn reconnect_backoff(mut self, d: Duration) -> Self {
+        self.tcp.reconnect_backoff = d;
+        self
+    }
+    /// Largest HTTP body accepted (default 16 MiB).
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.http.max_body_bytes = n;
+        self
+    }
+    /// Capability overrides.
+    pub fn overrides(mut self, o: Overrides) -> Self {
+        self.overrides = o;
+        self
+    }
+    /// `Expect: 100-continue` on uploads.
+    pub fn expect_continue(mut self, on: bool) -> Self {
+        self.expect_continue = on;
+        self
+    }
+    /// Upload chunk size (clamped to 4 KiB–8 MiB).
+    pub fn upload_chunk_size(mut self, n: usize) -> Self {
+        self.upload_chunk_size = n.clamp(4096, 8 << 20);
+        self
+    }
+}
+
+/// Upload progress: bytes of the file sent so far and the file size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadProgress {
+    /// File bytes written to the socket.
+    pub sent: u64,
+    /// File size.
+    pub total: u64,
+}
+
+/// Where discovery probes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoverOptions {
+    /// Unicast targets (a known printer, or simulators on loopback). Empty = the LAN.
+    pub targets: Vec<SocketAddr>,
+    /// LAN search: multicast to 225.0.0.9 (on by default).
+    pub multicast: bool,
+    /// LAN search: broadcasts (on by default).
+    pub broadcast: bool,
+    /// Directed broadcast addresses of the local networks (default: the common home subnets).
+    pub directed_broadcasts: Vec<Ipv4Addr>,
+    /// Timeouts, retries, probes, bound.
+    pub config: DiscoveryConfig,
+}
+
+impl Default for DiscoverOptions {
+    fn default() -> Self {
+        Self {
+            targets: Vec::new(),
+            multicast: true,
+            broadcast: true,
+            directed_broadcasts: FALLBACK_BROADCASTS.to_vec(),
+            config: DiscoveryConfig::default(),
+        }
+    }
+}
+
+impl DiscoverOptions {
+    /// Probe these addresses by unicast only (no broadcast, no multicast).
+    pub fn unicast(targets: impl IntoIterator<Item = SocketAddr>) -> Self {
+        Self {
+            targets: targets.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Give up after `timeout` overall.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// The probe destinations.
+    pub fn destinations(&self) -> Vec<Destination> {
+        if self.targets.is_empty() {
+            lan_destinations(
+                &DEFAULT_PORTS,
+                &self.directed_broadcasts,
+                self.multicast,
+                self.broadcast,
+            )
+        } else {
+            self.targets
+                .iter()
+                .map(|&addr| Destination {
+                    addr,
+                    kind: DestinationKind::Unicast,
+                })
+                .collect()
+        }
+    }
+
+    /// Whether the socket needs `SO_BROADCAST` / a multicast TTL.
+    pub fn needs_broadcast(&self) -> bool {
+        self.targets.is_empty() && (self.broadcast || self.multicast)
+    }
+}
 
 /// What a printer is, as far as the client's decisions go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -539,7 +800,10 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
                 }
                 .into());
             }
-            vec![Step::Tcp(Command::select_file(name, t.dialect))]
+            start_commands(name, t.dialect)
+                .into_iter()
+                .map(Step::Tcp)
+                .collect()
         }
         Op::Files if tcp && c.full_file_list => vec![Step::Tcp(Command::ListFiles)],
         Op::RecentFiles if http => vec![Step::Http(Request::GcodeList)],
@@ -564,6 +828,16 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
     })
 }
 
+/// `~M23` starts a stored file on the modern firmware; the Adventurer 3 only selects it and
+/// needs `~M24` (tcp.md §4).
+fn start_commands(name: &str, dialect: Dialect) -> Vec<Command> {
+    let select = Command::select_file(name, dialect);
+    match dialect {
+        Dialect::Adventurer3 => vec![select, Command::Resume],
+        _ => vec![select],
+    }
+}
+
 /// How a file reaches the printer.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -576,8 +850,8 @@ pub enum UploadRoute {
         name: String,
         /// Exact size.
         size: u64,
-        /// The command that starts the print afterwards.
-        start: Option<Command>,
+        /// The commands that start the print afterwards (empty: just store it).
+        start: Vec<Command>,
     },
 }
 
@@ -645,9 +919,11 @@ pub fn upload_route(
         Ok(UploadRoute::Tcp {
             name: name.to_owned(),
             size,
-            start: options
-                .start
-                .then(|| Command::select_file(name, target.dialect)),
+            start: if options.start {
+                start_commands(name, target.dialect)
+            } else {
+                Vec::new()
+            },
         })
     } else {
         Err(ClientError::Unsupported {
@@ -1157,15 +1433,23 @@ pub enum ClientError {
     /// The printer sent bytes that break the protocol (or exceed a bound).
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// The TCP session gave up.
+    /// The TCP session gave up (reconnect attempts exhausted).
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Session(SessionError),
     /// A reply of the wrong kind.
     #[error("unexpected reply: expected {0}")]
     UnexpectedReply(&'static str),
     /// The client was closed.
     #[error("client closed")]
     Closed,
+    /// A socket operation failed (the adapter's `std::io::Error`, kept as kind and text).
+    #[error("I/O error: {message}")]
+    Io {
+        /// The error kind.
+        kind: ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
 }
 
 impl ClientError {
@@ -1179,7 +1463,11 @@ impl ClientError {
     pub fn is_connection_error(&self) -> bool {
         matches!(
             self,
-            Self::TimedOut | Self::Disconnected | Self::Unreachable(_) | Self::Protocol(_)
+            Self::TimedOut
+                | Self::Disconnected
+                | Self::Unreachable(_)
+                | Self::Protocol(_)
+                | Self::Io { .. }
         )
     }
 
@@ -1199,6 +1487,42 @@ impl ClientError {
             Self::Session(SessionError::LoginDenied { .. }) => ErrorKind::PermissionDenied,
             Self::Session(_) => ErrorKind::NotConnected,
             Self::Closed => ErrorKind::NotConnected,
+            Self::Io { kind, .. } => *kind,
+        }
+    }
+
+    /// A socket error, as adapters report it.
+    pub fn io(e: &std::io::Error) -> Self {
+        match e.kind() {
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => Self::TimedOut,
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof => Self::Disconnected,
+            kind => Self::Io {
+                kind,
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// A failed connection attempt.
+    pub fn unreachable(e: &std::io::Error) -> Self {
+        Self::Unreachable(e.to_string())
+    }
+}
+
+impl From<ClientError> for std::io::Error {
+    fn from(e: ClientError) -> Self {
+        Self::new(e.io_kind(), e)
+    }
+}
+
+impl From<SessionError> for ClientError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::LoginDenied { .. } => Self::ControlHeld,
+            other => Self::Session(other),
         }
     }
 }
@@ -1270,6 +1594,115 @@ pub fn check_credentials(c: &Credentials) -> Result<(), ClientError> {
         .into());
     }
     Ok(())
+}
+
+/// The operation methods of every adapter's `Printer`, written once: each is [`Plan`]-driven
+/// through the adapter's own `run(&self, Op)` (blocking or `async`). Adapters invoke it inside
+/// `impl Printer { ... }` as `printer_ops!(async, .await)` or `printer_ops!(,)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! printer_ops {
+    ($($kw:ident)?, $($aw:tt)*) => {
+        /// One status snapshot: state, progress, temperatures per tool, bed, chamber, fans,
+        /// speed, ETA, layers, current file, material station.
+        pub $($kw)? fn status(&self) -> Result<$crate::client::Status> {
+            Ok(self.run($crate::client::Op::Status)$($aw)*?.status()?)
+        }
+        /// Identity and firmware (`/detail` or `~M115`).
+        pub $($kw)? fn info(&self) -> Result<$crate::client::Info> {
+            Ok(self.run($crate::client::Op::Info)$($aw)*?.info()?)
+        }
+        /// Temperatures of every heater.
+        pub $($kw)? fn temperatures(&self) -> Result<$crate::client::Temps> {
+            Ok(self.run($crate::client::Op::Temperatures)$($aw)*?.temperatures()?)
+        }
+        /// Set a heater's target in °C (per tool on a Creator 5).
+        pub $($kw)? fn set_temperature(&self, heater: $crate::client::Heater, celsius: u16) -> Result<()> {
+            Ok(self.run($crate::client::Op::SetTemperature(heater, Some(celsius)))$($aw)*?.done()?)
+        }
+        /// Turn one heater off.
+        pub $($kw)? fn heater_off(&self, heater: $crate::client::Heater) -> Result<()> {
+            Ok(self.run($crate::client::Op::SetTemperature(heater, None))$($aw)*?.done()?)
+        }
+        /// Turn every heater off.
+        pub $($kw)? fn temperatures_off(&self) -> Result<()> {
+            Ok(self.run($crate::client::Op::TemperaturesOff)$($aw)*?.done()?)
+        }
+        /// LED on or off.
+        pub $($kw)? fn led(&self, on: bool) -> Result<()> {
+            Ok(self.run($crate::client::Op::Led(on))$($aw)*?.done()?)
+        }
+        /// Filtration fans on (internal and external) or off (5M Pro, Creator 5 Pro).
+        pub $($kw)? fn filtration(&self, on: bool) -> Result<()> {
+            Ok(self.run($crate::client::Op::Filtration(on))$($aw)*?.done()?)
+        }
+        /// Camera stream on or off.
+        pub $($kw)? fn camera(&self, on: bool) -> Result<()> {
+            Ok(self.run($crate::client::Op::Camera(on))$($aw)*?.done()?)
+        }
+        /// The MJPEG stream URL.
+        pub $($kw)? fn camera_url(&self) -> Result<String> {
+            Ok(self.run($crate::client::Op::CameraUrl)$($aw)*?.url()?)
+        }
+        /// Home all axes.
+        pub $($kw)? fn home(&self) -> Result<()> {
+            Ok(self.run($crate::client::Op::Home)$($aw)*?.done()?)
+        }
+        /// Jog one axis by `mm` (relative).
+        pub $($kw)? fn jog(&self, axis: $crate::http::Axis, mm: f64) -> Result<()> {
+            Ok(self.run($crate::client::Op::Jog(axis, mm))$($aw)*?.done()?)
+        }
+        /// Part-cooling fan speed 0–255 (0 = off).
+        pub $($kw)? fn fan(&self, speed: u8) -> Result<()> {
+            Ok(self.run($crate::client::Op::Fan(speed))$($aw)*?.done()?)
+        }
+        /// Print speed override in percent (HTTP printers).
+        pub $($kw)? fn speed(&self, percent: u16) -> Result<()> {
+            Ok(self.run($crate::client::Op::Speed(percent))$($aw)*?.done()?)
+        }
+        /// Pause the job.
+        pub $($kw)? fn pause(&self) -> Result<()> {
+            Ok(self.run($crate::client::Op::Pause)$($aw)*?.done()?)
+        }
+        /// Resume the job.
+        pub $($kw)? fn resume(&self) -> Result<()> {
+            Ok(self.run($crate::client::Op::Resume)$($aw)*?.done()?)
+        }
+        /// Cancel the job.
+        pub $($kw)? fn cancel(&self) -> Result<()> {
+            Ok(self.run($crate::client::Op::Cancel)$($aw)*?.done()?)
+        }
+        /// Acknowledge a finished or cancelled job so the printer accepts the next one.
+        pub $($kw)? fn clear_platform(&self) -> Result<()> {
+            Ok(self.run($crate::client::Op::ClearPlatform)$($aw)*?.done()?)
+        }
+        /// Print a file stored on the printer.
+        pub $($kw)? fn start(&self, name: &str, options: $crate::http::JobOptions) -> Result<()> {
+            let op = $crate::client::Op::StartFile { name: name.to_owned(), options };
+            Ok(self.run(op)$($aw)*?.done()?)
+        }
+        /// Every stored file (TCP `~M661`).
+        pub $($kw)? fn files(&self) -> Result<Vec<String>> {
+            Ok(self.run($crate::client::Op::Files)$($aw)*?.files()?)
+        }
+        /// The recent files with metadata (HTTP `/gcodeList`).
+        pub $($kw)? fn recent_files(&self) -> Result<Vec<$crate::http::GcodeFile>> {
+            Ok(self.run($crate::client::Op::RecentFiles)$($aw)*?.recent_files()?)
+        }
+        /// A stored file's thumbnail (PNG bytes in `image`).
+        pub $($kw)? fn thumbnail(&self, name: &str) -> Result<$crate::gcode::Thumbnail> {
+            Ok(self.run($crate::client::Op::Thumbnail(name.to_owned()))$($aw)*?.thumbnail()?)
+        }
+        /// Send one raw G-code line over TCP; the reply lines.
+        pub $($kw)? fn gcode(&self, line: &str) -> Result<Vec<String>> {
+            Ok(self.run($crate::client::Op::Gcode(line.to_owned()))$($aw)*?.lines()?)
+        }
+        /// Set a material-station slot's material and colour (snapped to the palette).
+        pub $($kw)? fn configure_slot(&self, slot: u8, material: &str, color: $crate::http::Rgb) -> Result<()> {
+            let op = $crate::client::Op::ConfigureSlot { slot, material: material.to_owned(), color };
+            Ok(self.run(op)$($aw)*?.done()?)
+        }
+    };
 }
 
 #[cfg(test)]
@@ -1389,7 +1822,7 @@ mod tests {
         let r = upload_route(&target(Model::AD5X), "/a/b/cube.gcode", 10, &o, 1).unwrap();
         assert!(matches!(r, UploadRoute::Http(s) if s.file_name == "cube.gcode" && s.print_now));
         let r = upload_route(&target(Model::Adventurer3), "cube.g", 10, &o, 1).unwrap();
-        assert!(matches!(r, UploadRoute::Tcp { start: Some(_), .. }));
+        assert!(matches!(r, UploadRoute::Tcp { start, .. } if start.len() == 2));
         let lev = UploadOptions::default().leveling(true);
         assert!(upload_route(&target(Model::Adventurer4), "cube.g", 10, &lev, 1).is_err());
     }

@@ -475,6 +475,16 @@ impl Session {
         Ok(())
     }
 
+    /// Withdraw a command that is still queued (not yet written), for a caller that gave up
+    /// waiting (the printer was unreachable). Returns whether it was withdrawn; a command in
+    /// flight cannot be withdrawn and still gets its [`Event::Reply`].
+    pub fn cancel(&mut self, id: CommandId) -> bool {
+        let before = self.queue.len();
+        self.queue
+            .retain(|(o, _)| !matches!(o, Origin::User(i) | Origin::UploadBegin(i, _) if *i == id));
+        self.queue.len() != before
+    }
+
     /// Log out (`~M602`) and close. Queued commands are cancelled; the command in flight, if
     /// any, finishes first. Ends with [`Event::Disconnect`] and `State(Closed)`.
     pub fn close(&mut self, now: Instant) {

@@ -373,6 +373,13 @@ fn serve_tcp(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<(
         }
     };
     session.closed();
+    {
+        // The firmware frees the control lock when its holder's connection goes away.
+        let mut p = h.lock();
+        if p.controller() == Some(id) {
+            p.release_control();
+        }
+    }
     let _ = s.shutdown(Shutdown::Both);
     result
 }

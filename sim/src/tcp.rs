@@ -149,7 +149,12 @@ impl TcpSession {
                 return self.send(reply);
             }
             Command::Logout => {
-                p.release_control();
+                // Only the holder's logout releases the lock: a denied client's `~M602` (the
+                // reference clients send one before each login retry) must not take control
+                // away from the client that has it.
+                if p.has_control(self.id, now) {
+                    p.release_control();
+                }
                 return self.send(if p.spec.emulator_login {
                     "CMD M602 Received.\nok\nControl Release.\nok\n"
                 } else {

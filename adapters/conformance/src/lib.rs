@@ -1,0 +1,209 @@
+//! The loopback suite every adapter runs, written once.
+//!
+//! Each adapter's `tests/loopback.rs` is one line: `flashforge_conformance::suite!(crate, run);`
+//! where `run` turns a call's return value into its result (the identity for the blocking
+//! adapter, `block_on` for the async ones). The suite starts a [`flashforge_sim`] printer of
+//! each of the seven models on 127.0.0.1, runs every operation through the adapter's
+//! `Printer`, and checks the simulated printer's state after each one; operations a model
+//! lacks must fail with the typed `Unsupported` error. The fault suite and the 1 GiB upload
+//! use the same mechanism.
+//!
+//! The expectations below are written from the protocol notes (models.md §6), not derived from
+//! the core's own capability table, so the suite can catch that table being wrong.
+
+use std::io::Read;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use flashforge_proto::client::{ClientOptions, Endpoint};
+use flashforge_proto::http::Credentials;
+use flashforge_proto::Model;
+use flashforge_sim::{PrinterSpec, ServerConfig, SimHandle, SimServer};
+use sha2::{Digest, Sha256};
+
+pub use flashforge_proto;
+pub use flashforge_sim;
+
+/// Which operations a model supports, from the protocol notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// HTTP API (credentials, `/detail`).
+    Http,
+    /// TCP channel (raw G-code, full file list, `~M28` upload on legacy).
+    Tcp,
+    /// Filtration fans.
+    Filtration,
+    /// Camera stream on/off.
+    Camera,
+    /// A camera stream URL (the AD5X reports its optional camera with the `camera` flag).
+    CameraUrl,
+    /// Home and jog.
+    Motion,
+    /// Material station slots.
+    Station,
+    /// Chamber heater.
+    ChamberHeater,
+    /// Four independently heated tools.
+    FourTools,
+}
+
+/// Whether `model` has `feature` (models.md §6).
+pub fn has(model: Model, feature: Feature) -> bool {
+    use Model::*;
+    match feature {
+        Feature::Http => matches!(model, Adventurer5M | Adventurer5MPro | AD5X | Creator5 | Creator5Pro),
+        Feature::Tcp => !matches!(model, Creator5 | Creator5Pro),
+        Feature::Filtration => matches!(model, Adventurer5MPro | Creator5Pro),
+        Feature::Camera => matches!(model, Adventurer5MPro | Creator5 | Creator5Pro),
+        Feature::CameraUrl => matches!(model, Adventurer5MPro | AD5X | Creator5 | Creator5Pro),
+        Feature::Motion => !matches!(model, Creator5 | Creator5Pro),
+        Feature::Station => matches!(model, AD5X | Creator5 | Creator5Pro),
+        Feature::ChamberHeater => model == Creator5Pro,
+        Feature::FourTools => matches!(model, Creator5 | Creator5Pro),
+    }
+}
+
+/// A simulated printer of `model` on loopback, tuned for tests: short idle drop, small stored
+/// copies (uploads are hashed, not kept), a fast job clock.
+pub fn sim(model: Model) -> SimServer {
+    sim_with(model, |_| {})
+}
+
+/// [`sim`] with spec changes.
+pub fn sim_with(model: Model, f: impl FnOnce(&mut PrinterSpec)) -> SimServer {
+    let mut spec = PrinterSpec::new(model);
+    spec.keep_file_bytes = 1 << 20;
+    f(&mut spec);
+    SimServer::start(vec![spec], &ServerConfig::default()).expect("simulator on 127.0.0.1")
+}
+
+/// The endpoint of a simulated printer (its real ports).
+pub fn endpoint(h: &SimHandle) -> Endpoint {
+    let ip = h.udp.ip();
+    let tcp = h.tcp.map_or(8899, |a| a.port());
+    let http = h.http.map_or(8898, |a| a.port());
+    Endpoint::new(ip).with_ports(tcp, http)
+}
+
+/// The simulated printer's credentials.
+pub fn credentials(h: &SimHandle) -> Credentials {
+    Credentials::new(&h.serial(), &h.check_code()).expect("credentials")
+}
+
+/// Credentials with a wrong check code.
+pub fn wrong_credentials(h: &SimHandle) -> Credentials {
+    Credentials::new(&h.serial(), "00000000").expect("credentials")
+}
+
+/// Short deadlines so faults resolve quickly.
+pub fn options() -> ClientOptions {
+    ClientOptions::default()
+        .reply_timeout(Duration::from_millis(1500))
+        .connect_timeout(Duration::from_secs(2))
+        .reconnect_backoff(Duration::from_millis(50))
+}
+
+/// The deadline every faulty call must beat: the reply deadline plus scheduling slack.
+pub const FAULT_DEADLINE: Duration = Duration::from_millis(4500);
+
+/// A deterministic generated file of `size` bytes (never held in memory).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    remaining: u64,
+    state: u64,
+}
+
+impl Pattern {
+    /// `size` bytes.
+    pub fn new(size: u64) -> Self {
+        Self {
+            remaining: size,
+            state: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) -> usize {
+        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(buf.len());
+        for chunk in buf[..n].chunks_mut(8) {
+            // xorshift64: printable-ish G-code is not needed, only reproducible bytes.
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            let b = self.state.to_le_bytes();
+            chunk.copy_from_slice(&b[..chunk.len()]);
+        }
+        self.remaining -= n as u64;
+        n
+    }
+
+    /// SHA-256 (hex) of the whole pattern of `size` bytes.
+    pub fn sha256_hex(size: u64) -> String {
+        let mut p = Self::new(size);
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = p.fill(&mut buf);
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Ok(self.fill(buf))
+    }
+}
+
+impl tokio::io::AsyncRead for Pattern {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = self.get_mut().fill(buf.initialize_unfilled());
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl futures_io::AsyncRead for Pattern {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(Ok(self.get_mut().fill(buf)))
+    }
+}
+
+/// The SHA-256 (hex) the simulator recorded for a stored file.
+pub fn stored_sha256(h: &SimHandle, name: &str) -> Option<String> {
+    let p = h.lock();
+    p.files
+        .get(name)
+        .map(|f| f.sha256.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Peak resident set of this process in KiB (`VmHWM`), on Linux.
+pub fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Current resident set in KiB (`VmRSS`), on Linux.
+pub fn rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The PNG signature.
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+mod suite;

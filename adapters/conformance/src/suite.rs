@@ -1,0 +1,504 @@
+//! The suite itself: `suite!` (every model, every operation, the faults) and `big_upload!`.
+
+/// Every operation on each of the seven models, and the fault suite, for one adapter.
+///
+/// `$ff` is the adapter crate, `$run` a function that turns what a `Printer` method returns
+/// into its `Result` (identity for blocking, `block_on` for async adapters).
+#[macro_export]
+macro_rules! suite {
+    ($ff:ident, $run:path) => {
+        mod conformance_suite {
+            use std::time::{Duration, Instant};
+
+            use $crate::flashforge_sim::{HttpFault, SimHandle, Status as SimStatus, TcpFault};
+            use $crate::{has, Feature, Pattern};
+            use $ff::{Axis, Error, Heater, JobOptions, Model, Printer, Rgb, UploadOptions};
+
+            fn open(h: &SimHandle, model: Model) -> Printer {
+                let b = Printer::builder().options($crate::options());
+                if has(model, Feature::Http) {
+                    $run(b.connect($crate::endpoint(h), $crate::credentials(h)))
+                        .unwrap_or_else(|e| panic!("connect {model}: {e}"))
+                } else {
+                    $run(b.connect_legacy($crate::endpoint(h)))
+                        .unwrap_or_else(|e| panic!("connect {model}: {e}"))
+                        .into_inner()
+                }
+            }
+
+            /// `Ok` when the model has the feature, the typed `Unsupported` error otherwise.
+            fn expect<T: std::fmt::Debug>(
+                r: Result<T, Error>,
+                supported: bool,
+                what: &str,
+                model: Model,
+            ) -> Option<T> {
+                match r {
+                    Ok(v) if supported => Some(v),
+                    Err(e) if !supported => {
+                        assert!(
+                            matches!(e, Error::Unsupported { .. }),
+                            "{model} {what}: want Unsupported, got {e:?}"
+                        );
+                        None
+                    }
+                    other => panic!("{model} {what}: supported={supported}, got {other:?}"),
+                }
+            }
+
+            fn journal_has(h: &SimHandle, needle: &str) -> bool {
+                h.lock().journal.iter().any(|l| l.contains(needle))
+            }
+
+            fn exercise(model: Model) {
+                let server = $crate::sim(model);
+                let h = server.printer();
+                let p = open(h, model);
+                assert_eq!(p.model(), model);
+
+                // Reads.
+                let st = $run(p.status()).expect("status");
+                assert_eq!(st.model, model);
+                assert_eq!(
+                    st.state,
+                    $crate::flashforge_proto::http::MachineState::Ready,
+                    "{model}"
+                );
+                let tools = if has(model, Feature::FourTools) { 4 } else { 1 };
+                assert!(st.temperatures.tools.len() >= tools, "{model}: {st:?}");
+                assert!(st.temperatures.bed.is_some(), "{model}");
+                let info = $run(p.info()).expect("info");
+                assert_eq!(info.model, model);
+                assert!(!info.firmware.is_empty());
+                if has(model, Feature::Http) {
+                    assert_eq!(info.firmware, h.lock().spec.firmware);
+                }
+                let temps = $run(p.temperatures()).expect("temperatures");
+                assert!(!temps.tools.is_empty());
+
+                // Heaters.
+                $run(p.set_temperature(Heater::Tool(0), 200)).expect("nozzle");
+                assert_eq!(h.lock().nozzles[0].target, 200.0, "{model}");
+                if has(model, Feature::FourTools) {
+                    $run(p.set_temperature(Heater::Tool(3), 190)).expect("tool 3");
+                    assert_eq!(h.lock().nozzles[3].target, 190.0);
+                }
+                $run(p.set_temperature(Heater::Bed, 55)).expect("bed");
+                assert_eq!(h.lock().bed.target, 55.0, "{model}");
+                let chamber = has(model, Feature::ChamberHeater);
+                if expect($run(p.set_temperature(Heater::Chamber, 40)), chamber, "chamber", model)
+                    .is_some()
+                {
+                    assert_eq!(h.lock().chamber.as_ref().map(|c| c.target), Some(40.0));
+                }
+                $run(p.temperatures_off()).expect("temperatures off");
+                assert_eq!(h.lock().nozzles[0].target, 0.0, "{model}");
+                assert_eq!(h.lock().bed.target, 0.0, "{model}");
+
+                // LED, fans, camera.
+                $run(p.led(true)).expect("led on");
+                assert!(h.lock().led, "{model}");
+                $run(p.led(false)).expect("led off");
+                assert!(!h.lock().led, "{model}");
+                if expect($run(p.filtration(true)), has(model, Feature::Filtration), "filtration", model)
+                    .is_some()
+                    && model == Model::Adventurer5MPro
+                {
+                    // The Creator 5 Pro acknowledges without actuating (models.md note 5).
+                    let s = h.lock();
+                    assert!(s.internal_fan && s.external_fan);
+                }
+                let cam = has(model, Feature::Camera);
+                if expect($run(p.camera(true)), cam, "camera", model).is_some() {
+                    assert!(h.lock().camera_on);
+                }
+                let url_ok = has(model, Feature::CameraUrl);
+                if let Some(url) = expect($run(p.camera_url()), url_ok, "camera url", model) {
+                    assert!(url.starts_with("http://"), "{url}");
+                }
+                $run(p.fan(128)).expect("fan");
+                if has(model, Feature::Http) {
+                    assert_eq!(h.lock().cooling_fan, 128);
+                } else {
+                    assert!(journal_has(h, "M106"));
+                }
+                if expect($run(p.speed(120)), has(model, Feature::Http), "speed", model).is_some() {
+                    assert_eq!(h.lock().speed_adjust, 120);
+                }
+
+                // Motion.
+                let motion = has(model, Feature::Motion);
+                if expect($run(p.home()), motion, "home", model).is_some() {
+                    assert!(journal_has(h, "G28") || journal_has(h, "POST /control"));
+                }
+                expect($run(p.jog(Axis::Z, 5.0)), motion, "jog", model);
+
+                // Files.
+                let stored: Vec<String> = h.lock().files.keys().cloned().collect();
+                assert!(!stored.is_empty());
+                if let Some(files) = expect($run(p.files()), has(model, Feature::Tcp), "files", model) {
+                    for s in &stored {
+                        assert!(files.contains(s), "{model}: {s} not in {files:?}");
+                    }
+                }
+                if let Some(recent) =
+                    expect($run(p.recent_files()), has(model, Feature::Http), "recent", model)
+                {
+                    assert!(!recent.is_empty(), "{model}");
+                }
+                let thumb = $run(p.thumbnail(&stored[0])).expect("thumbnail");
+                assert!(thumb.image.starts_with($crate::PNG), "{model}");
+                if let Some(lines) =
+                    expect($run(p.gcode("~M115")), has(model, Feature::Tcp), "gcode", model)
+                {
+                    assert!(!lines.is_empty(), "{model}");
+                }
+                if expect(
+                    $run(p.configure_slot(1, "PETG", Rgb([255, 255, 255]))),
+                    has(model, Feature::Station),
+                    "slot",
+                    model,
+                )
+                .is_some()
+                {
+                    let s = h.lock();
+                    assert_eq!(s.station.as_ref().unwrap().slots[0].material, "PETG");
+                }
+
+                // Upload with progress, then the job controls.
+                let size = 100_003u64;
+                let mut seen = Vec::new();
+                $run(p.upload(
+                    "conformance.gcode",
+                    size,
+                    Pattern::new(size),
+                    UploadOptions::default(),
+                    |pr: $ff::UploadProgress| seen.push(pr.sent),
+                ))
+                .expect("upload");
+                assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+                assert_eq!(seen.last(), Some(&size));
+                assert_eq!(
+                    $crate::stored_sha256(h, "conformance.gcode"),
+                    Some(Pattern::sha256_hex(size)),
+                    "{model}: byte-exact on the printer"
+                );
+                $run(p.start("conformance.gcode", JobOptions::default())).expect("start");
+                assert!(matches!(h.lock().status, SimStatus::Heating | SimStatus::Printing));
+                $run(p.pause()).expect("pause");
+                assert_eq!(h.lock().status, SimStatus::Paused, "{model}");
+                assert_eq!(
+                    $run(p.status()).expect("status").state,
+                    $crate::flashforge_proto::http::MachineState::Paused,
+                    "{model}"
+                );
+                $run(p.resume()).expect("resume");
+                assert!(matches!(h.lock().status, SimStatus::Heating | SimStatus::Printing));
+                $run(p.cancel()).expect("cancel");
+                assert_eq!(h.lock().status, SimStatus::Cancelled, "{model}");
+                if expect($run(p.clear_platform()), has(model, Feature::Http), "clear", model)
+                    .is_some()
+                {
+                    assert_eq!(h.lock().status, SimStatus::Ready);
+                }
+
+                // Upload and print in one call.
+                $run(p.upload(
+                    "conformance2.gcode",
+                    4096,
+                    Pattern::new(4096),
+                    UploadOptions::default().start(true),
+                    |_| {},
+                ))
+                .expect("upload and print");
+                assert_eq!(
+                    h.lock().job.as_ref().map(|j| j.file.clone()).as_deref(),
+                    Some("conformance2.gcode")
+                );
+                $run(p.cancel()).expect("cancel");
+
+                // Close releases the TCP control lock.
+                $run(p.close());
+                if has(model, Feature::Tcp) {
+                    let t0 = Instant::now();
+                    while h.lock().controller().is_some() && t0.elapsed() < Duration::from_secs(3) {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    assert_eq!(h.lock().controller(), None, "{model}: lock released");
+                }
+                drop(p);
+                server.shutdown();
+            }
+
+            #[test]
+            fn adventurer_3() {
+                exercise(Model::Adventurer3);
+            }
+            #[test]
+            fn adventurer_4() {
+                exercise(Model::Adventurer4);
+            }
+            #[test]
+            fn adventurer_5m() {
+                exercise(Model::Adventurer5M);
+            }
+            #[test]
+            fn adventurer_5m_pro() {
+                exercise(Model::Adventurer5MPro);
+            }
+            #[test]
+            fn ad5x() {
+                exercise(Model::AD5X);
+            }
+            #[test]
+            fn creator_5() {
+                exercise(Model::Creator5);
+            }
+            #[test]
+            fn creator_5_pro() {
+                exercise(Model::Creator5Pro);
+            }
+
+            #[test]
+            fn wrong_check_code_is_unauthorized() {
+                let server = $crate::sim(Model::Adventurer5M);
+                let h = server.printer();
+                let r = $run(Printer::builder()
+                    .options($crate::options())
+                    .connect($crate::endpoint(h), $crate::wrong_credentials(h)));
+                let e = r.expect_err("wrong check code");
+                assert_eq!(e, Error::Unauthorized);
+                assert!(!format!("{e} {e:?}").contains(&h.check_code()));
+            }
+
+            #[test]
+            fn unreachable_printer_is_a_typed_error() {
+                // A port nothing listens on (bound, then closed).
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port();
+                let ep = $ff::Endpoint::new(std::net::Ipv4Addr::LOCALHOST).with_ports(port, port);
+                let t0 = Instant::now();
+                let e = $run(Printer::builder().options($crate::options()).connect_legacy(ep))
+                    .expect_err("nothing listens");
+                assert!(matches!(e, Error::Unreachable(_)), "{e:?}");
+                assert!(t0.elapsed() < $crate::FAULT_DEADLINE);
+            }
+
+            #[test]
+            fn check_code_never_in_debug() {
+                let server = $crate::sim(Model::AD5X);
+                let h = server.printer();
+                let p = open(h, Model::AD5X);
+                assert!(!format!("{p:?}").contains(&h.check_code()));
+            }
+
+            #[test]
+            fn discover_finds_every_model_by_unicast() {
+                let specs: Vec<_> = Model::ALL
+                    .iter()
+                    .map(|&m| $crate::flashforge_sim::PrinterSpec::new(m))
+                    .collect();
+                let server = $crate::flashforge_sim::SimServer::start(
+                    specs,
+                    &$crate::flashforge_sim::ServerConfig::default(),
+                )
+                .unwrap();
+                let targets = server.printers().iter().map(|h| h.udp);
+                let opts = $ff::DiscoverOptions::unicast(targets).timeout(Duration::from_secs(3));
+                let found = $run($ff::discover(&opts)).expect("discover");
+                assert_eq!(found.len(), 7, "{found:?}");
+                for h in server.printers() {
+                    let want = $crate::endpoint(h);
+                    assert!(
+                        found.iter().any(|f| $ff::Endpoint::from(f) == want),
+                        "{want} not in {found:?}"
+                    );
+                }
+                // A discovered printer connects with what discovery reported.
+                let h5 = &server.printers()[2];
+                let f = found
+                    .iter()
+                    .find(|f| $ff::Endpoint::from(*f) == $crate::endpoint(h5))
+                    .unwrap();
+                let p = $run(Printer::builder()
+                    .options($crate::options())
+                    .connect(f, $crate::credentials(h5)))
+                .expect("connect discovered");
+                assert_eq!(p.model(), Model::Adventurer5M);
+            }
+
+            // ---- faults ------------------------------------------------------------------
+
+            /// A faulty call ends with an error or a correct result within the deadline, and
+            /// the next call succeeds (after reconnect and re-login when needed).
+            fn after_fault<T: std::fmt::Debug>(
+                what: &str,
+                t0: Instant,
+                r: Result<T, Error>,
+                ok_allowed: bool,
+            ) {
+                let took = t0.elapsed();
+                assert!(took < $crate::FAULT_DEADLINE, "{what}: took {took:?}");
+                match &r {
+                    Ok(_) => assert!(ok_allowed, "{what}: want an error, got {r:?}"),
+                    Err(e) => assert!(
+                        !matches!(e, Error::Unsupported { .. } | Error::Usage(_)),
+                        "{what}: {e:?}"
+                    ),
+                }
+            }
+
+            #[test]
+            fn tcp_faults() {
+                let server = $crate::sim(Model::Adventurer4);
+                let h = server.printer();
+                let p = open(h, Model::Adventurer4);
+                let good = $run(p.info()).expect("info");
+                let cases: Vec<(TcpFault, bool)> = vec![
+                    (TcpFault::CloseMidReply, false),
+                    (TcpFault::Close, false),
+                    (TcpFault::Stall, false),
+                    (TcpFault::Drip(Duration::from_millis(1)), true),
+                    (TcpFault::Garbage, true),
+                    (TcpFault::Oversize, true),
+                    (TcpFault::Unsolicited, true),
+                    (TcpFault::ExtraOk, true),
+                ];
+                for (fault, ok_allowed) in cases {
+                    let what = format!("{fault:?}");
+                    h.faults.push_tcp(fault);
+                    let t0 = Instant::now();
+                    let r = $run(p.info());
+                    after_fault(&what, t0, r.clone(), ok_allowed);
+                    if let Ok(info) = &r {
+                        assert_eq!(info.model, good.model, "{what}");
+                    }
+                    // Recovery: the next commands succeed and are correct.
+                    let again = $run(p.info()).unwrap_or_else(|e| panic!("after {what}: {e}"));
+                    assert_eq!(again, good, "after {what}");
+                    let st = $run(p.status()).unwrap_or_else(|e| panic!("after {what}: {e}"));
+                    assert_eq!(st.model, Model::Adventurer4);
+                }
+                h.faults.clear();
+            }
+
+            #[test]
+            fn idle_connection_dropped_by_the_printer_recovers() {
+                let server = $crate::sim_with(Model::Adventurer5M, |s| {
+                    s.idle_drop = Duration::from_millis(300);
+                });
+                let h = server.printer();
+                let p = open(h, Model::Adventurer5M);
+                $run(p.gcode("~M115")).expect("first");
+                std::thread::sleep(Duration::from_millis(900));
+                let lines = $run(p.gcode("~M115")).expect("after idle drop");
+                assert!(!lines.is_empty());
+            }
+
+            #[test]
+            fn http_faults() {
+                let server = $crate::sim(Model::Adventurer5MPro);
+                let h = server.printer();
+                let p = open(h, Model::Adventurer5MPro);
+                let cases: Vec<(HttpFault, bool)> = vec![
+                    (HttpFault::Status(500), false),
+                    (HttpFault::TruncatedBody, false),
+                    (HttpFault::NonJson, false),
+                    (HttpFault::WrongTypes, true),
+                    (HttpFault::Stall, false),
+                    // A closed kept-alive connection is retried once on a fresh one.
+                    (HttpFault::Close, true),
+                    (HttpFault::Drip(Duration::from_millis(1)), true),
+                ];
+                for (fault, ok_allowed) in cases {
+                    let what = format!("{fault:?}");
+                    h.faults.push_http(fault);
+                    let t0 = Instant::now();
+                    let r = $run(p.status());
+                    after_fault(&what, t0, r, ok_allowed);
+                    let st = $run(p.status()).unwrap_or_else(|e| panic!("after {what}: {e}"));
+                    assert_eq!(st.model, Model::Adventurer5MPro, "after {what}");
+                    $run(p.led(true)).unwrap_or_else(|e| panic!("led after {what}: {e}"));
+                }
+            }
+
+            #[test]
+            fn second_client_is_refused_the_control_lock() {
+                let server = $crate::sim(Model::Adventurer4);
+                let h = server.printer();
+                let first = open(h, Model::Adventurer4);
+                let t0 = Instant::now();
+                let e = $run(Printer::builder()
+                    .options($crate::options())
+                    .connect_legacy($crate::endpoint(h)))
+                .expect_err("lock held");
+                assert!(
+                    matches!(e, Error::ControlHeld | Error::Session(_)),
+                    "{e:?}"
+                );
+                assert!(t0.elapsed() < Duration::from_secs(10));
+                $run(first.close());
+                drop(first);
+                let second = open(h, Model::Adventurer4);
+                $run(second.status()).expect("second client after release");
+            }
+        }
+    };
+}
+
+/// A 1 GiB upload through the adapter: byte-exact, monotonic progress, and a peak RSS that
+/// does not grow with the file (a 64 MiB upload first, then 1 GiB; the peak must not move by
+/// more than a few MiB).
+#[macro_export]
+macro_rules! big_upload {
+    ($ff:ident, $run:path) => {
+        #[test]
+        fn one_gib_upload_with_flat_memory() {
+            use $crate::{Feature, Pattern};
+            use $ff::{Model, Printer, UploadOptions};
+            let server = $crate::sim_with(Model::Adventurer5M, |s| s.keep_file_bytes = 0);
+            let h = server.printer();
+            let p = $run(Printer::builder()
+                .options($crate::options())
+                .connect($crate::endpoint(h), $crate::credentials(h)))
+            .expect("connect");
+            let mut upload = |name: &str, size: u64| {
+                let mut last = 0u64;
+                let mut calls = 0u64;
+                $run(p.upload(name, size, Pattern::new(size), UploadOptions::default(), |pr| {
+                    assert!(pr.sent > last, "progress is monotonic");
+                    assert_eq!(pr.total, size);
+                    last = pr.sent;
+                    calls += 1;
+                }))
+                .expect("upload");
+                assert_eq!(last, size);
+                assert!(calls > 1);
+                assert_eq!(
+                    $crate::stored_sha256(h, name),
+                    Some(Pattern::sha256_hex(size)),
+                    "byte-exact"
+                );
+            };
+            let _ = Feature::Http;
+            upload("warmup.gcode", 64 << 20);
+            let before = $crate::peak_rss_kib();
+            let t0 = std::time::Instant::now();
+            upload("big.gcode", 1 << 30);
+            let took = t0.elapsed();
+            let after = $crate::peak_rss_kib();
+            if let (Some(b), Some(a)) = (before, after) {
+                eprintln!(
+                    "1 GiB upload: {:.2} s, peak RSS {} KiB -> {} KiB",
+                    took.as_secs_f64(),
+                    b,
+                    a
+                );
+                assert!(a.saturating_sub(b) < 16 * 1024, "peak RSS grew {} KiB", a - b);
+            }
+        }
+    };
+}
