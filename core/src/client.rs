@@ -348,6 +348,42 @@ impl Target {
         )
     }
 
+    /// The target of a printer being connected over HTTP, before `/detail` answers.
+    pub fn connecting_http(host: &str) -> Self {
+        let mut t = Self::new(Model::Unknown, "", host);
+        t.capabilities.http = true;
+        t
+    }
+
+    /// The target of a printer being connected over TCP, before `~M115` answers.
+    pub fn connecting_tcp(host: &str) -> Self {
+        let mut t = Self::new(Model::Unknown, "", host);
+        t.capabilities.tcp = true;
+        t
+    }
+
+    /// The target once the `Op::Info` of [`Target::connecting_http`] answered.
+    pub fn connected_http(info: Output, host: &str, o: &Overrides) -> Result<Self, ClientError> {
+        let detail = info
+            .info()?
+            .detail
+            .ok_or(ClientError::UnexpectedReply("/detail"))?;
+        let mut t = Self::from_detail(&detail, host).with_overrides(o);
+        t.capabilities.http = true;
+        Ok(t)
+    }
+
+    /// The target once `~M115` answered on a legacy (TCP-only) connection.
+    pub fn connected_tcp(reply: Reply, host: &str, o: &Overrides) -> Result<Self, ClientError> {
+        let Reply::PrinterInfo(info) = reply else {
+            return Err(ClientError::UnexpectedReply("an M115 reply"));
+        };
+        let mut t = Self::from_printer_info(&info, host).with_overrides(o);
+        t.capabilities.http = false;
+        t.capabilities.tcp = true;
+        Ok(t)
+    }
+
     /// Apply the caller's overrides.
     pub fn with_overrides(mut self, o: &Overrides) -> Self {
         let c = &mut self.capabilities;
@@ -931,6 +967,14 @@ pub fn upload_route(
             model: target.model,
         })
     }
+}
+
+/// Entropy for a multipart boundary (std's per-process random hash keys; no clock).
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    h.finish()
 }
 
 /// Check an upload's final HTTP reply.

@@ -84,14 +84,9 @@ impl Builder {
         let _span = tracing::info_span!("connect", %endpoint).entered();
         client::check_credentials(&credentials)?;
         let mut p = Printer::new(endpoint, Some(credentials), self);
-        p.target.capabilities.http = true;
-        let Output::Info(info) = p.execute_steps(Plan::new(Op::Info, &p.target)?)? else {
-            return Err(Error::UnexpectedReply("printer info"));
-        };
-        let detail = info.detail.ok_or(Error::UnexpectedReply("/detail"))?;
-        p.target = Target::from_detail(&detail, &endpoint.ip.to_string())
-            .with_overrides(&p.options.overrides);
-        p.target.capabilities.http = true;
+        p.target = Target::connecting_http(&p.target.host);
+        let info = p.execute_steps(Plan::new(Op::Info, &p.target)?)?;
+        p.target = Target::connected_http(info, &p.target.host, &p.options.overrides)?;
         tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected");
         Ok(p)
     }
@@ -102,13 +97,7 @@ impl Builder {
         let _span = tracing::info_span!("connect_legacy", %endpoint).entered();
         let mut p = Printer::new(endpoint, None, self);
         let reply = p.tcp_command(flashforge_proto::Command::MachineInfo)?;
-        let flashforge_proto::Reply::PrinterInfo(info) = reply else {
-            return Err(Error::UnexpectedReply("an M115 reply"));
-        };
-        p.target = Target::from_printer_info(&info, &endpoint.ip.to_string())
-            .with_overrides(&p.options.overrides);
-        p.target.capabilities.http = false;
-        p.target.capabilities.tcp = true;
+        p.target = Target::connected_tcp(reply, &p.target.host, &p.options.overrides)?;
         let dialect = p.target.dialect;
         if let Some(link) = p.tcp.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut() {
             link.session_mut().set_dialect(dialect);
@@ -292,7 +281,7 @@ impl Printer {
         let mut reader = reader;
         let mut options = options;
         options.expect_continue |= self.options.expect_continue;
-        let seed = boundary_seed();
+        let seed = client::random_seed();
         let chunk = self.options.upload_chunk_size.max(4096);
         match client::upload_route(&self.target, name, size, &options, seed)? {
             UploadRoute::Http(spec) => {
@@ -345,17 +334,6 @@ impl Drop for Printer {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-fn boundary_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 /// Find printers: unicast to `options.targets`, or the LAN (broadcast and multicast) when
