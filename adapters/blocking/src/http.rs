@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use flashforge_proto::client::{self, ClientError, ConnectionEvent, UploadProgress};
 use flashforge_proto::http::{
-    parse_response, Body, Credentials, ExchangeEvent, HttpExchange, Request, Response, Upload,
-    UploadSpec,
+    parse_response, Body, Credentials, ExchangeEvent, HttpExchange, Request, Response,
+    ResponseKind, Upload, UploadSpec,
 };
 use flashforge_proto::HttpConfig;
 
@@ -63,7 +63,8 @@ impl Http<'_> {
                 Some(s) => s,
                 None => self.connect()?,
             };
-            let mut ex = HttpExchange::new(req, self.host, self.creds, self.config, Instant::now())?;
+            let mut ex =
+                HttpExchange::new(req, self.host, self.creds, self.config, Instant::now())?;
             match drive(&mut ex, &mut sock, None) {
                 Ok(resp) => {
                     if ex.connection_reusable(&resp) {
@@ -71,8 +72,7 @@ impl Http<'_> {
                     } else {
                         self.event(ConnectionEvent::HttpClosed);
                     }
-                    return Ok(parse_response(req.response_kind(), &resp)
-                        .map_err(ClientError::from)?);
+                    return Ok(parse_response(req.response_kind(), &resp)?);
                 }
                 Err(e) => {
                     self.event(ConnectionEvent::HttpClosed);
@@ -108,12 +108,8 @@ impl Http<'_> {
         let r = drive(&mut ex, &mut sock, Some(&mut body));
         self.event(ConnectionEvent::HttpClosed);
         let resp = r?;
-        Ok(parse_response(spec_kind(), &resp).map_err(ClientError::from)?)
+        Ok(parse_response(ResponseKind::Envelope, &resp)?)
     }
-}
-
-fn spec_kind() -> flashforge_proto::http::ResponseKind {
-    flashforge_proto::http::ResponseKind::Envelope
 }
 
 struct BodySource<'a> {
@@ -142,7 +138,10 @@ fn write_all(sock: &mut TcpStream, bytes: &[u8]) -> std::result::Result<(), Fail
         .map_err(|e| Failure::Client(ClientError::io(&e)))
 }
 
-fn flush_transmits(ex: &mut HttpExchange, sock: &mut TcpStream) -> std::result::Result<(), Failure> {
+fn flush_transmits(
+    ex: &mut HttpExchange,
+    sock: &mut TcpStream,
+) -> std::result::Result<(), Failure> {
     while let Some(tx) = ex.poll_transmit() {
         write_all(sock, &tx)?;
     }
@@ -171,7 +170,9 @@ fn drive(
         let now = Instant::now();
         let wait = ex
             .poll_timeout()
-            .map_or(Duration::from_millis(100), |t| t.saturating_duration_since(now))
+            .map_or(Duration::from_millis(100), |t| {
+                t.saturating_duration_since(now)
+            })
             .clamp(Duration::from_millis(1), Duration::from_secs(1));
         sock.set_read_timeout(Some(wait))
             .map_err(|e| Failure::Client(ClientError::io(&e)))?;

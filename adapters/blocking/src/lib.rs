@@ -31,12 +31,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flashforge_proto::client::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
-use flashforge_proto::discovery::{DiscoveredPrinter, Discovery, MULTICAST_TTL};
+pub use flashforge_proto::discovery::DiscoveredPrinter;
+use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
 use flashforge_proto::printer_ops;
 
 pub use flashforge_proto::client::{
-    ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater,
-    Info, Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
+    ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info,
+    Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
 };
 pub use flashforge_proto::gcode::Thumbnail;
 pub use flashforge_proto::http::{Axis, Credentials, GcodeFile, JobOptions, MaterialMapping, Rgb};
@@ -71,7 +72,10 @@ impl Builder {
 
     /// Called on every connection-state change (TCP login, reconnect back-off, HTTP
     /// connection open/close).
-    pub fn on_connection_event(mut self, f: impl Fn(&ConnectionEvent) + Send + Sync + 'static) -> Self {
+    pub fn on_connection_event(
+        mut self,
+        f: impl Fn(&ConnectionEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.callback = Some(Arc::new(f));
         self
     }
@@ -79,7 +83,11 @@ impl Builder {
     /// Connect to a 5M, 5M Pro, AD5X, Creator 5 or Creator 5 Pro: `/detail` identifies the
     /// model and checks the credentials. The TCP channel (not on the Creator 5) opens when an
     /// operation first needs it.
-    pub fn connect(self, endpoint: impl Into<Endpoint>, credentials: Credentials) -> Result<Printer> {
+    pub fn connect(
+        self,
+        endpoint: impl Into<Endpoint>,
+        credentials: Credentials,
+    ) -> Result<Printer> {
         let endpoint = endpoint.into();
         let _span = tracing::info_span!("connect", %endpoint).entered();
         client::check_credentials(&credentials)?;
@@ -285,7 +293,9 @@ impl Printer {
         let chunk = self.options.upload_chunk_size.max(4096);
         match client::upload_route(&self.target, name, size, &options, seed)? {
             UploadRoute::Http(spec) => {
-                let body = self.http()?.upload(&spec, &mut reader, chunk, &mut progress)?;
+                let body = self
+                    .http()?
+                    .upload(&spec, &mut reader, chunk, &mut progress)?;
                 client::finish_upload(body)
             }
             UploadRoute::Tcp { name, size, start } => {
@@ -342,17 +352,22 @@ impl Drop for Printer {
 pub fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
     let _span = tracing::info_span!("discover", targets = options.targets.len()).entered();
     let io = |e: std::io::Error| Error::io(&e);
-    let bind = if options.targets.iter().all(|t| t.ip().is_loopback()) && !options.targets.is_empty() {
-        "127.0.0.1:0"
-    } else {
-        "0.0.0.0:0"
-    };
+    let bind =
+        if options.targets.iter().all(|t| t.ip().is_loopback()) && !options.targets.is_empty() {
+            "127.0.0.1:0"
+        } else {
+            "0.0.0.0:0"
+        };
     let sock = UdpSocket::bind(bind).map_err(io)?;
     if options.needs_broadcast() {
         sock.set_broadcast(true).map_err(io)?;
         sock.set_multicast_ttl_v4(MULTICAST_TTL).map_err(io)?;
     }
-    let mut d = Discovery::new(options.config.clone(), options.destinations(), Instant::now());
+    let mut d = Discovery::new(
+        options.config.clone(),
+        options.destinations(),
+        Instant::now(),
+    );
     let mut buf = [0u8; 2048];
     let mut recv = |d: &mut Discovery, sock: &UdpSocket| {
         while let Ok((n, from)) = sock.recv_from(&mut buf) {
@@ -373,7 +388,9 @@ pub fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
         let now = Instant::now();
         let wait = d
             .poll_timeout()
-            .map_or(Duration::from_millis(10), |t| t.saturating_duration_since(now))
+            .map_or(Duration::from_millis(10), |t| {
+                t.saturating_duration_since(now)
+            })
             .clamp(Duration::from_millis(1), Duration::from_millis(200));
         sock.set_read_timeout(Some(wait)).map_err(io)?;
         recv(&mut d, &sock);

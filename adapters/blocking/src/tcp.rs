@@ -21,7 +21,10 @@ pub(crate) struct TcpLink {
     callback: Option<Callback>,
     /// Set when a connect attempt failed during the current call.
     connect_error: Option<ClientError>,
-    replies: Vec<(CommandId, std::result::Result<Reply, flashforge_proto::CommandError>)>,
+    replies: Vec<(
+        CommandId,
+        std::result::Result<Reply, flashforge_proto::CommandError>,
+    )>,
     upload_ready: Option<CommandId>,
 }
 
@@ -112,7 +115,9 @@ impl TcpLink {
         let wait = self
             .session
             .poll_timeout()
-            .map_or(Duration::from_millis(100), |t| t.saturating_duration_since(now))
+            .map_or(Duration::from_millis(100), |t| {
+                t.saturating_duration_since(now)
+            })
             .clamp(Duration::from_millis(1), Duration::from_secs(1));
         match self.sock.as_mut() {
             Some(sock) => {
@@ -206,7 +211,7 @@ impl TcpLink {
             if let Some(i) = self.replies.iter().position(|(r, _)| *r == id) {
                 // Refused before any byte was sent.
                 self.replies.swap_remove(i).1?;
-                return Err(ClientError::UnexpectedReply("upload acceptance").into());
+                return Err(ClientError::UnexpectedReply("upload acceptance"));
             }
             if let ConnectionState::Failed(e) = self.session.state() {
                 return Err(e.into());
@@ -221,7 +226,9 @@ impl TcpLink {
         let mut buf = vec![0u8; chunk];
         let mut sent = 0u64;
         while sent < size {
-            let want = usize::try_from(size - sent).unwrap_or(usize::MAX).min(chunk);
+            let want = usize::try_from(size - sent)
+                .unwrap_or(usize::MAX)
+                .min(chunk);
             let n = read_some(reader, &mut buf[..want])?;
             if n == 0 {
                 // The reader ended early: the session cannot finish the upload honestly.

@@ -5,4 +5,4 @@ fn run<T>(t: T) -> T {
     t
 }
 
-flashforge_conformance::big_upload!(flashforge_blocking, crate::run);
+flashforge_conformance::big_upload!(flashforge_blocking, run);

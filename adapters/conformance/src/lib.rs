@@ -52,7 +52,10 @@ pub enum Feature {
 pub fn has(model: Model, feature: Feature) -> bool {
     use Model::*;
     match feature {
-        Feature::Http => matches!(model, Adventurer5M | Adventurer5MPro | AD5X | Creator5 | Creator5Pro),
+        Feature::Http => matches!(
+            model,
+            Adventurer5M | Adventurer5MPro | AD5X | Creator5 | Creator5Pro
+        ),
         Feature::Tcp => !matches!(model, Creator5 | Creator5Pro),
         Feature::Filtration => matches!(model, Adventurer5MPro | Creator5Pro),
         Feature::Camera => matches!(model, Adventurer5MPro | Creator5 | Creator5Pro),
@@ -88,12 +91,12 @@ pub fn endpoint(h: &SimHandle) -> Endpoint {
 
 /// The simulated printer's credentials.
 pub fn credentials(h: &SimHandle) -> Credentials {
-    Credentials::new(&h.serial(), &h.check_code()).expect("credentials")
+    Credentials::new(h.serial(), h.check_code()).expect("credentials")
 }
 
 /// Credentials with a wrong check code.
 pub fn wrong_credentials(h: &SimHandle) -> Credentials {
-    Credentials::new(&h.serial(), "00000000").expect("credentials")
+    Credentials::new(h.serial(), "00000000").expect("credentials")
 }
 
 /// Short deadlines so faults resolve quickly.
@@ -124,7 +127,9 @@ impl Pattern {
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> usize {
-        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(buf.len());
+        let n = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
         for chunk in buf[..n].chunks_mut(8) {
             // xorshift64: printable-ish G-code is not needed, only reproducible bytes.
             self.state ^= self.state << 13;

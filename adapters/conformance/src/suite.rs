@@ -86,8 +86,13 @@ macro_rules! suite {
                 $run(p.set_temperature(Heater::Bed, 55)).expect("bed");
                 assert_eq!(h.lock().bed.target, 55.0, "{model}");
                 let chamber = has(model, Feature::ChamberHeater);
-                if expect($run(p.set_temperature(Heater::Chamber, 40)), chamber, "chamber", model)
-                    .is_some()
+                if expect(
+                    $run(p.set_temperature(Heater::Chamber, 40)),
+                    chamber,
+                    "chamber",
+                    model,
+                )
+                .is_some()
                 {
                     assert_eq!(h.lock().chamber.as_ref().map(|c| c.target), Some(40.0));
                 }
@@ -100,8 +105,13 @@ macro_rules! suite {
                 assert!(h.lock().led, "{model}");
                 $run(p.led(false)).expect("led off");
                 assert!(!h.lock().led, "{model}");
-                if expect($run(p.filtration(true)), has(model, Feature::Filtration), "filtration", model)
-                    .is_some()
+                if expect(
+                    $run(p.filtration(true)),
+                    has(model, Feature::Filtration),
+                    "filtration",
+                    model,
+                )
+                .is_some()
                     && model == Model::Adventurer5MPro
                 {
                     // The Creator 5 Pro acknowledges without actuating (models.md note 5).
@@ -122,7 +132,14 @@ macro_rules! suite {
                 } else {
                     assert!(journal_has(h, "M106"));
                 }
-                if expect($run(p.speed(120)), has(model, Feature::Http), "speed", model).is_some() {
+                if expect(
+                    $run(p.speed(120)),
+                    has(model, Feature::Http),
+                    "speed",
+                    model,
+                )
+                .is_some()
+                {
                     assert_eq!(h.lock().speed_adjust, 120);
                 }
 
@@ -136,21 +153,29 @@ macro_rules! suite {
                 // Files.
                 let stored: Vec<String> = h.lock().files.keys().cloned().collect();
                 assert!(!stored.is_empty());
-                if let Some(files) = expect($run(p.files()), has(model, Feature::Tcp), "files", model) {
+                if let Some(files) =
+                    expect($run(p.files()), has(model, Feature::Tcp), "files", model)
+                {
                     for s in &stored {
                         assert!(files.contains(s), "{model}: {s} not in {files:?}");
                     }
                 }
-                if let Some(recent) =
-                    expect($run(p.recent_files()), has(model, Feature::Http), "recent", model)
-                {
+                if let Some(recent) = expect(
+                    $run(p.recent_files()),
+                    has(model, Feature::Http),
+                    "recent",
+                    model,
+                ) {
                     assert!(!recent.is_empty(), "{model}");
                 }
                 let thumb = $run(p.thumbnail(&stored[0])).expect("thumbnail");
                 assert!(thumb.image.starts_with($crate::PNG), "{model}");
-                if let Some(lines) =
-                    expect($run(p.gcode("~M115")), has(model, Feature::Tcp), "gcode", model)
-                {
+                if let Some(lines) = expect(
+                    $run(p.gcode("~M115")),
+                    has(model, Feature::Tcp),
+                    "gcode",
+                    model,
+                ) {
                     assert!(!lines.is_empty(), "{model}");
                 }
                 if expect(
@@ -184,7 +209,10 @@ macro_rules! suite {
                     "{model}: byte-exact on the printer"
                 );
                 $run(p.start("conformance.gcode", JobOptions::default())).expect("start");
-                assert!(matches!(h.lock().status, SimStatus::Heating | SimStatus::Printing));
+                assert!(matches!(
+                    h.lock().status,
+                    SimStatus::Heating | SimStatus::Printing
+                ));
                 $run(p.pause()).expect("pause");
                 assert_eq!(h.lock().status, SimStatus::Paused, "{model}");
                 assert_eq!(
@@ -193,11 +221,19 @@ macro_rules! suite {
                     "{model}"
                 );
                 $run(p.resume()).expect("resume");
-                assert!(matches!(h.lock().status, SimStatus::Heating | SimStatus::Printing));
+                assert!(matches!(
+                    h.lock().status,
+                    SimStatus::Heating | SimStatus::Printing
+                ));
                 $run(p.cancel()).expect("cancel");
                 assert_eq!(h.lock().status, SimStatus::Cancelled, "{model}");
-                if expect($run(p.clear_platform()), has(model, Feature::Http), "clear", model)
-                    .is_some()
+                if expect(
+                    $run(p.clear_platform()),
+                    has(model, Feature::Http),
+                    "clear",
+                    model,
+                )
+                .is_some()
                 {
                     assert_eq!(h.lock().status, SimStatus::Ready);
                 }
@@ -263,9 +299,11 @@ macro_rules! suite {
             fn wrong_check_code_is_unauthorized() {
                 let server = $crate::sim(Model::Adventurer5M);
                 let h = server.printer();
-                let r = $run(Printer::builder()
-                    .options($crate::options())
-                    .connect($crate::endpoint(h), $crate::wrong_credentials(h)));
+                let r = $run(
+                    Printer::builder()
+                        .options($crate::options())
+                        .connect($crate::endpoint(h), $crate::wrong_credentials(h)),
+                );
                 let e = r.expect_err("wrong check code");
                 assert_eq!(e, Error::Unauthorized);
                 assert!(!format!("{e} {e:?}").contains(&h.check_code()));
@@ -281,8 +319,12 @@ macro_rules! suite {
                     .port();
                 let ep = $ff::Endpoint::new(std::net::Ipv4Addr::LOCALHOST).with_ports(port, port);
                 let t0 = Instant::now();
-                let e = $run(Printer::builder().options($crate::options()).connect_legacy(ep))
-                    .expect_err("nothing listens");
+                let e = $run(
+                    Printer::builder()
+                        .options($crate::options())
+                        .connect_legacy(ep),
+                )
+                .expect_err("nothing listens");
                 assert!(matches!(e, Error::Unreachable(_)), "{e:?}");
                 assert!(t0.elapsed() < $crate::FAULT_DEADLINE);
             }
@@ -323,9 +365,11 @@ macro_rules! suite {
                     .iter()
                     .find(|f| $ff::Endpoint::from(*f) == $crate::endpoint(h5))
                     .unwrap();
-                let p = $run(Printer::builder()
-                    .options($crate::options())
-                    .connect(f, $crate::credentials(h5)))
+                let p = $run(
+                    Printer::builder()
+                        .options($crate::options())
+                        .connect(f, $crate::credentials(h5)),
+                )
                 .expect("connect discovered");
                 assert_eq!(p.model(), Model::Adventurer5M);
             }
@@ -431,14 +475,13 @@ macro_rules! suite {
                 let h = server.printer();
                 let first = open(h, Model::Adventurer4);
                 let t0 = Instant::now();
-                let e = $run(Printer::builder()
-                    .options($crate::options())
-                    .connect_legacy($crate::endpoint(h)))
+                let e = $run(
+                    Printer::builder()
+                        .options($crate::options())
+                        .connect_legacy($crate::endpoint(h)),
+                )
                 .expect_err("lock held");
-                assert!(
-                    matches!(e, Error::ControlHeld | Error::Session(_)),
-                    "{e:?}"
-                );
+                assert!(matches!(e, Error::ControlHeld | Error::Session(_)), "{e:?}");
                 assert!(t0.elapsed() < Duration::from_secs(10));
                 $run(first.close());
                 drop(first);
@@ -461,19 +504,27 @@ macro_rules! big_upload {
             use $ff::{Model, Printer, UploadOptions};
             let server = $crate::sim_with(Model::Adventurer5M, |s| s.keep_file_bytes = 0);
             let h = server.printer();
-            let p = $run(Printer::builder()
-                .options($crate::options())
-                .connect($crate::endpoint(h), $crate::credentials(h)))
+            let p = $run(
+                Printer::builder()
+                    .options($crate::options())
+                    .connect($crate::endpoint(h), $crate::credentials(h)),
+            )
             .expect("connect");
             let mut upload = |name: &str, size: u64| {
                 let mut last = 0u64;
                 let mut calls = 0u64;
-                $run(p.upload(name, size, Pattern::new(size), UploadOptions::default(), |pr| {
-                    assert!(pr.sent > last, "progress is monotonic");
-                    assert_eq!(pr.total, size);
-                    last = pr.sent;
-                    calls += 1;
-                }))
+                $run(p.upload(
+                    name,
+                    size,
+                    Pattern::new(size),
+                    UploadOptions::default(),
+                    |pr| {
+                        assert!(pr.sent > last, "progress is monotonic");
+                        assert_eq!(pr.total, size);
+                        last = pr.sent;
+                        calls += 1;
+                    },
+                ))
                 .expect("upload");
                 assert_eq!(last, size);
                 assert!(calls > 1);
@@ -497,7 +548,11 @@ macro_rules! big_upload {
                     b,
                     a
                 );
-                assert!(a.saturating_sub(b) < 16 * 1024, "peak RSS grew {} KiB", a - b);
+                assert!(
+                    a.saturating_sub(b) < 16 * 1024,
+                    "peak RSS grew {} KiB",
+                    a - b
+                );
             }
         }
     };

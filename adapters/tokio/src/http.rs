@@ -64,11 +64,12 @@ fn io(e: std::io::Error) -> Failure {
 impl Http<'_> {
     async fn connect(&self) -> Result<TcpStream> {
         tracing::debug!(addr = %self.addr, "http connect");
-        let sock = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(ClientError::unreachable(&e)),
-            Err(_) => return Err(ClientError::Unreachable("connect timed out".into())),
-        };
+        let sock =
+            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(ClientError::unreachable(&e)),
+                Err(_) => return Err(ClientError::Unreachable("connect timed out".into())),
+            };
         let _ = sock.set_nodelay(true);
         self.event(ConnectionEvent::HttpConnected);
         Ok(sock)
@@ -167,9 +168,10 @@ async fn drive(
                 ExchangeEvent::Done(r) => return r.map_err(Failure::Http),
             }
         }
-        let deadline = ex
-            .poll_timeout()
-            .map_or_else(|| Instant::now() + Duration::from_millis(100), Instant::from_std);
+        let deadline = ex.poll_timeout().map_or_else(
+            || Instant::now() + Duration::from_millis(100),
+            Instant::from_std,
+        );
         match timeout_at(deadline, sock.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => ex.handle_eof(now()),
             Ok(Ok(n)) => ex.handle_bytes(&buf[..n], now()),

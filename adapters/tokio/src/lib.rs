@@ -35,13 +35,14 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use flashforge_proto::client::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
-use flashforge_proto::discovery::{DiscoveredPrinter, Discovery, MULTICAST_TTL};
+pub use flashforge_proto::discovery::DiscoveredPrinter;
+use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
 use flashforge_proto::printer_ops;
 use tracing::Instrument;
 
 pub use flashforge_proto::client::{
-    ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater,
-    Info, Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
+    ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info,
+    Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
 };
 pub use flashforge_proto::gcode::Thumbnail;
 pub use flashforge_proto::http::{Axis, Credentials, GcodeFile, JobOptions, MaterialMapping, Rgb};
@@ -76,7 +77,10 @@ impl Builder {
 
     /// Called on every connection-state change (TCP login, reconnect back-off, HTTP
     /// connection open/close).
-    pub fn on_connection_event(mut self, f: impl Fn(&ConnectionEvent) + Send + Sync + 'static) -> Self {
+    pub fn on_connection_event(
+        mut self,
+        f: impl Fn(&ConnectionEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.callback = Some(Arc::new(f));
         self
     }
@@ -84,15 +88,24 @@ impl Builder {
     /// Connect to a 5M, 5M Pro, AD5X, Creator 5 or Creator 5 Pro: `/detail` identifies the
     /// model and checks the credentials. The TCP channel (not on the Creator 5) opens when an
     /// operation first needs it.
-    pub async fn connect(self, endpoint: impl Into<Endpoint>, credentials: Credentials) -> Result<Printer> {
+    pub async fn connect(
+        self,
+        endpoint: impl Into<Endpoint>,
+        credentials: Credentials,
+    ) -> Result<Printer> {
         let endpoint = endpoint.into();
         let span = tracing::info_span!("connect", %endpoint);
         client::check_credentials(&credentials)?;
         let mut p = Printer::new(endpoint, Some(credentials), self);
         p.target = Target::connecting_http(&p.target.host);
-        let info = p.execute_steps(Plan::new(Op::Info, &p.target)?).instrument(span.clone()).await?;
+        let info = p
+            .execute_steps(Plan::new(Op::Info, &p.target)?)
+            .instrument(span.clone())
+            .await?;
         p.target = Target::connected_http(info, &p.target.host, &p.options.overrides)?;
-        span.in_scope(|| tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"));
+        span.in_scope(
+            || tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"),
+        );
         Ok(p)
     }
 
@@ -101,13 +114,18 @@ impl Builder {
         let endpoint = endpoint.into();
         let span = tracing::info_span!("connect_legacy", %endpoint);
         let mut p = Printer::new(endpoint, None, self);
-        let reply = p.tcp_command(flashforge_proto::Command::MachineInfo).instrument(span.clone()).await?;
+        let reply = p
+            .tcp_command(flashforge_proto::Command::MachineInfo)
+            .instrument(span.clone())
+            .await?;
         p.target = Target::connected_tcp(reply, &p.target.host, &p.options.overrides)?;
         let dialect = p.target.dialect;
         if let Some(link) = p.tcp.get_mut().as_mut() {
             link.session_mut().set_dialect(dialect);
         }
-        span.in_scope(|| tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"));
+        span.in_scope(
+            || tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"),
+        );
         Ok(LegacyPrinter(p))
     }
 }
@@ -286,7 +304,9 @@ impl Printer {
         mut progress: impl FnMut(UploadProgress) + Send,
     ) -> Result<()> {
         let span = tracing::info_span!("upload", name, size, model = %self.target.model);
-        self.upload_inner(name, size, reader, options, &mut progress).instrument(span).await
+        self.upload_inner(name, size, reader, options, &mut progress)
+            .instrument(span)
+            .await
     }
 
     async fn upload_inner(
@@ -304,14 +324,18 @@ impl Printer {
         let chunk = self.options.upload_chunk_size.max(4096);
         match client::upload_route(&self.target, name, size, &options, seed)? {
             UploadRoute::Http(spec) => {
-                let body = self.http()?.upload(&spec, &mut reader, chunk, progress).await?;
+                let body = self
+                    .http()?
+                    .upload(&spec, &mut reader, chunk, progress)
+                    .await?;
                 client::finish_upload(body)
             }
             UploadRoute::Tcp { name, size, start } => {
                 {
                     let mut guard = self.tcp_link().await;
                     let link = guard.as_mut().expect("link just set");
-                    link.upload(&name, size, &mut reader, chunk, progress).await?;
+                    link.upload(&name, size, &mut reader, chunk, progress)
+                        .await?;
                 }
                 for cmd in start {
                     self.tcp_command(cmd).await?;
@@ -337,8 +361,14 @@ impl Printer {
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or(Error::Usage(flashforge_proto::UsageError::BadFileName))?;
-        self.upload(name, size, tokio::io::BufReader::new(file), options, progress)
-            .await
+        self.upload(
+            name,
+            size,
+            tokio::io::BufReader::new(file),
+            options,
+            progress,
+        )
+        .await
     }
 
     /// Log out of the TCP session (releasing the control lock) and close every connection.
@@ -372,7 +402,8 @@ pub async fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter
 
 async fn discover_inner(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
     let io = |e: std::io::Error| Error::io(&e);
-    let loopback = !options.targets.is_empty() && options.targets.iter().all(|t| t.ip().is_loopback());
+    let loopback =
+        !options.targets.is_empty() && options.targets.iter().all(|t| t.ip().is_loopback());
     let sock = UdpSocket::bind(if loopback { "127.0.0.1:0" } else { "0.0.0.0:0" })
         .await
         .map_err(io)?;
@@ -393,10 +424,12 @@ async fn discover_inner(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrint
                 let _ = d.handle_datagram(from, &buf[..n], now());
             }
         }
-        let deadline = d
-            .poll_timeout()
-            .map_or_else(|| Instant::now() + Duration::from_millis(10), Instant::from_std);
-        if let Ok(Ok((n, from))) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await {
+        let deadline = d.poll_timeout().map_or_else(
+            || Instant::now() + Duration::from_millis(10),
+            Instant::from_std,
+        );
+        if let Ok(Ok((n, from))) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await
+        {
             let _ = d.handle_datagram(from, &buf[..n], now());
         }
         d.handle_timeout(now());

@@ -26,7 +26,10 @@ pub(crate) struct TcpLink {
     buf: Box<[u8]>,
     callback: Option<Callback>,
     connect_error: Option<ClientError>,
-    replies: Vec<(CommandId, std::result::Result<Reply, flashforge_proto::CommandError>)>,
+    replies: Vec<(
+        CommandId,
+        std::result::Result<Reply, flashforge_proto::CommandError>,
+    )>,
     upload_ready: Option<CommandId>,
 }
 
@@ -107,10 +110,10 @@ impl TcpLink {
 
     async fn step(&mut self) {
         self.drain().await;
-        let deadline = self
-            .session
-            .poll_timeout()
-            .map_or_else(|| Instant::now() + Duration::from_millis(100), Instant::from_std);
+        let deadline = self.session.poll_timeout().map_or_else(
+            || Instant::now() + Duration::from_millis(100),
+            Instant::from_std,
+        );
         match self.sock.as_mut() {
             Some(sock) => match timeout_at(deadline, sock.read(&mut self.buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => self.session.handle_eof(now()),
@@ -150,7 +153,8 @@ impl TcpLink {
         match ev {
             Event::Connect => {
                 tracing::debug!(addr = %self.addr, "tcp connect");
-                let r = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr)).await;
+                let r =
+                    tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr)).await;
                 match r {
                     Ok(Ok(sock)) => {
                         let _ = sock.set_nodelay(true);
@@ -162,7 +166,8 @@ impl TcpLink {
                         self.session.handle_connect_failed(now());
                     }
                     Err(_) => {
-                        self.connect_error = Some(ClientError::Unreachable("connect timed out".into()));
+                        self.connect_error =
+                            Some(ClientError::Unreachable("connect timed out".into()));
                         self.session.handle_connect_failed(now());
                     }
                 }
@@ -214,7 +219,9 @@ impl TcpLink {
         let mut buf = vec![0u8; chunk];
         let mut sent = 0u64;
         while sent < size {
-            let want = usize::try_from(size - sent).unwrap_or(usize::MAX).min(chunk);
+            let want = usize::try_from(size - sent)
+                .unwrap_or(usize::MAX)
+                .min(chunk);
             let n = reader
                 .read(&mut buf[..want])
                 .await

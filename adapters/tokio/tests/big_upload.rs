@@ -14,4 +14,4 @@ fn run<F: Future>(f: F) -> F::Output {
     RT.with(|rt| rt.block_on(f))
 }
 
-flashforge_conformance::big_upload!(flashforge_tokio, crate::run);
+flashforge_conformance::big_upload!(flashforge_tokio, run);
