@@ -1640,6 +1640,198 @@ pub fn check_credentials(c: &Credentials) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// What a driver of [`TcpCalls`] does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TcpAction {
+    /// Open the TCP connection, then [`TcpCalls::handle_connected`] or
+    /// [`TcpCalls::handle_connect_failed`].
+    Connect,
+    /// Close the socket.
+    Disconnect,
+    /// Write these bytes (on failure: [`TcpCalls::handle_eof`]).
+    Write(Vec<u8>),
+}
+
+/// The TCP [`crate::Session`] as a client uses it: one call at a time waits for its own
+/// outcome. Keeps the replies, the upload hand-shake and the connect failures, so that an
+/// adapter's loop is only sockets and timers:
+///
+/// 1. `submit` (or `start_upload`); 2. drain [`poll_action`](Self::poll_action) and
+///    [`poll_state`](Self::poll_state); 3. until [`outcome`](Self::outcome) is `Some`, wait for
+///    bytes or [`poll_timeout`](Self::poll_timeout), feed them, and go to 2.
+#[derive(Debug)]
+pub struct TcpCalls {
+    session: crate::Session,
+    replies: Vec<(crate::CommandId, Result<Reply, CommandError>)>,
+    upload_ready: Option<crate::CommandId>,
+    connect_error: Option<ClientError>,
+    states: std::collections::VecDeque<crate::ConnectionState>,
+}
+
+impl TcpCalls {
+    /// A session that will ask to connect.
+    pub fn new(config: crate::Config, now: std::time::Instant) -> Self {
+        Self {
+            session: crate::Session::new(config, now),
+            replies: Vec::new(),
+            upload_ready: None,
+            connect_error: None,
+            states: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The session.
+    pub fn session(&self) -> &crate::Session {
+        &self.session
+    }
+
+    /// Switch the dialect (after `~M115` named the model).
+    pub fn set_dialect(&mut self, dialect: Dialect) {
+        self.session.set_dialect(dialect);
+    }
+
+    /// Closed or failed for good: the client starts a new one.
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.session.state(),
+            crate::ConnectionState::Closed | crate::ConnectionState::Failed(_)
+        )
+    }
+
+    /// Queue a command.
+    pub fn submit(
+        &mut self,
+        command: Command,
+        now: std::time::Instant,
+    ) -> Result<crate::CommandId, ClientError> {
+        self.connect_error = None;
+        Ok(self.session.submit(command, now)?)
+    }
+
+    /// Begin a legacy upload.
+    pub fn start_upload(
+        &mut self,
+        name: &str,
+        size: u64,
+        now: std::time::Instant,
+    ) -> Result<crate::CommandId, ClientError> {
+        self.connect_error = None;
+        self.upload_ready = None;
+        Ok(self.session.start_upload(name, size, now)?)
+    }
+
+    /// The next file bytes of the upload (drain [`poll_action`](Self::poll_action) after each).
+    pub fn upload_chunk(
+        &mut self,
+        data: &[u8],
+        now: std::time::Instant,
+    ) -> Result<(), ClientError> {
+        Ok(self.session.upload_chunk(data, now)?)
+    }
+
+    /// Log out and close.
+    pub fn close(&mut self, now: std::time::Instant) {
+        self.session.close(now);
+    }
+
+    /// The next thing to do with the socket.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<TcpAction> {
+        if let Some(tx) = self.session.poll_transmit() {
+            return Some(TcpAction::Write(tx));
+        }
+        while let Some(ev) = self.session.poll_event() {
+            match ev {
+                crate::Event::Connect => return Some(TcpAction::Connect),
+                crate::Event::Disconnect => return Some(TcpAction::Disconnect),
+                // Bounded: a caller that never drains states loses the oldest.
+                crate::Event::State(s) => {
+                    if self.states.len() == 64 {
+                        self.states.pop_front();
+                    }
+                    self.states.push_back(s);
+                }
+                crate::Event::Reply { id, result, .. } => self.replies.push((id, result)),
+                crate::Event::UploadReady { id } => self.upload_ready = Some(id),
+                _ => {}
+            }
+            if let Some(tx) = self.session.poll_transmit() {
+                return Some(TcpAction::Write(tx));
+            }
+        }
+        None
+    }
+
+    /// The next connection-state change, for the client's callback.
+    #[must_use]
+    pub fn poll_state(&mut self) -> Option<crate::ConnectionState> {
+        self.states.pop_front()
+    }
+
+    /// The deadline to wait for.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.session.poll_timeout()
+    }
+
+    /// The connection asked for by [`TcpAction::Connect`] is open.
+    pub fn handle_connected(&mut self, now: std::time::Instant) {
+        self.session.handle_connected(now);
+    }
+
+    /// It could not be opened: the waiting call fails with `error` instead of waiting for
+    /// the back-off.
+    pub fn handle_connect_failed(&mut self, error: ClientError, now: std::time::Instant) {
+        self.connect_error = Some(error);
+        self.session.handle_connect_failed(now);
+    }
+
+    /// Bytes arrived.
+    pub fn handle_bytes(&mut self, bytes: &[u8], now: std::time::Instant) {
+        self.session.handle_bytes(bytes, now);
+    }
+
+    /// The peer closed (or a read or write failed).
+    pub fn handle_eof(&mut self, now: std::time::Instant) {
+        self.session.handle_eof(now);
+    }
+
+    /// Time passed.
+    pub fn handle_timeout(&mut self, now: std::time::Instant) {
+        self.session.handle_timeout(now);
+    }
+
+    /// The outcome of call `id`, once there is one. A connect failure withdraws the call
+    /// (so it is not sent after a later reconnect) and reports the printer unreachable; a
+    /// session that gave up reports why (`ControlHeld` for a denied login).
+    pub fn outcome(&mut self, id: crate::CommandId) -> Option<Result<Reply, ClientError>> {
+        if let crate::ConnectionState::Failed(e) = self.session.state() {
+            self.replies.retain(|(r, _)| *r != id);
+            return Some(Err(e.into()));
+        }
+        if let Some(i) = self.replies.iter().position(|(r, _)| *r == id) {
+            return Some(self.replies.swap_remove(i).1.map_err(ClientError::from));
+        }
+        if self.connect_error.is_some() && self.session.cancel(id) {
+            return self.connect_error.take().map(Err);
+        }
+        None
+    }
+
+    /// Whether upload `id` may stream (`Some(Ok)`), was refused (`Some(Err)`), or is pending.
+    pub fn upload_accepted(&mut self, id: crate::CommandId) -> Option<Result<(), ClientError>> {
+        if self.upload_ready == Some(id) {
+            self.upload_ready = None;
+            return Some(Ok(()));
+        }
+        match self.outcome(id)? {
+            Ok(_) => Some(Err(ClientError::UnexpectedReply("upload acceptance"))),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
 /// The operation methods of every adapter's `Printer`, written once: each is [`Plan`]-driven
 /// through the adapter's own `run(&self, Op)` (blocking or `async`). Adapters invoke it inside
 /// `impl Printer { ... }` as `printer_ops!(async, .await)` or `printer_ops!(,)`.

@@ -125,7 +125,7 @@ impl Builder {
         p.target = Target::connected_tcp(reply, &p.target.host, &p.options.overrides)?;
         let dialect = p.target.dialect;
         if let Some(link) = p.tcp.get_mut().as_mut() {
-            link.session_mut().set_dialect(dialect);
+            link.calls.set_dialect(dialect);
         }
         span.in_scope(
             || tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"),
@@ -276,7 +276,7 @@ impl Printer {
 
     async fn tcp_link(&self) -> async_lock::MutexGuard<'_, Option<tcp::TcpLink>> {
         let mut guard = self.tcp.lock().await;
-        if guard.as_ref().map_or(true, tcp::TcpLink::is_finished) {
+        if guard.as_ref().map_or(true, |l| l.calls.is_finished()) {
             let mut config = self.options.tcp.clone();
             config.dialect = self.target.dialect;
             *guard = Some(tcp::TcpLink::new(

@@ -108,7 +108,7 @@ impl Builder {
         p.target = Target::connected_tcp(reply, &p.target.host, &p.options.overrides)?;
         let dialect = p.target.dialect;
         if let Some(link) = p.tcp.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            link.session_mut().set_dialect(dialect);
+            link.calls.set_dialect(dialect);
         }
         tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected");
         Ok(LegacyPrinter(p))
@@ -254,7 +254,7 @@ impl Printer {
 
     fn with_tcp<T>(&self, f: impl FnOnce(&mut tcp::TcpLink) -> Result<T>) -> Result<T> {
         let mut guard = self.tcp.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.as_ref().map_or(true, tcp::TcpLink::is_finished) {
+        if guard.as_ref().map_or(true, |l| l.calls.is_finished()) {
             let mut config = self.options.tcp.clone();
             config.dialect = self.target.dialect;
             *guard = Some(tcp::TcpLink::new(

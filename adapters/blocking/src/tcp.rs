@@ -1,31 +1,23 @@
-//! The TCP session bound to a `std::net::TcpStream`.
+//! The core's [`TcpCalls`] bound to a `std::net::TcpStream`: sockets and read timeouts only.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::{Command, CommandId, Config, ConnectionState, Event, Reply, Session};
+use flashforge_proto::client::{ClientError, ConnectionEvent, TcpAction, TcpCalls, UploadProgress};
+use flashforge_proto::{Command, Config, Reply};
 
 use crate::{Callback, Result};
 
-/// Bounded read buffer per connection.
 const READ_BUF: usize = 64 * 1024;
 
 pub(crate) struct TcpLink {
-    session: Session,
+    pub(crate) calls: TcpCalls,
     addr: SocketAddr,
     sock: Option<TcpStream>,
     connect_timeout: Duration,
     buf: Box<[u8]>,
     callback: Option<Callback>,
-    /// Set when a connect attempt failed during the current call.
-    connect_error: Option<ClientError>,
-    replies: Vec<(
-        CommandId,
-        std::result::Result<Reply, flashforge_proto::CommandError>,
-    )>,
-    upload_ready: Option<CommandId>,
 }
 
 impl TcpLink {
@@ -36,53 +28,21 @@ impl TcpLink {
         callback: Option<Callback>,
     ) -> Self {
         Self {
-            session: Session::new(config, Instant::now()),
+            calls: TcpCalls::new(config, Instant::now()),
             addr,
             sock: None,
             connect_timeout,
             buf: vec![0; READ_BUF].into_boxed_slice(),
             callback,
-            connect_error: None,
-            replies: Vec::new(),
-            upload_ready: None,
         }
     }
 
-    pub(crate) fn session_mut(&mut self) -> &mut Session {
-        &mut self.session
-    }
-
-    /// Whether the session gave up or was closed (the client starts a new one).
-    pub(crate) fn is_finished(&self) -> bool {
-        matches!(
-            self.session.state(),
-            ConnectionState::Closed | ConnectionState::Failed(_)
-        )
-    }
-
-    /// Run one command to its reply.
     pub(crate) fn command(&mut self, command: Command) -> Result<Reply> {
         self.check_idle_socket();
-        let id = self.session.submit(command, Instant::now())?;
-        self.wait_reply(id)
-    }
-
-    fn wait_reply(&mut self, id: CommandId) -> Result<Reply> {
-        self.connect_error = None;
+        let id = self.calls.submit(command, Instant::now())?;
         loop {
-            if let ConnectionState::Failed(e) = self.session.state() {
-                // The queue was cancelled because the session gave up: report why.
-                self.replies.retain(|(r, _)| *r != id);
-                return Err(e.into());
-            }
-            if let Some(i) = self.replies.iter().position(|(r, _)| *r == id) {
-                return Ok(self.replies.swap_remove(i).1?);
-            }
-            if let Some(e) = self.connect_error.take() {
-                // Unreachable: do not leave the command queued for a later reconnect.
-                if self.session.cancel(id) {
-                    return Err(e);
-                }
+            if let Some(r) = self.calls.outcome(id) {
+                return r;
             }
             self.step()?;
         }
@@ -99,21 +59,20 @@ impl TcpLink {
         }
         let r = sock.read(&mut self.buf);
         let _ = sock.set_nonblocking(false);
-        let now = Instant::now();
         match r {
-            Ok(0) => self.session.handle_eof(now),
-            Ok(n) => self.session.handle_bytes(&self.buf[..n], now),
+            Ok(0) => self.calls.handle_eof(Instant::now()),
+            Ok(n) => self.calls.handle_bytes(&self.buf[..n], Instant::now()),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => self.session.handle_eof(now),
+            Err(_) => self.calls.handle_eof(Instant::now()),
         }
     }
 
-    /// Drain outputs, then wait for bytes or the next deadline once.
+    /// Act on the core's outputs, then wait once for bytes or the next deadline.
     fn step(&mut self) -> Result<()> {
         self.drain();
         let now = Instant::now();
         let wait = self
-            .session
+            .calls
             .poll_timeout()
             .map_or(Duration::from_millis(100), |t| {
                 t.saturating_duration_since(now)
@@ -124,73 +83,62 @@ impl TcpLink {
                 sock.set_read_timeout(Some(wait))
                     .map_err(|e| ClientError::io(&e))?;
                 match sock.read(&mut self.buf) {
-                    Ok(0) => self.session.handle_eof(Instant::now()),
-                    Ok(n) => self.session.handle_bytes(&self.buf[..n], Instant::now()),
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(_) => self.session.handle_eof(Instant::now()),
+                    Ok(0) => self.calls.handle_eof(Instant::now()),
+                    Ok(n) => self.calls.handle_bytes(&self.buf[..n], Instant::now()),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                        ) => {}
+                    Err(_) => self.calls.handle_eof(Instant::now()),
                 }
             }
-            // Waiting for a reconnect back-off.
+            // Waiting out a reconnect back-off.
             None => std::thread::sleep(wait),
         }
-        self.session.handle_timeout(Instant::now());
+        self.calls.handle_timeout(Instant::now());
         self.drain();
         Ok(())
     }
 
     fn drain(&mut self) {
-        loop {
-            let mut progressed = false;
-            while let Some(tx) = self.session.poll_transmit() {
-                progressed = true;
-                let ok = self.sock.as_mut().is_some_and(|s| s.write_all(&tx).is_ok());
-                if !ok {
-                    self.session.handle_eof(Instant::now());
+        while let Some(action) = self.calls.poll_action() {
+            match action {
+                TcpAction::Write(bytes) => {
+                    let ok = self
+                        .sock
+                        .as_mut()
+                        .is_some_and(|s| s.write_all(&bytes).is_ok());
+                    if !ok {
+                        self.calls.handle_eof(Instant::now());
+                    }
                 }
-            }
-            while let Some(ev) = self.session.poll_event() {
-                progressed = true;
-                self.handle_event(ev);
-            }
-            if !progressed {
-                break;
+                TcpAction::Connect => {
+                    let _span = tracing::debug_span!("tcp_connect", addr = %self.addr).entered();
+                    match TcpStream::connect_timeout(&self.addr, self.connect_timeout) {
+                        Ok(sock) => {
+                            let _ = sock.set_nodelay(true);
+                            self.sock = Some(sock);
+                            self.calls.handle_connected(Instant::now());
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "connect failed");
+                            self.calls.handle_connect_failed(
+                                ClientError::unreachable(&e),
+                                Instant::now(),
+                            );
+                        }
+                    }
+                }
+                TcpAction::Disconnect => self.sock = None,
+                _ => {}
             }
         }
-    }
-
-    fn handle_event(&mut self, ev: Event) {
-        match ev {
-            Event::Connect => {
-                let _span = tracing::debug_span!("tcp_connect", addr = %self.addr).entered();
-                match TcpStream::connect_timeout(&self.addr, self.connect_timeout) {
-                    Ok(sock) => {
-                        let _ = sock.set_nodelay(true);
-                        self.sock = Some(sock);
-                        self.session.handle_connected(Instant::now());
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "connect failed");
-                        self.connect_error = Some(ClientError::unreachable(&e));
-                        self.session.handle_connect_failed(Instant::now());
-                    }
-                }
+        while let Some(state) = self.calls.poll_state() {
+            tracing::debug!(?state, "tcp state");
+            if let Some(cb) = &self.callback {
+                cb(&ConnectionEvent::Tcp(state));
             }
-            Event::Disconnect => {
-                if let Some(mut s) = self.sock.take() {
-                    let _ = s.flush();
-                }
-            }
-            Event::State(state) => {
-                tracing::debug!(?state, "tcp state");
-                if let Some(cb) = &self.callback {
-                    cb(&ConnectionEvent::Tcp(state));
-                }
-            }
-            Event::Reply { id, result, .. } => self.replies.push((id, result)),
-            Event::UploadReady { id } => self.upload_ready = Some(id),
-            Event::KeepAlive(_) => {}
-            _ => {}
         }
     }
 
@@ -204,22 +152,11 @@ impl TcpLink {
         progress: &mut dyn FnMut(UploadProgress),
     ) -> Result<()> {
         self.check_idle_socket();
-        self.upload_ready = None;
-        let id = self.session.start_upload(name, size, Instant::now())?;
-        self.connect_error = None;
-        while self.upload_ready != Some(id) {
-            if let Some(i) = self.replies.iter().position(|(r, _)| *r == id) {
-                // Refused before any byte was sent.
-                self.replies.swap_remove(i).1?;
-                return Err(ClientError::UnexpectedReply("upload acceptance"));
-            }
-            if let ConnectionState::Failed(e) = self.session.state() {
-                return Err(e.into());
-            }
-            if let Some(e) = self.connect_error.take() {
-                if self.session.cancel(id) {
-                    return Err(e);
-                }
+        let id = self.calls.start_upload(name, size, Instant::now())?;
+        loop {
+            if let Some(r) = self.calls.upload_accepted(id) {
+                r?;
+                break;
             }
             self.step()?;
         }
@@ -231,15 +168,15 @@ impl TcpLink {
                 .min(chunk);
             let n = read_some(reader, &mut buf[..want])?;
             if n == 0 {
-                // The reader ended early: the session cannot finish the upload honestly.
-                self.session.close(Instant::now());
+                // The reader ended early: the upload cannot be finished honestly.
+                self.calls.close(Instant::now());
                 self.drain();
                 return Err(flashforge_proto::UsageError::UploadUnderrun {
                     missing: size - sent,
                 }
                 .into());
             }
-            self.session.upload_chunk(&buf[..n], Instant::now())?;
+            self.calls.upload_chunk(&buf[..n], Instant::now())?;
             self.drain();
             if self.sock.is_none() {
                 break;
@@ -248,15 +185,20 @@ impl TcpLink {
             progress(UploadProgress { sent, total: size });
         }
         if size == 0 {
-            self.session.upload_chunk(&[], Instant::now())?;
+            self.calls.upload_chunk(&[], Instant::now())?;
         }
-        self.wait_reply(id).map(drop)
+        loop {
+            if let Some(r) = self.calls.outcome(id) {
+                return r.map(drop);
+            }
+            self.step()?;
+        }
     }
 
     pub(crate) fn close(&mut self) {
-        self.session.close(Instant::now());
+        self.calls.close(Instant::now());
         let end = Instant::now() + Duration::from_secs(2);
-        while !self.is_finished() && Instant::now() < end && self.sock.is_some() {
+        while !self.calls.is_finished() && Instant::now() < end && self.sock.is_some() {
             if self.step().is_err() {
                 break;
             }

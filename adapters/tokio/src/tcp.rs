@@ -1,14 +1,15 @@
-//! The TCP session bound to a `tokio::net::TcpStream`.
+//! The core's [`TcpCalls`] bound to a `tokio::net::TcpStream`: sockets and timers only.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::{Command, CommandId, Config, ConnectionState, Event, Reply, Session};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
+
+use flashforge_proto::client::{ClientError, ConnectionEvent, TcpAction, TcpCalls, UploadProgress};
+use flashforge_proto::{Command, Config, Reply};
 
 use crate::{Callback, Result};
 
@@ -19,18 +20,12 @@ fn now() -> std::time::Instant {
 }
 
 pub(crate) struct TcpLink {
-    session: Session,
+    pub(crate) calls: TcpCalls,
     addr: SocketAddr,
     sock: Option<TcpStream>,
     connect_timeout: Duration,
     buf: Box<[u8]>,
     callback: Option<Callback>,
-    connect_error: Option<ClientError>,
-    replies: Vec<(
-        CommandId,
-        std::result::Result<Reply, flashforge_proto::CommandError>,
-    )>,
-    upload_ready: Option<CommandId>,
 }
 
 impl TcpLink {
@@ -41,56 +36,28 @@ impl TcpLink {
         callback: Option<Callback>,
     ) -> Self {
         Self {
-            session: Session::new(config, now()),
+            calls: TcpCalls::new(config, now()),
             addr,
             sock: None,
             connect_timeout,
             buf: vec![0; READ_BUF].into_boxed_slice(),
             callback,
-            connect_error: None,
-            replies: Vec::new(),
-            upload_ready: None,
         }
-    }
-
-    pub(crate) fn session_mut(&mut self) -> &mut Session {
-        &mut self.session
-    }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        matches!(
-            self.session.state(),
-            ConnectionState::Closed | ConnectionState::Failed(_)
-        )
     }
 
     pub(crate) async fn command(&mut self, command: Command) -> Result<Reply> {
         self.check_idle_socket().await;
-        let id = self.session.submit(command, now())?;
-        self.wait_reply(id).await
-    }
-
-    async fn wait_reply(&mut self, id: CommandId) -> Result<Reply> {
-        self.connect_error = None;
+        let id = self.calls.submit(command, now())?;
         loop {
-            if let ConnectionState::Failed(e) = self.session.state() {
-                self.replies.retain(|(r, _)| *r != id);
-                return Err(e.into());
-            }
-            if let Some(i) = self.replies.iter().position(|(r, _)| *r == id) {
-                return Ok(self.replies.swap_remove(i).1?);
-            }
-            if let Some(e) = self.connect_error.take() {
-                if self.session.cancel(id) {
-                    return Err(e);
-                }
+            if let Some(r) = self.calls.outcome(id) {
+                return r;
             }
             self.step().await;
         }
     }
 
-    /// See the blocking adapter: an idle connection the printer dropped shows up as EOF
-    /// before the next command is written.
+    /// A printer that dropped an idle connection shows up as EOF before the next command is
+    /// written, so the session reconnects first instead of losing the command.
     async fn check_idle_socket(&mut self) {
         if self.sock.is_none() {
             return;
@@ -101,94 +68,76 @@ impl TcpLink {
             return;
         };
         match sock.try_read(&mut self.buf) {
-            Ok(0) => self.session.handle_eof(now()),
-            Ok(n) => self.session.handle_bytes(&self.buf[..n], now()),
+            Ok(0) => self.calls.handle_eof(now()),
+            Ok(n) => self.calls.handle_bytes(&self.buf[..n], now()),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => self.session.handle_eof(now()),
+            Err(_) => self.calls.handle_eof(now()),
         }
     }
 
+    /// Act on the core's outputs, then wait once for bytes or the next deadline.
     async fn step(&mut self) {
         self.drain().await;
-        let deadline = self.session.poll_timeout().map_or_else(
+        let deadline = self.calls.poll_timeout().map_or_else(
             || Instant::now() + Duration::from_millis(100),
             Instant::from_std,
         );
         match self.sock.as_mut() {
             Some(sock) => match timeout_at(deadline, sock.read(&mut self.buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => self.session.handle_eof(now()),
-                Ok(Ok(n)) => self.session.handle_bytes(&self.buf[..n], now()),
+                Ok(Ok(0)) | Ok(Err(_)) => self.calls.handle_eof(now()),
+                Ok(Ok(n)) => self.calls.handle_bytes(&self.buf[..n], now()),
                 Err(_elapsed) => {}
             },
             None => tokio::time::sleep_until(deadline).await,
         }
-        self.session.handle_timeout(now());
+        self.calls.handle_timeout(now());
         self.drain().await;
     }
 
     async fn drain(&mut self) {
-        loop {
-            let mut progressed = false;
-            while let Some(tx) = self.session.poll_transmit() {
-                progressed = true;
-                let ok = match self.sock.as_mut() {
-                    Some(s) => s.write_all(&tx).await.is_ok(),
-                    None => false,
-                };
-                if !ok {
-                    self.session.handle_eof(now());
+        while let Some(action) = self.calls.poll_action() {
+            match action {
+                TcpAction::Write(bytes) => {
+                    let ok = match self.sock.as_mut() {
+                        Some(s) => s.write_all(&bytes).await.is_ok(),
+                        None => false,
+                    };
+                    if !ok {
+                        self.calls.handle_eof(now());
+                    }
                 }
+                TcpAction::Connect => {
+                    tracing::debug!(addr = %self.addr, "tcp connect");
+                    let r =
+                        tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr))
+                            .await
+                            .unwrap_or_else(|_| Err(ErrorKind::TimedOut.into()));
+                    match r {
+                        Ok(sock) => {
+                            let _ = sock.set_nodelay(true);
+                            self.sock = Some(sock);
+                            self.calls.handle_connected(now());
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "connect failed");
+                            self.calls
+                                .handle_connect_failed(ClientError::unreachable(&e), now());
+                        }
+                    }
+                }
+                TcpAction::Disconnect => self.sock = None,
+                _ => {}
             }
-            while let Some(ev) = self.session.poll_event() {
-                progressed = true;
-                self.handle_event(ev).await;
-            }
-            if !progressed {
-                break;
+        }
+        while let Some(state) = self.calls.poll_state() {
+            tracing::debug!(?state, "tcp state");
+            if let Some(cb) = &self.callback {
+                cb(&ConnectionEvent::Tcp(state));
             }
         }
     }
 
-    async fn handle_event(&mut self, ev: Event) {
-        match ev {
-            Event::Connect => {
-                tracing::debug!(addr = %self.addr, "tcp connect");
-                let r =
-                    tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr)).await;
-                match r {
-                    Ok(Ok(sock)) => {
-                        let _ = sock.set_nodelay(true);
-                        self.sock = Some(sock);
-                        self.session.handle_connected(now());
-                    }
-                    Ok(Err(e)) => {
-                        self.connect_error = Some(ClientError::unreachable(&e));
-                        self.session.handle_connect_failed(now());
-                    }
-                    Err(_) => {
-                        self.connect_error =
-                            Some(ClientError::Unreachable("connect timed out".into()));
-                        self.session.handle_connect_failed(now());
-                    }
-                }
-            }
-            Event::Disconnect => {
-                if let Some(mut s) = self.sock.take() {
-                    let _ = s.shutdown().await;
-                }
-            }
-            Event::State(state) => {
-                tracing::debug!(?state, "tcp state");
-                if let Some(cb) = &self.callback {
-                    cb(&ConnectionEvent::Tcp(state));
-                }
-            }
-            Event::Reply { id, result, .. } => self.replies.push((id, result)),
-            Event::UploadReady { id } => self.upload_ready = Some(id),
-            _ => {}
-        }
-    }
-
+    /// Legacy `~M28`/`~M29` upload streamed from `reader`.
     pub(crate) async fn upload(
         &mut self,
         name: &str,
@@ -198,21 +147,11 @@ impl TcpLink {
         progress: &mut (dyn FnMut(UploadProgress) + Send),
     ) -> Result<()> {
         self.check_idle_socket().await;
-        self.upload_ready = None;
-        let id = self.session.start_upload(name, size, now())?;
-        self.connect_error = None;
-        while self.upload_ready != Some(id) {
-            if let Some(i) = self.replies.iter().position(|(r, _)| *r == id) {
-                self.replies.swap_remove(i).1?;
-                return Err(ClientError::UnexpectedReply("upload acceptance"));
-            }
-            if let ConnectionState::Failed(e) = self.session.state() {
-                return Err(e.into());
-            }
-            if let Some(e) = self.connect_error.take() {
-                if self.session.cancel(id) {
-                    return Err(e);
-                }
+        let id = self.calls.start_upload(name, size, now())?;
+        loop {
+            if let Some(r) = self.calls.upload_accepted(id) {
+                r?;
+                break;
             }
             self.step().await;
         }
@@ -227,14 +166,15 @@ impl TcpLink {
                 .await
                 .map_err(|e| ClientError::io(&e))?;
             if n == 0 {
-                self.session.close(now());
+                // The reader ended early: the upload cannot be finished honestly.
+                self.calls.close(now());
                 self.drain().await;
                 return Err(flashforge_proto::UsageError::UploadUnderrun {
                     missing: size - sent,
                 }
                 .into());
             }
-            self.session.upload_chunk(&buf[..n], now())?;
+            self.calls.upload_chunk(&buf[..n], now())?;
             self.drain().await;
             if self.sock.is_none() {
                 break;
@@ -243,18 +183,14 @@ impl TcpLink {
             progress(UploadProgress { sent, total: size });
         }
         if size == 0 {
-            self.session.upload_chunk(&[], now())?;
+            self.calls.upload_chunk(&[], now())?;
         }
-        self.wait_reply(id).await.map(drop)
-    }
-
-    pub(crate) async fn close(&mut self) {
-        self.session.close(now());
-        let end = Instant::now() + Duration::from_secs(2);
-        while !self.is_finished() && Instant::now() < end && self.sock.is_some() {
+        loop {
+            if let Some(r) = self.calls.outcome(id) {
+                return r.map(drop);
+            }
             self.step().await;
         }
-        self.sock = None;
     }
 
     /// Best effort from `Drop`: write the logout without waiting.
@@ -262,5 +198,14 @@ impl TcpLink {
         if let Some(s) = self.sock.as_ref() {
             let _ = s.try_write(b"~M602\n");
         }
+    }
+
+    pub(crate) async fn close(&mut self) {
+        self.calls.close(now());
+        let end = Instant::now() + Duration::from_secs(2);
+        while !self.calls.is_finished() && Instant::now() < end && self.sock.is_some() {
+            self.step().await;
+        }
+        self.sock = None;
     }
 }
