@@ -212,3 +212,59 @@ pub fn rss_kib() -> Option<u64> {
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 mod suite;
+
+/// What the adapters' examples run against: the printer named on the command line, or a
+/// simulated one started in-process on loopback.
+pub mod example {
+    use flashforge_proto::client::Endpoint;
+    use flashforge_proto::http::Credentials;
+    use flashforge_proto::Model;
+    use flashforge_sim::SimServer;
+
+    /// A printer to talk to.
+    pub struct Target {
+        /// Its address and ports.
+        pub endpoint: Endpoint,
+        /// Serial and check code (`None`: an Adventurer 3/4).
+        pub credentials: Option<Credentials>,
+        /// The simulator, when no printer was named (keeps it running).
+        pub sim: Option<SimServer>,
+    }
+
+    /// `ADDR [SERIAL CHECK_CODE]` from the arguments (`FLASHFORGE_SERIAL` /
+    /// `FLASHFORGE_CHECK_CODE` also work), or a simulated `model` with a fast job clock.
+    pub fn target(model: Model) -> Target {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(addr) = args.first() {
+            let endpoint: Endpoint = addr.parse().expect("ADDR: an IP address");
+            let serial = args
+                .get(1)
+                .cloned()
+                .or_else(|| std::env::var("FLASHFORGE_SERIAL").ok());
+            let code = args
+                .get(2)
+                .cloned()
+                .or_else(|| std::env::var("FLASHFORGE_CHECK_CODE").ok());
+            let credentials = match (serial, code) {
+                (Some(s), Some(c)) => Some(Credentials::new(s, c).expect("credentials")),
+                _ => None,
+            };
+            return Target {
+                endpoint,
+                credentials,
+                sim: None,
+            };
+        }
+        let sim = super::sim_with(model, |s| s.speed = 60.0);
+        let h = sim.printer();
+        eprintln!(
+            "(no printer given: using a simulated {model} on {})",
+            super::endpoint(h)
+        );
+        Target {
+            endpoint: super::endpoint(h),
+            credentials: Some(super::credentials(h)),
+            sim: Some(sim),
+        }
+    }
+}
