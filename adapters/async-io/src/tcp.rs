@@ -38,7 +38,13 @@ pub(crate) struct TcpLink {
     connect_timeout: Duration,
     buf: Box<[u8]>,
     callback: Option<Callback>,
+    /// Last successful read or write: a connection used this recently is not probed for a
+    /// silent close before the next command (saves the syscalls on hot paths).
+    last_io: Instant,
 }
+
+/// Connections idle for longer than this are probed for EOF before a command is written.
+const PROBE_AFTER_IDLE: Duration = Duration::from_millis(500);
 
 impl TcpLink {
     pub(crate) fn new(
@@ -54,6 +60,7 @@ impl TcpLink {
             connect_timeout,
             buf: vec![0; READ_BUF].into_boxed_slice(),
             callback,
+            last_io: now(),
         }
     }
 
@@ -71,6 +78,9 @@ impl TcpLink {
     /// A printer that dropped an idle connection shows up as EOF before the next command is
     /// written, so the session reconnects first instead of losing the command.
     async fn check_idle_socket(&mut self) {
+        if self.last_io.elapsed() < PROBE_AFTER_IDLE {
+            return;
+        }
         let Some(sock) = self.sock.as_ref() else {
             return;
         };
@@ -93,7 +103,10 @@ impl TcpLink {
         match self.sock.as_mut() {
             Some(sock) => match until(deadline, sock.read(&mut self.buf)).await {
                 Some(Ok(0)) | Some(Err(_)) => self.calls.handle_eof(now()),
-                Some(Ok(n)) => self.calls.handle_bytes(&self.buf[..n], now()),
+                Some(Ok(n)) => {
+                    self.last_io = now();
+                    self.calls.handle_bytes(&self.buf[..n], self.last_io);
+                }
                 None => {}
             },
             None => {
@@ -125,6 +138,7 @@ impl TcpLink {
                     match r {
                         Ok(sock) => {
                             let _ = sock.get_ref().set_nodelay(true);
+                            self.last_io = now();
                             self.sock = Some(sock);
                             self.calls.handle_connected(now());
                         }

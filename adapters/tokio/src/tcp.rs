@@ -26,7 +26,13 @@ pub(crate) struct TcpLink {
     connect_timeout: Duration,
     buf: Box<[u8]>,
     callback: Option<Callback>,
+    /// Last successful read or write: a connection used this recently is not probed for a
+    /// silent close before the next command (saves the syscalls on hot paths).
+    last_io: std::time::Instant,
 }
+
+/// Connections idle for longer than this are probed for EOF before a command is written.
+const PROBE_AFTER_IDLE: Duration = Duration::from_millis(500);
 
 impl TcpLink {
     pub(crate) fn new(
@@ -42,6 +48,7 @@ impl TcpLink {
             connect_timeout,
             buf: vec![0; READ_BUF].into_boxed_slice(),
             callback,
+            last_io: now(),
         }
     }
 
@@ -59,6 +66,9 @@ impl TcpLink {
     /// A printer that dropped an idle connection shows up as EOF before the next command is
     /// written, so the session reconnects first instead of losing the command.
     async fn check_idle_socket(&mut self) {
+        if self.last_io.elapsed() < PROBE_AFTER_IDLE {
+            return;
+        }
         if self.sock.is_none() {
             return;
         }
@@ -85,7 +95,10 @@ impl TcpLink {
         match self.sock.as_mut() {
             Some(sock) => match timeout_at(deadline, sock.read(&mut self.buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => self.calls.handle_eof(now()),
-                Ok(Ok(n)) => self.calls.handle_bytes(&self.buf[..n], now()),
+                Ok(Ok(n)) => {
+                    self.last_io = now();
+                    self.calls.handle_bytes(&self.buf[..n], self.last_io);
+                }
                 Err(_elapsed) => {}
             },
             None => tokio::time::sleep_until(deadline).await,
@@ -115,6 +128,7 @@ impl TcpLink {
                     match r {
                         Ok(sock) => {
                             let _ = sock.set_nodelay(true);
+                            self.last_io = now();
                             self.sock = Some(sock);
                             self.calls.handle_connected(now());
                         }
