@@ -79,7 +79,10 @@ fn main() {
     );
     drop(p);
     let raw = raw_tcp(ep.tcp());
-    row("TCP `~M105`, raw socket baseline", &measure(n, || raw.borrow_mut().m105()));
+    row(
+        "TCP `~M105`, raw socket baseline",
+        &measure(n, || raw.borrow_mut().m105()),
+    );
     drop(raw); // frees the control lock
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -120,7 +123,10 @@ fn main() {
     );
 
     let mut raw = RawHttp::new(h);
-    row("HTTP `/detail`, raw socket baseline (no parsing)", &measure(n, || raw.detail()));
+    row(
+        "HTTP `/detail`, raw socket baseline (no parsing)",
+        &measure(n, || raw.detail()),
+    );
 
     // File list and thumbnail (the Python client waits out settle windows: 1.7 s / 2.0 s).
     {
@@ -264,7 +270,9 @@ impl RawHttp {
             let Some(end) = self.buf[..got].windows(4).position(|w| w == b"\r\n\r\n") else {
                 continue;
             };
-            let head = std::str::from_utf8(&self.buf[..end]).unwrap().to_ascii_lowercase();
+            let head = std::str::from_utf8(&self.buf[..end])
+                .unwrap()
+                .to_ascii_lowercase();
             let len: usize = head
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))

@@ -115,6 +115,7 @@ pub const FAULT_DEADLINE: Duration = Duration::from_millis(4500);
 pub struct Pattern {
     remaining: u64,
     state: u64,
+    delay: Duration,
 }
 
 impl Pattern {
@@ -123,10 +124,22 @@ impl Pattern {
         Self {
             remaining: size,
             state: 0x9E37_79B9_7F4A_7C15,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// A slow source: every read sleeps `delay` first (a file on a slow disk or network).
+    pub fn throttled(size: u64, delay: Duration) -> Self {
+        Self {
+            delay,
+            ..Self::new(size)
         }
     }
 
     fn fill(&mut self, buf: &mut [u8]) -> usize {
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
         let n = usize::try_from(self.remaining)
             .unwrap_or(usize::MAX)
             .min(buf.len());

@@ -374,6 +374,75 @@ macro_rules! suite {
                 assert_eq!(p.model(), Model::Adventurer5M);
             }
 
+            #[test]
+            fn an_upload_never_delays_pause() {
+                let server = $crate::sim(Model::Adventurer5M);
+                let h = server.printer();
+                let p = open(h, Model::Adventurer5M);
+                let stored = h.lock().files.keys().next().unwrap().clone();
+                $run(p.start(&stored, JobOptions::default())).expect("start");
+                let p = &p;
+                std::thread::scope(|scope| {
+                    // 8 MiB read 256 KiB per 50 ms: the upload runs for about 1.6 s.
+                    let size = 8u64 << 20;
+                    let up = scope.spawn(move || {
+                        $run(p.upload(
+                            "slow.gcode",
+                            size,
+                            Pattern::throttled(size, Duration::from_millis(50)),
+                            UploadOptions::default(),
+                            |_| {},
+                        ))
+                    });
+                    std::thread::sleep(Duration::from_millis(300));
+                    let t0 = Instant::now();
+                    $run(p.pause()).expect("pause during the upload");
+                    let took = t0.elapsed();
+                    assert_eq!(h.lock().status, SimStatus::Paused);
+                    if up.is_finished() {
+                        panic!(
+                            "the upload should still be running: {:?} (pause took {took:?})",
+                            up.join().unwrap()
+                        );
+                    }
+                    assert!(took < Duration::from_millis(500), "pause took {took:?}");
+                    up.join().unwrap().expect("upload completes");
+                });
+                assert_eq!(
+                    $crate::stored_sha256(h, "slow.gcode"),
+                    Some(Pattern::sha256_hex(8 << 20))
+                );
+            }
+
+            #[test]
+            fn connection_events_reach_the_callback() {
+                use std::sync::{Arc, Mutex};
+                let server = $crate::sim(Model::Adventurer5M);
+                let h = server.printer();
+                let seen = Arc::new(Mutex::new(Vec::new()));
+                let log = Arc::clone(&seen);
+                let p = $run(
+                    Printer::builder()
+                        .options($crate::options())
+                        .on_connection_event(move |e| log.lock().unwrap().push(e.clone()))
+                        .connect($crate::endpoint(h), $crate::credentials(h)),
+                )
+                .expect("connect");
+                $run(p.gcode("~M115")).expect("tcp");
+                h.drop_connections();
+                // Idle long enough that the client probes the connection before writing.
+                std::thread::sleep(Duration::from_millis(700));
+                $run(p.gcode("~M115")).expect("after reconnect");
+                $run(p.close());
+                let seen = seen.lock().unwrap();
+                use $crate::flashforge_proto::client::ConnectionEvent as E;
+                use $crate::flashforge_proto::ConnectionState as S;
+                assert!(seen.contains(&E::HttpConnected), "{seen:?}");
+                let readies = seen.iter().filter(|e| **e == E::Tcp(S::Ready)).count();
+                assert_eq!(readies, 2, "login, then re-login after the drop: {seen:?}");
+                assert!(seen.contains(&E::Tcp(S::Closed)), "{seen:?}");
+            }
+
             // ---- faults ------------------------------------------------------------------
 
             /// A faulty call ends with an error or a correct result within the deadline, and

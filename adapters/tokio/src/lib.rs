@@ -22,6 +22,11 @@
 
 #![forbid(unsafe_code)]
 
+/// The README's Rust snippets, compiled as doc tests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 mod http;
 mod tcp;
 
