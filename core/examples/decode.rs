@@ -15,8 +15,7 @@
 
 use std::process::ExitCode;
 
-use flashforge_proto::gcode::{self, BinaryLimits, Parsed, ReplyKind};
-use flashforge_proto::CommandError;
+use flashforge_proto::decode::{decode, thumbnail_image, DecodeStatus};
 use serde_json::json;
 
 fn usage() -> ExitCode {
@@ -40,8 +39,7 @@ fn main() -> ExitCode {
                 // The command only selects the parser when --parser is absent.
                 let cmd = args.next().unwrap_or_default();
                 if parser.is_none() {
-                    parser = flashforge_proto::Command::decode(&cmd)
-                        .map(|c| c.reply_kind().parser_name().to_owned());
+                    parser = flashforge_proto::decode::parser_for_command(&cmd).map(str::to_owned);
                 }
             }
             "-h" | "--help" => return usage(),
@@ -59,59 +57,24 @@ fn main() -> ExitCode {
             return ExitCode::from(66);
         }
     };
-    if let Some((v, ok)) = flashforge_proto::discovery::decode(&parser, &bytes) {
-        emit(&v);
-        return if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        };
-    }
-    if let Some(out) = flashforge_proto::http::decode(&parser, &bytes) {
-        let mut v = out.value;
-        if let (Some(image), Some(sha)) = (
-            v.get_mut("image").and_then(|i| i.as_object_mut()),
-            thumb_sha(&bytes),
-        ) {
-            image.insert("image_sha256".into(), json!(sha));
-        }
-        emit(&v);
-        return if out.ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        };
-    }
-    let Some(kind) = ReplyKind::from_parser_name(&parser) else {
+    let Some(out) = decode(&parser, &bytes) else {
         eprintln!("unknown parser `{parser}`");
         return usage();
     };
-    match gcode::parse_reply(kind, &bytes, &BinaryLimits::default()) {
-        Ok(Parsed::Complete(reply)) => {
-            let mut v = serde_json::to_value(&reply).unwrap_or_default();
-            if let (gcode::Reply::Thumbnail(t), Some(obj)) = (&reply, v.as_object_mut()) {
-                obj.insert("image_sha256".into(), json!(sha256_hex(&t.image)));
-            }
-            emit(&v);
-            ExitCode::SUCCESS
+    let mut v = out.value;
+    if let (Some(img), Some(obj)) = (thumbnail_image(&parser, &bytes), v.as_object_mut()) {
+        // The TCP view is flat; the HTTP view nests the image.
+        let sha = json!(sha256_hex(&img));
+        match obj.get_mut("image").and_then(|i| i.as_object_mut()) {
+            Some(image) => drop(image.insert("image_sha256".into(), sha)),
+            None => drop(obj.insert("image_sha256".into(), sha)),
         }
-        Ok(Parsed::Incomplete(i)) => {
-            emit(
-                &json!({"incomplete": true, "complete": false, "bytes_missing": i.bytes_missing,
-                         "entries_complete": i.entries_complete}),
-            );
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            let mut v = json!({"error": e.to_string()});
-            match &e {
-                CommandError::Denied => v["denied"] = json!(true),
-                CommandError::Printer(t) => v["error_text"] = json!(t),
-                _ => {}
-            }
-            emit(&v);
-            ExitCode::from(1)
-        }
+    }
+    emit(&v);
+    match out.status {
+        DecodeStatus::Ok => ExitCode::SUCCESS,
+        DecodeStatus::Error => ExitCode::from(1),
+        DecodeStatus::Incomplete => ExitCode::from(2),
     }
 }
 
@@ -119,14 +82,6 @@ fn main() -> ExitCode {
 fn emit(v: &serde_json::Value) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{v}");
-}
-
-/// The SHA-256 of a `/gcodeThumb` reply's decoded image.
-fn thumb_sha(bytes: &[u8]) -> Option<String> {
-    use flashforge_proto::http;
-    let body = http::body_of_capture(bytes, &flashforge_proto::HttpConfig::default()).ok()?;
-    let t = http::parse_gcode_thumb(&body).ok()?.payload?;
-    Some(sha256_hex(&t.image))
 }
 
 fn sha256_hex(data: &[u8]) -> String {

@@ -1195,9 +1195,10 @@ fn temps_of_detail(d: &MachineInfo) -> Temps {
 }
 
 fn temps_of_tcp(t: &crate::gcode::Temperatures) -> Temps {
+    // A target of 0 means the heater is off, as `None` does for `/detail`.
     let r = |current: f64, target: Option<f64>| Temperature {
         current: Some(current),
-        target,
+        target: target.filter(|t| *t > 0.0),
     };
     Temps {
         tools: t.tools().iter().map(|x| r(x.current, x.target)).collect(),

@@ -102,6 +102,8 @@
 #[cfg(feature = "http")]
 pub mod client;
 mod config;
+#[cfg(feature = "serde")]
+pub mod decode;
 pub mod discovery;
 mod error;
 pub mod gcode;

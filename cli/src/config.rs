@@ -1,0 +1,62 @@
+//! Printer profiles in `$XDG_CONFIG_HOME/flashforge/config.toml` (default
+//! `~/.config/flashforge/config.toml`):
+//!
+//! ```toml
+//! default = "workshop"
+//!
+//! [printers.workshop]
+//! address = "192.168.1.20"        # or "192.168.1.20:8899:8898" for other ports
+//! serial = "SNMOMC9900728"
+//! check_code = "e5c2bf77"
+//!
+//! [printers.old]
+//! address = "192.168.1.30"        # an Adventurer 3/4: no credentials
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// One printer profile.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Profile {
+    pub(crate) address: Option<String>,
+    pub(crate) serial: Option<String>,
+    pub(crate) check_code: Option<String>,
+    /// Force the TCP-only (Adventurer 3/4) client.
+    #[serde(default)]
+    pub(crate) legacy: bool,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    pub(crate) default: Option<String>,
+    #[serde(default)]
+    pub(crate) printers: BTreeMap<String, Profile>,
+}
+
+/// The config path by the XDG rules.
+pub(crate) fn path() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("flashforge/config.toml"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/flashforge/config.toml"))
+}
+
+/// Load the config from `explicit` or the XDG path; a missing file is an empty config.
+pub(crate) fn load(explicit: Option<&PathBuf>) -> Result<Config, String> {
+    let Some(p) = explicit.cloned().or_else(path) else {
+        return Ok(Config::default());
+    };
+    match std::fs::read_to_string(&p) {
+        Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+            Ok(Config::default())
+        }
+        Err(e) => Err(format!("{}: {e}", p.display())),
+    }
+}

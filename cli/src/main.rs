@@ -1,0 +1,35 @@
+//! `flashforge`: find, watch and drive FlashForge printers on the LAN.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod config;
+mod demo;
+mod output;
+mod sim;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    output::init_tracing(args.global.verbose, args.global.quiet);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(cli::EXIT_OTHER);
+        }
+    };
+    match rt.block_on(cli::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.report();
+            ExitCode::from(e.code())
+        }
+    }
+}
