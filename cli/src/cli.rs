@@ -78,7 +78,12 @@ pub(crate) struct Global {
     #[arg(long, global = true, env = "FLASHFORGE_SERIAL")]
     pub(crate) serial: Option<String>,
     /// Check code (never printed).
-    #[arg(long, global = true, env = "FLASHFORGE_CHECK_CODE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FLASHFORGE_CHECK_CODE",
+        hide_env_values = true
+    )]
     pub(crate) check_code: Option<String>,
     /// Use the TCP-only client (Adventurer 3/4) even with credentials.
     #[arg(long, global = true)]
@@ -397,7 +402,9 @@ async fn select(global: &Global, wanted: Option<&str>) -> Result<Selected> {
     let serial = global.serial.clone().or(profile.serial);
     let code = global.check_code.clone().or(profile.check_code);
     let credentials = match (serial, code) {
-        (Some(s), Some(c)) => Some(Credentials::new(s, c).map_err(|e| Failure::new(EXIT_USAGE, e.to_string()))?),
+        (Some(s), Some(c)) => {
+            Some(Credentials::new(s, c).map_err(|e| Failure::new(EXIT_USAGE, e.to_string()))?)
+        }
         (None, None) => None,
         _ => {
             return Err(Failure::new(
@@ -503,14 +510,22 @@ fn confirm(question: &str) -> Result<bool> {
     std::io::stdin()
         .read_line(&mut line)
         .map_err(|e| Failure::new(EXIT_OTHER, e.to_string()))?;
-    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 pub(crate) async fn run(args: Args) -> Result {
     let g = &args.global;
     match &args.command {
         Cmd::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Args::command(), "flashforge", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Args::command(),
+                "flashforge",
+                &mut std::io::stdout(),
+            );
             return Ok(());
         }
         Cmd::Decode {
@@ -575,7 +590,11 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
             let t = p.thumbnail(file).await?;
             std::fs::write(out, &t.image)
                 .map_err(|e| Failure::new(EXIT_OTHER, format!("{}: {e}", out.display())))?;
-            return ok(&format!("thumbnail of {file} saved to {} ({} bytes)", out.display(), t.image.len()));
+            return ok(&format!(
+                "thumbnail of {file} saved to {} ({} bytes)",
+                out.display(),
+                t.image.len()
+            ));
         }
         Cmd::Upload {
             file,
@@ -595,7 +614,8 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
                 .len();
             let bar = output::progress_bar(size, g.quiet || g.json);
             let opts = UploadOptions::default().start(*print).job(job);
-            p.upload_file(file, opts, |pr| bar.set_position(pr.sent)).await?;
+            p.upload_file(file, opts, |pr| bar.set_position(pr.sent))
+                .await?;
             bar.finish_and_clear();
             return ok(&format!(
                 "uploaded {} ({size} bytes){}",
@@ -632,7 +652,14 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
         }
         Cmd::Led { state } => {
             p.led(matches!(state, OnOff::On)).await?;
-            return ok(&format!("LED {}", if matches!(state, OnOff::On) { "on" } else { "off" }));
+            return ok(&format!(
+                "LED {}",
+                if matches!(state, OnOff::On) {
+                    "on"
+                } else {
+                    "off"
+                }
+            ));
         }
         Cmd::Home => {
             p.home().await?;

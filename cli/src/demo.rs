@@ -11,7 +11,10 @@ use crate::sim::{self, SimArgs};
 
 fn step(t0: Instant, what: &str) {
     emit("");
-    emit(&format!("── {what}  (+{:.1} s)", t0.elapsed().as_secs_f64()));
+    emit(&format!(
+        "── {what}  (+{:.1} s)",
+        t0.elapsed().as_secs_f64()
+    ));
 }
 
 pub(crate) async fn run(speed: f64, g: &Global) -> Result {
@@ -70,7 +73,10 @@ pub(crate) async fn run(speed: f64, g: &Global) -> Result {
     }
 
     let ad5x = &printers[1];
-    step(t0, "upload a 4 MiB G-code file to the AD5X and start printing");
+    step(
+        t0,
+        "upload a 4 MiB G-code file to the AD5X and start printing",
+    );
     let gcode = demo_gcode(4 << 20);
     let bar = output::progress_bar(gcode.len() as u64, g.quiet);
     ad5x.upload(
@@ -138,7 +144,9 @@ fn demo_gcode(size: usize) -> Vec<u8> {
     while out.len() < size {
         let x = 50.0 + (i % 100) as f64 * 0.5;
         let y = 50.0 + (i / 100 % 100) as f64 * 0.5;
-        out.extend_from_slice(format!("G1 X{x:.2} Y{y:.2} E{:.4} F3000\n", i as f64 * 0.01).as_bytes());
+        out.extend_from_slice(
+            format!("G1 X{x:.2} Y{y:.2} E{:.4} F3000\n", i as f64 * 0.01).as_bytes(),
+        );
         i += 1;
     }
     out.truncate(size);

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use flashforge_proto::http::{GcodeFile, MaterialStation, Temperature};
-use flashforge_tokio::{Capabilities, DiscoveredPrinter, Error as ClientError, Info, Status, Temps};
+use flashforge_tokio::{
+    Capabilities, DiscoveredPrinter, Error as ClientError, Info, Status, Temps,
+};
 use serde_json::{json, Value};
 
 use crate::cli::{Failure, Result, EXIT_OTHER, EXIT_USAGE};
@@ -21,6 +23,7 @@ pub(crate) fn init_tracing(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -138,7 +141,11 @@ pub(crate) fn status(label: &str, s: &Status, json: bool) {
     }
 }
 
-pub(crate) fn watch_frame(frame: &[(String, std::result::Result<Status, ClientError>)], json: bool, tty: bool) {
+pub(crate) fn watch_frame(
+    frame: &[(String, std::result::Result<Status, ClientError>)],
+    json: bool,
+    tty: bool,
+) {
     if json {
         for (label, r) in frame {
             match r {
@@ -337,7 +344,10 @@ pub(crate) fn decode(parser: Option<&str>, command: Option<&str>, file: &Path) -
     let mut v = out.value;
     if let (Some(img), Some(obj)) = (thumbnail_image(&parser, &bytes), v.as_object_mut()) {
         use sha2::Digest;
-        let sha: String = sha2::Sha256::digest(&img).iter().map(|b| format!("{b:02x}")).collect();
+        let sha: String = sha2::Sha256::digest(&img)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         match obj.get_mut("image").and_then(|i| i.as_object_mut()) {
             Some(image) => drop(image.insert("image_sha256".into(), json!(sha))),
             None => drop(obj.insert("image_sha256".into(), json!(sha))),
@@ -346,7 +356,10 @@ pub(crate) fn decode(parser: Option<&str>, command: Option<&str>, file: &Path) -
     json_line(&v);
     match out.status {
         DecodeStatus::Ok => Ok(()),
-        DecodeStatus::Error => Err(Failure::new(EXIT_OTHER, "the capture did not parse (see the JSON)")),
+        DecodeStatus::Error => Err(Failure::new(
+            EXIT_OTHER,
+            "the capture did not parse (see the JSON)",
+        )),
         DecodeStatus::Incomplete => Err(Failure::new(EXIT_OTHER, "the capture is incomplete")),
     }
 }

@@ -62,7 +62,11 @@ pub(crate) fn parse_model(s: &str) -> std::result::Result<Model, String> {
         "ad5x" => Model::AD5X,
         "c5" | "creator5" => Model::Creator5,
         "c5pro" | "creator5pro" => Model::Creator5Pro,
-        _ => return Err(format!("unknown model `{s}` (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro)")),
+        _ => {
+            return Err(format!(
+                "unknown model `{s}` (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro)"
+            ))
+        }
     })
 }
 

@@ -1577,10 +1577,19 @@ impl From<ApiError> for ClientError {
         match e {
             ApiError::Printer { code: Some(3), .. } => Self::Unauthorized,
             ApiError::Printer { code: Some(-2), .. } => Self::LanModeOff,
+            // 5 is "busy" in the emulator's table; the Creator 5 answers busy with code 2
+            // ("Printer is busy"), which other firmware uses for "invalid parameter", so the
+            // message decides there.
             ApiError::Printer {
                 code: Some(5),
                 message,
             } => Self::Busy(message),
+            ApiError::Printer { code, message }
+                if message.to_ascii_lowercase().contains("busy") =>
+            {
+                let _ = code;
+                Self::Busy(message)
+            }
             ApiError::Printer { code, message } => Self::Refused { code, message },
             ApiError::MissingPayload(what) => Self::Protocol(format!("reply without {what}")),
         }
@@ -1668,17 +1677,26 @@ pub struct TcpCalls {
     upload_ready: Option<crate::CommandId>,
     connect_error: Option<ClientError>,
     states: std::collections::VecDeque<crate::ConnectionState>,
+    /// The call being waited for and when it gives up if it is still not written (the
+    /// printer accepts connections but never completes a login, say).
+    call_deadline: Option<(crate::CommandId, std::time::Instant)>,
+    wait_limit: Duration,
 }
 
 impl TcpCalls {
     /// A session that will ask to connect.
     pub fn new(config: crate::Config, now: std::time::Instant) -> Self {
+        // Long enough for a connect, a login and a back-off or two; a call still queued after
+        // this fails with `TimedOut` instead of waiting for a printer that never lets it in.
+        let wait_limit = config.reply_timeout.saturating_mul(3);
         Self {
             session: crate::Session::new(config, now),
             replies: Vec::new(),
             upload_ready: None,
             connect_error: None,
             states: std::collections::VecDeque::new(),
+            call_deadline: None,
+            wait_limit,
         }
     }
 
@@ -1707,7 +1725,9 @@ impl TcpCalls {
         now: std::time::Instant,
     ) -> Result<crate::CommandId, ClientError> {
         self.connect_error = None;
-        Ok(self.session.submit(command, now)?)
+        let id = self.session.submit(command, now)?;
+        self.call_deadline = Some((id, now + self.wait_limit));
+        Ok(id)
     }
 
     /// Begin a legacy upload.
@@ -1719,7 +1739,9 @@ impl TcpCalls {
     ) -> Result<crate::CommandId, ClientError> {
         self.connect_error = None;
         self.upload_ready = None;
-        Ok(self.session.start_upload(name, size, now)?)
+        let id = self.session.start_upload(name, size, now)?;
+        self.call_deadline = Some((id, now + self.wait_limit));
+        Ok(id)
     }
 
     /// The next file bytes of the upload (drain [`poll_action`](Self::poll_action) after each).
@@ -1770,10 +1792,14 @@ impl TcpCalls {
         self.states.pop_front()
     }
 
-    /// The deadline to wait for.
+    /// The deadline to wait for (the session's, or the waiting call's limit).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<std::time::Instant> {
-        self.session.poll_timeout()
+        let call = self.call_deadline.map(|(_, t)| t);
+        match (self.session.poll_timeout(), call) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The connection asked for by [`TcpAction::Connect`] is open.
@@ -1806,7 +1832,26 @@ impl TcpCalls {
     /// The outcome of call `id`, once there is one. A connect failure withdraws the call
     /// (so it is not sent after a later reconnect) and reports the printer unreachable; a
     /// session that gave up reports why (`ControlHeld` for a denied login).
-    pub fn outcome(&mut self, id: crate::CommandId) -> Option<Result<Reply, ClientError>> {
+    ///
+    /// A call that is still queued (never written) at its wait limit is withdrawn and fails
+    /// with [`ClientError::TimedOut`]; a call in flight ends by the session's reply deadline.
+    pub fn outcome(
+        &mut self,
+        id: crate::CommandId,
+        now: std::time::Instant,
+    ) -> Option<Result<Reply, ClientError>> {
+        let r = self.outcome_inner(id, now);
+        if r.is_some() && self.call_deadline.is_some_and(|(c, _)| c == id) {
+            self.call_deadline = None;
+        }
+        r
+    }
+
+    fn outcome_inner(
+        &mut self,
+        id: crate::CommandId,
+        now: std::time::Instant,
+    ) -> Option<Result<Reply, ClientError>> {
         if let crate::ConnectionState::Failed(e) = self.session.state() {
             self.replies.retain(|(r, _)| *r != id);
             return Some(Err(e.into()));
@@ -1817,16 +1862,26 @@ impl TcpCalls {
         if self.connect_error.is_some() && self.session.cancel(id) {
             return self.connect_error.take().map(Err);
         }
+        let expired = self.call_deadline.is_some_and(|(c, t)| c == id && now >= t);
+        if expired && self.session.cancel(id) {
+            return Some(Err(ClientError::TimedOut));
+        }
         None
     }
 
     /// Whether upload `id` may stream (`Some(Ok)`), was refused (`Some(Err)`), or is pending.
-    pub fn upload_accepted(&mut self, id: crate::CommandId) -> Option<Result<(), ClientError>> {
+    pub fn upload_accepted(
+        &mut self,
+        id: crate::CommandId,
+        now: std::time::Instant,
+    ) -> Option<Result<(), ClientError>> {
         if self.upload_ready == Some(id) {
             self.upload_ready = None;
+            // Streaming has its own pace; the wait limit was for getting in.
+            self.call_deadline = None;
             return Some(Ok(()));
         }
-        match self.outcome(id)? {
+        match self.outcome(id, now)? {
             Ok(_) => Some(Err(ClientError::UnexpectedReply("upload acceptance"))),
             Err(e) => Some(Err(e)),
         }

@@ -89,7 +89,11 @@ pub fn decode(parser: &str, bytes: &[u8]) -> Option<Decoded> {
                 status: DecodeStatus::Incomplete,
             },
             Err(e) => {
-                let mut v = json!({"error": e.to_string()});
+                // The fixtures' vocabulary for a refused command or upload.
+                let mut v = json!({"error": e.to_string(), "success": false});
+                if kind == ReplyKind::UploadBoundary {
+                    v["accepted"] = json!(false);
+                }
                 match &e {
                     CommandError::Denied => v["denied"] = json!(true),
                     CommandError::Printer(t) => v["error_text"] = json!(t),

@@ -68,7 +68,7 @@ impl TcpLink {
         self.check_idle_socket().await;
         let id = self.calls.submit(command, now())?;
         loop {
-            if let Some(r) = self.calls.outcome(id) {
+            if let Some(r) = self.calls.outcome(id, now()) {
                 return r;
             }
             self.step().await;
@@ -173,7 +173,7 @@ impl TcpLink {
         self.check_idle_socket().await;
         let id = self.calls.start_upload(name, size, now())?;
         loop {
-            if let Some(r) = self.calls.upload_accepted(id) {
+            if let Some(r) = self.calls.upload_accepted(id, now()) {
                 r?;
                 break;
             }
@@ -210,7 +210,7 @@ impl TcpLink {
             self.calls.upload_chunk(&[], now())?;
         }
         loop {
-            if let Some(r) = self.calls.outcome(id) {
+            if let Some(r) = self.calls.outcome(id, now()) {
                 return r.map(drop);
             }
             self.step().await;

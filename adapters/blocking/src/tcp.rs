@@ -50,7 +50,7 @@ impl TcpLink {
         self.check_idle_socket();
         let id = self.calls.submit(command, Instant::now())?;
         loop {
-            if let Some(r) = self.calls.outcome(id) {
+            if let Some(r) = self.calls.outcome(id, Instant::now()) {
                 return r;
             }
             self.step()?;
@@ -179,7 +179,7 @@ impl TcpLink {
         self.check_idle_socket();
         let id = self.calls.start_upload(name, size, Instant::now())?;
         loop {
-            if let Some(r) = self.calls.upload_accepted(id) {
+            if let Some(r) = self.calls.upload_accepted(id, Instant::now()) {
                 r?;
                 break;
             }
@@ -213,7 +213,7 @@ impl TcpLink {
             self.calls.upload_chunk(&[], Instant::now())?;
         }
         loop {
-            if let Some(r) = self.calls.outcome(id) {
+            if let Some(r) = self.calls.outcome(id, Instant::now()) {
                 return r.map(drop);
             }
             self.step()?;

@@ -499,6 +499,27 @@ macro_rules! suite {
             }
 
             #[test]
+            fn a_login_that_never_completes_times_out() {
+                // The printer accepts the connection but never answers: the call must end
+                // (reply deadline 1.5 s; a queued call gives up after three of them).
+                let server = $crate::sim(Model::Adventurer4);
+                let h = server.printer();
+                h.faults.sticky_tcp(TcpFault::Stall);
+                let t0 = Instant::now();
+                let e = $run(
+                    Printer::builder()
+                        .options($crate::options())
+                        .connect_legacy($crate::endpoint(h)),
+                )
+                .expect_err("never logged in");
+                assert_eq!(e, Error::TimedOut);
+                assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+                h.faults.clear();
+                let p = open(h, Model::Adventurer4);
+                $run(p.status()).expect("after the printer recovers");
+            }
+
+            #[test]
             fn idle_connection_dropped_by_the_printer_recovers() {
                 let server = $crate::sim_with(Model::Adventurer5M, |s| {
                     s.idle_drop = Duration::from_millis(300);

@@ -1,0 +1,567 @@
+//! The `flashforge` binary against simulated printers on 127.0.0.1: every subcommand's human
+//! and `--json` output, the exit code of each error class, the confirmation prompt, `demo`,
+//! `decode` over every fixture manifest, and no check code in any output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use flashforge_proto::Model;
+use flashforge_sim::{HttpFault, PrinterSpec, ServerConfig, SimHandle, SimServer, TcpFault};
+use serde_json::Value;
+
+/// Distinctive, so a leak is easy to find in any output.
+const CHECK_CODE: &str = "Zq81c0de";
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.lines().next().unwrap_or(""))
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+fn ff_in(args: &[&str], stdin: &str) -> Out {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashforge"))
+        .args(args)
+        .env_remove("FLASHFORGE_SERIAL")
+        .env_remove("FLASHFORGE_CHECK_CODE")
+        .env_remove("FLASHFORGE_PRINTER")
+        .env("XDG_CONFIG_HOME", "/nonexistent-flashforge-test")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run flashforge");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(
+        !out.stdout.contains(CHECK_CODE) && !out.stderr.contains(CHECK_CODE),
+        "check code leaked by {args:?}:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    out
+}
+
+fn ff(args: &[&str]) -> Out {
+    ff_in(args, "")
+}
+
+fn sim(model: Model) -> SimServer {
+    let mut spec = PrinterSpec::new(model);
+    spec.check_code = CHECK_CODE.to_owned();
+    spec.speed = 20.0;
+    SimServer::start(vec![spec], &ServerConfig::default()).unwrap()
+}
+
+fn addr(h: &SimHandle) -> String {
+    format!(
+        "{}:{}:{}",
+        h.udp.ip(),
+        h.tcp.map_or(8899, |a| a.port()),
+        h.http.map_or(8898, |a| a.port())
+    )
+}
+
+/// `--printer ADDR --serial S --check-code C --timeout 1.5` for `h`, then `rest`.
+fn on(h: &SimHandle, http: bool, rest: &[&str]) -> Out {
+    let a = addr(h);
+    let serial = h.serial();
+    let mut args = vec!["--printer", &a, "--timeout", "1.5", "-vv"];
+    if http {
+        args.extend(["--serial", &serial, "--check-code", CHECK_CODE]);
+    }
+    args.extend(rest);
+    ff(&args)
+}
+
+fn ok(o: &Out, what: &str) {
+    assert_eq!(o.code, 0, "{what}: {}\n{}", o.stdout, o.stderr);
+}
+
+#[test]
+fn every_subcommand_human_and_json_on_an_http_printer() {
+    let server = sim(Model::AD5X);
+    let h = server.printer();
+    let o = on(h, true, &["status"]);
+    ok(&o, "status");
+    assert!(o.stdout.contains("Ready"), "{}", o.stdout);
+    let j = on(h, true, &["status", "--json"]).json();
+    assert_eq!(j["state"], "Ready");
+    assert_eq!(j["model"], "AD5X");
+
+    let j = on(h, true, &["info", "--json"]).json();
+    assert_eq!(j["firmware"], h.lock().spec.firmware);
+    assert_eq!(j["capabilities"]["material_station"], true);
+    ok(&on(h, true, &["info"]), "info");
+
+    let j = on(h, true, &["temps", "--json"]).json();
+    assert!(j["tools"].as_array().is_some_and(|t| !t.is_empty()));
+    ok(&on(h, true, &["temp", "set", "bed", "55"]), "temp set");
+    assert_eq!(h.lock().bed.target, 55.0);
+    ok(&on(h, true, &["temp", "off", "bed", "--json"]), "temp off");
+    assert_eq!(h.lock().bed.target, 0.0);
+    ok(&on(h, true, &["temp", "off"]), "temp off all");
+
+    let j = on(h, true, &["files", "--json"]).json();
+    assert!(j["files"].as_array().is_some_and(|f| !f.is_empty()));
+    assert!(j["recent"].as_array().is_some_and(|f| !f.is_empty()));
+    ok(&on(h, true, &["files"]), "files");
+
+    let dir = tempdir();
+    let png = dir.join("t.png");
+    let name = h.lock().files.keys().next().unwrap().clone();
+    ok(
+        &on(h, true, &["thumb", &name, "-o", png.to_str().unwrap()]),
+        "thumb",
+    );
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+    let file = dir.join("cli-part.gcode");
+    std::fs::write(&file, "G28\nG1 X1\n".repeat(10_000)).unwrap();
+    ok(&on(h, true, &["upload", file.to_str().unwrap()]), "upload");
+    assert_eq!(h.lock().files["cli-part.gcode"].size, 100_000);
+    ok(
+        &on(h, true, &["print", "cli-part.gcode", "--json"]),
+        "print",
+    );
+    assert_eq!(h.lock().job.as_ref().unwrap().file, "cli-part.gcode");
+    ok(&on(h, true, &["pause"]), "pause");
+    assert_eq!(h.lock().status, flashforge_sim::Status::Paused);
+    ok(&on(h, true, &["resume"]), "resume");
+    ok(&on(h, true, &["cancel", "--yes"]), "cancel");
+    assert_eq!(h.lock().status, flashforge_sim::Status::Cancelled);
+    ok(&on(h, true, &["clear"]), "clear");
+    assert_eq!(h.lock().status, flashforge_sim::Status::Ready);
+    ok(
+        &on(
+            h,
+            true,
+            &["upload", file.to_str().unwrap(), "--print", "--level"],
+        ),
+        "upload --print",
+    );
+    assert!(h.lock().job.as_ref().unwrap().leveling);
+    ok(&on(h, true, &["cancel", "-y"]), "cancel");
+    ok(&on(h, true, &["clear"]), "clear");
+
+    ok(&on(h, true, &["led", "on"]), "led");
+    assert!(h.lock().led);
+    ok(&on(h, true, &["led", "off", "--json"]), "led off");
+    assert!(!h.lock().led);
+    ok(&on(h, true, &["home"]), "home");
+    ok(&on(h, true, &["move", "z", "-2.5"]), "move");
+    ok(&on(h, true, &["fan", "50"]), "fan");
+    assert_eq!(h.lock().cooling_fan, 127);
+    let o = on(h, true, &["camera", "url", "--json"]);
+    ok(&o, "camera url");
+    assert!(o.json()["url"].as_str().unwrap().starts_with("http://"));
+    ok(
+        &on(
+            h,
+            true,
+            &[
+                "slots",
+                "--set",
+                "2",
+                "--material",
+                "PETG",
+                "--color",
+                "#FF0000",
+            ],
+        ),
+        "slots set",
+    );
+    assert_eq!(h.lock().station.as_ref().unwrap().slots[1].material, "PETG");
+    let j = on(h, true, &["slots", "--json"]).json();
+    assert_eq!(j["slots"].as_array().unwrap().len(), 4);
+    let o = on(h, true, &["gcode", "~M115", "--json"]);
+    ok(&o, "gcode");
+    assert!(o.stdout.lines().count() >= 1);
+}
+
+#[test]
+fn legacy_printer_without_credentials() {
+    let server = sim(Model::Adventurer3);
+    let h = server.printer();
+    let j = on(h, false, &["status", "--json"]).json();
+    assert_eq!(j["model"], "Adventurer3");
+    let o = on(h, false, &["files"]);
+    ok(&o, "files");
+    assert!(o.stdout.contains("Stored files"));
+    // HTTP-only operations are a typed "unsupported" (exit 7).
+    assert_eq!(on(h, false, &["clear"]).code, 7);
+}
+
+#[test]
+fn watch_streams_json_updates() {
+    let server = sim(Model::Adventurer5MPro);
+    let h = server.printer();
+    let o = on(
+        h,
+        true,
+        &["watch", "--count", "3", "--interval", "0.2", "--json"],
+    );
+    ok(&o, "watch");
+    let lines: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l["state"] == "Ready"));
+    let o = on(h, true, &["watch", "--count", "2", "--interval", "0.2"]);
+    ok(&o, "watch human");
+    assert!(o.stdout.contains("Adventurer 5M Pro"));
+}
+
+#[test]
+fn discover_by_unicast_target() {
+    let server = SimServer::start(
+        vec![
+            PrinterSpec::new(Model::Adventurer5M),
+            PrinterSpec::new(Model::Creator5),
+        ],
+        &ServerConfig::default(),
+    )
+    .unwrap();
+    let t1 = server.printers()[0].udp.to_string();
+    let t2 = server.printers()[1].udp.to_string();
+    let o = ff(&[
+        "discover",
+        "--target",
+        &t1,
+        "--target",
+        &t2,
+        "--seconds",
+        "2",
+        "--json",
+    ]);
+    ok(&o, "discover");
+    assert_eq!(o.stdout.lines().count(), 2, "{}", o.stdout);
+    let o = ff(&["discover", "--target", &t1, "--seconds", "2"]);
+    assert!(o.stdout.contains("Adventurer 5M"));
+    // A printer chosen by its discovered serial number.
+    let serial = server.printers()[0].serial();
+    let o = ff(&[
+        "--printer",
+        &serial,
+        "--target",
+        &t1,
+        "--serial",
+        &serial,
+        "--check-code",
+        "12345678",
+        "status",
+        "--json",
+    ]);
+    ok(&o, "status by serial");
+    assert_eq!(o.json()["model"], "Adventurer5M");
+}
+
+#[test]
+fn exit_codes_name_the_problem() {
+    // 2: no printer given.
+    assert_eq!(ff(&["status"]).code, 2);
+    // 3: nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("127.0.0.1:{port}:{port}");
+    let o = ff(&[
+        "--printer",
+        &dead,
+        "--serial",
+        "S",
+        "--check-code",
+        CHECK_CODE,
+        "status",
+    ]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("unreachable"));
+
+    let server = sim(Model::Creator5);
+    let h = server.printer();
+    // 4: wrong check code.
+    let a = addr(h);
+    let serial = h.serial();
+    let o = ff(&[
+        "--printer",
+        &a,
+        "--serial",
+        &serial,
+        "--check-code",
+        "wrong123",
+        "status",
+    ]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stderr.contains("check code"));
+    // 7: the Creator 5 has no homing.
+    let o = on(h, true, &["home"]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(o.stderr.contains("not supported"));
+    // 6: printing a file while a job runs.
+    let name = h.lock().files.keys().next().unwrap().clone();
+    ok(&on(h, true, &["print", &name]), "print");
+    let o = on(h, true, &["print", &name]);
+    assert_eq!(o.code, 6, "{}", o.stderr);
+    // 10: the printer answers with something that is not the API's JSON.
+    h.faults.sticky_http(HttpFault::NonJson);
+    assert_eq!(on(h, true, &["status"]).code, 10);
+    // 9: the printer stops answering.
+    h.faults.sticky_http(HttpFault::Stall);
+    let o = on(h, true, &["status"]);
+    assert_eq!(o.code, 9, "{}", o.stderr);
+    h.faults.clear();
+
+    // 8: another client holds the TCP control lock.
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    let mut holder = std::net::TcpStream::connect(h.tcp.unwrap()).unwrap();
+    holder.write_all(b"~M601 S1\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let o = on(h, false, &["status"]);
+    assert_eq!(o.code, 8, "{}", o.stderr);
+    assert!(o.stderr.contains("another client"));
+    drop(holder);
+    // Once it is gone the lock is free again.
+    std::thread::sleep(Duration::from_millis(200));
+    ok(&on(h, false, &["status"]), "after release");
+    // A TCP fault: the printer goes silent mid-session.
+    h.faults.sticky_tcp(TcpFault::Stall);
+    assert_eq!(on(h, false, &["temps"]).code, 9);
+    h.faults.clear();
+}
+
+#[test]
+fn cancel_asks_first() {
+    let server = sim(Model::Adventurer5M);
+    let h = server.printer();
+    let name = h.lock().files.keys().next().unwrap().clone();
+    ok(&on(h, true, &["print", &name]), "print");
+    let a = addr(h);
+    let serial = h.serial();
+    let base = [
+        "--printer",
+        a.as_str(),
+        "--serial",
+        &serial,
+        "--check-code",
+        CHECK_CODE,
+        "cancel",
+    ];
+    let o = ff_in(&base, "n\n");
+    assert_eq!(o.code, 11, "{}", o.stderr);
+    assert!(o.stderr.contains("Cancel the job"));
+    assert_ne!(h.lock().status, flashforge_sim::Status::Cancelled);
+    let o = ff_in(&base, "y\n");
+    ok(&o, "cancel confirmed");
+    assert_eq!(h.lock().status, flashforge_sim::Status::Cancelled);
+}
+
+#[test]
+fn config_profile_selects_the_printer() {
+    let server = sim(Model::Adventurer5M);
+    let h = server.printer();
+    let dir = tempdir();
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default = \"shop\"\n[printers.shop]\naddress = \"{}\"\nserial = \"{}\"\ncheck_code = \"{CHECK_CODE}\"\n",
+            addr(h),
+            h.serial()
+        ),
+    )
+    .unwrap();
+    let o = ff(&["--config", cfg.to_str().unwrap(), "status", "--json"]);
+    ok(&o, "profile");
+    assert_eq!(o.json()["printer"], "shop");
+}
+
+#[test]
+fn sim_decode_completions_and_help() {
+    let o = ff(&[
+        "sim",
+        "--model",
+        "ad5x",
+        "--model",
+        "a3",
+        "--duration",
+        "0.3",
+        "--json",
+    ]);
+    ok(&o, "sim");
+    assert_eq!(o.stdout.lines().count(), 2);
+    let o = ff(&["completions", "bash"]);
+    ok(&o, "completions");
+    assert!(o.stdout.contains("flashforge"));
+    let o = ff(&["--help"]);
+    ok(&o, "help");
+    for code in ["0 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10", "11"] {
+        assert!(
+            o.stdout.contains(&format!("  {code}")),
+            "exit code {code} documented"
+        );
+    }
+    let o = ff(&[
+        "decode",
+        "--command",
+        "~M105",
+        &data("tcp/m105_t0_bed_heaters.txt"),
+    ]);
+    ok(&o, "decode");
+    assert_eq!(o.json()["tools"][0]["current"], 210.0);
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let t = std::time::Instant::now();
+    let o = ff(&["demo", "--speed", "60"]);
+    ok(&o, "demo");
+    assert!(t.elapsed() < Duration::from_secs(60));
+    for step in [
+        "discover",
+        "upload",
+        "pause",
+        "resume",
+        "cancel",
+        "thumbnail",
+        "demo finished",
+    ] {
+        assert!(
+            o.stdout.contains(step),
+            "demo output lacks {step}: {}",
+            o.stdout
+        );
+    }
+}
+
+/// `flashforge decode` over every reply fixture of the three manifests gives the expected
+/// values (the request fixtures, parser `request`, describe bytes we send: the core's
+/// `http_vectors` test builds and compares those).
+#[test]
+fn decode_every_fixture_manifest() {
+    let mut checked = 0;
+    for dir in ["tcp", "http", "discovery"] {
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(data(&format!("{dir}/manifest.json"))).unwrap())
+                .unwrap();
+        for f in manifest["fixtures"].as_array().unwrap() {
+            let parser = f["parser"].as_str().unwrap();
+            if parser == "request" {
+                continue;
+            }
+            let file = data(&format!("{dir}/{}", f["file"].as_str().unwrap()));
+            let o = ff(&["decode", "--parser", parser, &file]);
+            let got: Value = serde_json::from_str(o.stdout.trim())
+                .unwrap_or_else(|e| panic!("{file}: {e}: {} {}", o.stdout, o.stderr));
+            if let Err(e) = expect(&f["expected"], &got, "") {
+                panic!("{file} ({parser}): {e}\n got {got}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 150, "only {checked} fixtures checked");
+}
+
+/// The manifest comparison: numbers to 1e-9 relative, objects by the expected keys, `error`
+/// as a case-insensitive substring, `spot_checks` as `{index: bare name}` of `paths`, and
+/// `entries_if_lenient` against the lenient parser's `entries`.
+fn expect(e: &Value, g: &Value, path: &str) -> Result<(), String> {
+    match (e, g) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            if (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-300) {
+                Ok(())
+            } else {
+                Err(format!("{path}: expected {x}, got {y}"))
+            }
+        }
+        (Value::Object(eo), Value::Object(go)) => {
+            for (k, v) in eo {
+                let p = format!("{path}.{k}");
+                match k.as_str() {
+                    "error" if v.is_string() => {
+                        let want = v.as_str().unwrap().to_ascii_lowercase();
+                        let have = go.get("error").and_then(Value::as_str).unwrap_or("");
+                        if !have.to_ascii_lowercase().contains(&want) {
+                            return Err(format!("{p}: `{have}` does not say `{want}`"));
+                        }
+                    }
+                    "spot_checks" => {
+                        let paths = go["paths"].as_array().ok_or(format!("{p}: no paths"))?;
+                        for (i, name) in v.as_object().unwrap() {
+                            let i: i64 = i.parse().unwrap();
+                            let idx = if i < 0 { paths.len() as i64 + i } else { i } as usize;
+                            let have = paths[idx].as_str().unwrap();
+                            if !have.ends_with(name.as_str().unwrap()) {
+                                return Err(format!("{p}[{i}]: {have} is not {name}"));
+                            }
+                        }
+                    }
+                    "entries_if_lenient" => expect(v, &go["entries"], &p)?,
+                    _ => {
+                        let got = go.get(k).ok_or_else(|| format!("{p}: missing"))?;
+                        expect(v, got, &p)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(ea), Value::Array(ga)) => {
+            if ea.len() != ga.len() {
+                return Err(format!(
+                    "{path}: expected {} items, got {}",
+                    ea.len(),
+                    ga.len()
+                ));
+            }
+            for (i, (x, y)) in ea.iter().zip(ga).enumerate() {
+                expect(x, y, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        _ if e == g => Ok(()),
+        _ => Err(format!("{path}: expected {e}, got {g}")),
+    }
+}
+
+/// The fixture copies in the repository (refreshed from ../shared/fixtures).
+fn data(rel: &str) -> String {
+    let p: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/data")
+        .join(rel);
+    p.to_str().unwrap().to_owned()
+}
+
+fn tempdir() -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "flashforge-cli-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
