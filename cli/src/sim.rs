@@ -40,7 +40,7 @@ pub(crate) struct SimArgs {
     /// Fault switch, for every reply until exit (repeat): tcp-close-mid-reply, tcp-close,
     /// tcp-stall, tcp-drip, tcp-garbage, tcp-oversize, tcp-unsolicited, tcp-extra-ok,
     /// http-500, http-truncated, http-non-json, http-wrong-types, http-stall, http-close,
-    /// http-drip, udp-drop.
+    /// http-drip, http-lan-mode-off, http-busy, udp-drop.
     #[arg(long = "fault")]
     pub(crate) faults: Vec<String>,
     /// Stop after this many seconds (default: until Ctrl-C).
@@ -94,6 +94,8 @@ fn parse_fault(s: &str) -> Result<Fault> {
         "http-stall" => Fault::Http(HttpFault::Stall),
         "http-close" => Fault::Http(HttpFault::Close),
         "http-drip" => Fault::Http(HttpFault::Drip(d)),
+        "http-lan-mode-off" => Fault::Http(HttpFault::Refuse(-2)),
+        "http-busy" => Fault::Http(HttpFault::Refuse(5)),
         "udp-drop" => Fault::Udp,
         other => return Err(Failure::new(EXIT_USAGE, format!("unknown fault `{other}`"))),
     })

@@ -324,6 +324,12 @@ fn exit_codes_name_the_problem() {
     ok(&on(h, true, &["print", &name]), "print");
     let o = on(h, true, &["print", &name]);
     assert_eq!(o.code, 6, "{}", o.stderr);
+    // 5: LAN-only mode off (Creator 5 code -2).
+    h.faults.sticky_http(HttpFault::Refuse(-2));
+    let o = on(h, true, &["status"]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(o.stderr.contains("LAN"));
+    h.faults.clear();
     // 10: the printer answers with something that is not the API's JSON.
     h.faults.sticky_http(HttpFault::NonJson);
     assert_eq!(on(h, true, &["status"]).code, 10);

@@ -48,6 +48,9 @@ pub enum HttpFault {
     Drip(Duration),
     /// Do not send `100 Continue` to an upload that asks for it.
     NoContinue,
+    /// Refuse with this envelope code and no payload (`-2`: LAN-only mode off on a
+    /// Creator 5; `3`: unauthorized; `5`: busy).
+    Refuse(i64),
 }
 
 #[derive(Debug, Default)]

@@ -486,6 +486,10 @@ impl HttpSession {
         let mut status = (200, "OK");
         let mut body = match fault {
             Some(HttpFault::NonJson) => b"<html><body>Internal error</body></html>".to_vec(),
+            Some(HttpFault::Refuse(code)) => {
+                let message = if code == -2 { "" } else { "Refused" };
+                serde_json::to_vec(&json!({"code": code, "message": message})).unwrap_or_default()
+            }
             Some(HttpFault::WrongTypes) => {
                 if let Some(d) = value.get_mut("detail").and_then(Value::as_object_mut) {
                     for (_, v) in d.iter_mut() {

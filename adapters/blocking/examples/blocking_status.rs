@@ -1,4 +1,4 @@
-//! One status snapshot. `cargo run -p flashforge-blocking --example status [ADDR SERIAL CHECK_CODE]`
+//! One status snapshot. `cargo run -p flashforge-blocking --example blocking_status [ADDR SERIAL CHECK_CODE]`
 //! (with no arguments it starts a simulated Adventurer 5M on loopback).
 
 use flashforge_blocking::{Model, Printer};

@@ -1,5 +1,5 @@
 //! Upload a file with a progress line and start printing it.
-//! `cargo run -p flashforge-blocking --example upload_and_print [ADDR SERIAL CHECK_CODE [FILE]]`
+//! `cargo run -p flashforge-blocking --example blocking_upload_and_print [ADDR SERIAL CHECK_CODE [FILE]]`
 
 use std::io::Write;
 

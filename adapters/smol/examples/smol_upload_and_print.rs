@@ -1,5 +1,5 @@
 //! Upload a file with a progress line and start printing it.
-//! `cargo run -p flashforge-smol --example upload_and_print [ADDR SERIAL CHECK_CODE [FILE]]`
+//! `cargo run -p flashforge-smol --example smol_upload_and_print [ADDR SERIAL CHECK_CODE [FILE]]`
 
 use std::io::Write;
 

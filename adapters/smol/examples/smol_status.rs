@@ -1,4 +1,4 @@
-//! One status snapshot. `cargo run -p flashforge-smol --example status [ADDR SERIAL CHECK_CODE]`
+//! One status snapshot. `cargo run -p flashforge-smol --example smol_status [ADDR SERIAL CHECK_CODE]`
 //! (with no arguments it starts a simulated Adventurer 5M on loopback).
 
 use flashforge_smol::{Model, Printer};
