@@ -444,6 +444,8 @@ fn demo_runs_end_to_end() {
     let t = std::time::Instant::now();
     let o = ff(&["demo", "--speed", "60"]);
     ok(&o, "demo");
+    // The demo's printers use the simulator's default check code: it must not show either.
+    assert!(!o.stdout.contains("12345678") && !o.stderr.contains("12345678"));
     assert!(t.elapsed() < Duration::from_secs(60));
     for step in [
         "discover",
