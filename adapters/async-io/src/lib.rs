@@ -89,6 +89,21 @@ impl Builder {
         self
     }
 
+    /// The connection-state changes as a stream (`async_channel::Receiver` implements
+    /// `futures_core::Stream`): a bounded channel of `capacity` events; when the receiver falls
+    /// behind, newer events are dropped rather than buffered without bound. Replaces an
+    /// [`on_connection_event`](Self::on_connection_event) callback.
+    pub fn connection_events(
+        self,
+        capacity: usize,
+    ) -> (Self, async_channel::Receiver<ConnectionEvent>) {
+        let (tx, rx) = async_channel::bounded(capacity.max(1));
+        let b = self.on_connection_event(move |e| {
+            let _ = tx.try_send(e.clone());
+        });
+        (b, rx)
+    }
+
     /// Connect to a 5M, 5M Pro, AD5X, Creator 5 or Creator 5 Pro: `/detail` identifies the
     /// model and checks the credentials. The TCP channel (not on the Creator 5) opens when an
     /// operation first needs it.

@@ -90,6 +90,32 @@ impl Builder {
         self
     }
 
+    /// The connection-state changes as a stream: a bounded channel of `capacity` events (when
+    /// the receiver falls behind, newer events are dropped rather than buffered without bound).
+    /// Replaces an [`on_connection_event`](Self::on_connection_event) callback.
+    ///
+    /// ```no_run
+    /// # async fn f(creds: flashforge_tokio::Credentials) -> Result<(), flashforge_tokio::Error> {
+    /// let (builder, mut events) = flashforge_tokio::Printer::builder().connection_events(64);
+    /// let printer = builder.connect(std::net::Ipv4Addr::new(192, 168, 1, 20), creds).await?;
+    /// tokio::spawn(async move {
+    ///     while let Some(e) = events.recv().await {
+    ///         println!("{e:?}");
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn connection_events(
+        self,
+        capacity: usize,
+    ) -> (Self, tokio::sync::mpsc::Receiver<ConnectionEvent>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let b = self.on_connection_event(move |e| {
+            let _ = tx.try_send(e.clone());
+        });
+        (b, rx)
+    }
+
     /// Connect to a 5M, 5M Pro, AD5X, Creator 5 or Creator 5 Pro: `/detail` identifies the
     /// model and checks the credentials. The TCP channel (not on the Creator 5) opens when an
     /// operation first needs it.
