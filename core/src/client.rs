@@ -1718,6 +1718,13 @@ impl TcpCalls {
         )
     }
 
+    /// Whether the next call needs a new session: this one is finished, or a legacy upload
+    /// was abandoned half-way (its caller was cancelled), which leaves the printer waiting for
+    /// file bytes that will never come.
+    pub fn needs_replacing(&self) -> bool {
+        self.is_finished() || self.session.state() == crate::ConnectionState::Uploading
+    }
+
     /// Queue a command.
     pub fn submit(
         &mut self,
@@ -1725,6 +1732,9 @@ impl TcpCalls {
         now: std::time::Instant,
     ) -> Result<crate::CommandId, ClientError> {
         self.connect_error = None;
+        // One call at a time: anything left over belongs to a call whose caller went away.
+        self.replies.clear();
+        self.upload_ready = None;
         let id = self.session.submit(command, now)?;
         self.call_deadline = Some((id, now + self.wait_limit));
         Ok(id)
@@ -1738,6 +1748,7 @@ impl TcpCalls {
         now: std::time::Instant,
     ) -> Result<crate::CommandId, ClientError> {
         self.connect_error = None;
+        self.replies.clear();
         self.upload_ready = None;
         let id = self.session.start_upload(name, size, now)?;
         self.call_deadline = Some((id, now + self.wait_limit));

@@ -291,7 +291,7 @@ impl Printer {
 
     async fn tcp_link(&self) -> async_lock::MutexGuard<'_, Option<tcp::TcpLink>> {
         let mut guard = self.tcp.lock().await;
-        if guard.as_ref().map_or(true, |l| l.calls.is_finished()) {
+        if guard.as_ref().map_or(true, |l| l.calls.needs_replacing()) {
             let mut config = self.options.tcp.clone();
             config.dialect = self.target.dialect;
             *guard = Some(tcp::TcpLink::new(

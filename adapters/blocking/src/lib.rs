@@ -254,7 +254,7 @@ impl Printer {
 
     fn with_tcp<T>(&self, f: impl FnOnce(&mut tcp::TcpLink) -> Result<T>) -> Result<T> {
         let mut guard = self.tcp.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.as_ref().map_or(true, |l| l.calls.is_finished()) {
+        if guard.as_ref().map_or(true, |l| l.calls.needs_replacing()) {
             let mut config = self.options.tcp.clone();
             config.dialect = self.target.dialect;
             *guard = Some(tcp::TcpLink::new(

@@ -39,3 +39,41 @@ fn connection_events_as_a_stream() {
         )));
     });
 }
+
+/// A cancelled call (its future dropped mid-way) leaves nothing behind: after an abandoned
+/// legacy upload the next call gets a fresh session instead of a printer waiting for bytes.
+#[test]
+fn a_cancelled_upload_does_not_wedge_the_client() {
+    use flashforge_conformance::{endpoint, options, sim, Pattern};
+    use flashforge_tokio::{Model, Printer, UploadOptions};
+    use std::time::{Duration, Instant};
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    run(async {
+        let p = Printer::builder()
+            .options(options())
+            .connect_legacy(endpoint(h))
+            .await
+            .unwrap();
+        let size = 8u64 << 20;
+        let upload = p.upload(
+            "abandoned.gcode",
+            size,
+            Pattern::throttled(size, Duration::from_millis(20)),
+            UploadOptions::default(),
+            |_| {},
+        );
+        assert!(tokio::time::timeout(Duration::from_millis(300), upload)
+            .await
+            .is_err());
+        let t0 = Instant::now();
+        let info = p.info().await.expect("next call after a cancelled upload");
+        assert_eq!(info.model, Model::Adventurer4);
+        assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+        // Cancelled plain commands leave no stale replies either.
+        for _ in 0..20 {
+            let _ = tokio::time::timeout(Duration::from_micros(50), p.temperatures()).await;
+        }
+        assert_eq!(p.info().await.unwrap(), info);
+    });
+}
