@@ -726,6 +726,31 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
     Ok(())
 }
 
+/// Poll every future to completion concurrently on the current task (no spawning).
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
 async fn watch(g: &Global, interval: f64, count: Option<u64>) -> Result {
     let names: Vec<Option<&str>> = if g.printer.is_empty() {
         vec![None]
@@ -744,10 +769,13 @@ async fn watch(g: &Global, interval: f64, count: Option<u64>) -> Result {
     let mut n = 0u64;
     loop {
         tick.tick().await;
-        let mut frame = Vec::new();
-        for (s, p) in &printers {
-            frame.push((s.label.clone(), p.status().await));
-        }
+        // All printers at once: a slow or silent one does not hold back the others' rows.
+        let results = join_all(printers.iter().map(|(_, p)| p.status()).collect()).await;
+        let frame: Vec<_> = printers
+            .iter()
+            .map(|(s, _)| s.label.clone())
+            .zip(results)
+            .collect();
         output::watch_frame(&frame, g.json, tty);
         n += 1;
         if count.is_some_and(|c| n >= c) {
