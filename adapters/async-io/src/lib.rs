@@ -1,7 +1,7 @@
-//! The async-io driver of the FlashForge client, shared by `flashforge-smol` and the deprecated
-//! `flashforge-async-std`: `async_io::Async` sockets and `async_io::Timer` driving the sans-IO
-//! [`flashforge_proto`] core. It spawns no tasks: a call drives its own connection, on any
-//! executor.
+//! The async-io runtime of the FlashForge client, shared by `flashforge-smol` and the
+//! deprecated `flashforge-async-std`: `async_io::Async` sockets and `async_io::Timer` under the
+//! runtime-generic [`flashforge_async`] client. It spawns no tasks, so any executor that drives
+//! async-io runs it.
 //!
 //! ```no_run
 //! use flashforge_async_io::{Credentials, Printer};
@@ -11,450 +11,121 @@
 //! let printer = Printer::connect("192.168.1.20".parse::<std::net::IpAddr>()?, creds).await?;
 //! let status = printer.status().await?;
 //! println!("{} is {}", printer.model(), status.state.name());
-//! printer.led(true).await?;
 //! printer.close().await;
 //! # Ok(()) }
 //! ```
-//!
-//! [`Printer`] methods take `&self` and the printer is `Send + Sync`: share it in an `Arc`
-//! across tasks. HTTP commands, HTTP reads, uploads and the TCP session each use their own
-//! connection, so a long upload never delays `pause` or `cancel`. Keep-alive, reconnect with
-//! back-off and re-login happen inside calls; [`Builder::on_connection_event`] reports them
-//! (forward them into a channel to get a stream).
 
 #![forbid(unsafe_code)]
 
-mod http;
-mod tcp;
-
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use std::net::UdpSocket;
 use std::time::Instant;
 
-use async_io::Async;
-use async_lock::Mutex;
-use futures_lite::AsyncRead;
+use async_io::{Async, Timer};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
-use flashforge_proto::client::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
-pub use flashforge_proto::discovery::DiscoveredPrinter;
-use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
-use flashforge_proto::printer_ops;
-use tracing::Instrument;
-
+pub use flashforge_async::{Result, Runtime};
 pub use flashforge_proto::client::{
     ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info,
     Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
 };
+pub use flashforge_proto::discovery::DiscoveredPrinter;
 pub use flashforge_proto::gcode::Thumbnail;
 pub use flashforge_proto::http::{Axis, Credentials, GcodeFile, JobOptions, MaterialMapping, Rgb};
 pub use flashforge_proto::{Capabilities, Model};
 
-/// `Result` with [`Error`] (the core's typed [`flashforge_proto::client::ClientError`]).
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// The async-io [`Runtime`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncIo;
 
-type Callback = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
+/// A connected printer.
+pub type Printer = flashforge_async::Printer<AsyncIo>;
+/// An Adventurer 3/4.
+pub type LegacyPrinter = flashforge_async::LegacyPrinter<AsyncIo>;
+/// Options, then `connect`.
+pub type Builder = flashforge_async::Builder<AsyncIo>;
 
-/// Options and a connection-state callback, then `connect`.
-#[derive(Clone, Default)]
-pub struct Builder {
-    options: ClientOptions,
-    callback: Option<Callback>,
-}
-
-impl std::fmt::Debug for Builder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Builder")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Builder {
-    /// Timeouts, bounds and capability overrides.
-    pub fn options(mut self, options: ClientOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Called on every connection-state change (TCP login, reconnect back-off, HTTP
-    /// connection open/close).
-    pub fn on_connection_event(
-        mut self,
-        f: impl Fn(&ConnectionEvent) + Send + Sync + 'static,
-    ) -> Self {
-        self.callback = Some(Arc::new(f));
-        self
-    }
-
-    /// The connection-state changes as a stream (`async_channel::Receiver` implements
-    /// `futures_core::Stream`): a bounded channel of `capacity` events; when the receiver falls
-    /// behind, newer events are dropped rather than buffered without bound. Replaces an
-    /// [`on_connection_event`](Self::on_connection_event) callback.
-    pub fn connection_events(
-        self,
-        capacity: usize,
-    ) -> (Self, async_channel::Receiver<ConnectionEvent>) {
-        let (tx, rx) = async_channel::bounded(capacity.max(1));
-        let b = self.on_connection_event(move |e| {
-            let _ = tx.try_send(e.clone());
-        });
-        (b, rx)
-    }
-
-    /// Connect to a 5M, 5M Pro, AD5X, Creator 5 or Creator 5 Pro: `/detail` identifies the
-    /// model and checks the credentials. The TCP channel (not on the Creator 5) opens when an
-    /// operation first needs it.
-    pub async fn connect(
-        self,
-        endpoint: impl Into<Endpoint>,
-        credentials: Credentials,
-    ) -> Result<Printer> {
-        let endpoint = endpoint.into();
-        let span = tracing::info_span!("connect", %endpoint);
-        client::check_credentials(&credentials)?;
-        let mut p = Printer::new(endpoint, Some(credentials), self);
-        p.target = Target::connecting_http(&p.target.host);
-        let info = p
-            .execute_steps(Plan::new(Op::Info, &p.target)?)
-            .instrument(span.clone())
-            .await?;
-        p.target = Target::connected_http(info, &p.target.host, &p.options.overrides)?;
-        span.in_scope(
-            || tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"),
-        );
-        Ok(p)
-    }
-
-    /// Connect to an Adventurer 3 or 4 (TCP only): log in, then `~M115` identifies the model.
-    pub async fn connect_legacy(self, endpoint: impl Into<Endpoint>) -> Result<LegacyPrinter> {
-        let endpoint = endpoint.into();
-        let span = tracing::info_span!("connect_legacy", %endpoint);
-        let mut p = Printer::new(endpoint, None, self);
-        let reply = p
-            .tcp_command(flashforge_proto::Command::MachineInfo)
-            .instrument(span.clone())
-            .await?;
-        p.target = Target::connected_tcp(reply, &p.target.host, &p.options.overrides)?;
-        let dialect = p.target.dialect;
-        if let Some(link) = p.tcp.get_mut().as_mut() {
-            link.calls.set_dialect(dialect);
-        }
-        span.in_scope(
-            || tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"),
-        );
-        Ok(LegacyPrinter(p))
-    }
-}
-
-/// A connected printer. Every operation of [`Op`] as a method; see the crate docs.
-pub struct Printer {
-    endpoint: Endpoint,
-    host: String,
-    credentials: Option<Credentials>,
-    target: Target,
-    options: ClientOptions,
-    callback: Option<Callback>,
-    tcp: Mutex<Option<tcp::TcpLink>>,
-    http_commands: http::Lane,
-    http_reads: http::Lane,
-}
-
-impl std::fmt::Debug for Printer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Printer")
-            .field("endpoint", &self.endpoint)
-            .field("model", &self.target.model)
-            .field("credentials", &self.credentials)
-            .finish_non_exhaustive()
-    }
-}
-
-/// An Adventurer 3 or 4 (TCP only); derefs to [`Printer`], whose HTTP-only operations return
-/// [`Error::Unsupported`].
-#[derive(Debug)]
-pub struct LegacyPrinter(Printer);
-
-impl LegacyPrinter {
-    /// [`Builder::connect_legacy`] with default options.
-    pub async fn connect(endpoint: impl Into<Endpoint>) -> Result<Self> {
-        Builder::default().connect_legacy(endpoint).await
-    }
-
-    /// The [`Printer`].
-    pub fn into_inner(self) -> Printer {
-        self.0
-    }
-}
-
-impl std::ops::Deref for LegacyPrinter {
-    type Target = Printer;
-    fn deref(&self) -> &Printer {
-        &self.0
-    }
-}
-
-impl Printer {
-    /// [`Builder::connect`] with default options.
-    pub async fn connect(endpoint: impl Into<Endpoint>, credentials: Credentials) -> Result<Self> {
-        Builder::default().connect(endpoint, credentials).await
-    }
-
-    /// Options before connecting.
-    pub fn builder() -> Builder {
-        Builder::default()
-    }
-
-    fn new(endpoint: Endpoint, credentials: Option<Credentials>, b: Builder) -> Self {
-        Self {
-            endpoint,
-            host: endpoint.http_host(),
-            target: Target::new(Model::Unknown, "", &endpoint.ip.to_string()),
-            credentials,
-            options: b.options,
-            callback: b.callback,
-            tcp: Mutex::new(None),
-            http_commands: http::Lane::default(),
-            http_reads: http::Lane::default(),
-        }
-    }
-
-    /// The model.
-    pub fn model(&self) -> Model {
-        self.target.model
-    }
-
-    /// What the printer can do (after overrides).
-    pub fn capabilities(&self) -> Capabilities {
-        self.target.capabilities
-    }
-
-    /// Where it listens.
-    pub fn endpoint(&self) -> Endpoint {
-        self.endpoint
-    }
-
-    /// Model, capabilities, firmware.
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
-    /// Run any operation (the typed methods below are shorthands).
-    pub async fn run(&self, op: Op) -> Result<Output> {
-        let span = tracing::info_span!("op", op = op.name(), model = %self.target.model);
-        let plan = Plan::new(op, &self.target)?;
-        let r = self.execute_steps(plan).instrument(span.clone()).await;
-        let _g = span.enter();
-        if let Err(e) = &r {
-            tracing::debug!(error = %e, "operation failed");
-        }
-        r
-    }
-
-    async fn execute_steps(&self, plan: Plan) -> Result<Output> {
-        let mut outputs = Vec::with_capacity(plan.steps().len());
-        for step in plan.steps() {
-            outputs.push(match step {
-                Step::Http(req) => {
-                    StepOutput::Http(self.http()?.request(self.lane(req), req).await?)
-                }
-                Step::Tcp(cmd) => StepOutput::Tcp(self.tcp_command(cmd.clone()).await?),
-                _ => return Err(Error::UnexpectedReply("a known step")),
-            });
-        }
-        plan.finish(outputs)
-    }
-
-    fn lane(&self, req: &flashforge_proto::http::Request) -> &http::Lane {
-        match req.lane() {
-            flashforge_proto::http::Lane::Read => &self.http_reads,
-            _ => &self.http_commands,
-        }
-    }
-
-    fn http(&self) -> Result<http::Http<'_>> {
-        let creds = self.credentials.as_ref().ok_or(Error::Unsupported {
-            operation: "HTTP API",
-            model: self.target.model,
-        })?;
-        Ok(http::Http {
-            addr: self.endpoint.http(),
-            host: &self.host,
-            creds,
-            config: &self.options.http,
-            connect_timeout: self.options.connect_timeout,
-            callback: self.callback.as_ref(),
-        })
-    }
-
-    async fn tcp_link(&self) -> async_lock::MutexGuard<'_, Option<tcp::TcpLink>> {
-        let mut guard = self.tcp.lock().await;
-        if guard.as_ref().map_or(true, |l| l.calls.needs_replacing()) {
-            let mut config = self.options.tcp.clone();
-            config.dialect = self.target.dialect;
-            *guard = Some(tcp::TcpLink::new(
-                self.endpoint.tcp(),
-                config,
-                self.options.connect_timeout,
-                self.callback.clone(),
-            ));
-        }
-        guard
-    }
-
-    async fn tcp_command(&self, cmd: flashforge_proto::Command) -> Result<flashforge_proto::Reply> {
-        let mut guard = self.tcp_link().await;
-        guard.as_mut().expect("link just set").command(cmd).await
-    }
-
-    printer_ops!(async, .await);
-
-    /// Upload `size` bytes from `reader` as `name`, reporting progress after every chunk.
-    /// HTTP multipart on HTTP printers, `~M28`/`~M29` on the Adventurer 3/4; with
-    /// `options.start` the print starts when the file is complete.
-    pub async fn upload(
-        &self,
-        name: &str,
-        size: u64,
-        reader: impl AsyncRead + Unpin + Send,
-        options: UploadOptions,
-        mut progress: impl FnMut(UploadProgress) + Send,
-    ) -> Result<()> {
-        let span = tracing::info_span!("upload", name, size, model = %self.target.model);
-        self.upload_inner(name, size, reader, options, &mut progress)
-            .instrument(span)
-            .await
-    }
-
-    async fn upload_inner(
-        &self,
-        name: &str,
-        size: u64,
-        reader: impl AsyncRead + Unpin + Send,
-        options: UploadOptions,
-        progress: &mut (dyn FnMut(UploadProgress) + Send),
-    ) -> Result<()> {
-        let mut reader = reader;
-        let mut options = options;
-        options.expect_continue |= self.options.expect_continue;
-        let seed = client::random_seed();
-        let chunk = self.options.upload_chunk_size.max(4096);
-        match client::upload_route(&self.target, name, size, &options, seed)? {
-            UploadRoute::Http(spec) => {
-                let body = self
-                    .http()?
-                    .upload(&spec, &mut reader, chunk, progress)
-                    .await?;
-                client::finish_upload(body)
-            }
-            UploadRoute::Tcp { name, size, start } => {
-                {
-                    let mut guard = self.tcp_link().await;
-                    let link = guard.as_mut().expect("link just set");
-                    link.upload(&name, size, &mut reader, chunk, progress)
-                        .await?;
-                }
-                for cmd in start {
-                    self.tcp_command(cmd).await?;
-                }
-                Ok(())
-            }
-            _ => Err(Error::UnexpectedReply("a known upload route")),
-        }
-    }
-
-    /// Upload a file from disk under its own name.
-    pub async fn upload_file(
-        &self,
-        path: impl AsRef<Path>,
-        options: UploadOptions,
-        progress: impl FnMut(UploadProgress) + Send,
-    ) -> Result<()> {
-        let path = path.as_ref();
-        let io = |e: std::io::Error| Error::io(&e);
-        // Files are read on the calling thread in chunks (`std::fs` behind `AllowStdIo`-style
-        // blocking reads would stall the executor; async-io has no file type, so unblock them).
-        let file = std::fs::File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or(Error::Usage(flashforge_proto::UsageError::BadFileName))?;
-        let reader = futures_lite::io::BufReader::with_capacity(
-            self.options.upload_chunk_size,
-            blocking::Unblock::new(file),
-        );
-        self.upload(name, size, reader, options, progress).await
-    }
-
-    /// Log out of the TCP session (releasing the control lock) and close every connection.
-    /// Dropping the printer writes the logout without waiting for its answer.
-    pub async fn close(&self) {
-        let mut guard = self.tcp.lock().await;
-        if let Some(mut link) = guard.take() {
-            link.close().await;
-        }
-        for lane in [&self.http_commands, &self.http_reads] {
-            lane.clear();
-        }
-    }
-}
-
-impl Drop for Printer {
-    fn drop(&mut self) {
-        if let Some(link) = self.tcp.get_mut().as_mut() {
-            link.logout_now();
-        }
-    }
-}
-
-/// Find printers: unicast to `options.targets`, or the LAN (broadcast and multicast) when
-/// there are none. Returns when the search ends (about 10 s on a LAN without replies; a
-/// unicast search ends when every target answered and the idle time passed).
+/// Find printers (see [`flashforge_async::discover`]).
 pub async fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
-    let span = tracing::info_span!("discover", targets = options.targets.len());
-    discover_inner(options).instrument(span).await
+    flashforge_async::discover::<AsyncIo>(options).await
 }
 
-async fn discover_inner(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
-    let io = |e: std::io::Error| Error::io(&e);
-    let loopback =
-        !options.targets.is_empty() && options.targets.iter().all(|t| t.ip().is_loopback());
-    let sock = Async::<UdpSocket>::bind(
-        if loopback { "127.0.0.1:0" } else { "0.0.0.0:0" }
-            .parse::<std::net::SocketAddr>()
-            .expect("literal"),
-    )
-    .map_err(io)?;
-    if options.needs_broadcast() {
-        sock.get_ref().set_broadcast(true).map_err(io)?;
-        sock.get_ref()
-            .set_multicast_ttl_v4(MULTICAST_TTL)
-            .map_err(io)?;
+impl Runtime for AsyncIo {
+    type Tcp = Async<TcpStream>;
+    type Udp = Async<UdpSocket>;
+    type File = futures_lite::io::BufReader<blocking::Unblock<std::fs::File>>;
+
+    async fn connect(addr: SocketAddr) -> io::Result<Async<TcpStream>> {
+        let s = Async::<TcpStream>::connect(addr).await?;
+        s.get_ref().set_nodelay(true)?;
+        Ok(s)
     }
-    let now = Instant::now;
-    let mut d = Discovery::new(options.config.clone(), options.destinations(), now());
-    let mut buf = [0u8; 2048];
-    while !d.is_finished() {
-        while let Some(t) = d.poll_transmit() {
-            if let Err(e) = sock.send_to(t.payload, t.destination).await {
-                tracing::debug!(destination = %t.destination, error = %e, "probe not sent");
-            }
-            // Read between sends: a farm's replies would overflow the receive buffer.
-            while let Ok((n, from)) = sock.get_ref().recv_from(&mut buf) {
-                let _ = d.handle_datagram(from, &buf[..n], now());
-            }
-        }
-        let deadline = d
-            .poll_timeout()
-            .unwrap_or_else(|| Instant::now() + Duration::from_millis(10));
-        if let Some(Ok((n, from))) = tcp::until(deadline, sock.recv_from(&mut buf)).await {
-            let _ = d.handle_datagram(from, &buf[..n], now());
-        }
-        d.handle_timeout(now());
-        while d.poll_event().is_some() {}
+
+    fn read<'a>(
+        s: &'a mut Async<TcpStream>,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        s.read(buf)
     }
-    Ok(d.into_printers())
+
+    fn write_all<'a>(
+        s: &'a mut Async<TcpStream>,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        s.write_all(buf)
+    }
+
+    fn try_read(s: &Async<TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
+        // `Async` keeps the socket non-blocking: a plain read never waits.
+        (&mut s.get_ref()).read(buf)
+    }
+
+    fn try_write(s: &Async<TcpStream>, buf: &[u8]) -> io::Result<usize> {
+        (&mut s.get_ref()).write(buf)
+    }
+
+    async fn sleep_until(deadline: Instant) {
+        Timer::at(deadline).await;
+    }
+
+    async fn refresh_readiness() {}
+
+    fn bind_udp(addr: SocketAddr, broadcast: Option<u32>) -> io::Result<Async<UdpSocket>> {
+        let s = Async::<UdpSocket>::bind(addr)?;
+        if let Some(ttl) = broadcast {
+            s.get_ref().set_broadcast(true)?;
+            s.get_ref().set_multicast_ttl_v4(ttl)?;
+        }
+        Ok(s)
+    }
+
+    fn send_to<'a>(
+        s: &'a Async<UdpSocket>,
+        buf: &'a [u8],
+        to: SocketAddr,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        s.send_to(buf, to)
+    }
+
+    fn recv_from<'a>(
+        s: &'a Async<UdpSocket>,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send + 'a {
+        s.recv_from(buf)
+    }
+
+    fn try_recv_from(s: &Async<UdpSocket>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        s.get_ref().recv_from(buf)
+    }
+
+    async fn open(path: &Path) -> io::Result<(Self::File, u64)> {
+        // async-io has no file type: `blocking` moves the reads off the executor.
+        let f = std::fs::File::open(path)?;
+        let size = f.metadata()?.len();
+        let reader =
+            futures_lite::io::BufReader::with_capacity(256 * 1024, blocking::Unblock::new(f));
+        Ok((reader, size))
+    }
 }

@@ -1,5 +1,6 @@
 //! A tokio client for FlashForge 3D printers: `tokio::net` sockets and timers driving the
-//! sans-IO [`flashforge_proto`] core. It spawns no tasks: a call drives its own connection.
+//! sans-IO [`flashforge_proto`] core, through the runtime-generic [`flashforge_async`] client.
+//! It spawns no tasks: a call drives its own connection.
 //!
 //! ```no_run
 //! use flashforge_tokio::{Credentials, Printer};
@@ -17,8 +18,12 @@
 //! [`Printer`] methods take `&self` and the printer is `Send + Sync`: share it in an `Arc`
 //! across tasks. HTTP commands, HTTP reads, uploads and the TCP session each use their own
 //! connection, so a long upload never delays `pause` or `cancel`. Keep-alive, reconnect with
-//! back-off and re-login happen inside calls; [`Builder::on_connection_event`] reports them
-//! (forward them into a channel to get a stream).
+//! back-off and re-login happen inside calls; `Builder::on_connection_event` and
+//! `Builder::connection_events` (a bounded stream) report them.
+//!
+//! Uploads read a `futures_io::AsyncRead` (`&[u8]`, files through
+//! [`Printer::upload_file`](flashforge_async::Printer::upload_file)); wrap a tokio reader in
+//! [`Compat`].
 
 #![forbid(unsafe_code)]
 
@@ -27,444 +32,139 @@
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
-mod http;
-mod tcp;
-
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
-use tokio::io::AsyncRead;
-use tokio::net::UdpSocket;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpStream, UdpSocket};
 
-use flashforge_proto::client::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
-pub use flashforge_proto::discovery::DiscoveredPrinter;
-use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
-use flashforge_proto::printer_ops;
-use tracing::Instrument;
-
+pub use flashforge_async::{Result, Runtime};
 pub use flashforge_proto::client::{
     ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info,
     Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
 };
+pub use flashforge_proto::discovery::DiscoveredPrinter;
 pub use flashforge_proto::gcode::Thumbnail;
 pub use flashforge_proto::http::{Axis, Credentials, GcodeFile, JobOptions, MaterialMapping, Rgb};
 pub use flashforge_proto::{Capabilities, Model};
 
-/// `Result` with [`Error`] (the core's typed [`flashforge_proto::client::ClientError`]).
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+/// The tokio [`Runtime`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
 
-type Callback = Arc<dyn Fn(&ConnectionEvent) + Send + Sync>;
+/// A connected printer on tokio.
+pub type Printer = flashforge_async::Printer<Tokio>;
+/// An Adventurer 3/4 on tokio.
+pub type LegacyPrinter = flashforge_async::LegacyPrinter<Tokio>;
+/// Options, then `connect`.
+pub type Builder = flashforge_async::Builder<Tokio>;
 
-/// Options and a connection-state callback, then `connect`.
-#[derive(Clone, Default)]
-pub struct Builder {
-    options: ClientOptions,
-    callback: Option<Callback>,
-}
-
-impl std::fmt::Debug for Builder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Builder")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Builder {
-    /// Timeouts, bounds and capability overrides.
-    pub fn options(mut self, options: ClientOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    /// Called on every connection-state change (TCP login, reconnect back-off, HTTP
-    /// connection open/close).
-    pub fn on_connection_event(
-        mut self,
-        f: impl Fn(&ConnectionEvent) + Send + Sync + 'static,
-    ) -> Self {
-        self.callback = Some(Arc::new(f));
-        self
-    }
-
-    /// The connection-state changes as a stream: a bounded channel of `capacity` events (when
-    /// the receiver falls behind, newer events are dropped rather than buffered without bound).
-    /// Replaces an [`on_connection_event`](Self::on_connection_event) callback.
-    ///
-    /// ```no_run
-    /// # async fn f(creds: flashforge_tokio::Credentials) -> Result<(), flashforge_tokio::Error> {
-    /// let (builder, mut events) = flashforge_tokio::Printer::builder().connection_events(64);
-    /// let printer = builder.connect(std::net::Ipv4Addr::new(192, 168, 1, 20), creds).await?;
-    /// tokio::spawn(async move {
-    ///     while let Some(e) = events.recv().await {
-    ///         println!("{e:?}");
-    ///     }
-    /// });
-    /// # Ok(()) }
-    /// ```
-    pub fn connection_events(
-        self,
-        capacity: usize,
-    ) -> (Self, tokio::sync::mpsc::Receiver<ConnectionEvent>) {
-        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
-        let b = self.on_connection_event(move |e| {
-            let _ = tx.try_send(e.clone());
-        });
-        (b, rx)
-    }
-
-    /// Connect to a 5M, 5M Pro, AD5X, Creator 5 or Creator 5 Pro: `/detail` identifies the
-    /// model and checks the credentials. The TCP channel (not on the Creator 5) opens when an
-    /// operation first needs it.
-    pub async fn connect(
-        self,
-        endpoint: impl Into<Endpoint>,
-        credentials: Credentials,
-    ) -> Result<Printer> {
-        let endpoint = endpoint.into();
-        let span = tracing::info_span!("connect", %endpoint);
-        client::check_credentials(&credentials)?;
-        let mut p = Printer::new(endpoint, Some(credentials), self);
-        p.target = Target::connecting_http(&p.target.host);
-        let info = p
-            .execute_steps(Plan::new(Op::Info, &p.target)?)
-            .instrument(span.clone())
-            .await?;
-        p.target = Target::connected_http(info, &p.target.host, &p.options.overrides)?;
-        span.in_scope(
-            || tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"),
-        );
-        Ok(p)
-    }
-
-    /// Connect to an Adventurer 3 or 4 (TCP only): log in, then `~M115` identifies the model.
-    pub async fn connect_legacy(self, endpoint: impl Into<Endpoint>) -> Result<LegacyPrinter> {
-        let endpoint = endpoint.into();
-        let span = tracing::info_span!("connect_legacy", %endpoint);
-        let mut p = Printer::new(endpoint, None, self);
-        let reply = p
-            .tcp_command(flashforge_proto::Command::MachineInfo)
-            .instrument(span.clone())
-            .await?;
-        p.target = Target::connected_tcp(reply, &p.target.host, &p.options.overrides)?;
-        let dialect = p.target.dialect;
-        if let Some(link) = p.tcp.get_mut().as_mut() {
-            link.calls.set_dialect(dialect);
-        }
-        span.in_scope(
-            || tracing::info!(model = %p.target.model, firmware = %p.target.firmware, "connected"),
-        );
-        Ok(LegacyPrinter(p))
-    }
-}
-
-/// A connected printer. Every operation of [`Op`] as a method; see the crate docs.
-pub struct Printer {
-    endpoint: Endpoint,
-    host: String,
-    credentials: Option<Credentials>,
-    target: Target,
-    options: ClientOptions,
-    callback: Option<Callback>,
-    tcp: Mutex<Option<tcp::TcpLink>>,
-    http_commands: http::Lane,
-    http_reads: http::Lane,
-}
-
-impl std::fmt::Debug for Printer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Printer")
-            .field("endpoint", &self.endpoint)
-            .field("model", &self.target.model)
-            .field("credentials", &self.credentials)
-            .finish_non_exhaustive()
-    }
-}
-
-/// An Adventurer 3 or 4 (TCP only); derefs to [`Printer`], whose HTTP-only operations return
-/// [`Error::Unsupported`].
-#[derive(Debug)]
-pub struct LegacyPrinter(Printer);
-
-impl LegacyPrinter {
-    /// [`Builder::connect_legacy`] with default options.
-    pub async fn connect(endpoint: impl Into<Endpoint>) -> Result<Self> {
-        Builder::default().connect_legacy(endpoint).await
-    }
-
-    /// The [`Printer`].
-    pub fn into_inner(self) -> Printer {
-        self.0
-    }
-}
-
-impl std::ops::Deref for LegacyPrinter {
-    type Target = Printer;
-    fn deref(&self) -> &Printer {
-        &self.0
-    }
-}
-
-impl Printer {
-    /// [`Builder::connect`] with default options.
-    pub async fn connect(endpoint: impl Into<Endpoint>, credentials: Credentials) -> Result<Self> {
-        Builder::default().connect(endpoint, credentials).await
-    }
-
-    /// Options before connecting.
-    pub fn builder() -> Builder {
-        Builder::default()
-    }
-
-    fn new(endpoint: Endpoint, credentials: Option<Credentials>, b: Builder) -> Self {
-        Self {
-            endpoint,
-            host: endpoint.http_host(),
-            target: Target::new(Model::Unknown, "", &endpoint.ip.to_string()),
-            credentials,
-            options: b.options,
-            callback: b.callback,
-            tcp: Mutex::new(None),
-            http_commands: http::Lane::default(),
-            http_reads: http::Lane::default(),
-        }
-    }
-
-    /// The model.
-    pub fn model(&self) -> Model {
-        self.target.model
-    }
-
-    /// What the printer can do (after overrides).
-    pub fn capabilities(&self) -> Capabilities {
-        self.target.capabilities
-    }
-
-    /// Where it listens.
-    pub fn endpoint(&self) -> Endpoint {
-        self.endpoint
-    }
-
-    /// Model, capabilities, firmware.
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
-    /// Run any operation (the typed methods below are shorthands).
-    pub async fn run(&self, op: Op) -> Result<Output> {
-        let span = tracing::info_span!("op", op = op.name(), model = %self.target.model);
-        let plan = Plan::new(op, &self.target)?;
-        let r = self.execute_steps(plan).instrument(span.clone()).await;
-        let _g = span.enter();
-        if let Err(e) = &r {
-            tracing::debug!(error = %e, "operation failed");
-        }
-        r
-    }
-
-    async fn execute_steps(&self, plan: Plan) -> Result<Output> {
-        let mut outputs = Vec::with_capacity(plan.steps().len());
-        for step in plan.steps() {
-            outputs.push(match step {
-                Step::Http(req) => {
-                    StepOutput::Http(self.http()?.request(self.lane(req), req).await?)
-                }
-                Step::Tcp(cmd) => StepOutput::Tcp(self.tcp_command(cmd.clone()).await?),
-                _ => return Err(Error::UnexpectedReply("a known step")),
-            });
-        }
-        plan.finish(outputs)
-    }
-
-    fn lane(&self, req: &flashforge_proto::http::Request) -> &http::Lane {
-        match req.lane() {
-            flashforge_proto::http::Lane::Read => &self.http_reads,
-            _ => &self.http_commands,
-        }
-    }
-
-    fn http(&self) -> Result<http::Http<'_>> {
-        let creds = self.credentials.as_ref().ok_or(Error::Unsupported {
-            operation: "HTTP API",
-            model: self.target.model,
-        })?;
-        Ok(http::Http {
-            addr: self.endpoint.http(),
-            host: &self.host,
-            creds,
-            config: &self.options.http,
-            connect_timeout: self.options.connect_timeout,
-            callback: self.callback.as_ref(),
-        })
-    }
-
-    async fn tcp_link(&self) -> tokio::sync::MutexGuard<'_, Option<tcp::TcpLink>> {
-        let mut guard = self.tcp.lock().await;
-        if guard.as_ref().map_or(true, |l| l.calls.needs_replacing()) {
-            let mut config = self.options.tcp.clone();
-            config.dialect = self.target.dialect;
-            *guard = Some(tcp::TcpLink::new(
-                self.endpoint.tcp(),
-                config,
-                self.options.connect_timeout,
-                self.callback.clone(),
-            ));
-        }
-        guard
-    }
-
-    async fn tcp_command(&self, cmd: flashforge_proto::Command) -> Result<flashforge_proto::Reply> {
-        let mut guard = self.tcp_link().await;
-        guard.as_mut().expect("link just set").command(cmd).await
-    }
-
-    printer_ops!(async, .await);
-
-    /// Upload `size` bytes from `reader` as `name`, reporting progress after every chunk.
-    /// HTTP multipart on HTTP printers, `~M28`/`~M29` on the Adventurer 3/4; with
-    /// `options.start` the print starts when the file is complete.
-    pub async fn upload(
-        &self,
-        name: &str,
-        size: u64,
-        reader: impl AsyncRead + Unpin + Send,
-        options: UploadOptions,
-        mut progress: impl FnMut(UploadProgress) + Send,
-    ) -> Result<()> {
-        let span = tracing::info_span!("upload", name, size, model = %self.target.model);
-        self.upload_inner(name, size, reader, options, &mut progress)
-            .instrument(span)
-            .await
-    }
-
-    async fn upload_inner(
-        &self,
-        name: &str,
-        size: u64,
-        reader: impl AsyncRead + Unpin + Send,
-        options: UploadOptions,
-        progress: &mut (dyn FnMut(UploadProgress) + Send),
-    ) -> Result<()> {
-        let mut reader = reader;
-        let mut options = options;
-        options.expect_continue |= self.options.expect_continue;
-        let seed = client::random_seed();
-        let chunk = self.options.upload_chunk_size.max(4096);
-        match client::upload_route(&self.target, name, size, &options, seed)? {
-            UploadRoute::Http(spec) => {
-                let body = self
-                    .http()?
-                    .upload(&spec, &mut reader, chunk, progress)
-                    .await?;
-                client::finish_upload(body)
-            }
-            UploadRoute::Tcp { name, size, start } => {
-                {
-                    let mut guard = self.tcp_link().await;
-                    let link = guard.as_mut().expect("link just set");
-                    link.upload(&name, size, &mut reader, chunk, progress)
-                        .await?;
-                }
-                for cmd in start {
-                    self.tcp_command(cmd).await?;
-                }
-                Ok(())
-            }
-            _ => Err(Error::UnexpectedReply("a known upload route")),
-        }
-    }
-
-    /// Upload a file from disk under its own name.
-    pub async fn upload_file(
-        &self,
-        path: impl AsRef<Path>,
-        options: UploadOptions,
-        progress: impl FnMut(UploadProgress) + Send,
-    ) -> Result<()> {
-        let path = path.as_ref();
-        let io = |e: std::io::Error| Error::io(&e);
-        let file = tokio::fs::File::open(path).await.map_err(io)?;
-        let size = file.metadata().await.map_err(io)?.len();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or(Error::Usage(flashforge_proto::UsageError::BadFileName))?;
-        self.upload(
-            name,
-            size,
-            tokio::io::BufReader::new(file),
-            options,
-            progress,
-        )
-        .await
-    }
-
-    /// Log out of the TCP session (releasing the control lock) and close every connection.
-    /// Dropping the printer writes the logout without waiting for its answer.
-    pub async fn close(&self) {
-        let mut guard = self.tcp.lock().await;
-        if let Some(mut link) = guard.take() {
-            link.close().await;
-        }
-        for lane in [&self.http_commands, &self.http_reads] {
-            lane.clear();
-        }
-    }
-}
-
-impl Drop for Printer {
-    fn drop(&mut self) {
-        if let Some(link) = self.tcp.get_mut().as_mut() {
-            link.logout_now();
-        }
-    }
-}
-
-/// Find printers: unicast to `options.targets`, or the LAN (broadcast and multicast) when
-/// there are none. Returns when the search ends (about 10 s on a LAN without replies; a
-/// unicast search ends when every target answered and the idle time passed).
+/// Find printers (see [`flashforge_async::discover`]).
 pub async fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
-    let span = tracing::info_span!("discover", targets = options.targets.len());
-    discover_inner(options).instrument(span).await
+    flashforge_async::discover::<Tokio>(options).await
 }
 
-async fn discover_inner(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
-    let io = |e: std::io::Error| Error::io(&e);
-    let loopback =
-        !options.targets.is_empty() && options.targets.iter().all(|t| t.ip().is_loopback());
-    let sock = UdpSocket::bind(if loopback { "127.0.0.1:0" } else { "0.0.0.0:0" })
-        .await
-        .map_err(io)?;
-    if options.needs_broadcast() {
-        sock.set_broadcast(true).map_err(io)?;
-        sock.set_multicast_ttl_v4(MULTICAST_TTL).map_err(io)?;
-    }
-    let now = || Instant::now().into_std();
-    let mut d = Discovery::new(options.config.clone(), options.destinations(), now());
-    let mut buf = [0u8; 2048];
-    while !d.is_finished() {
-        while let Some(t) = d.poll_transmit() {
-            if let Err(e) = sock.send_to(t.payload, t.destination).await {
-                tracing::debug!(destination = %t.destination, error = %e, "probe not sent");
-            }
-            // Read between sends: a farm's replies would overflow the receive buffer.
-            while let Ok((n, from)) = sock.try_recv_from(&mut buf) {
-                let _ = d.handle_datagram(from, &buf[..n], now());
-            }
+/// A tokio reader as the `futures_io::AsyncRead` uploads take.
+#[derive(Debug)]
+pub struct Compat<T>(pub T);
+
+impl<T: AsyncRead + Unpin> futures_lite::AsyncRead for Compat<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut rb = ReadBuf::new(buf);
+        match Pin::new(&mut self.get_mut().0).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
         }
-        let deadline = d.poll_timeout().map_or_else(
-            || Instant::now() + Duration::from_millis(10),
-            Instant::from_std,
-        );
-        if let Ok(Ok((n, from))) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await
-        {
-            let _ = d.handle_datagram(from, &buf[..n], now());
-        }
-        d.handle_timeout(now());
-        while d.poll_event().is_some() {}
     }
-    Ok(d.into_printers())
+}
+
+impl Runtime for Tokio {
+    type Tcp = TcpStream;
+    type Udp = UdpSocket;
+    type File = Compat<tokio::io::BufReader<tokio::fs::File>>;
+
+    async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+
+    fn read<'a>(
+        s: &'a mut TcpStream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        tokio::io::AsyncReadExt::read(s, buf)
+    }
+
+    fn write_all<'a>(
+        s: &'a mut TcpStream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        s.write_all(buf)
+    }
+
+    fn try_read(s: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        s.try_read(buf)
+    }
+
+    fn try_write(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+        s.try_write(buf)
+    }
+
+    async fn sleep_until(deadline: Instant) {
+        tokio::time::sleep_until(deadline.into()).await;
+    }
+
+    async fn refresh_readiness() {
+        // tokio caches readiness; a yield lets the driver record a peer's close.
+        tokio::task::yield_now().await;
+    }
+
+    fn bind_udp(addr: SocketAddr, broadcast: Option<u32>) -> io::Result<UdpSocket> {
+        let s = std::net::UdpSocket::bind(addr)?;
+        if let Some(ttl) = broadcast {
+            s.set_broadcast(true)?;
+            s.set_multicast_ttl_v4(ttl)?;
+        }
+        s.set_nonblocking(true)?;
+        UdpSocket::from_std(s)
+    }
+
+    fn send_to<'a>(
+        s: &'a UdpSocket,
+        buf: &'a [u8],
+        to: SocketAddr,
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        s.send_to(buf, to)
+    }
+
+    fn recv_from<'a>(
+        s: &'a UdpSocket,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send + 'a {
+        s.recv_from(buf)
+    }
+
+    fn try_recv_from(s: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        s.try_recv_from(buf)
+    }
+
+    async fn open(path: &Path) -> io::Result<(Self::File, u64)> {
+        let f = tokio::fs::File::open(path).await?;
+        let size = f.metadata().await?.len();
+        Ok((
+            Compat(tokio::io::BufReader::with_capacity(256 * 1024, f)),
+            size,
+        ))
+    }
 }

@@ -24,7 +24,7 @@ fn connection_events_as_a_stream() {
     let server = sim(Model::Adventurer5M);
     let h = server.printer();
     run(async {
-        let (b, mut events) = Printer::builder().options(options()).connection_events(8);
+        let (b, events) = Printer::builder().options(options()).connection_events(8);
         let p = b.connect(endpoint(h), credentials(h)).await.unwrap();
         p.gcode("~M115").await.unwrap();
         p.close().await;

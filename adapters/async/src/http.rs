@@ -1,10 +1,8 @@
-//! HTTP exchanges on `async_io::Async<TcpStream>`s.
+//! HTTP exchanges on a runtime's TCP streams.
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use async_io::Async;
 use async_lock::Mutex;
 use flashforge_proto::client::{self, ClientError, ConnectionEvent, UploadProgress};
 use flashforge_proto::http::{
@@ -12,9 +10,9 @@ use flashforge_proto::http::{
     ResponseKind, Upload, UploadSpec,
 };
 use flashforge_proto::HttpConfig;
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncReadExt};
 
-use crate::tcp::until;
+use crate::runtime::{until, Runtime};
 use crate::{Callback, Result};
 
 const READ_BUF: usize = 64 * 1024;
@@ -23,13 +21,16 @@ fn now() -> Instant {
     Instant::now()
 }
 
-type Stream = Async<TcpStream>;
-
 /// A kept-alive connection slot of one lane.
-#[derive(Default)]
-pub(crate) struct Lane(Mutex<Option<Stream>>);
+pub(crate) struct Lane<R: Runtime>(Mutex<Option<R::Tcp>>);
 
-impl Lane {
+impl<R: Runtime> Default for Lane<R> {
+    fn default() -> Self {
+        Self(Mutex::new(None))
+    }
+}
+
+impl<R: Runtime> Lane<R> {
     pub(crate) fn clear(&self) {
         if let Some(mut g) = self.0.try_lock() {
             g.take();
@@ -37,13 +38,14 @@ impl Lane {
     }
 }
 
-pub(crate) struct Http<'a> {
+pub(crate) struct Http<'a, R: Runtime> {
     pub(crate) addr: SocketAddr,
     pub(crate) host: &'a str,
     pub(crate) creds: &'a Credentials,
     pub(crate) config: &'a HttpConfig,
     pub(crate) connect_timeout: Duration,
     pub(crate) callback: Option<&'a Callback>,
+    pub(crate) runtime: std::marker::PhantomData<R>,
 }
 
 enum Failure {
@@ -64,16 +66,15 @@ fn io(e: std::io::Error) -> Failure {
     Failure::Client(ClientError::io(&e))
 }
 
-impl Http<'_> {
-    async fn connect(&self) -> Result<Stream> {
+impl<R: Runtime> Http<'_, R> {
+    async fn connect(&self) -> Result<R::Tcp> {
         tracing::debug!(addr = %self.addr, "http connect");
         let deadline = Instant::now() + self.connect_timeout;
-        let sock = match until(deadline, Async::<TcpStream>::connect(self.addr)).await {
+        let sock = match until::<R, _>(deadline, R::connect(self.addr)).await {
             Some(Ok(s)) => s,
             Some(Err(e)) => return Err(ClientError::unreachable(&e)),
             None => return Err(ClientError::Unreachable("connect timed out".into())),
         };
-        let _ = sock.get_ref().set_nodelay(true);
         self.event(ConnectionEvent::HttpConnected);
         Ok(sock)
     }
@@ -84,7 +85,7 @@ impl Http<'_> {
         }
     }
 
-    pub(crate) async fn request(&self, lane: &Lane, req: &Request) -> Result<Body> {
+    pub(crate) async fn request(&self, lane: &Lane<R>, req: &Request) -> Result<Body> {
         let mut slot = lane.0.lock().await;
         let mut reused = slot.is_some();
         loop {
@@ -93,7 +94,7 @@ impl Http<'_> {
                 None => self.connect().await?,
             };
             let mut ex = HttpExchange::new(req, self.host, self.creds, self.config, now())?;
-            match drive(&mut ex, &mut sock, None).await {
+            match drive::<R>(&mut ex, &mut sock, None).await {
                 Ok(resp) => {
                     if ex.connection_reusable(&resp) {
                         *slot = Some(sock);
@@ -132,7 +133,7 @@ impl Http<'_> {
             total: spec.file_size,
             progress,
         };
-        let r = drive(&mut ex, &mut sock, Some(&mut body)).await;
+        let r = drive::<R>(&mut ex, &mut sock, Some(&mut body)).await;
         self.event(ConnectionEvent::HttpClosed);
         let resp = r?;
         Ok(parse_response(ResponseKind::Envelope, &resp)?)
@@ -146,26 +147,29 @@ struct BodySource<'a> {
     progress: &'a mut (dyn FnMut(UploadProgress) + Send),
 }
 
-async fn flush(ex: &mut HttpExchange, sock: &mut Stream) -> std::result::Result<(), Failure> {
+async fn flush<R: Runtime>(
+    ex: &mut HttpExchange,
+    sock: &mut R::Tcp,
+) -> std::result::Result<(), Failure> {
     while let Some(tx) = ex.poll_transmit() {
-        sock.write_all(&tx).await.map_err(io)?;
+        R::write_all(sock, &tx).await.map_err(io)?;
     }
     Ok(())
 }
 
-async fn drive(
+async fn drive<R: Runtime>(
     ex: &mut HttpExchange,
-    sock: &mut Stream,
+    sock: &mut R::Tcp,
     mut body: Option<&mut BodySource<'_>>,
 ) -> std::result::Result<Response, Failure> {
     let mut buf = vec![0u8; READ_BUF];
     loop {
-        flush(ex, sock).await?;
+        flush::<R>(ex, sock).await?;
         while let Some(ev) = ex.poll_event() {
             match ev {
                 ExchangeEvent::SendBody => {
                     if let Some(src) = body.take() {
-                        send_body(ex, sock, src, &mut buf).await?;
+                        send_body::<R>(ex, sock, src, &mut buf).await?;
                     }
                 }
                 ExchangeEvent::Done(r) => return r.map_err(Failure::Http),
@@ -174,7 +178,7 @@ async fn drive(
         let deadline = ex
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
-        match until(deadline, sock.read(&mut buf)).await {
+        match until::<R, _>(deadline, R::read(sock, &mut buf)).await {
             Some(Ok(0)) | Some(Err(_)) => ex.handle_eof(now()),
             Some(Ok(n)) => ex.handle_bytes(&buf[..n], now()),
             None => {}
@@ -183,9 +187,9 @@ async fn drive(
     }
 }
 
-async fn send_body(
+async fn send_body<R: Runtime>(
     ex: &mut HttpExchange,
-    sock: &mut Stream,
+    sock: &mut R::Tcp,
     src: &mut BodySource<'_>,
     scratch: &mut [u8],
 ) -> std::result::Result<(), Failure> {
@@ -199,17 +203,17 @@ async fn send_body(
         if n == 0 {
             break;
         }
-        flush(ex, sock).await?;
+        flush::<R>(ex, sock).await?;
         ex.upload_chunk(&buf[..n], now())
             .map_err(|e| Failure::Client(e.into()))?;
-        sock.write_all(&buf[..n]).await.map_err(io)?;
+        R::write_all(sock, &buf[..n]).await.map_err(io)?;
         sent += n as u64;
         (src.progress)(UploadProgress {
             sent,
             total: src.total,
         });
         // An early final answer ends the upload.
-        match (&mut sock.get_ref()).read(scratch) {
+        match R::try_read(sock, scratch) {
             Ok(0) => ex.handle_eof(now()),
             Ok(n) => ex.handle_bytes(&scratch[..n], now()),
             Err(_) => {}
@@ -220,5 +224,5 @@ async fn send_body(
     }
     ex.finish_upload(now())
         .map_err(|e| Failure::Client(e.into()))?;
-    flush(ex, sock).await
+    flush::<R>(ex, sock).await
 }

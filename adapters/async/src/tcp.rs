@@ -1,12 +1,12 @@
-//! The core's [`TcpCalls`] bound to a `tokio::net::TcpStream`: sockets and timers only.
+//! The core's [`TcpCalls`] bound to a runtime's TCP stream: sockets and timers only.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::{timeout_at, Instant};
+use futures_lite::{AsyncRead, AsyncReadExt};
+
+use crate::runtime::{until, Runtime};
 
 use flashforge_proto::client::{ClientError, ConnectionEvent, TcpAction, TcpCalls, UploadProgress};
 use flashforge_proto::{Command, Config, Reply};
@@ -15,26 +15,26 @@ use crate::{Callback, Result};
 
 const READ_BUF: usize = 64 * 1024;
 
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
+fn now() -> Instant {
+    Instant::now()
 }
 
-pub(crate) struct TcpLink {
+pub(crate) struct TcpLink<R: Runtime> {
     pub(crate) calls: TcpCalls,
     addr: SocketAddr,
-    sock: Option<TcpStream>,
+    sock: Option<R::Tcp>,
     connect_timeout: Duration,
     buf: Box<[u8]>,
     callback: Option<Callback>,
     /// Last successful read or write: a connection used this recently is not probed for a
     /// silent close before the next command (saves the syscalls on hot paths).
-    last_io: std::time::Instant,
+    last_io: Instant,
 }
 
 /// Connections idle for longer than this are probed for EOF before a command is written.
 const PROBE_AFTER_IDLE: Duration = Duration::from_millis(500);
 
-impl TcpLink {
+impl<R: Runtime> TcpLink<R> {
     pub(crate) fn new(
         addr: SocketAddr,
         config: Config,
@@ -66,18 +66,14 @@ impl TcpLink {
     /// A printer that dropped an idle connection shows up as EOF before the next command is
     /// written, so the session reconnects first instead of losing the command.
     async fn check_idle_socket(&mut self) {
-        if self.last_io.elapsed() < PROBE_AFTER_IDLE {
+        if self.last_io.elapsed() < PROBE_AFTER_IDLE || self.sock.is_none() {
             return;
         }
-        if self.sock.is_none() {
-            return;
-        }
-        // Let the reactor deliver readiness that arrived while nobody was polling.
-        tokio::task::yield_now().await;
+        R::refresh_readiness().await;
         let Some(sock) = self.sock.as_ref() else {
             return;
         };
-        match sock.try_read(&mut self.buf) {
+        match R::try_read(sock, &mut self.buf) {
             Ok(0) => self.calls.handle_eof(now()),
             Ok(n) => self.calls.handle_bytes(&self.buf[..n], now()),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -88,20 +84,22 @@ impl TcpLink {
     /// Act on the core's outputs, then wait once for bytes or the next deadline.
     async fn step(&mut self) {
         self.drain().await;
-        let deadline = self.calls.poll_timeout().map_or_else(
-            || Instant::now() + Duration::from_millis(100),
-            Instant::from_std,
-        );
+        let deadline = self
+            .calls
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
         match self.sock.as_mut() {
-            Some(sock) => match timeout_at(deadline, sock.read(&mut self.buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => self.calls.handle_eof(now()),
-                Ok(Ok(n)) => {
+            Some(sock) => match until::<R, _>(deadline, R::read(sock, &mut self.buf)).await {
+                Some(Ok(0)) | Some(Err(_)) => self.calls.handle_eof(now()),
+                Some(Ok(n)) => {
                     self.last_io = now();
                     self.calls.handle_bytes(&self.buf[..n], self.last_io);
                 }
-                Err(_elapsed) => {}
+                None => {}
             },
-            None => tokio::time::sleep_until(deadline).await,
+            None => {
+                R::sleep_until(deadline).await;
+            }
         }
         self.calls.handle_timeout(now());
         self.drain().await;
@@ -112,7 +110,7 @@ impl TcpLink {
             match action {
                 TcpAction::Write(bytes) => {
                     let ok = match self.sock.as_mut() {
-                        Some(s) => s.write_all(&bytes).await.is_ok(),
+                        Some(s) => R::write_all(s, &bytes).await.is_ok(),
                         None => false,
                     };
                     if !ok {
@@ -121,13 +119,12 @@ impl TcpLink {
                 }
                 TcpAction::Connect => {
                     tracing::debug!(addr = %self.addr, "tcp connect");
-                    let r =
-                        tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.addr))
-                            .await
-                            .unwrap_or_else(|_| Err(ErrorKind::TimedOut.into()));
+                    let deadline = Instant::now() + self.connect_timeout;
+                    let r = until::<R, _>(deadline, R::connect(self.addr))
+                        .await
+                        .unwrap_or_else(|| Err(ErrorKind::TimedOut.into()));
                     match r {
                         Ok(sock) => {
-                            let _ = sock.set_nodelay(true);
                             self.last_io = now();
                             self.sock = Some(sock);
                             self.calls.handle_connected(now());
@@ -210,7 +207,7 @@ impl TcpLink {
     /// Best effort from `Drop`: write the logout without waiting.
     pub(crate) fn logout_now(&mut self) {
         if let Some(s) = self.sock.as_ref() {
-            let _ = s.try_write(b"~M602\n");
+            let _ = R::try_write(s, b"~M602\n");
         }
     }
 
