@@ -308,6 +308,9 @@ impl Failure {
     pub(crate) fn code(&self) -> u8 {
         self.code
     }
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
     pub(crate) fn report(&self) {
         eprintln!("error: {}", self.message);
     }
@@ -757,24 +760,66 @@ async fn watch(g: &Global, interval: f64, count: Option<u64>) -> Result {
     } else {
         g.printer.iter().map(|p| Some(p.as_str())).collect()
     };
-    let mut printers = Vec::new();
+    let mut selected = Vec::new();
     for n in names {
-        let s = select(g, n).await?;
-        let p = connect(g, &s).await?;
-        printers.push((s, p));
+        selected.push(select(g, n).await?);
     }
+    // A printer that cannot be reached shows as an error row and is retried every frame;
+    // it does not end the watch of the others.
+    let mut conns: Vec<Option<Conn>> = selected.iter().map(|_| None).collect();
     let tty = std::io::stdout().is_terminal() && !g.json;
     let every = Duration::from_secs_f64(interval.clamp(0.1, 3600.0));
     let mut tick = tokio::time::interval(every);
     let mut n = 0u64;
     loop {
         tick.tick().await;
-        // All printers at once: a slow or silent one does not hold back the others' rows.
-        let results = join_all(printers.iter().map(|(_, p)| p.status()).collect()).await;
-        let frame: Vec<_> = printers
+        let missing: Vec<bool> = conns.iter().map(Option::is_none).collect();
+        let connects = selected
             .iter()
-            .map(|(s, _)| s.label.clone())
-            .zip(results)
+            .zip(missing)
+            .map(|(s, missing)| async move {
+                if missing {
+                    Some(connect(g, s).await)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let connected = join_all(connects).await;
+        let mut errors: Vec<Option<String>> = Vec::new();
+        for (slot, r) in conns.iter_mut().zip(connected) {
+            errors.push(match r {
+                Some(Ok(c)) => {
+                    *slot = Some(c);
+                    None
+                }
+                Some(Err(e)) => Some(e.message().to_owned()),
+                None => None,
+            });
+        }
+        // All printers at once: a slow or silent one does not hold back the others' rows.
+        let polls = conns
+            .iter()
+            .map(|c| async move {
+                match c {
+                    Some(p) => Some(p.status().await),
+                    None => None,
+                }
+            })
+            .collect();
+        let results = join_all(polls).await;
+        let frame: Vec<_> = selected
+            .iter()
+            .zip(results.into_iter().zip(errors))
+            .map(|(s, (r, err))| {
+                let row = match (r, err) {
+                    (Some(Ok(st)), _) => Ok(st),
+                    (Some(Err(e)), _) => Err(e.to_string()),
+                    (None, Some(e)) => Err(e),
+                    (None, None) => Err("not connected".to_owned()),
+                };
+                (s.label.clone(), row)
+            })
             .collect();
         output::watch_frame(&frame, g.json, tty);
         n += 1;
@@ -782,7 +827,7 @@ async fn watch(g: &Global, interval: f64, count: Option<u64>) -> Result {
             break;
         }
     }
-    for (_, p) in &printers {
+    for p in conns.iter().flatten() {
         p.close().await;
     }
     Ok(())

@@ -5,9 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use flashforge_proto::http::{GcodeFile, MaterialStation, Temperature};
-use flashforge_tokio::{
-    Capabilities, DiscoveredPrinter, Error as ClientError, Info, Status, Temps,
-};
+use flashforge_tokio::{Capabilities, DiscoveredPrinter, Info, Status, Temps};
 use serde_json::{json, Value};
 
 use crate::cli::{Failure, Result, EXIT_OTHER, EXIT_USAGE};
@@ -142,7 +140,7 @@ pub(crate) fn status(label: &str, s: &Status, json: bool) {
 }
 
 pub(crate) fn watch_frame(
-    frame: &[(String, std::result::Result<Status, ClientError>)],
+    frame: &[(String, std::result::Result<Status, String>)],
     json: bool,
     tty: bool,
 ) {
@@ -150,7 +148,7 @@ pub(crate) fn watch_frame(
         for (label, r) in frame {
             match r {
                 Ok(s) => status(label, s, true),
-                Err(e) => json_line(&json!({"printer": label, "error": e.to_string()})),
+                Err(e) => json_line(&json!({"printer": label, "error": e})),
             }
         }
         return;

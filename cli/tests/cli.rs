@@ -230,6 +230,42 @@ fn watch_streams_json_updates() {
     let o = on(h, true, &["watch", "--count", "2", "--interval", "0.2"]);
     ok(&o, "watch human");
     assert!(o.stdout.contains("Adventurer 5M Pro"));
+    // One unreachable printer among several: an error row, the others keep updating.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("127.0.0.1:{port}:{port}");
+    let good = addr(h);
+    let serial = h.serial();
+    let o = ff(&[
+        "-p",
+        &good,
+        "-p",
+        &dead,
+        "--serial",
+        &serial,
+        "--check-code",
+        CHECK_CODE,
+        "--timeout",
+        "1",
+        "watch",
+        "--count",
+        "2",
+        "--interval",
+        "0.2",
+        "--json",
+    ]);
+    ok(&o, "watch with a dead printer");
+    let rows: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4, "{}", o.stdout);
+    assert_eq!(rows.iter().filter(|r| r["state"] == "Ready").count(), 2);
+    assert_eq!(rows.iter().filter(|r| r["error"].is_string()).count(), 2);
 }
 
 #[test]
