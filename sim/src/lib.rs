@@ -39,8 +39,8 @@ pub use http::{
 };
 pub use png::solid as solid_png;
 pub use printer::{
-    FileSink, Heater, Job, PrinterSpec, SimPrinter, Slot, StartError, Station, Status, StoredFile,
-    AMBIENT, RECENT_FILES,
+    A3Shape, FileSink, Heater, Job, PrinterSpec, SimPrinter, Slot, StartError, Station, Status,
+    StoredFile, AMBIENT, RECENT_FILES,
 };
 pub use server::{discovery_reply, lock, ServerConfig, SimHandle, SimServer};
 pub use tcp::{TcpSession, MAX_LINE};

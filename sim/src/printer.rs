@@ -52,6 +52,29 @@ pub struct PrinterSpec {
     pub emulator_login: bool,
     /// Report the HTTP `Content-Type` with the firmware's `appliation/json` typo.
     pub content_type_typo: bool,
+    /// How an Adventurer 3 frames its TCP replies (ignored by the other models): Shape B, as
+    /// the emulator's A3 captures show, unless set otherwise.
+    pub a3_shape: A3Shape,
+}
+
+/// The reply shape of a simulated Adventurer 3 on TCP (`protocol/tcp.md` §3.1, §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum A3Shape {
+    /// Shape B, byte for byte as the emulator's Adventurer 3 answers
+    /// (`captures/emulator/adventurer-3/tcp_*`): `~M115` and `~M119` start with `echo:` and
+    /// have no `CMD` echo and no `ok`; `~M105` is `CMD M105 Received.` + `ok T0:c/t B:c/t`;
+    /// `~M146` is `ack: "M146 1"` alone; `~M24`/`~M25`/`~M26`/`~M27`/`~M114` are
+    /// `CMD … Received.` … `ok`; `~M23` opens and starts the file; motion gets no reply;
+    /// unknown commands are echoed as sent (`CMD ~M999 Received.`); login and logout are the
+    /// emulator's two-`ok` forms.
+    #[default]
+    ShapeB,
+    /// The earlier A3 forms, from the firmware notes and the reference clients' test data:
+    /// `CMD M115 Received.` … `ok` with blank lines (the real A3C Pro capture), `~M119` with
+    /// a `CMD` echo and a final `ok`, `~M105` as a lone `ok T0:…` line, `~M27` as
+    /// `ack: "SD printing byte …"`, `~M24`/`~M25` as `ack: "M24"`, `~M26` without `ok`,
+    /// `~M23` only selecting the file (`~M24` starts it), login `CMD M601 Received.\nok`.
+    ShapeA,
 }
 
 impl PrinterSpec {
@@ -84,6 +107,7 @@ impl PrinterSpec {
             idle_drop: Duration::from_secs(30),
             emulator_login: false,
             content_type_typo: true,
+            a3_shape: A3Shape::default(),
         }
     }
 

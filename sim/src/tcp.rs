@@ -2,8 +2,10 @@
 //!
 //! Reply shapes follow `protocol/tcp.md`: the modern `CMD Mxxx Received.` … `ok` form for the
 //! Adventurer 4, 5M family and AD5X; the Adventurer 3's own shapes (no `ok` after some replies,
-//! `ack: "…"` bodies, no reply at all to motion commands, the text file list); the binary
-//! `~M661`/`~M662` replies; the legacy `~M28`/`~M29` upload that stores the file.
+//! `ack: "…"` bodies, no reply at all to motion commands, the text file list) in either
+//! [`A3Shape`]: Shape B byte for byte as the emulator's captures (the default) or the earlier
+//! Shape A forms; the binary `~M661`/`~M662` replies; the legacy `~M28`/`~M29` upload that
+//! stores the file.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -12,7 +14,7 @@ use std::time::Instant;
 use flashforge_proto::gcode::{bare_file_name, encode_file_list, encode_thumbnail, Command, Led};
 use flashforge_proto::Model;
 
-use crate::printer::{FileSink, SimPrinter, StartError, Status};
+use crate::printer::{A3Shape, FileSink, SimPrinter, StartError, Status};
 
 /// Longest command line accepted; longer lines are dropped.
 pub const MAX_LINE: usize = 4096;
@@ -133,13 +135,17 @@ impl TcpSession {
         };
         p.log(line.trim());
         let a3 = p.spec.model == Model::Adventurer3;
+        // The emulator's A3 logs in and out with its two-`ok` forms.
+        let a3_b = a3 && p.spec.a3_shape == A3Shape::ShapeB;
         let code = cmd.code().to_string();
         match &cmd {
             Command::Login => {
                 if !p.take_control(self.id, now) {
                     return self.send("Control failed.\nok\n");
                 }
-                let reply = if a3 || p.spec.model == Model::Adventurer4 {
+                let reply = if a3_b {
+                    "CMD M601 Received.\nok\nControl Success V2.1.\nok\n"
+                } else if a3 || p.spec.model == Model::Adventurer4 {
                     "CMD M601 Received.\nok\n"
                 } else if p.spec.emulator_login {
                     "CMD M601 Received.\nok\nControl Success V2.1.\nok\n"
@@ -155,7 +161,7 @@ impl TcpSession {
                 if p.has_control(self.id, now) {
                     p.release_control();
                 }
-                return self.send(if p.spec.emulator_login {
+                return self.send(if p.spec.emulator_login || a3_b {
                     "CMD M602 Received.\nok\nControl Release.\nok\n"
                 } else {
                     "CMD M602 Received.\nControl Release.\nok\n"
@@ -206,6 +212,20 @@ impl TcpSession {
         }
         r.push_str("ok\n");
         r
+    }
+
+    /// `~M115` of the emulator's Adventurer 3 (Shape B): `echo:` first, `Serial Number:`, no
+    /// `CMD` echo, no blank lines, no `ok`.
+    fn m115_a3_shape_b(p: &SimPrinter) -> String {
+        let s = &p.spec;
+        let machine_type = s
+            .machine_type
+            .as_deref()
+            .unwrap_or("FlashForge Adventurer III");
+        format!(
+            "echo: Machine Type: {machine_type}\nMachine Name: {}\nFirmware: {}\nSerial Number: {}\nX: 150 Y: 150 Z: 150\nTool Count: 1\nMac Address:{}\n",
+            s.name, s.firmware, s.serial, s.mac
+        )
     }
 
     fn temps(p: &SimPrinter, tools: usize) -> String {
@@ -444,8 +464,97 @@ impl TcpSession {
         }
     }
 
+    /// The Adventurer 3 replies whose Shape B form (the emulator's captures) differs from
+    /// Shape A; `None` for the commands both shapes answer alike.
+    fn a3_shape_b(
+        &mut self,
+        p: &mut SimPrinter,
+        cmd: &Command,
+        line: &str,
+        head: &str,
+    ) -> Option<String> {
+        let ok = |body: &str| format!("{head}{body}ok\n");
+        // Whole degrees, as the emulator prints them.
+        let deg = |v: f64| v.round() as i64;
+        Some(match cmd {
+            Command::MachineInfo => Self::m115_a3_shape_b(p),
+            Command::Temperatures => {
+                let (t, b) = (p.nozzles[0], p.bed);
+                format!(
+                    "{head}ok T0:{}/{} B:{}/{}\n",
+                    deg(t.current),
+                    deg(t.target),
+                    deg(b.current),
+                    deg(b.target)
+                )
+            }
+            Command::EndstopStatus => {
+                let machine = match p.status {
+                    Status::Busy | Status::Heating => "BUSY",
+                    Status::Printing => "BUILDING_FROM_SD",
+                    Status::Paused => "PAUSED",
+                    Status::Completed => "BUILDING_COMPLETED",
+                    Status::Ready | Status::Cancelled | Status::Error => "IDLE",
+                };
+                // The last job's file stays reported after it ends (tcp_M119_after_cancel).
+                let file = p.job.as_ref().map_or("", |j| j.file.as_str());
+                format!(
+                    "echo: Endstop: X-max: 1 Y-max: 1 Z-min: 1\nMachineStatus: {machine}\nMoveMode: 0.0\nFilamentStatus: ok\nLEDStatus: {}\nPrintFileName: {file}\n",
+                    if p.led { "on" } else { "off" },
+                )
+            }
+            Command::PrintStatus => {
+                let (pct, ..) = Self::percent_and_layers(p);
+                ok(&format!("SD printing byte {pct}/100\n"))
+            }
+            Command::Position | Command::PositionWithExtruder => {
+                let [x, y, z, e] = p.position;
+                ok(&format!("X:{x:.3} Y:{y:.3} Z:{z:.3} A:{e:.3} B:0.000\n"))
+            }
+            Command::SelectFile { path } => {
+                // The emulator's A3 opens and starts the file: `~M119` reports BUSY while it
+                // heats (tcp_M119_after_M23). A file that cannot start yet stays selected for
+                // `~M24`.
+                let name = bare_file_name(path);
+                let size = p.files.get(name).map_or(0, |f| f.size);
+                self.selected = None;
+                if p.files.contains_key(name) && p.start_job(name, false).is_err() {
+                    self.selected = Some(name.to_owned());
+                }
+                format!("File opened: /data/{name} Size: {size}\nDone printing file\nok\n")
+            }
+            Command::Resume => {
+                if p.status == Status::Paused {
+                    p.resume();
+                } else if let Some(name) = self.selected.take() {
+                    let _ = p.start_job(&name, false);
+                }
+                ok("")
+            }
+            Command::Pause => {
+                p.pause();
+                ok("")
+            }
+            Command::Stop => {
+                p.cancel();
+                ok("")
+            }
+            // Unknown commands are echoed as sent, tilde included (tcp_M999_unknown).
+            Command::Raw(_) => {
+                let echo = line.split_whitespace().next().unwrap_or_default();
+                format!("CMD {echo} Received.\nok\n")
+            }
+            _ => return None,
+        })
+    }
+
     fn a3(&mut self, p: &mut SimPrinter, cmd: &Command, line: &str, code: &str) {
         let head = format!("CMD {code} Received.\n");
+        if p.spec.a3_shape == A3Shape::ShapeB {
+            if let Some(reply) = self.a3_shape_b(p, cmd, line, &head) {
+                return self.send(reply);
+            }
+        }
         let reply: String = match cmd {
             Command::MachineInfo => Self::m115(p),
             Command::Temperatures => format!("ok {}\r\n", Self::temps(p, 1)),

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use flashforge_proto::http::{Credentials, JobFormat, JobOptions, Upload, UploadSpec};
 use flashforge_proto::Model;
 use flashforge_sim::{
-    render_detail, render_product, Faults, HttpSession, Job, PrinterSpec, SimPrinter, TcpSession,
+    render_detail, render_product, A3Shape, Faults, HttpSession, Job, PrinterSpec, SimPrinter,
+    TcpSession,
 };
 use serde_json::{json, Value};
 
@@ -95,9 +96,11 @@ fn emulator_style_tcp_replies_are_byte_exact() {
 }
 
 #[test]
-fn adventurer3_replies_match_captures_and_test_data() {
-    // The real Adventurer 3C Pro capture, for the same identity.
+fn adventurer3_shape_a_replies_match_captures_and_test_data() {
+    // The real Adventurer 3C Pro capture, for the same identity, and the reference clients' test
+    // data: the Shape A forms (the emulator's Shape B is `tests/emulator_a3.rs`).
     let mut p = printer(Model::Adventurer3, |s| {
+        s.a3_shape = A3Shape::ShapeA;
         s.name = "CowaPrint".into();
         s.machine_type = Some("FlashForge Adventurer III Pro".into());
         s.firmware = "v2.1.2".into();

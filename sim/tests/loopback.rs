@@ -11,7 +11,7 @@ use flashforge_proto::http::{
     Credentials, Heat, JobAction, JobFormat, JobOptions, Request, Temperatures, UploadSpec,
 };
 use flashforge_proto::{Command, CommandError, Config, Dialect, Model};
-use flashforge_sim::{PrinterSpec, ServerConfig, SimServer, Status, MODELS};
+use flashforge_sim::{A3Shape, PrinterSpec, ServerConfig, SimServer, Status, MODELS};
 
 mod common;
 use common::{discover, http, upload, Tcp};
@@ -39,87 +39,108 @@ fn status(t: &mut Tcp) -> flashforge_proto::gcode::EndstopStatus {
 
 #[test]
 fn every_tcp_model_logs_in_reads_state_uploads_and_prints() {
-    for model in MODELS.into_iter().filter(|m| m.has_tcp()) {
-        let server = SimServer::single(fast(model)).unwrap();
-        let h = server.printer();
-        let dialect = config(model).dialect;
-        let mut t = Tcp::connect(h.tcp.unwrap(), config(model));
-
-        let Ok(Reply::PrinterInfo(info)) = t.cmd(Command::MachineInfo) else {
-            panic!("{model:?}: M115")
-        };
-        assert_eq!(
-            Model::from_machine_type(&info.machine_type),
-            model,
-            "{}",
-            info.machine_type
-        );
-        assert_eq!(info.serial_number.as_deref(), Some(h.serial().as_str()));
-
-        t.cmd(Command::SetBedTemp { celsius: 55.0 }).unwrap();
-        assert_eq!(h.lock().bed.target, 55.0);
-        let Ok(Reply::Temperatures(temps)) = t.cmd(Command::Temperatures) else {
-            panic!("{model:?}: M105")
-        };
-        assert_eq!(temps.bed.unwrap().target, Some(55.0), "{model:?}");
-
-        let Ok(Reply::FileList(list)) = t.cmd(Command::ListFiles) else {
-            panic!("{model:?}: M661")
-        };
-        assert!(
-            list.names().any(|n| n == "cube.gcode"),
-            "{model:?}: {list:?}"
-        );
-        let Ok(Reply::Thumbnail(th)) = t.cmd(Command::thumbnail("cube.gcode", dialect)) else {
-            panic!("{model:?}: M662")
-        };
-        assert_eq!(th.width, Some(48), "{model:?}");
-        assert_eq!(&th.image[..], &h.lock().files["cube.gcode"].thumbnail[..]);
-
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        t.upload("part.gcode", &data)
-            .unwrap_or_else(|e| panic!("{model:?}: upload {e}"));
-        assert_eq!(
-            h.lock().files["part.gcode"].data.as_deref(),
-            Some(&data[..]),
-            "{model:?}: stored bytes"
-        );
-
-        t.cmd(Command::select_file("part.gcode", dialect)).unwrap();
-        if model == Model::Adventurer3 {
-            t.cmd(Command::Resume).unwrap(); // M24 starts the selected file on the A3
-        }
-        assert_eq!(h.lock().job.as_ref().unwrap().file, "part.gcode");
-        std::thread::sleep(Duration::from_millis(150));
-        let s = status(&mut t);
-        assert!(s.is_printing(), "{model:?}: {s:?}");
-        t.cmd(Command::Pause).unwrap();
-        assert!(status(&mut t).is_paused(), "{model:?}");
-        t.cmd(Command::Resume).unwrap();
-        assert!(status(&mut t).is_printing(), "{model:?}");
-        let Ok(Reply::PrintStatus(ps)) = t.cmd(Command::PrintStatus) else {
-            panic!()
-        };
-        assert!(ps.percent().unwrap() <= 100);
-        t.cmd(Command::Stop).unwrap();
-        assert_eq!(h.lock().status, Status::Cancelled, "{model:?}");
-
-        let led = if model == Model::Adventurer3 {
-            Led::Accessory(false)
-        } else {
-            Led::Rgb { r: 0, g: 0, b: 0 }
-        };
-        t.cmd(Command::Led(led)).unwrap();
-        assert!(!h.lock().led, "{model:?}");
-        assert!(!status(&mut t).led_on, "{model:?}");
-        t.close();
-        assert_eq!(
-            h.lock().controller(),
-            None,
-            "{model:?}: logout releases control"
-        );
-        server.shutdown();
+    // The Adventurer 3 has a test per reply shape below.
+    for model in MODELS
+        .into_iter()
+        .filter(|m| m.has_tcp() && *m != Model::Adventurer3)
+    {
+        logs_in_reads_state_uploads_and_prints(fast(model));
     }
+}
+
+#[test]
+fn adventurer3_shape_b_logs_in_reads_state_uploads_and_prints() {
+    logs_in_reads_state_uploads_and_prints(fast(Model::Adventurer3));
+}
+
+#[test]
+fn adventurer3_shape_a_logs_in_reads_state_uploads_and_prints() {
+    let mut spec = fast(Model::Adventurer3);
+    spec.a3_shape = A3Shape::ShapeA;
+    logs_in_reads_state_uploads_and_prints(spec);
+}
+
+fn logs_in_reads_state_uploads_and_prints(spec: PrinterSpec) {
+    let model = spec.model;
+    let server = SimServer::single(spec).unwrap();
+    let h = server.printer();
+    let dialect = config(model).dialect;
+    let mut t = Tcp::connect(h.tcp.unwrap(), config(model));
+
+    let Ok(Reply::PrinterInfo(info)) = t.cmd(Command::MachineInfo) else {
+        panic!("{model:?}: M115")
+    };
+    assert_eq!(
+        Model::from_machine_type(&info.machine_type),
+        model,
+        "{}",
+        info.machine_type
+    );
+    assert_eq!(info.serial_number.as_deref(), Some(h.serial().as_str()));
+
+    t.cmd(Command::SetBedTemp { celsius: 55.0 }).unwrap();
+    assert_eq!(h.lock().bed.target, 55.0);
+    let Ok(Reply::Temperatures(temps)) = t.cmd(Command::Temperatures) else {
+        panic!("{model:?}: M105")
+    };
+    assert_eq!(temps.bed.unwrap().target, Some(55.0), "{model:?}");
+
+    let Ok(Reply::FileList(list)) = t.cmd(Command::ListFiles) else {
+        panic!("{model:?}: M661")
+    };
+    assert!(
+        list.names().any(|n| n == "cube.gcode"),
+        "{model:?}: {list:?}"
+    );
+    let Ok(Reply::Thumbnail(th)) = t.cmd(Command::thumbnail("cube.gcode", dialect)) else {
+        panic!("{model:?}: M662")
+    };
+    assert_eq!(th.width, Some(48), "{model:?}");
+    assert_eq!(&th.image[..], &h.lock().files["cube.gcode"].thumbnail[..]);
+
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    t.upload("part.gcode", &data)
+        .unwrap_or_else(|e| panic!("{model:?}: upload {e}"));
+    assert_eq!(
+        h.lock().files["part.gcode"].data.as_deref(),
+        Some(&data[..]),
+        "{model:?}: stored bytes"
+    );
+
+    t.cmd(Command::select_file("part.gcode", dialect)).unwrap();
+    if model == Model::Adventurer3 {
+        t.cmd(Command::Resume).unwrap(); // M24 starts the selected file on the A3
+    }
+    assert_eq!(h.lock().job.as_ref().unwrap().file, "part.gcode");
+    std::thread::sleep(Duration::from_millis(150));
+    let s = status(&mut t);
+    assert!(s.is_printing(), "{model:?}: {s:?}");
+    t.cmd(Command::Pause).unwrap();
+    assert!(status(&mut t).is_paused(), "{model:?}");
+    t.cmd(Command::Resume).unwrap();
+    assert!(status(&mut t).is_printing(), "{model:?}");
+    let Ok(Reply::PrintStatus(ps)) = t.cmd(Command::PrintStatus) else {
+        panic!()
+    };
+    assert!(ps.percent().unwrap() <= 100);
+    t.cmd(Command::Stop).unwrap();
+    assert_eq!(h.lock().status, Status::Cancelled, "{model:?}");
+
+    let led = if model == Model::Adventurer3 {
+        Led::Accessory(false)
+    } else {
+        Led::Rgb { r: 0, g: 0, b: 0 }
+    };
+    t.cmd(Command::Led(led)).unwrap();
+    assert!(!h.lock().led, "{model:?}");
+    assert!(!status(&mut t).led_on, "{model:?}");
+    t.close();
+    assert_eq!(
+        h.lock().controller(),
+        None,
+        "{model:?}: logout releases control"
+    );
+    server.shutdown();
 }
 
 #[test]
