@@ -1,6 +1,7 @@
 //! The simulated Adventurer 3 answers in Shape B by default, byte for byte as the emulator's A3
-//! does (`tests/data/emulator/adventurer-3/tcp_*`, see the README there): every capture is
-//! replayed in the state the emulator was in. Shape A stays selectable.
+//! does (`captures/emulator/adventurer-3/tcp_*`, see `captures/emulator/README.md`): every TCP
+//! capture's request is sent in the state the emulator was in and the reply compared. Shape A
+//! stays selectable.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -12,7 +13,7 @@ use flashforge_proto::Model;
 use flashforge_sim::{A3Shape, Job, PrinterSpec, SimPrinter, Status, StoredFile, TcpSession};
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/emulator/adventurer-3")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures/emulator/adventurer-3")
 }
 
 fn read(name: &str) -> Vec<u8> {
