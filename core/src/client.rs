@@ -141,11 +141,14 @@ impl FromStr for Endpoint {
 }
 
 impl fmt::Display for Endpoint {
+    /// The shortest form [`Endpoint::from_str`] reads back: `IP` for the standard ports,
+    /// `IP:TCP` when only the TCP port differs (so an Adventurer 3/4, which has no HTTP port,
+    /// is never shown with one), `IP:TCP:HTTP` otherwise.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.tcp_port == TCP_PORT && self.http_port == HTTP_PORT {
-            write!(f, "{}", self.ip)
-        } else {
-            write!(f, "{}:{}:{}", self.ip, self.tcp_port, self.http_port)
+        match (self.tcp_port == TCP_PORT, self.http_port == HTTP_PORT) {
+            (true, true) => write!(f, "{}", self.ip),
+            (_, true) => write!(f, "{}", self.tcp()),
+            _ => write!(f, "{}:{}", self.tcp(), self.http_port),
         }
     }
 }
@@ -166,6 +169,11 @@ pub struct ClientOptions {
     pub expect_continue: bool,
     /// Bytes read from the caller's reader per upload chunk.
     pub upload_chunk_size: usize,
+    /// The model, when known before connecting (a discovery reply, a profile, the user): it
+    /// picks the TCP dialect before the first command. Without it the TCP session starts in
+    /// [`Dialect::Unknown`], which accepts both reply shapes, until `~M115` names the model;
+    /// `~M115` (or `/detail`) still decides the model in the end.
+    pub model: Option<Model>,
 }
 
 impl Default for ClientOptions {
@@ -177,6 +185,7 @@ impl Default for ClientOptions {
             overrides: Overrides::default(),
             expect_continue: true,
             upload_chunk_size: 256 * 1024,
+            model: None,
         }
     }
 }
@@ -218,6 +227,11 @@ impl ClientOptions {
     /// `Expect: 100-continue` on uploads.
     pub fn expect_continue(mut self, on: bool) -> Self {
         self.expect_continue = on;
+        self
+    }
+    /// The model, when known before connecting (see [`ClientOptions::model`]).
+    pub fn model(mut self, model: Option<Model>) -> Self {
+        self.model = model.filter(|m| *m != Model::Unknown);
         self
     }
     /// Upload chunk size (clamped to 4 KiB–8 MiB).
@@ -322,10 +336,18 @@ pub struct Target {
 
 impl Target {
     /// A target with the model's default capabilities.
+    ///
+    /// The Creator 5 Pro has filtration fans, but its firmware acknowledges `circulateCtl_cmd`
+    /// without running them (models.md §6 note 5), so filtration starts off here: a success
+    /// would be a lie. [`Overrides::filtration`] turns it back on.
     pub fn new(model: Model, firmware: &str, host: &str) -> Self {
+        let mut capabilities = model.capabilities();
+        if model == Model::Creator5Pro {
+            capabilities.filtration = false;
+        }
         Self {
             model,
-            capabilities: model.capabilities(),
+            capabilities,
             firmware: firmware.to_owned(),
             host: host.to_owned(),
             dialect: dialect_of(model),
@@ -355,9 +377,11 @@ impl Target {
         t
     }
 
-    /// The target of a printer being connected over TCP, before `~M115` answers.
-    pub fn connecting_tcp(host: &str) -> Self {
+    /// The target of a printer being connected over TCP, before `~M115` answers: the dialect
+    /// of the `hint`ed model, or [`Dialect::Unknown`] (both reply shapes) without one.
+    pub fn connecting_tcp(host: &str, hint: Option<Model>) -> Self {
         let mut t = Self::new(Model::Unknown, "", host);
+        t.dialect = hint.map_or(Dialect::Unknown, dialect_of);
         t.capabilities.tcp = true;
         t
     }
@@ -373,12 +397,22 @@ impl Target {
         Ok(t)
     }
 
-    /// The target once `~M115` answered on a legacy (TCP-only) connection.
-    pub fn connected_tcp(reply: Reply, host: &str, o: &Overrides) -> Result<Self, ClientError> {
+    /// The target once `~M115` answered on a legacy (TCP-only) connection. The reply decides
+    /// the model; the caller's `hint` only fills in a `Machine Type` no table knows.
+    pub fn connected_tcp(
+        reply: Reply,
+        host: &str,
+        o: &Overrides,
+        hint: Option<Model>,
+    ) -> Result<Self, ClientError> {
         let Reply::PrinterInfo(info) = reply else {
             return Err(ClientError::UnexpectedReply("an M115 reply"));
         };
-        let mut t = Self::from_printer_info(&info, host).with_overrides(o);
+        let mut t = Self::from_printer_info(&info, host);
+        if let Some(h) = hint.filter(|_| t.model == Model::Unknown) {
+            t = Self::new(h, &info.firmware, host);
+        }
+        let mut t = t.with_overrides(o);
         t.capabilities.http = false;
         t.capabilities.tcp = true;
         Ok(t)
@@ -406,12 +440,12 @@ impl Target {
     }
 }
 
-/// The TCP dialect a model speaks.
+/// The TCP dialect a model speaks ([`Dialect::Unknown`] for [`Model::Unknown`]).
 pub fn dialect_of(model: Model) -> Dialect {
-    if model == Model::Adventurer3 {
-        Dialect::Adventurer3
-    } else {
-        Dialect::Modern
+    match model {
+        Model::Adventurer3 => Dialect::Adventurer3,
+        Model::Unknown => Dialect::Unknown,
+        _ => Dialect::Modern,
     }
 }
 
@@ -503,7 +537,7 @@ pub enum Op {
     Home,
     /// Jog one axis by `mm`, relative.
     Jog(Axis, f64),
-    /// Part-cooling fan speed 0–255 (`0` = off).
+    /// Part-cooling fan speed in percent, 0–100 (`0` = off; more is a usage error).
     Fan(u8),
     /// Print speed override in percent.
     Speed(u16),
@@ -650,8 +684,37 @@ fn unsupported(op: &Op, target: &Target) -> ClientError {
     }
 }
 
-fn control(command: Control, target: &Target) -> Result<Step, ClientError> {
-    command.check_model(target.model)?;
+/// The error for job options (leveling, material mappings) a model or firmware cannot take.
+fn options_unsupported(options: &JobOptions, model: Model) -> ClientError {
+    let operation = if options.leveling {
+        "leveling before a print"
+    } else if !options.mappings.is_empty() {
+        "material mapping"
+    } else {
+        "print options"
+    };
+    ClientError::Unsupported { operation, model }
+}
+
+/// Material mappings on firmware whose job body has none (the 5M family).
+fn mappings_unsupported(model: Model) -> ClientError {
+    ClientError::Unsupported {
+        operation: "material mapping",
+        model,
+    }
+}
+
+/// Percent (0–100) to the 0–255 duty of `printerCtl_cmd` and `~M106 S` (http.md §5.2).
+fn fan_duty(percent: u8) -> u8 {
+    ((u16::from(percent.min(100)) * 255 + 50) / 100) as u8
+}
+
+/// A `/control` step, or [`ClientError::Unsupported`] when the model's firmware lacks the
+/// command (it would acknowledge it and do nothing).
+fn control(command: Control, op: &Op, target: &Target) -> Result<Step, ClientError> {
+    if !command.supported_by(target.model) {
+        return Err(unsupported(op, target));
+    }
     Ok(Step::Http(Request::Control {
         command,
         model: target.model,
@@ -663,6 +726,10 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
     let no = || Err(unsupported(op, t));
     let http = t.http();
     let tcp = t.tcp();
+    // `temperatureCtl_cmd` only where its key names are established (http.md §5.3: the
+    // Creator 5 family); every model with a TCP channel takes `~M104`/`~M140`, the path the
+    // reference clients use on real hardware.
+    let http_temps = http && t.model.is_creator5();
     Ok(match op {
         Op::Status | Op::Info | Op::Temperatures if http => vec![Step::Http(Request::Detail)],
         Op::Status if tcp => vec![
@@ -673,56 +740,51 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
         Op::Info if tcp => vec![Step::Tcp(Command::MachineInfo)],
         Op::Temperatures if tcp => vec![Step::Tcp(Command::Temperatures)],
         Op::SetTemperature(heater, value) => {
-            let heat = value.map_or(Heat::Off, Heat::Target);
             if matches!(heater, Heater::Chamber) && !c.chamber_heater {
                 return no();
             }
-            if http {
-                let mut temps = if c.per_nozzle_temps {
-                    Temperatures::creator5()
-                } else {
-                    Temperatures::default()
-                };
+            if http_temps {
+                let heat = value.map_or(Heat::Off, Heat::Target);
+                let mut temps = Temperatures::creator5();
                 match *heater {
                     Heater::Bed => temps.platform = heat,
                     Heater::Chamber => temps.chamber = heat,
-                    Heater::Tool(i) if c.per_nozzle_temps => temps = temps.tool(i.into(), heat)?,
-                    Heater::Tool(0) => temps.right_nozzle = heat,
-                    Heater::Tool(1) if t.model == Model::AD5X => temps.left_nozzle = heat,
-                    Heater::Tool(_) => return Err(UsageError::OutOfRange { what: "tool" }.into()),
+                    Heater::Tool(i) => temps = temps.tool(i.into(), heat)?,
                 }
-                vec![control(Control::Temperature(temps), t)?]
+                vec![control(Control::Temperature(temps), op, t)?]
             } else if tcp {
+                // Off is `S0`.
                 let celsius = f64::from(value.unwrap_or(0));
                 match *heater {
                     Heater::Bed => vec![Step::Tcp(Command::SetBedTemp { celsius })],
-                    Heater::Tool(i) => vec![Step::Tcp(Command::SetNozzleTemp {
+                    Heater::Tool(0) => vec![Step::Tcp(Command::SetNozzleTemp {
                         celsius,
-                        tool: (i > 0).then_some(i),
+                        tool: None,
                     })],
+                    // tcp.md gives `~M104` no tool selector, so a second tool (the AD5X's
+                    // left path as the emulator models it) has no established command.
+                    Heater::Tool(_) => {
+                        return Err(ClientError::Unsupported {
+                            operation: "temperature of tools other than tool 0",
+                            model: t.model,
+                        })
+                    }
                     Heater::Chamber => return no(),
                 }
             } else {
                 return no();
             }
         }
-        Op::TemperaturesOff if http => {
-            let mut temps = if c.per_nozzle_temps {
-                Temperatures {
-                    nozzles: Some([Heat::Off; 4]),
-                    ..Temperatures::default()
-                }
-            } else {
-                Temperatures {
-                    right_nozzle: Heat::Off,
-                    ..Temperatures::default()
-                }
+        Op::TemperaturesOff if http_temps => {
+            let mut temps = Temperatures {
+                nozzles: Some([Heat::Off; 4]),
+                ..Temperatures::default()
             };
             temps.platform = Heat::Off;
             if c.chamber_heater {
                 temps.chamber = Heat::Off;
             }
-            vec![control(Control::Temperature(temps), t)?]
+            vec![control(Control::Temperature(temps), op, t)?]
         }
         Op::TemperaturesOff if tcp => vec![
             Step::Tcp(Command::SetNozzleTemp {
@@ -732,7 +794,7 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
             Step::Tcp(Command::SetBedTemp { celsius: 0.0 }),
         ],
         Op::Led(_) if !c.led => return no(),
-        Op::Led(on) if http => vec![control(Control::Light(*on), t)?],
+        Op::Led(on) if http => vec![control(Control::Light(*on), op, t)?],
         Op::Led(on) if tcp => {
             let led = match (t.dialect, on) {
                 (Dialect::Adventurer3, on) => Led::Accessory(*on),
@@ -747,14 +809,14 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
             } else {
                 Filtration::Off
             };
-            vec![control(Control::Filtration(mode), t)?]
+            vec![control(Control::Filtration(mode), op, t)?]
         }
         Op::Camera(on) if http && c.camera_toggle => {
-            vec![control(Control::CameraStream(*on), t)?]
+            vec![control(Control::CameraStream(*on), op, t)?]
         }
         Op::CameraUrl if http && c.camera => vec![Step::Http(Request::Detail)],
         Op::Home | Op::Jog(..) if !(c.http_motion || c.tcp_motion) => return no(),
-        Op::Home if http && c.http_motion => vec![control(Control::Home, t)?],
+        Op::Home if http && c.http_motion => vec![control(Control::Home, op, t)?],
         Op::Home if tcp => vec![Step::Tcp(Command::Home)],
         Op::Jog(axis, mm) => {
             if !mm.is_finite() || mm.abs() > 500.0 {
@@ -769,6 +831,7 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
                         axis: *axis,
                         delta: *mm,
                     },
+                    op,
                     t,
                 )?]
             } else if tcp {
@@ -790,16 +853,23 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
                 return no();
             }
         }
-        Op::Fan(speed) if http => vec![control(
+        Op::Fan(percent) if *percent > 100 => {
+            return Err(UsageError::OutOfRange {
+                what: "fan percent",
+            }
+            .into())
+        }
+        Op::Fan(percent) if http => vec![control(
             Control::PrinterSettings(PrinterSettings {
-                cooling_fan: Some(*speed),
+                cooling_fan: Some(fan_duty(*percent)),
                 ..PrinterSettings::default()
             }),
+            op,
             t,
         )?],
         Op::Fan(0) if tcp => vec![Step::Tcp(Command::FanOff)],
-        Op::Fan(speed) if tcp => vec![Step::Tcp(Command::FanOn {
-            speed: Some(*speed),
+        Op::Fan(percent) if tcp => vec![Step::Tcp(Command::FanOn {
+            speed: Some(fan_duty(*percent)),
         })],
         Op::Speed(pct) if http => {
             if !(10..=500).contains(pct) {
@@ -810,31 +880,32 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
                     speed: Some(*pct),
                     ..PrinterSettings::default()
                 }),
+                op,
                 t,
             )?]
         }
-        Op::Pause if http => vec![control(Control::Job(JobAction::Pause), t)?],
-        Op::Resume if http => vec![control(Control::Job(JobAction::Resume), t)?],
-        Op::Cancel if http => vec![control(Control::Job(JobAction::Cancel), t)?],
+        Op::Pause if http => vec![control(Control::Job(JobAction::Pause), op, t)?],
+        Op::Resume if http => vec![control(Control::Job(JobAction::Resume), op, t)?],
+        Op::Cancel if http => vec![control(Control::Job(JobAction::Cancel), op, t)?],
         Op::Pause if tcp => vec![Step::Tcp(Command::Pause)],
         Op::Resume if tcp => vec![Step::Tcp(Command::Resume)],
         Op::Cancel if tcp => vec![Step::Tcp(Command::Stop)],
-        Op::ClearPlatform if http => vec![control(Control::ClearPlatform, t)?],
+        Op::ClearPlatform if http => vec![control(Control::ClearPlatform, op, t)?],
         Op::StartFile { name, options } if http => {
             crate::http::check_file_name(crate::gcode::bare_file_name(name))?;
+            let format = JobFormat::for_printer(t.model, &t.firmware);
+            if !options.mappings.is_empty() && !format.carries_mappings() {
+                return Err(mappings_unsupported(t.model));
+            }
             vec![Step::Http(Request::PrintGcode {
                 file_name: crate::gcode::bare_file_name(name).to_owned(),
-                format: JobFormat::for_printer(t.model, &t.firmware),
+                format,
                 options: options.clone(),
             })]
         }
         Op::StartFile { name, options } if tcp => {
             if options != &JobOptions::default() {
-                return Err(UsageError::Unsupported {
-                    what: "print options over TCP",
-                    model: t.model.name(),
-                }
-                .into());
+                return Err(options_unsupported(options, t.model));
             }
             start_commands(name, t.dialect)
                 .into_iter()
@@ -858,6 +929,7 @@ fn plan_steps(op: &Op, t: &Target) -> Result<Vec<Step>, ClientError> {
                 material: material.clone(),
                 color: *color,
             },
+            op,
             t,
         )?],
         _ => return no(),
@@ -933,22 +1005,22 @@ pub fn upload_route(
     let name = crate::gcode::bare_file_name(name);
     if target.http() {
         crate::http::check_file_name(name)?;
+        let format = JobFormat::for_printer(target.model, &target.firmware);
+        if !options.job.mappings.is_empty() && !format.carries_mappings() {
+            return Err(mappings_unsupported(target.model));
+        }
         Ok(UploadRoute::Http(UploadSpec {
             file_name: name.to_owned(),
             file_size: size,
             print_now: options.start,
-            format: JobFormat::for_printer(target.model, &target.firmware),
+            format,
             options: options.job.clone(),
             expect_continue: options.expect_continue,
             boundary_seed: seed,
         }))
     } else if target.tcp() {
         if options.job != JobOptions::default() {
-            return Err(UsageError::Unsupported {
-                what: "print options over TCP",
-                model: target.model.name(),
-            }
-            .into());
+            return Err(options_unsupported(&options.job, target.model));
         }
         // Validates the name for the line protocol.
         Command::upload_begin(name, size)?;
@@ -1086,15 +1158,17 @@ pub struct Status {
     pub progress: Option<f64>,
     /// Temperatures.
     pub temperatures: Temps,
-    /// Part-cooling fan speed (HTTP printers: percent as reported).
-    pub cooling_fan: Option<i64>,
-    /// Chamber fan speed.
-    pub chamber_fan: Option<i64>,
+    /// Part-cooling fan speed in percent (`/detail.coolingFanSpeed`, 0–100), the unit
+    /// [`Op::Fan`] takes. `None` over TCP, which reports no fan speed.
+    pub cooling_fan_percent: Option<i64>,
+    /// Chamber fan speed in percent (`/detail.chamberFanSpeed`, 0–100).
+    pub chamber_fan_percent: Option<i64>,
     /// Speed override percent.
     pub speed_percent: Option<f64>,
     /// Time printed.
     pub elapsed: Option<Duration>,
-    /// Estimated time left.
+    /// Estimated time left, only while a job runs or is paused (never for a cancelled or
+    /// finished one).
     pub remaining: Option<Duration>,
     /// Current layer.
     pub layer: Option<u32>,
@@ -1124,11 +1198,12 @@ impl Status {
             state_raw: d.status.clone(),
             progress: active.then_some(d.progress),
             temperatures: temps_of_detail(d),
-            cooling_fan: Some(d.cooling_fan_speed),
-            chamber_fan: Some(d.chamber_fan_speed),
+            cooling_fan_percent: Some(d.cooling_fan_speed),
+            chamber_fan_percent: Some(d.chamber_fan_speed),
             speed_percent: Some(d.speed_adjust),
             elapsed: active.then_some(d.elapsed),
-            remaining: active.then_some(d.remaining),
+            // `estimatedTime` of a cancelled or completed job is stale, not a time left.
+            remaining: d.state.is_active_job().then_some(d.remaining),
             layer: active.then_some(d.layer),
             total_layers: active.then_some(d.total_layers),
             file: nonempty(&d.print_file_name),
@@ -1217,7 +1292,8 @@ pub struct Info {
     pub name: String,
     /// Firmware version.
     pub firmware: String,
-    /// Serial number, when reported.
+    /// Serial number: from `~M115`, or for HTTP printers (whose `/detail` has none) the one
+    /// the printer accepted with the check code.
     pub serial: Option<String>,
     /// MAC address, when reported.
     pub mac: Option<String>,
@@ -1225,7 +1301,10 @@ pub struct Info {
     pub ip: Option<String>,
     /// Build volume in mm (x, y, z).
     pub build_volume: Option<(f64, f64, f64)>,
-    /// Number of tools.
+    /// Number of tools. From `/detail`, the tools its temperatures list ([`Temps::tools`]),
+    /// so the two always agree: the AD5X has one nozzle (the real printer reports
+    /// `nozzleCnt: 1`; the emulator's second, "left" path is not a tool); the raw `nozzleCnt`
+    /// stays in [`MachineInfo::nozzle_count`].
     pub tool_count: Option<u32>,
     /// Everything `/detail` reported (HTTP printers).
     pub detail: Option<Box<MachineInfo>>,
@@ -1242,9 +1321,18 @@ impl Info {
             mac: nonempty(&d.mac_address),
             ip: nonempty(&d.ip_address),
             build_volume: d.build_volume.map(|b| (b.x, b.y, b.z)),
-            tool_count: Some(d.nozzle_count).filter(|n| *n > 0),
+            tool_count: u32::try_from(temps_of_detail(&d).tools.len()).ok(),
             detail: Some(Box::new(d)),
         }
+    }
+
+    /// Fill in the serial number the client connected with when the reply carried none
+    /// (`/detail` never does; the printer checked it against the check code).
+    pub fn with_known_serial(mut self, serial: Option<&str>) -> Self {
+        if self.serial.is_none() {
+            self.serial = serial.filter(|s| !s.is_empty()).map(str::to_owned);
+        }
+        self
     }
 
     fn from_printer_info(p: PrinterInfo) -> Self {
@@ -1295,8 +1383,8 @@ mod json {
                 "state_raw": self.state_raw,
                 "progress": self.progress,
                 "temperatures": self.temperatures,
-                "cooling_fan": self.cooling_fan,
-                "chamber_fan": self.chamber_fan,
+                "cooling_fan_percent": self.cooling_fan_percent,
+                "chamber_fan_percent": self.chamber_fan_percent,
                 "speed_percent": self.speed_percent,
                 "elapsed_s": secs(self.elapsed),
                 "remaining_s": secs(self.remaining),
@@ -1469,6 +1557,13 @@ pub enum ClientError {
     /// No reply before the deadline.
     #[error("no reply from the printer before the deadline")]
     TimedOut,
+    /// The reply started but its end never came (cut short by a pause longer than the
+    /// deadline, or a connection that closed mid-reply): no partial data is returned.
+    #[error("incomplete reply from the printer: {received} bytes arrived, its end did not")]
+    Incomplete {
+        /// Reply bytes that arrived.
+        received: usize,
+    },
     /// The printer closed the connection.
     #[error("the printer closed the connection")]
     Disconnected,
@@ -1509,6 +1604,7 @@ impl ClientError {
         matches!(
             self,
             Self::TimedOut
+                | Self::Incomplete { .. }
                 | Self::Disconnected
                 | Self::Unreachable(_)
                 | Self::Protocol(_)
@@ -1526,6 +1622,7 @@ impl ClientError {
             }
             Self::Busy(_) | Self::Refused { .. } | Self::Printer(_) => ErrorKind::Other,
             Self::TimedOut => ErrorKind::TimedOut,
+            Self::Incomplete { .. } => ErrorKind::UnexpectedEof,
             Self::Disconnected => ErrorKind::ConnectionAborted,
             Self::Unreachable(_) => ErrorKind::ConnectionRefused,
             Self::Protocol(_) | Self::UnexpectedReply(_) => ErrorKind::InvalidData,
@@ -1612,8 +1709,15 @@ impl From<CommandError> for ClientError {
             CommandError::Printer(m) => Self::Printer(m),
             CommandError::Denied => Self::ControlHeld,
             CommandError::TimedOut => Self::TimedOut,
+            CommandError::Incomplete { received } => Self::Incomplete { received },
             CommandError::Disconnected => Self::Disconnected,
             CommandError::Cancelled => Self::Closed,
+            // The `~M662` parser names the printer's `Error: File not found` (or `... not
+            // exists`) reply; it is the printer refusing, as the same reply to `~M23` is, not
+            // a broken protocol (and the connection stays good).
+            CommandError::Protocol(crate::Error::Protocol(crate::ProtocolError::FileNotFound)) => {
+                Self::Printer("File not found".to_owned())
+            }
             CommandError::Protocol(p) => Self::Protocol(p.to_string()),
         }
     }
@@ -1900,8 +2004,9 @@ impl TcpCalls {
 }
 
 /// The operation methods of every adapter's `Printer`, written once: each is [`Plan`]-driven
-/// through the adapter's own `run(&self, Op)` (blocking or `async`). Adapters invoke it inside
-/// `impl Printer { ... }` as `printer_ops!(async, .await)` or `printer_ops!(,)`.
+/// through the adapter's own `run(&self, Op)` (blocking or `async`); `info` also reads the
+/// adapter's `credentials: Option<Credentials>` field for the serial number. Adapters invoke
+/// it inside `impl Printer { ... }` as `printer_ops!(async, .await)` or `printer_ops!(,)`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! printer_ops {
@@ -1911,9 +2016,11 @@ macro_rules! printer_ops {
         pub $($kw)? fn status(&self) -> Result<$crate::client::Status> {
             self.run($crate::client::Op::Status)$($aw)*?.status()
         }
-        /// Identity and firmware (`/detail` or `~M115`).
+        /// Identity and firmware (`/detail` or `~M115`; the serial number of an HTTP printer
+        /// is the one it accepted with the check code).
         pub $($kw)? fn info(&self) -> Result<$crate::client::Info> {
-            self.run($crate::client::Op::Info)$($aw)*?.info()
+            let info = self.run($crate::client::Op::Info)$($aw)*?.info()?;
+            Ok(info.with_known_serial(self.credentials.as_ref().map(|c| c.serial())))
         }
         /// Temperatures of every heater.
         pub $($kw)? fn temperatures(&self) -> Result<$crate::client::Temps> {
@@ -1935,7 +2042,8 @@ macro_rules! printer_ops {
         pub $($kw)? fn led(&self, on: bool) -> Result<()> {
             self.run($crate::client::Op::Led(on))$($aw)*?.done()
         }
-        /// Filtration fans on (internal and external) or off (5M Pro, Creator 5 Pro).
+        /// Filtration fans on (internal and external) or off (5M Pro; the Creator 5 Pro only
+        /// with `Overrides::filtration` on, as its firmware acknowledges without actuating).
         pub $($kw)? fn filtration(&self, on: bool) -> Result<()> {
             self.run($crate::client::Op::Filtration(on))$($aw)*?.done()
         }
@@ -1955,9 +2063,9 @@ macro_rules! printer_ops {
         pub $($kw)? fn jog(&self, axis: $crate::http::Axis, mm: f64) -> Result<()> {
             self.run($crate::client::Op::Jog(axis, mm))$($aw)*?.done()
         }
-        /// Part-cooling fan speed 0–255 (0 = off).
-        pub $($kw)? fn fan(&self, speed: u8) -> Result<()> {
-            self.run($crate::client::Op::Fan(speed))$($aw)*?.done()
+        /// Part-cooling fan speed in percent, 0–100 (0 = off).
+        pub $($kw)? fn fan(&self, percent: u8) -> Result<()> {
+            self.run($crate::client::Op::Fan(percent))$($aw)*?.done()
         }
         /// Print speed override in percent (HTTP printers).
         pub $($kw)? fn speed(&self, percent: u16) -> Result<()> {
@@ -2128,5 +2236,304 @@ mod tests {
         assert!(matches!(r, UploadRoute::Tcp { start, .. } if start.len() == 2));
         let lev = UploadOptions::default().leveling(true);
         assert!(upload_route(&target(Model::Adventurer4), "cube.g", 10, &lev, 1).is_err());
+    }
+
+    fn tcp_bytes(plan: &Plan) -> Vec<String> {
+        plan.steps()
+            .iter()
+            .map(|s| {
+                let Step::Tcp(c) = s else {
+                    panic!("not a TCP step: {s:?}")
+                };
+                let mut out = Vec::new();
+                c.encode(&mut out).unwrap();
+                String::from_utf8(out).unwrap()
+            })
+            .collect()
+    }
+
+    fn set(heater: Heater, celsius: Option<u16>, model: Model) -> Result<Plan, ClientError> {
+        Plan::new(Op::SetTemperature(heater, celsius), &target(model))
+    }
+
+    #[test]
+    fn temperatures_take_m104_m140_on_every_model_with_a_tcp_channel() {
+        for m in [
+            Model::Adventurer3,
+            Model::Adventurer4,
+            Model::Adventurer5M,
+            Model::Adventurer5MPro,
+            Model::AD5X,
+        ] {
+            let bed = set(Heater::Bed, Some(60), m).unwrap();
+            assert_eq!(tcp_bytes(&bed), ["~M140 S60\n"], "{m}");
+            let nozzle = set(Heater::Tool(0), Some(210), m).unwrap();
+            assert_eq!(tcp_bytes(&nozzle), ["~M104 S210\n"], "{m}");
+            // Off is S0.
+            let off = set(Heater::Tool(0), None, m).unwrap();
+            assert_eq!(tcp_bytes(&off), ["~M104 S0\n"], "{m}");
+            let off = set(Heater::Bed, None, m).unwrap();
+            assert_eq!(tcp_bytes(&off), ["~M140 S0\n"], "{m}");
+            let all = Plan::new(Op::TemperaturesOff, &target(m)).unwrap();
+            assert_eq!(tcp_bytes(&all), ["~M104 S0\n", "~M140 S0\n"], "{m}");
+        }
+    }
+
+    #[test]
+    fn temperature_control_is_http_only_on_the_creator5_family() {
+        for m in [Model::Creator5, Model::Creator5Pro] {
+            let p = set(Heater::Bed, Some(60), m).unwrap();
+            let [Step::Http(Request::Control {
+                command: Control::Temperature(t),
+                ..
+            })] = p.steps()
+            else {
+                panic!("{m}: {p:?}")
+            };
+            assert_eq!(t.platform, Heat::Target(60));
+            assert_eq!(t.nozzles, Some([Heat::Keep; 4]), "{m}: nozzles always sent");
+            let p = Plan::new(Op::TemperaturesOff, &target(m)).unwrap();
+            assert!(matches!(p.steps(), [Step::Http(_)]), "{m}");
+        }
+        // An HTTP-only printer of no known family: the key names are disputed, so no guess.
+        let t = Target::connecting_http("10.0.0.2");
+        let e = Plan::new(Op::SetTemperature(Heater::Bed, Some(60)), &t).unwrap_err();
+        assert!(e.is_unsupported(), "{e:?}");
+    }
+
+    #[test]
+    fn a_second_tool_over_tcp_is_unsupported() {
+        for m in [Model::AD5X, Model::Adventurer5M, Model::Adventurer4] {
+            let e = set(Heater::Tool(1), Some(200), m).unwrap_err();
+            assert!(
+                matches!(e, ClientError::Unsupported { model, .. } if model == m),
+                "{m}: {e:?}"
+            );
+            assert!(set(Heater::Tool(1), None, m).unwrap_err().is_unsupported());
+        }
+        // The Creator 5's four tools are real.
+        assert!(set(Heater::Tool(1), Some(200), Model::Creator5).is_ok());
+        assert!(set(Heater::Chamber, Some(40), Model::Adventurer5M)
+            .unwrap_err()
+            .is_unsupported());
+    }
+
+    #[test]
+    fn what_a_model_lacks_is_one_typed_unsupported() {
+        let a4 = target(Model::Adventurer4);
+        let lev = UploadOptions::default().start(true).leveling(true);
+        let e = upload_route(&a4, "cube.g", 10, &lev, 1).unwrap_err();
+        assert_eq!(
+            e,
+            ClientError::Unsupported {
+                operation: "leveling before a print",
+                model: Model::Adventurer4
+            }
+        );
+        assert_eq!(e.io_kind(), ErrorKind::Unsupported);
+        let start = Op::StartFile {
+            name: "cube.g".into(),
+            options: JobOptions {
+                leveling: true,
+                ..JobOptions::default()
+            },
+        };
+        assert!(Plan::new(start, &a4).unwrap_err().is_unsupported());
+        // Material mappings on a 5M, whose job body has none.
+        let mapped = JobOptions {
+            mappings: vec![crate::http::MaterialMapping {
+                tool_id: 0,
+                slot_id: 1,
+                material_name: "PLA".into(),
+                tool_color: crate::http::Rgb::WHITE,
+                slot_color: crate::http::Rgb::WHITE,
+            }],
+            ..JobOptions::default()
+        };
+        let m5 = target(Model::Adventurer5M);
+        let op = Op::StartFile {
+            name: "cube.g".into(),
+            options: mapped.clone(),
+        };
+        assert!(Plan::new(op, &m5).unwrap_err().is_unsupported());
+        let up = UploadOptions::default().job(mapped);
+        assert!(upload_route(&m5, "cube.g", 10, &up, 1)
+            .unwrap_err()
+            .is_unsupported());
+        // A `/control` command the firmware lacks, forced through the capability override.
+        let forced = m5.with_overrides(&Overrides {
+            filtration: Toggle::On,
+            ..Overrides::default()
+        });
+        assert!(Plan::new(Op::Filtration(true), &forced)
+            .unwrap_err()
+            .is_unsupported());
+    }
+
+    #[test]
+    fn creator5_pro_filtration_is_unsupported_unless_overridden() {
+        let c5p = target(Model::Creator5Pro);
+        assert!(!c5p.capabilities.filtration);
+        let e = Plan::new(Op::Filtration(true), &c5p).unwrap_err();
+        assert!(e.is_unsupported(), "{e:?}");
+        let on = c5p.with_overrides(&Overrides {
+            filtration: Toggle::On,
+            ..Overrides::default()
+        });
+        let p = Plan::new(Op::Filtration(true), &on).unwrap();
+        assert!(matches!(
+            p.steps(),
+            [Step::Http(Request::Control {
+                command: Control::Filtration(Filtration::Both),
+                ..
+            })]
+        ));
+        // The 5M Pro's filtration really runs.
+        assert!(Plan::new(Op::Filtration(true), &target(Model::Adventurer5MPro)).is_ok());
+    }
+
+    #[test]
+    fn fan_takes_percent() {
+        let duty = |m: Model, pct: u8| -> Option<u8> {
+            let p = Plan::new(Op::Fan(pct), &target(m)).unwrap();
+            match p.steps() {
+                [Step::Http(Request::Control {
+                    command: Control::PrinterSettings(s),
+                    ..
+                })] => s.cooling_fan,
+                [Step::Tcp(Command::FanOn { speed })] => *speed,
+                [Step::Tcp(Command::FanOff)] => Some(0),
+                other => panic!("{other:?}"),
+            }
+        };
+        for m in [Model::Adventurer5M, Model::Adventurer4, Model::Creator5] {
+            assert_eq!(duty(m, 50), Some(128), "{m}");
+            assert_eq!(duty(m, 100), Some(255), "{m}");
+            assert_eq!(duty(m, 0), Some(0), "{m}");
+            let e = Plan::new(Op::Fan(101), &target(m)).unwrap_err();
+            assert!(
+                matches!(e, ClientError::Usage(UsageError::OutOfRange { .. })),
+                "{m}: {e:?}"
+            );
+        }
+        // 50 % sent, reported back by `/detail` as 50 % (0–100, like the sim's 128 * 100 / 255).
+        assert_eq!(u32::from(fan_duty(50)) * 100 / 255, 50);
+    }
+
+    fn detail(json: &str) -> MachineInfo {
+        let body = format!(r#"{{"code":0,"message":"Success","detail":{json}}}"#);
+        crate::http::parse_detail(body.as_bytes())
+            .unwrap()
+            .into_result()
+            .unwrap()
+    }
+
+    #[test]
+    fn status_reports_fans_in_percent() {
+        let d = detail(r#"{"status":"ready","pid":35,"coolingFanSpeed":50,"chamberFanSpeed":20}"#);
+        let st = Status::from_detail(&d);
+        assert_eq!(st.cooling_fan_percent, Some(50));
+        assert_eq!(st.chamber_fan_percent, Some(20));
+        let j = serde_json::to_value(&st).unwrap();
+        assert_eq!(j["cooling_fan_percent"], 50);
+        assert_eq!(j["chamber_fan_percent"], 20);
+        assert!(j.get("cooling_fan").is_none(), "{j}");
+        assert!(j.get("chamber_fan").is_none(), "{j}");
+    }
+
+    #[test]
+    fn no_eta_unless_a_job_runs_or_is_paused() {
+        let eta = |status: &str| {
+            let d = detail(&format!(
+                r#"{{"status":"{status}","pid":35,"estimatedTime":600,"printDuration":60,"printFileName":"a.gx"}}"#
+            ));
+            Status::from_detail(&d).remaining
+        };
+        assert_eq!(eta("printing"), Some(Duration::from_secs(600)));
+        assert_eq!(eta("paused"), Some(Duration::from_secs(600)));
+        assert_eq!(eta("cancel"), None);
+        assert_eq!(eta("completed"), None);
+        assert_eq!(eta("ready"), None);
+    }
+
+    #[test]
+    fn ad5x_tool_count_agrees_with_its_temperatures() {
+        // The emulator's AD5X: nozzleCnt 2 with a "left" path reading.
+        let emu = detail(
+            r#"{"status":"ready","pid":38,"nozzleCnt":2,"rightTemp":25,"rightTargetTemp":0,"leftTemp":10,"leftTargetTemp":220,"platTemp":25}"#,
+        );
+        // The real AD5X: nozzleCnt 1, leftTemp 0.
+        let real = detail(
+            r#"{"status":"ready","pid":38,"nozzleCnt":1,"rightTemp":25,"leftTemp":0,"platTemp":25}"#,
+        );
+        for d in [emu, real] {
+            let temps = temps_of_detail(&d).tools.len();
+            assert_eq!(temps, 1);
+            let info = Info::from_detail(d);
+            assert_eq!(info.tool_count, Some(1));
+        }
+        let c5 = detail(
+            r#"{"status":"ready","pid":40,"nozzleCnt":4,"nozzleTemps":[25,25,25,25],"nozzleTargetTemps":[0,0,0,0]}"#,
+        );
+        assert_eq!(temps_of_detail(&c5).tools.len(), 4);
+        assert_eq!(Info::from_detail(c5).tool_count, Some(4));
+    }
+
+    #[test]
+    fn http_info_has_the_serial_the_printer_accepted() {
+        let d = detail(r#"{"status":"ready","pid":35,"name":"Shop"}"#);
+        let info = Info::from_detail(d).with_known_serial(Some("SNADVA5M00000"));
+        assert_eq!(info.serial.as_deref(), Some("SNADVA5M00000"));
+        let j = serde_json::to_value(&info).unwrap();
+        assert_eq!(j["serial"], "SNADVA5M00000");
+        // A serial the printer reported itself wins.
+        let mut m115 = info.clone();
+        m115.serial = Some("FROM-M115".into());
+        let kept = m115.with_known_serial(Some("other"));
+        assert_eq!(kept.serial.as_deref(), Some("FROM-M115"));
+        assert_eq!(
+            Info::from_detail(detail(r#"{"pid":35}"#))
+                .with_known_serial(None)
+                .serial,
+            None
+        );
+    }
+
+    #[test]
+    fn a_missing_thumbnail_is_a_printer_error_like_a_missing_print_file() {
+        let reply = b"CMD M662 Received.\nError: File not exists\n";
+        let e = Thumbnail::parse(reply, 1 << 20).unwrap_err();
+        let thumb = ClientError::from(e);
+        let print = ClientError::from(CommandError::Printer("File not found".into()));
+        assert_eq!(thumb, print);
+        assert!(matches!(thumb, ClientError::Printer(_)), "{thumb:?}");
+        assert!(!thumb.is_connection_error());
+        assert_eq!(thumb.io_kind(), print.io_kind());
+    }
+
+    #[test]
+    fn legacy_discovery_shows_no_http_port() {
+        use crate::discovery::DiscoveryReply;
+        let ip: IpAddr = Ipv4Addr::new(192, 168, 1, 30).into();
+        let legacy = DiscoveredPrinter {
+            ip,
+            reply: DiscoveryReply::legacy("Adventurer 4", 0x1E).with_ports(40001, 40002),
+        };
+        assert_eq!(legacy.http_addr(), None);
+        let ep = Endpoint::from(&legacy);
+        assert_eq!(ep.to_string(), "192.168.1.30:40001");
+        assert_eq!(ep.to_string().parse::<Endpoint>().unwrap(), ep);
+        let standard = DiscoveredPrinter {
+            ip,
+            reply: DiscoveryReply::legacy("Adventurer 3", 0x08),
+        };
+        assert_eq!(Endpoint::from(&standard).to_string(), "192.168.1.30");
+        let modern = DiscoveredPrinter {
+            ip,
+            reply: DiscoveryReply::modern("5M", "SN1", 35).with_ports(40001, 40002),
+        };
+        let ep = Endpoint::from(&modern);
+        assert_eq!(ep.to_string(), "192.168.1.30:40001:40002");
+        assert_eq!(ep.to_string().parse::<Endpoint>().unwrap(), ep);
     }
 }

@@ -4,16 +4,30 @@ use std::time::Duration;
 
 /// Which reply dialect the printer speaks on port 8899.
 ///
-/// The dialect only changes *fallbacks*: every parser accepts every shape of every family.
+/// The dialect only changes *fallbacks*: every parser accepts every shape of every family, and
+/// a reply whose structure is known (an `ok` line, the last field of `~M115` / `~M119`, the
+/// length-prefixed binary payloads) ends there whatever the pauses between its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Dialect {
     /// Adventurer 4, 5M, 5M Pro, AD5X: `CMD Mxxx Received.` … `ok`.
     #[default]
     Modern,
-    /// Adventurer 3 firmware: replies without `ok`, motion commands without any reply, so every
-    /// command also completes after a quiet period.
+    /// Adventurer 3 firmware (tcp.md §3.1 Shape B): `~M115` / `~M119` without echo or `ok`
+    /// (they end at their last field), acknowledgements without `ok` (they end after
+    /// [`Config::quiet_fallback`]), motion commands without any reply.
     Adventurer3,
+    /// Not known yet (before `~M115` named the model and no hint was given): every reply
+    /// shape of both dialects is accepted, as for [`Dialect::Adventurer3`], except that motion
+    /// commands still wait for a reply. Commands are encoded as for [`Dialect::Modern`].
+    Unknown,
+}
+
+impl Dialect {
+    /// Whether replies may lack their echo or `ok` (tcp.md §3.1 Shape B).
+    pub fn tolerates_shape_b(self) -> bool {
+        !matches!(self, Self::Modern)
+    }
 }
 
 /// Limits and timings for the TCP [`crate::Session`] and its codecs.
@@ -50,6 +64,15 @@ pub struct Config {
     pub long_reply_timeout: Duration,
     /// Reply deadline for `~G28` (default 15 s).
     pub home_timeout: Duration,
+    /// Shape B replies whose end cannot be recognised (an acknowledgement without `ok`, a raw
+    /// command's lines) complete after this long without a byte (default 1 s: longer than a
+    /// TCP retransmission, Linux's minimum RTO being 200 ms). Never applied to a reply whose
+    /// structure is known, nor in [`Dialect::Modern`], where text replies end at `ok`.
+    pub quiet_fallback: Duration,
+    /// A binary payload without recognisable structure (the emulator's tag-less `~M661` text
+    /// list, a thumbnail that is neither tagged nor PNG) completes after this long without a
+    /// byte (default 1.5 s, the settle window the reference clients use).
+    pub binary_quiet_fallback: Duration,
     /// Login attempts before giving up (default 4).
     pub login_attempts: u8,
     /// Back-off step between login attempts: attempt `n` waits `n × step` (default 0.5 s).
@@ -78,6 +101,8 @@ impl Default for Config {
             reply_timeout: Duration::from_secs(5),
             long_reply_timeout: Duration::from_secs(10),
             home_timeout: Duration::from_secs(15),
+            quiet_fallback: Duration::from_secs(1),
+            binary_quiet_fallback: Duration::from_millis(1500),
             login_attempts: 4,
             login_backoff_step: Duration::from_millis(500),
             reconnect_backoff: Duration::from_millis(500),

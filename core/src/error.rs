@@ -138,14 +138,6 @@ pub enum UsageError {
         /// Which value.
         what: &'static str,
     },
-    /// The printer model (or firmware) does not implement this.
-    #[error("{what} is not supported by {model}")]
-    Unsupported {
-        /// What was asked for.
-        what: &'static str,
-        /// The model's name.
-        model: &'static str,
-    },
     /// The caller must drain `poll_transmit` before giving more upload data.
     #[error("previous upload chunk not yet drained with poll_transmit")]
     WouldBlock,
@@ -173,9 +165,17 @@ pub enum CommandError {
     /// The printer answered `Control failed.`: this connection does not hold control.
     #[error("control denied: another client holds the printer")]
     Denied,
-    /// No complete reply before the command's deadline.
+    /// No reply before the command's deadline.
     #[error("no reply before the deadline")]
     TimedOut,
+    /// The reply started but was cut short: its end (an `ok` line, its last field, the length
+    /// of its binary payload) had not arrived by the deadline. Never reported as a success
+    /// with partial fields.
+    #[error("incomplete reply: {received} bytes arrived, its end did not")]
+    Incomplete {
+        /// Reply bytes that arrived (stale bytes of earlier exchanges not counted).
+        received: usize,
+    },
     /// The connection closed before the reply was complete.
     #[error("connection closed mid-reply")]
     Disconnected,

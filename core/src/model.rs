@@ -142,6 +142,38 @@ impl Model {
         }
     }
 
+    /// The model a person names: `a3`, `adventurer-3`, `5m-pro`, `AD5X`, `c5pro`, … (case,
+    /// spaces, `-` and `_` ignored). `None` for anything else.
+    ///
+    /// ```
+    /// use flashforge_proto::Model;
+    /// assert_eq!(Model::from_alias("Adventurer 3"), Some(Model::Adventurer3));
+    /// assert_eq!(Model::from_alias("5m-pro"), Some(Model::Adventurer5MPro));
+    /// assert_eq!(Model::from_alias("a9"), None);
+    /// ```
+    pub fn from_alias(name: &str) -> Option<Self> {
+        let k: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        Some(match k.as_str() {
+            "a3" | "adventurer3" | "adventureriii" | "ad3" => Self::Adventurer3,
+            "a4" | "adventurer4" | "ad4" => Self::Adventurer4,
+            "5m" | "adventurer5m" | "ad5m" | "a5m" => Self::Adventurer5M,
+            "5mpro" | "adventurer5mpro" | "ad5mpro" | "a5mpro" => Self::Adventurer5MPro,
+            "ad5x" | "adventurer5x" | "a5x" => Self::AD5X,
+            "c5" | "creator5" => Self::Creator5,
+            "c5pro" | "creator5pro" => Self::Creator5Pro,
+            _ => return None,
+        })
+    }
+
+    /// Whether the model speaks only TCP (Adventurer 3 and 4).
+    pub fn is_tcp_only(self) -> bool {
+        matches!(self, Self::Adventurer3 | Self::Adventurer4)
+    }
+
     /// The model of an `~M115` `Machine Type:` line (TCP printers).
     pub fn from_machine_type(machine_type: &str) -> Self {
         let u = machine_type.to_ascii_uppercase();

@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Dialect};
-use crate::error::{CommandError, ProtocolError, UsageError};
+use crate::error::{CommandError, UsageError};
 use crate::gcode::{
     parse_reply, BinaryLimits, Command, FrameStatus, Parsed, PrintStatus, Reply, ReplyFramer,
 };
@@ -336,13 +336,10 @@ impl Session {
         };
         match fl.framer.push(bytes) {
             Ok(FrameStatus::Complete) => self.complete_in_flight(now),
-            Ok(FrameStatus::Partial) => {
-                if let Some(q) = fl.framer.profile().quiet {
-                    if fl.framer.has_data() {
-                        self.timers.set(Timer::Quiet, now + q);
-                    }
-                }
-            }
+            Ok(FrameStatus::Partial) => match fl.framer.quiet_period() {
+                Some(q) => self.timers.set(Timer::Quiet, now + q),
+                None => self.timers.stop(Timer::Quiet),
+            },
             Err(e) => self.fail_connection(CommandError::Protocol(e), now),
         }
         self.pump(now);
@@ -353,7 +350,17 @@ impl Session {
         let now = self.clamp(now);
         match self.phase {
             Phase::Connecting | Phase::Reconnecting | Phase::Closed | Phase::Failed(_) => {}
-            _ => self.fail_connection(CommandError::Disconnected, now),
+            _ => {
+                // No more bytes can come: a reply that would have ended on a quiet period
+                // (its end is not recognisable) ends here; any other is cut short.
+                if let Some(fl) = self.in_flight.as_mut() {
+                    if fl.framer.quiet_period().is_some() {
+                        fl.framer.finish();
+                        self.complete_in_flight(now);
+                    }
+                }
+                self.fail_connection(CommandError::Disconnected, now);
+            }
         }
         self.pump(now);
     }
@@ -363,8 +370,22 @@ impl Session {
         let now = self.clamp(now);
         if self.timers.is_due(Timer::ReplyDeadline, now) {
             self.timers.stop(Timer::ReplyDeadline);
-            self.stats.timeouts += 1;
-            self.fail_connection(CommandError::TimedOut, now);
+            match self.in_flight.as_mut() {
+                Some(fl) if fl.framer.completes_at_deadline() => {
+                    fl.framer.finish();
+                    self.complete_in_flight(now);
+                }
+                fl => {
+                    let received = fl.map_or(0, |f| f.framer.buffered());
+                    self.stats.timeouts += 1;
+                    let error = if received > 0 {
+                        CommandError::Incomplete { received }
+                    } else {
+                        CommandError::TimedOut
+                    };
+                    self.fail_connection(error, now);
+                }
+            }
         }
         if self.timers.is_due(Timer::Quiet, now) {
             self.timers.stop(Timer::Quiet);
@@ -599,9 +620,9 @@ impl Session {
         } else {
             match parse_reply(kind, &raw, &self.limits) {
                 Ok(Parsed::Complete(r)) => Ok(r),
-                Ok(Parsed::Incomplete(i)) => Err(CommandError::from(ProtocolError::Unexpected(
-                    format!("reply truncated: {} bytes missing", i.bytes_missing),
-                ))),
+                Ok(Parsed::Incomplete(_)) => Err(CommandError::Incomplete {
+                    received: raw.len(),
+                }),
                 Err(e) => Err(e),
             }
         };

@@ -142,11 +142,17 @@ impl<R: Runtime> Builder<R> {
         let endpoint = endpoint.into();
         let span = tracing::info_span!("connect_legacy", %endpoint);
         let mut p = Printer::new(endpoint, None, self);
+        p.target = Target::connecting_tcp(&p.target.host, p.options.model);
         let reply = p
             .tcp_command(flashforge_proto::Command::MachineInfo)
             .instrument(span.clone())
             .await?;
-        p.target = Target::connected_tcp(reply, &p.target.host, &p.options.overrides)?;
+        p.target = Target::connected_tcp(
+            reply,
+            &p.target.host,
+            &p.options.overrides,
+            p.options.model,
+        )?;
         let dialect = p.target.dialect;
         if let Some(link) = p.tcp.get_mut().as_mut() {
             link.calls.set_dialect(dialect);

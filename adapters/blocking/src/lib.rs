@@ -104,8 +104,14 @@ impl Builder {
         let endpoint = endpoint.into();
         let _span = tracing::info_span!("connect_legacy", %endpoint).entered();
         let mut p = Printer::new(endpoint, None, self);
+        p.target = Target::connecting_tcp(&p.target.host, p.options.model);
         let reply = p.tcp_command(flashforge_proto::Command::MachineInfo)?;
-        p.target = Target::connected_tcp(reply, &p.target.host, &p.options.overrides)?;
+        p.target = Target::connected_tcp(
+            reply,
+            &p.target.host,
+            &p.options.overrides,
+            p.options.model,
+        )?;
         let dialect = p.target.dialect;
         if let Some(link) = p.tcp.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut() {
             link.calls.set_dialect(dialect);

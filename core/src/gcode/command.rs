@@ -279,10 +279,14 @@ pub struct ReplyProfile {
     pub code: Code,
     /// Overall deadline.
     pub timeout: Duration,
-    /// Complete after this long without a byte, once something was received.
+    /// The quiet-period fallback: a reply whose end the framer cannot recognise completes
+    /// after this long without a byte ([`crate::gcode::ReplyFramer::quiet_period`] says when
+    /// it applies). `None` in [`Dialect::Modern`] for text replies, which end at `ok`.
     pub quiet: Option<Duration>,
     /// No reply at all is expected (A3 motion commands): complete right after the write.
     pub no_reply: bool,
+    /// The dialect the profile was made for.
+    pub dialect: Dialect,
 }
 
 /// A command code such as `M115`: a letter and up to five digits, stored inline.
@@ -371,7 +375,7 @@ impl Command {
     /// selects it; follow with [`Command::Resume`]).
     pub fn select_file(name: &str, dialect: Dialect) -> Self {
         let path = match dialect {
-            Dialect::Modern => file_path(name, dialect, "0:/user/"),
+            Dialect::Modern | Dialect::Unknown => file_path(name, dialect, "0:/user/"),
             Dialect::Adventurer3 => format!("/data/{}", bare_file_name(name)),
         };
         Self::SelectFile { path }
@@ -458,22 +462,17 @@ impl Command {
             | Self::UploadEnd => config.long_reply_timeout,
             _ => config.reply_timeout,
         };
-        let a3 = config.dialect == Dialect::Adventurer3;
-        let quiet_ms = match self {
-            Self::MachineInfo | Self::EndstopStatus | Self::HardwareId => Some(250),
-            Self::ListFiles => Some(if a3 { 500 } else { 1200 }),
-            Self::Thumbnail { .. } => Some(1500),
-            Self::UploadBegin { .. } | Self::UploadEnd => Some(250),
-            Self::EnableSteppers
-            | Self::DisableSteppers
-            | Self::Stop
-            | Self::CancelHeatWait
-            | Self::FanOn { .. }
-            | Self::FanOff => Some(200),
-            _ if a3 => Some(200),
-            _ => None,
+        let binary = matches!(self, Self::ListFiles | Self::Thumbnail { .. });
+        // The quiet period is a fallback the framer applies only where it cannot recognise
+        // the end of a reply (see `ReplyFramer::quiet_period`): never to a Modern text reply.
+        let quiet = if binary {
+            Some(config.binary_quiet_fallback)
+        } else if config.dialect.tolerates_shape_b() {
+            Some(config.quiet_fallback)
+        } else {
+            None
         };
-        let no_reply = a3
+        let no_reply = config.dialect == Dialect::Adventurer3
             && matches!(
                 self,
                 Self::Move { .. }
@@ -486,8 +485,9 @@ impl Command {
             kind: self.reply_kind(),
             code,
             timeout,
-            quiet: quiet_ms.map(Duration::from_millis),
+            quiet,
             no_reply,
+            dialect: config.dialect,
         }
     }
 
@@ -700,7 +700,7 @@ fn file_path(name: &str, dialect: Dialect, prefix: &str) -> String {
     let bare = bare_file_name(name);
     match dialect {
         Dialect::Adventurer3 => bare.to_owned(),
-        Dialect::Modern => format!("{prefix}{bare}"),
+        Dialect::Modern | Dialect::Unknown => format!("{prefix}{bare}"),
     }
 }
 

@@ -2,13 +2,15 @@
 //! command in flight ends. Never the "`ok` anywhere" substring test: completion is decided on
 //! whole normalised lines, and binary replies end at the last byte of their structure.
 
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::error::{CapacityError, Error, ProtocolError};
 use crate::gcode::binary::{scan_list, scan_thumb, BinaryLimits, ListCursor, Scan, ThumbCursor};
 use crate::gcode::command::{ReplyKind, ReplyProfile};
 use crate::gcode::lines::{decode, normalise, split_line, strip_prefix_ci};
 use crate::gcode::reply::{is_echo, is_pseudo_echo};
-use crate::gcode::LIST_TAG;
+use crate::gcode::{LIST_TAG, PNG_SIGNATURE};
 
 /// What [`ReplyFramer::push`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,13 @@ pub struct ReplyFramer {
     last_line_stale: bool,
     /// The reply ended at an `Error:` line: an `ok` line right after it belongs to it.
     absorb_ok: bool,
+    /// A line of this reply's own content (not an echo, not a stale tail) was seen.
+    content: bool,
+    /// The last field of a Shape B reply (`Mac Address` of `~M115`, `PrintFileName` of
+    /// `~M119`) arrived: the reply is whole, only a terminator may still follow.
+    structure_done: bool,
+    /// A stale `Control Success` / `Control Release` line was dropped: its `ok` goes too.
+    stale_ok: bool,
 }
 
 impl ReplyFramer {
@@ -80,7 +89,69 @@ impl ReplyFramer {
             pending_cr: false,
             absorb_ok: false,
             last_line_stale: false,
+            content: false,
+            structure_done: false,
+            stale_ok: false,
         }
+    }
+
+    /// How long a silence must last before the reply is taken as complete, given what has
+    /// arrived so far; `None` while the end of the reply is recognisable from its structure
+    /// (then only the deadline ends a reply cut short, as an incomplete reply).
+    ///
+    /// A quiet period applies only where the structure is unknown: Shape B acknowledgements
+    /// and raw replies without `ok` (in a dialect that tolerates them), a Shape B `~M115` /
+    /// `~M119` whose last field arrived and that might still send `ok`, and binary payloads
+    /// without tag or PNG structure. A Modern text reply ends at `ok`, whatever the pauses.
+    pub fn quiet_period(&self) -> Option<Duration> {
+        let quiet = self.profile.quiet?;
+        if self.end.is_some() || self.buf.is_empty() {
+            return None;
+        }
+        match &self.binary {
+            Some((_, Binary::ListText)) => return Some(quiet),
+            Some((start, Binary::Thumb(ThumbCursor::Searching(_)))) => {
+                let payload = &self.buf[*start..];
+                // Nothing yet, or maybe the first bytes of a PNG signature: wait for more.
+                let maybe_png =
+                    (1..PNG_SIGNATURE.len()).any(|n| payload.ends_with(&PNG_SIGNATURE[..n]));
+                return (!payload.is_empty() && !maybe_png).then_some(quiet);
+            }
+            Some(_) => return None,
+            None => {}
+        }
+        if self.in_quote {
+            // An A3 `ack: "…` whose closing quote has not come yet.
+            return None;
+        }
+        let partial = &self.buf[self.scan..];
+        if !partial.is_empty() && !(self.structure_done && b"ok\r".starts_with(partial)) {
+            // A line is still arriving: ending here would cut a field. (Only the `ok` of a
+            // reply whose last field arrived can be cut without changing its data.)
+            return None;
+        }
+        match self.profile.kind {
+            ReplyKind::Ack | ReplyKind::RawText => Some(quiet),
+            // `CMD M29 Received.` alone is not the whole answer: an `ok` or an error
+            // marker (`File Is Not Available`) follows.
+            ReplyKind::UploadBoundary => self.content.then_some(quiet),
+            ReplyKind::PrinterInfo | ReplyKind::EndstopStatus => {
+                self.structure_done.then_some(quiet)
+            }
+            ReplyKind::Login
+            | ReplyKind::Temperatures
+            | ReplyKind::PrintStatus
+            | ReplyKind::Position
+            | ReplyKind::FileList
+            | ReplyKind::Thumbnail => None,
+        }
+    }
+
+    /// Whether the reply, as received, is complete when its deadline passes: only an `~M661`
+    /// whose `ok` arrived and after which no payload came (tcp.md §6.1: an empty list).
+    pub fn completes_at_deadline(&self) -> bool {
+        self.end.is_none()
+            && matches!(&self.binary, Some((start, Binary::List(_))) if *start == self.buf.len())
     }
 
     /// The profile this framer was built with.
@@ -319,6 +390,22 @@ impl ReplyFramer {
             self.drop_stale(next);
             return Ok(None);
         }
+        if !self.seen_echo && !self.content && self.profile.kind != ReplyKind::Login {
+            // The tail of an earlier exchange that arrived late (the emulator's second login
+            // block, a Shape B reply's stray `ok`): nothing of this reply has come yet, and a
+            // reply that must carry data cannot end before it.
+            if text.starts_with("Control Success") || text.starts_with("Control Release") {
+                self.stale_ok = true;
+                self.drop_stale(next);
+                return Ok(None);
+            }
+            if text == "ok" && (self.stale_ok || carries_data(self.profile.kind)) {
+                self.stale_ok = false;
+                self.drop_stale(next);
+                return Ok(None);
+            }
+        }
+        self.stale_ok = false;
         if lower_err {
             self.absorb_ok = true;
             return self.complete(next).map(Some);
@@ -384,6 +471,21 @@ impl ReplyFramer {
         if text.starts_with("ok ") {
             return self.complete(next).map(Some);
         }
+        self.content = true;
+        if self.profile.kind == ReplyKind::UploadBoundary && is_upload_refusal(text) {
+            // tcp.md §7: the A3 reports a refused upload without `Error:` and without `ok`.
+            self.absorb_ok = true;
+            return self.complete(next).map(Some);
+        }
+        if self.profile.dialect.tolerates_shape_b() && is_last_field(self.profile.kind, text) {
+            self.structure_done = true;
+            if !self.seen_echo {
+                // Shape B (tcp.md §3.1 reply-B1): no echo, no terminator; the reply is whole
+                // at its last field. An `ok` already buffered behind it belongs to it.
+                self.absorb_ok = true;
+                return self.complete(next).map(Some);
+            }
+        }
         Ok(None)
     }
 
@@ -416,6 +518,42 @@ impl ReplyFramer {
             }
             Scan::Invalid(e) => Err(e),
         }
+    }
+}
+
+/// Replies that must carry data lines: a bare `ok` before any of them is not their end.
+fn carries_data(kind: ReplyKind) -> bool {
+    matches!(
+        kind,
+        ReplyKind::PrinterInfo
+            | ReplyKind::EndstopStatus
+            | ReplyKind::Temperatures
+            | ReplyKind::PrintStatus
+            | ReplyKind::Position
+    )
+}
+
+/// The refusals of `~M28` / `~M29` that carry no `Error:` prefix (tcp.md §7 step 3).
+fn is_upload_refusal(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "file is not available",
+        "cannot create file",
+        "not enough space",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
+}
+
+/// The last field a Shape B reply must contain (tcp.md §5.1, §5.3): `Mac Address` closes
+/// `~M115`, `PrintFileName` (A3) or `CurrentFile` (modern) closes `~M119`.
+fn is_last_field(kind: ReplyKind, text: &str) -> bool {
+    match kind {
+        ReplyKind::PrinterInfo => text.starts_with("Mac Address"),
+        ReplyKind::EndstopStatus => {
+            text.starts_with("PrintFileName:") || text.starts_with("CurrentFile:")
+        }
+        _ => false,
     }
 }
 
