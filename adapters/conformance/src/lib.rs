@@ -3,9 +3,10 @@
 //! Each adapter's `tests/loopback.rs` is one line: `flashforge_conformance::suite!(crate, run);`
 //! where `run` turns a call's return value into its result (the identity for the blocking
 //! adapter, `block_on` for the async ones). The suite starts a [`flashforge_sim`] printer of
-//! each of the seven models on 127.0.0.1, runs every operation through the adapter's
-//! `Printer`, and checks the simulated printer's state after each one; operations a model
-//! lacks must fail with the typed `Unsupported` error. The fault suite and the 1 GiB upload
+//! each of the seven models on 127.0.0.1 (the Adventurer 3 twice: in each reply shape,
+//! [`flashforge_sim::A3Shape`]), runs every operation through the adapter's `Printer`, and
+//! checks the simulated printer's state after each one; operations a model lacks must fail
+//! with the typed `Unsupported` error. The fault suite and the 1 GiB upload
 //! use the same mechanism.
 //!
 //! The expectations below are written from the protocol notes (models.md §6), not derived from

@@ -10,7 +10,9 @@ macro_rules! suite {
         mod conformance_suite {
             use std::time::{Duration, Instant};
 
-            use $crate::flashforge_sim::{HttpFault, SimHandle, Status as SimStatus, TcpFault};
+            use $crate::flashforge_sim::{
+                A3Shape, HttpFault, PrinterSpec, SimHandle, Status as SimStatus, TcpFault,
+            };
             use $crate::{has, Feature, Pattern};
             use $ff::{Axis, Error, Heater, JobOptions, Model, Printer, Rgb, UploadOptions};
 
@@ -51,7 +53,12 @@ macro_rules! suite {
             }
 
             fn exercise(model: Model) {
-                let server = $crate::sim(model);
+                exercise_with(model, |_| {});
+            }
+
+            /// Every operation on a simulated `model` whose spec `f` adjusts.
+            fn exercise_with(model: Model, f: impl FnOnce(&mut PrinterSpec)) {
+                let server = $crate::sim_with(model, f);
                 let h = server.printer();
                 let p = open(h, model);
                 assert_eq!(p.model(), model);
@@ -266,9 +273,15 @@ macro_rules! suite {
                 server.shutdown();
             }
 
+            /// The Adventurer 3 in its default reply shape: Shape B, as the emulator's captures.
             #[test]
-            fn adventurer_3() {
-                exercise(Model::Adventurer3);
+            fn adventurer_3_shape_b() {
+                exercise_with(Model::Adventurer3, |s| s.a3_shape = A3Shape::ShapeB);
+            }
+            /// The Adventurer 3 in the earlier Shape A forms (`CMD … Received.` echoes, `ok`s).
+            #[test]
+            fn adventurer_3_shape_a() {
+                exercise_with(Model::Adventurer3, |s| s.a3_shape = A3Shape::ShapeA);
             }
             #[test]
             fn adventurer_4() {
