@@ -10,12 +10,17 @@
 //! body or a whole HTTP response (`HTTP/1.1 200 OK …`, any framing). `discovery` and `probe`
 //! read one UDP datagram.
 //!
-//! Exit codes: 0 parsed, 1 typed parse error (`{"error": "..."}`), 2 the reply needs more
-//! bytes (`{"incomplete": true, ...}`), 64 bad usage.
+//! The JSON has every field the fixtures README lists for the parser, the optional framing
+//! fields of TCP replies included (where the reply framer ends the reply, the lines after it).
+//! `--command` names the command the reply answers (else its `CMD Mxxx Received.` echo does).
+//!
+//! Exit codes, as `flashforge decode`: 0 parsed, 1 typed parse error (`{"error": "..."}`),
+//! 12 the reply was incomplete, cut short before its end (`{"incomplete": true, ...}`);
+//! 64 bad usage, 66 unreadable file.
 
 use std::process::ExitCode;
 
-use flashforge_proto::decode::{decode, thumbnail_image, DecodeStatus};
+use flashforge_proto::decode::{decode_with_command, thumbnail_image};
 use serde_json::json;
 
 fn usage() -> ExitCode {
@@ -31,22 +36,23 @@ fn usage() -> ExitCode {
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut parser, mut file) = (None, None);
+    let (mut parser, mut command, mut file) = (None, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--parser" => parser = args.next(),
-            "--command" => {
-                // The command only selects the parser when --parser is absent.
-                let cmd = args.next().unwrap_or_default();
-                if parser.is_none() {
-                    parser = flashforge_proto::decode::parser_for_command(&cmd).map(str::to_owned);
-                }
-            }
+            "--command" => command = args.next(),
             "-h" | "--help" => return usage(),
             _ if file.is_none() => file = Some(a),
             _ => return usage(),
         }
     }
+    // The command selects the parser when --parser is absent.
+    let parser = parser.or_else(|| {
+        command
+            .as_deref()
+            .and_then(flashforge_proto::decode::parser_for_command)
+            .map(str::to_owned)
+    });
     let (Some(parser), Some(file)) = (parser, file) else {
         return usage();
     };
@@ -57,7 +63,7 @@ fn main() -> ExitCode {
             return ExitCode::from(66);
         }
     };
-    let Some(out) = decode(&parser, &bytes) else {
+    let Some(out) = decode_with_command(&parser, command.as_deref(), &bytes) else {
         eprintln!("unknown parser `{parser}`");
         return usage();
     };
@@ -71,11 +77,7 @@ fn main() -> ExitCode {
         }
     }
     emit(&v);
-    match out.status {
-        DecodeStatus::Ok => ExitCode::SUCCESS,
-        DecodeStatus::Error => ExitCode::from(1),
-        DecodeStatus::Incomplete => ExitCode::from(2),
-    }
+    ExitCode::from(out.status.exit_code())
 }
 
 /// Prints one JSON line; a closed pipe (`decode … | head`) is not an error worth a panic.

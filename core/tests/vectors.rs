@@ -1,12 +1,15 @@
 //! Every fixture of `tests/data/tcp/manifest.json` (copied from `shared/fixtures/tcp`), run
 //! through its parser whole and through the framer whole, byte by byte, at random split points
-//! and with trailing bytes.
+//! and with trailing bytes; and every fixture of the three manifests (tcp, http, discovery)
+//! through the `decode` entry point of the tools, whose JSON must carry every field the fixtures
+//! README lists for the parser.
 
 // Tests take a base Instant from the clock; the core itself never does.
 #![allow(clippy::disallowed_methods)]
 
 use std::path::PathBuf;
 
+use flashforge_proto::decode::{decode, decode_with_command, thumbnail_image, DecodeStatus};
 use flashforge_proto::gcode::{self, BinaryLimits, FrameStatus, Parsed, ReplyFramer, ReplyKind};
 use flashforge_proto::{Command, CommandError, Config};
 use serde_json::Value;
@@ -320,4 +323,388 @@ fn fuzz_regressions_stay_fixed() {
         n += 1;
     }
     assert!(n >= 2);
+}
+
+/// The fields of the fixtures README's "Parser names and expected fields" table, optional ones
+/// included: `decode` prints each of them for a capture that parses (`null` where the capture
+/// has no value). `machine_info.x` names a field inside `machine_info`.
+const README_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "printer_info",
+        &[
+            "machine_type",
+            "machine_name",
+            "firmware",
+            "serial_number",
+            "build_volume",
+            "dimensions",
+            "tool_count",
+            "mac_address",
+            "a4_variant",
+        ],
+    ),
+    ("temperatures", &["tools", "bed"]),
+    (
+        "endstop_status",
+        &[
+            "endstops",
+            "machine_status",
+            "machine_status_raw",
+            "move_mode",
+            "move_mode_raw",
+            "status_flags",
+            "led_on",
+            "filament_status",
+            "current_file",
+            "is_printing",
+            "is_complete",
+            "is_paused",
+            "is_ready",
+        ],
+    ),
+    (
+        "print_status",
+        &[
+            "sd_current",
+            "sd_total",
+            "layer_current",
+            "layer_total",
+            "percent",
+            "sd_percent",
+            "is_complete",
+        ],
+    ),
+    ("position", &["x", "y", "z", "extra", "text"]),
+    (
+        "file_list",
+        &[
+            "paths",
+            "names",
+            "count",
+            "payload_only",
+            "payload_offset",
+            "text_prefix",
+            "complete",
+            "entries_complete",
+            "bytes_missing",
+        ],
+    ),
+    (
+        "thumbnail",
+        &[
+            "format",
+            "image_offset",
+            "image_length",
+            "image_sha256",
+            "width",
+            "height",
+            "tag",
+            "declared_length",
+        ],
+    ),
+    (
+        "login",
+        &["granted", "already_connected", "first_ok_ends_at_byte"],
+    ),
+    (
+        "command_ack",
+        &[
+            "success",
+            "denied",
+            "error_text",
+            "opened_path",
+            "size",
+            "reply_ends_at_byte",
+            "trailing_stream_lines",
+            "position",
+        ],
+    ),
+    ("upload_boundary", &["accepted"]),
+    ("raw_text", &["lines"]),
+    (
+        "detail",
+        &[
+            "envelope",
+            "machine_info",
+            "machine_info.firmware_short",
+            "machine_info.lifetime_filament",
+            "machine_info.completion_time_set",
+            "machine_info.matl_slot_count",
+            "machine_info.matl_current_slot",
+            "machine_info.matl_slots",
+            "machine_info.indep_material_name",
+            "machine_info.build_volume",
+            "machine_info.location",
+            "machine_info.camera_stream_url",
+            "machine_info.raw_has_matl_station",
+            "machine_info.can_move_axes",
+            "machine_info.can_extrude",
+            "machine_info.tool_reading_present",
+            "machine_info.parse_ok",
+        ],
+    ),
+    ("product", &["envelope", "flags", "capabilities"]),
+    ("gcode_list", &["envelope", "entries"]),
+    (
+        "gcode_thumb",
+        &[
+            "envelope",
+            "image",
+            "image.format",
+            "image.image_offset",
+            "image.image_length",
+            "image.image_sha256",
+            "image.width",
+            "image.height",
+            "image.tag",
+            "image.declared_length",
+        ],
+    ),
+    ("envelope", &["envelope", "detail_text"]),
+    (
+        "discovery",
+        &[
+            "protocol",
+            "name",
+            "serial_number",
+            "command_port",
+            "event_port",
+            "vendor_id",
+            "product_id",
+            "product_type",
+            "status_code",
+            "status",
+            "lan_mode",
+            "model",
+            "raw_u16_at_0x90",
+            "name_raw_hex",
+        ],
+    ),
+    ("probe", &["length", "ascii_prefix"]),
+];
+
+/// The fields an incomplete capture prints (fixtures README, `file_list`).
+const INCOMPLETE_FIELDS: &[&str] = &["complete", "entries_complete", "bytes_missing"];
+
+/// `decode` as the tools run it: the core's JSON plus the image hash they add.
+fn decoded(parser: &str, command: Option<&str>, bytes: &[u8]) -> (Value, DecodeStatus) {
+    let out = decode_with_command(parser, command, bytes)
+        .unwrap_or_else(|| panic!("decode does not know parser {parser}"));
+    let mut v = out.value;
+    if let Some(img) = thumbnail_image(parser, bytes) {
+        let sha = Value::String(hex(&Sha256::digest(&img)));
+        match v.get_mut("image").filter(|i| i.is_object()) {
+            Some(image) => image["image_sha256"] = sha,
+            None => v["image_sha256"] = sha,
+        }
+    }
+    (v, out.status)
+}
+
+/// The manifest comparison of a decoded capture: every expected field present and equal
+/// (numbers to 1e-9 relative), `error` as a case-insensitive substring, `spot_checks` as
+/// `{index: bare name}`, `entries_if_lenient` against the lenient parser's `entries`.
+fn expect_decoded(e: &serde_json::Map<String, Value>, got: &Value) -> Result<(), String> {
+    for (k, v) in e {
+        match k.as_str() {
+            "error" if v.is_string() => {
+                let want = v.as_str().unwrap().to_ascii_lowercase();
+                let have = got["error"].as_str().unwrap_or("");
+                if !have.to_ascii_lowercase().contains(&want) {
+                    return Err(format!("error `{have}` does not say `{want}`"));
+                }
+            }
+            "spot_checks" => {
+                let names = got["names"].as_array().ok_or("no names")?;
+                for (i, name) in v.as_object().unwrap() {
+                    let i: i64 = i.parse().unwrap();
+                    let idx = if i < 0 { names.len() as i64 + i } else { i } as usize;
+                    if names.get(idx) != Some(name) {
+                        return Err(format!("spot check {i}: got {:?}", names.get(idx)));
+                    }
+                }
+            }
+            "entries_if_lenient" => approx(v, &got["entries"], "entries")?,
+            _ => {
+                let g = got.get(k).ok_or_else(|| format!("{k}: not printed"))?;
+                approx(v, g, k)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The README fields for `parser` missing from `got`.
+fn missing_readme_fields(parser: &str, got: &Value) -> Vec<String> {
+    let (_, fields) = README_FIELDS
+        .iter()
+        .find(|(p, _)| *p == parser)
+        .unwrap_or_else(|| panic!("{parser}: not in the README table"));
+    fields
+        .iter()
+        .filter(|f| {
+            let mut v = got;
+            for part in f.split('.') {
+                match v.get(part) {
+                    // A null parent (`image: null`) has no fields to print.
+                    Some(Value::Null) if !f.ends_with(part) => return false,
+                    Some(x) => v = x,
+                    None => return true,
+                }
+            }
+            false
+        })
+        .map(|f| (*f).to_owned())
+        .collect()
+}
+
+#[test]
+fn decode_prints_every_readme_field_and_every_manifest_value_of_all_three_manifests() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for dir in ["tcp", "http", "discovery"] {
+        for (f, bytes) in common::manifest(dir) {
+            let parser = f["parser"].as_str().unwrap();
+            if parser == "request" {
+                // Bytes we send, not replies: http_vectors builds and compares those.
+                continue;
+            }
+            let file = format!("{dir}/{}", f["file"].as_str().unwrap());
+            let outcome = f["outcome"].as_str().unwrap();
+            let (got, status) = decoded(parser, None, &bytes);
+            let want = match outcome {
+                "ok" => DecodeStatus::Ok,
+                "error" => DecodeStatus::Error,
+                "incomplete" => DecodeStatus::Incomplete,
+                o => panic!("{file}: outcome {o}"),
+            };
+            if status != want {
+                failures.push(format!(
+                    "{file}: {status:?}, manifest says {outcome}: {got}"
+                ));
+                continue;
+            }
+            if status == DecodeStatus::Error && !got["error"].is_string() {
+                failures.push(format!("{file}: an error without its `error` text: {got}"));
+            }
+            if let Err(msg) = expect_decoded(f["expected"].as_object().unwrap(), &got) {
+                failures.push(format!("{file}: {msg}\n  got {got}"));
+            }
+            if status == DecodeStatus::Ok {
+                let missing = missing_readme_fields(parser, &got);
+                if !missing.is_empty() {
+                    failures.push(format!("{file}: README fields not printed: {missing:?}"));
+                }
+            }
+            if let Some(cmd) = f.get("command").and_then(Value::as_str) {
+                // The echo in the capture names the same command as the manifest.
+                if decoded(parser, Some(cmd), &bytes) != (got.clone(), status) {
+                    failures.push(format!("{file}: decoding with --command {cmd} differs"));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 150, "only {checked} fixtures decoded");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn decode_frames_login_and_ack_replies_like_the_session() {
+    let fields = |parser: &str, cmd: Option<&str>, bytes: &[u8]| {
+        let (v, status) = decoded(parser, cmd, bytes);
+        let end = if parser == "login" {
+            &v["first_ok_ends_at_byte"]
+        } else {
+            &v["reply_ends_at_byte"]
+        };
+        (
+            status,
+            end.as_u64(),
+            v["trailing_stream_lines"].as_u64(),
+            v["reply_complete"].clone(),
+        )
+    };
+    let ok = DecodeStatus::Ok;
+    // The whole capture is the reply.
+    let login =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tcp/m601_ok.txt"))
+            .unwrap();
+    assert_eq!(
+        fields("login", None, &login),
+        (ok, Some(22), Some(0), Value::Bool(true))
+    );
+    // The emulator's `~M602` reply ends at the first `ok`; `Control Release.` / `ok` follow.
+    let logout = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tcp/m602_emulator.txt"),
+    )
+    .unwrap();
+    assert_eq!(
+        fields("command_ack", Some("~M602"), &logout),
+        (ok, Some(22), Some(2), Value::Bool(true))
+    );
+    // A temperature report streamed after the acknowledgement is not part of it.
+    let ack = b"CMD M24 Received.\r\nok\r\nCMD M105 Received.\r\nT0:20/0 B:20/0\r\nok\r\n";
+    assert_eq!(
+        fields("command_ack", None, ack),
+        (ok, Some(23), Some(3), Value::Bool(true))
+    );
+    assert_eq!(
+        fields("command_ack", Some("~M24"), ack),
+        fields("command_ack", None, ack)
+    );
+    // An A3 acknowledgement without `ok`: the framer sees no end, the capture's end is it.
+    let no_ok = b"CMD M26 Received.\n";
+    assert_eq!(
+        fields("command_ack", None, no_ok),
+        (ok, Some(18), Some(0), Value::Bool(false))
+    );
+    // A refusal is framed too, and says so in the fixture vocabulary.
+    let (v, status) = decoded("command_ack", None, b"Control failed.\nok\n");
+    assert_eq!(status, DecodeStatus::Error);
+    assert_eq!(
+        (&v["denied"], &v["success"]),
+        (&Value::Bool(true), &Value::Bool(false))
+    );
+    assert_eq!(v["reply_ends_at_byte"], 19);
+}
+
+#[test]
+fn decode_of_a_capture_cut_short_is_incomplete() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tcp");
+    // A file list cut 5 bytes into its last (third) entry's name.
+    let list = std::fs::read(dir.join("m661_constructed_wire_three.bin")).unwrap();
+    let (v, status) = decoded("file_list", None, &list[..list.len() - 5]);
+    assert_eq!(status, DecodeStatus::Incomplete, "{v}");
+    for f in INCOMPLETE_FIELDS {
+        assert!(v.get(f).is_some(), "{f} not printed: {v}");
+    }
+    assert_eq!(v["complete"], false);
+    assert_eq!(v["bytes_missing"], 5);
+    assert_eq!(v["entries_complete"], 2);
+    assert_eq!(v["payload_offset"], 24);
+    assert_eq!(v["text_prefix"], "CMD M661 Received.\r\nok\r\n");
+    // The whole list is complete, every entry of it.
+    let (v, status) = decoded("file_list", None, &list);
+    assert_eq!(status, DecodeStatus::Ok);
+    assert_eq!(
+        (&v["complete"], &v["entries_complete"], &v["bytes_missing"]),
+        (&Value::Bool(true), &Value::from(3), &Value::from(0))
+    );
+    // A tagged thumbnail cut 5 bytes before the end its header declares.
+    let thumb = std::fs::read(dir.join("m662_modern_tag_a2a2.bin")).unwrap();
+    let (v, status) = decoded("thumbnail", None, &thumb[..thumb.len() - 5]);
+    assert_eq!(status, DecodeStatus::Incomplete, "{v}");
+    assert_eq!(v["bytes_missing"], 5);
+    // The tools' exit code for it, in flashforge's table.
+    assert_eq!(DecodeStatus::Incomplete.exit_code(), 12);
+    assert_eq!(
+        decode("file_list", &list[..30]).map(|d| d.status),
+        Some(DecodeStatus::Incomplete)
+    );
 }
