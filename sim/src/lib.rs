@@ -9,6 +9,9 @@
 //! * [`SimServer`]: std threads and `std::net` serving many printers at once on loopback (TCP
 //!   8899-style, HTTP 8898-style and UDP discovery, each on a configurable or free port), with
 //!   [`Faults`] to make replies misbehave for tests.
+//! * [`replay::ReplayPrinter`]: a loopback printer that answers from recorded wire captures
+//!   instead of a model — the exact bytes the FlashForge emulator sent for each command,
+//!   chunked and timed as they arrived (bundled for all seven models under `captures/`).
 //!
 //! ```
 //! use flashforge_proto::Model;
@@ -30,6 +33,7 @@ mod faults;
 mod http;
 mod png;
 mod printer;
+pub mod replay;
 mod server;
 mod tcp;
 
