@@ -35,6 +35,7 @@ pub(crate) async fn run(speed: f64, g: &Global) -> Result {
         check_code: sim::DEFAULT_CHECK_CODE.to_owned(),
         faults: Vec::new(),
         duration: None,
+        a3_shape: Default::default(),
     };
     let server = sim::start(&args)?;
     emit(&format!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use flashforge_proto::Model;
-use flashforge_sim::{HttpFault, PrinterSpec, ServerConfig, SimServer, TcpFault};
+use flashforge_sim::{A3Shape, HttpFault, PrinterSpec, ServerConfig, SimServer, TcpFault};
 use serde_json::json;
 
 use crate::cli::{Failure, Global, Result, EXIT_OTHER, EXIT_USAGE};
@@ -46,6 +46,18 @@ pub(crate) struct SimArgs {
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long)]
     pub(crate) duration: Option<f64>,
+    /// Reply shape of simulated Adventurer 3s: b (as the emulator's A3 answers) or a (the
+    /// earlier forms: `CMD … Received.` echoes and final `ok`s).
+    #[arg(long = "a3-shape", value_parser = parse_a3_shape, default_value = "b")]
+    pub(crate) a3_shape: A3Shape,
+}
+
+fn parse_a3_shape(s: &str) -> std::result::Result<A3Shape, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "a" | "shape-a" => Ok(A3Shape::ShapeA),
+        "b" | "shape-b" => Ok(A3Shape::ShapeB),
+        _ => Err(format!("unknown A3 reply shape `{s}` (a, b)")),
+    }
 }
 
 pub(crate) fn parse_model(s: &str) -> std::result::Result<Model, String> {
@@ -113,6 +125,7 @@ pub(crate) fn start(a: &SimArgs) -> Result<SimServer> {
             };
             spec.speed = a.speed.clamp(0.01, 10_000.0);
             spec.check_code.clone_from(&a.check_code);
+            spec.a3_shape = a.a3_shape;
             specs.push(spec);
         }
     }
