@@ -27,6 +27,9 @@ pub enum TcpFault {
     Unsolicited,
     /// Append an extra `ok` line after the reply.
     ExtraOk,
+    /// Send the first `n` bytes of the reply, pause, then send the rest (a TCP
+    /// retransmission, a busy printer): the reply is whole, only late.
+    PauseAfter(usize, Duration),
 }
 
 /// A misbehaviour of one HTTP response.

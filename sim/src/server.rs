@@ -363,6 +363,13 @@ fn serve_tcp(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<(
                     s.write_all(&out)?;
                     s.write_all(b"ok\n")?;
                 }
+                Some(TcpFault::PauseAfter(n, pause)) => {
+                    let (head, tail) = out.split_at(n.min(out.len()));
+                    s.write_all(head)?;
+                    s.flush()?;
+                    thread::sleep(pause);
+                    s.write_all(tail)?;
+                }
             }
             if close {
                 break;
