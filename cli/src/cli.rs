@@ -36,6 +36,9 @@ pub(crate) const EXIT_TIMEOUT: u8 = 9;
 pub(crate) const EXIT_PROTOCOL: u8 = 10;
 /// Exit code: the user declined the confirmation.
 pub(crate) const EXIT_ABORTED: u8 = 11;
+/// Exit code: the reply was incomplete, cut short before its end (`decode` of a capture that
+/// ends inside its reply, a reply cut short on the wire).
+pub(crate) const EXIT_INCOMPLETE: u8 = 12;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -51,6 +54,7 @@ Exit codes:
   9   no answer before the deadline
   10  the printer broke the protocol
   11  aborted at the confirmation prompt
+  12  the reply was incomplete (cut short before its end)
 
 Credentials: the serial number and the check code are on the printer's screen
 (Settings > Network / About on the 5M family, AD5X and Creator 5). Pass them with --serial and
@@ -232,7 +236,8 @@ pub(crate) enum Cmd {
         /// Parser (`temperatures`, `detail`, `discovery`, ... ; see --help).
         #[arg(long)]
         parser: Option<String>,
-        /// Or the command the reply answers (`~M105`).
+        /// The command the reply answers (`~M105`): selects the parser when --parser is
+        /// absent, and the echo the reply framer expects.
         #[arg(long)]
         command: Option<String>,
         /// The capture.

@@ -8,7 +8,7 @@ use flashforge_proto::http::{GcodeFile, MaterialStation, Temperature};
 use flashforge_tokio::{Capabilities, DiscoveredPrinter, Info, Status, Temps};
 use serde_json::{json, Value};
 
-use crate::cli::{Failure, Result, EXIT_OTHER, EXIT_USAGE};
+use crate::cli::{Failure, Result, EXIT_INCOMPLETE, EXIT_OTHER, EXIT_USAGE};
 
 /// `-v` → debug, `-vv` → trace, `-q` → errors only; otherwise warnings. Logs go to stderr.
 pub(crate) fn init_tracing(verbose: u8, quiet: bool) {
@@ -315,7 +315,12 @@ pub(crate) fn progress_bar(total: u64, hidden: bool) -> indicatif::ProgressBar {
 
 /// `flashforge decode`: the core's decoder, plus the image hash of thumbnails.
 pub(crate) fn decode(parser: Option<&str>, command: Option<&str>, file: &Path) -> Result {
-    use flashforge_proto::decode::{decode, parser_for_command, thumbnail_image, DecodeStatus};
+    use flashforge_proto::decode::{
+        decode_with_command, parser_for_command, thumbnail_image, DecodeStatus,
+    };
+    // The decode example exits with the same codes.
+    const _: () = assert!(DecodeStatus::Incomplete.exit_code() == EXIT_INCOMPLETE);
+    const _: () = assert!(DecodeStatus::Error.exit_code() == EXIT_OTHER);
     let parser = parser
         .map(str::to_owned)
         .or_else(|| command.and_then(parser_for_command).map(str::to_owned))
@@ -330,7 +335,7 @@ pub(crate) fn decode(parser: Option<&str>, command: Option<&str>, file: &Path) -
         })?;
     let bytes = std::fs::read(file)
         .map_err(|e| Failure::new(EXIT_OTHER, format!("{}: {e}", file.display())))?;
-    let out = decode(&parser, &bytes).ok_or_else(|| {
+    let out = decode_with_command(&parser, command, &bytes).ok_or_else(|| {
         Failure::new(
             EXIT_USAGE,
             format!(
@@ -358,6 +363,9 @@ pub(crate) fn decode(parser: Option<&str>, command: Option<&str>, file: &Path) -
             EXIT_OTHER,
             "the capture did not parse (see the JSON)",
         )),
-        DecodeStatus::Incomplete => Err(Failure::new(EXIT_OTHER, "the capture is incomplete")),
+        DecodeStatus::Incomplete => Err(Failure::new(
+            EXIT_INCOMPLETE,
+            "the capture is incomplete: the reply was cut short before its end",
+        )),
     }
 }

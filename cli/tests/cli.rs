@@ -459,7 +459,9 @@ fn sim_decode_completions_and_help() {
     assert!(o.stdout.contains("flashforge"));
     let o = ff(&["--help"]);
     ok(&o, "help");
-    for code in ["0 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10", "11"] {
+    for code in [
+        "0 ", "3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "10", "11", "12",
+    ] {
         assert!(
             o.stdout.contains(&format!("  {code}")),
             "exit code {code} documented"
@@ -501,8 +503,8 @@ fn demo_runs_end_to_end() {
 }
 
 /// `flashforge decode` over every reply fixture of the three manifests gives the expected
-/// values (the request fixtures, parser `request`, describe bytes we send: the core's
-/// `http_vectors` test builds and compares those).
+/// values and the exit code of the outcome (the request fixtures, parser `request`, describe
+/// bytes we send: the core's `http_vectors` test builds and compares those).
 #[test]
 fn decode_every_fixture_manifest() {
     let mut checked = 0;
@@ -522,10 +524,71 @@ fn decode_every_fixture_manifest() {
             if let Err(e) = expect(&f["expected"], &got, "") {
                 panic!("{file} ({parser}): {e}\n got {got}");
             }
+            let code = match f["outcome"].as_str().unwrap() {
+                "ok" => 0,
+                "error" => 1,
+                "incomplete" => EXIT_INCOMPLETE,
+                o => panic!("{file}: outcome {o}"),
+            };
+            assert_eq!(o.code, code, "{file}: {}", o.stderr);
             checked += 1;
         }
     }
     assert!(checked >= 150, "only {checked} fixtures checked");
+}
+
+/// `flashforge decode`'s exit code for a capture cut short (README's exit-code table).
+const EXIT_INCOMPLETE: i32 = 12;
+
+/// A capture that ends inside its reply has its own exit code, and the JSON says how much is
+/// missing; the framing fields of a TCP reply follow the command given with `--command`.
+#[test]
+fn decode_incomplete_capture_and_framing_fields() {
+    let dir = tempdir();
+    let list = std::fs::read(data("tcp/m661_constructed_wire_three.bin")).unwrap();
+    let cut = dir.join("m661_cut.bin");
+    std::fs::write(&cut, &list[..list.len() - 5]).unwrap();
+    let o = ff(&["decode", "--command", "~M661", cut.to_str().unwrap()]);
+    assert_eq!(o.code, EXIT_INCOMPLETE, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("incomplete"), "{}", o.stderr);
+    let v = o.json();
+    assert_eq!(v["complete"], false);
+    assert_eq!(v["bytes_missing"], 5);
+    assert_eq!(v["entries_complete"], 2);
+    assert_eq!(v["text_prefix"], "CMD M661 Received.\r\nok\r\n");
+
+    let thumb = std::fs::read(data("tcp/m662_modern_tag_a2a2.bin")).unwrap();
+    let cut = dir.join("m662_cut.bin");
+    std::fs::write(&cut, &thumb[..thumb.len() - 5]).unwrap();
+    let o = ff(&["decode", "--parser", "thumbnail", cut.to_str().unwrap()]);
+    assert_eq!(o.code, EXIT_INCOMPLETE, "{}\n{}", o.stdout, o.stderr);
+    assert_eq!(o.json()["bytes_missing"], 5);
+
+    // The emulator's `~M602` reply ends at its first `ok`: two lines trail it.
+    let logout = data("tcp/m602_emulator.txt");
+    let o = ff(&["decode", "--command", "~M602", &logout]);
+    ok(&o, "decode ~M602");
+    let v = o.json();
+    assert_eq!(
+        (&v["reply_ends_at_byte"], &v["trailing_stream_lines"]),
+        (&22.into(), &2.into())
+    );
+    assert_eq!(
+        (&v["denied"], &v["error_text"]),
+        (&false.into(), &Value::Null)
+    );
+    let o = ff(&["decode", "--parser", "login", &data("tcp/m601_ok.txt")]);
+    ok(&o, "decode login");
+    assert_eq!(o.json()["first_ok_ends_at_byte"], 22);
+    let o = ff(&[
+        "decode",
+        "--parser",
+        "discovery",
+        &data("discovery/modern_ad5x.bin"),
+    ]);
+    ok(&o, "decode discovery");
+    assert_eq!(o.json()["name_raw_hex"], "41443558");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The manifest comparison: numbers to 1e-9 relative, objects by the expected keys, `error`
