@@ -420,18 +420,6 @@ impl Control {
         }
     }
 
-    /// `Ok` if [`Control::supported_by`], else [`UsageError::Unsupported`].
-    pub fn check_model(&self, model: Model) -> Result<(), UsageError> {
-        if self.supported_by(model) {
-            Ok(())
-        } else {
-            Err(UsageError::Unsupported {
-                what: self.cmd(),
-                model: model.name(),
-            })
-        }
-    }
-
     fn write_args(&self, o: &mut Obj<'_>, palette: Palette) -> Result<(), UsageError> {
         match self {
             Self::Light(on) => {
@@ -723,6 +711,11 @@ impl JobFormat {
             _ => Self::Legacy,
         }
     }
+
+    /// Whether the body can carry material mappings (AD5X, Creator 5).
+    pub fn carries_mappings(self) -> bool {
+        matches!(self, Self::Ad5x | Self::Creator5)
+    }
 }
 
 /// Options of a print start (`/printGcode`) or an upload (`/uploadGcode`).
@@ -743,10 +736,11 @@ pub struct JobOptions {
 impl JobOptions {
     pub(crate) fn check(&self, format: JobFormat) -> Result<(), UsageError> {
         check_mappings(&self.mappings)?;
-        if !self.mappings.is_empty() && matches!(format, JobFormat::Legacy | JobFormat::Generic) {
-            return Err(UsageError::Unsupported {
-                what: "material mappings",
-                model: "this firmware",
+        if !self.mappings.is_empty() && !format.carries_mappings() {
+            // The high-level client reports this as `ClientError::Unsupported` before any
+            // request is built; here it is a request the format cannot express.
+            return Err(UsageError::OutOfRange {
+                what: "material mapping count for this job format",
             });
         }
         Ok(())
@@ -1082,12 +1076,11 @@ mod tests {
         assert!(Control::Home.supported_by(Model::AD5X));
         assert!(!Control::Home.supported_by(Model::Creator5));
         assert!(Control::Job(JobAction::Pause).supported_by(Model::Creator5Pro));
-        assert!(Control::Slot {
+        assert!(!Control::Slot {
             slot: 1,
             action: SlotAction::Load
         }
-        .check_model(Model::Creator5)
-        .is_err());
+        .supported_by(Model::Creator5));
     }
 
     #[test]
