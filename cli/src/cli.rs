@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand, ValueEnum};
 use flashforge_proto::http::Rgb;
+use flashforge_proto::Model;
 use flashforge_tokio::{
     discover, Axis, ClientOptions, Credentials, DiscoverOptions, DiscoveredPrinter, Endpoint,
     Error as ClientError, Heater, JobOptions, LegacyPrinter, Printer, UploadOptions,
@@ -92,6 +93,10 @@ pub(crate) struct Global {
     /// Use the TCP-only client (Adventurer 3/4) even with credentials.
     #[arg(long, global = true)]
     pub(crate) legacy: bool,
+    /// The printer's model when known (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro): picks the
+    /// Adventurer 3's reply dialect before the first command (found by `~M115` otherwise).
+    #[arg(long, global = true, env = "FLASHFORGE_MODEL", value_parser = crate::sim::parse_model)]
+    pub(crate) printer_model: Option<Model>,
     /// Discovery probes go to these addresses by unicast (`IP:PORT`) instead of the LAN.
     #[arg(long, global = true)]
     pub(crate) target: Vec<SocketAddr>,
@@ -202,6 +207,7 @@ pub(crate) enum Cmd {
     /// Part-cooling fan speed in percent (0 = off).
     Fan {
         /// 0–100.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
         percent: u8,
     },
     /// Filtration fans on or off.
@@ -338,6 +344,9 @@ impl From<ClientError> for Failure {
                 "wait for the job to end, or `flashforge clear` after it finished",
             ),
             ClientError::Unsupported { .. } => (EXIT_UNSUPPORTED, ""),
+            // A printer's refusal (`Error: File not found`, a non-zero envelope code) is one
+            // outcome whichever command it answered.
+            ClientError::Printer(_) | ClientError::Refused { .. } => (EXIT_OTHER, ""),
             ClientError::ControlHeld => (
                 EXIT_CONTROL,
                 "close the other program (FlashPrint, Orca, a script) or wait 30 s",
@@ -345,6 +354,10 @@ impl From<ClientError> for Failure {
             ClientError::TimedOut | ClientError::Disconnected => (
                 EXIT_TIMEOUT,
                 "the printer stopped answering; try again or raise --timeout",
+            ),
+            ClientError::Incomplete { .. } => (
+                EXIT_INCOMPLETE,
+                "the reply stopped before its end; try again or raise --timeout",
             ),
             ClientError::Protocol(_) | ClientError::UnexpectedReply(_) => (EXIT_PROTOCOL, ""),
             ClientError::Usage(_) => (EXIT_USAGE, ""),
@@ -388,6 +401,8 @@ pub(crate) struct Selected {
     pub(crate) endpoint: Endpoint,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) legacy: bool,
+    /// The model when known before connecting: `--printer-model`, the profile, discovery.
+    pub(crate) model: Option<Model>,
 }
 
 async fn select(global: &Global, wanted: Option<&str>) -> Result<Selected> {
@@ -403,10 +418,15 @@ async fn select(global: &Global, wanted: Option<&str>) -> Result<Selected> {
         })?;
     let profile = cfg.printers.get(&name).cloned().unwrap_or_default();
     let address = profile.address.clone().unwrap_or_else(|| name.clone());
-    let endpoint = match address.parse::<Endpoint>() {
-        Ok(ep) => ep,
+    let profile_model = match profile.model.as_deref() {
+        Some(m) => Some(sim::parse_model(m).map_err(|e| Failure::new(EXIT_USAGE, e))?),
+        None => None,
+    };
+    let (endpoint, found_model) = match address.parse::<Endpoint>() {
+        Ok(ep) => (ep, None),
         Err(_) => find_by_name(global, &address).await?,
     };
+    let model = global.printer_model.or(profile_model).or(found_model);
     let serial = global.serial.clone().or(profile.serial);
     let code = global.check_code.clone().or(profile.check_code);
     let credentials = match (serial, code) {
@@ -425,11 +445,14 @@ async fn select(global: &Global, wanted: Option<&str>) -> Result<Selected> {
         label: name,
         endpoint,
         credentials,
-        legacy: global.legacy || profile.legacy,
+        legacy: global.legacy || profile.legacy || model.is_some_and(Model::is_tcp_only),
+        model,
     })
 }
 
-async fn find_by_name(global: &Global, name: &str) -> Result<Endpoint> {
+/// The printer that answered discovery under `name` (or serial), with the model its reply
+/// named.
+async fn find_by_name(global: &Global, name: &str) -> Result<(Endpoint, Option<Model>)> {
     let found = run_discovery(global, 3.0).await?;
     found
         .iter()
@@ -437,7 +460,10 @@ async fn find_by_name(global: &Global, name: &str) -> Result<Endpoint> {
             p.reply.name.eq_ignore_ascii_case(name)
                 || p.reply.serial_number.as_deref() == Some(name)
         })
-        .map(Endpoint::from)
+        .map(|p| {
+            let model = Some(p.reply.model).filter(|m| *m != Model::Unknown);
+            (Endpoint::from(p), model)
+        })
         .ok_or_else(|| {
             Failure::new(
                 EXIT_UNREACHABLE,
@@ -456,7 +482,7 @@ pub(crate) async fn run_discovery(global: &Global, seconds: f64) -> Result<Vec<D
 }
 
 pub(crate) async fn connect(global: &Global, s: &Selected) -> Result<Conn> {
-    let b = Printer::builder().options(options(global));
+    let b = Printer::builder().options(options(global).model(s.model));
     match (&s.credentials, s.legacy) {
         (Some(c), false) => Ok(Conn::Http(b.connect(s.endpoint, c.clone()).await?)),
         _ => Ok(Conn::Legacy(b.connect_legacy(s.endpoint).await?)),
@@ -683,8 +709,7 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
             return ok(&format!("moved {axis:?} by {mm} mm"));
         }
         Cmd::Fan { percent } => {
-            let pwm = (u16::from((*percent).min(100)) * 255 / 100) as u8;
-            p.fan(pwm).await?;
+            p.fan(*percent).await?;
             return ok(&format!("fan {percent} %"));
         }
         Cmd::Filtration { state } => {

@@ -28,6 +28,8 @@ pub(crate) struct Profile {
     /// Force the TCP-only (Adventurer 3/4) client.
     #[serde(default)]
     pub(crate) legacy: bool,
+    /// The model (`a3`, `5m-pro`, …): picks the TCP dialect before the first command.
+    pub(crate) model: Option<String>,
 }
 
 /// The whole file.

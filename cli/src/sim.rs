@@ -61,25 +61,8 @@ fn parse_a3_shape(s: &str) -> std::result::Result<A3Shape, String> {
 }
 
 pub(crate) fn parse_model(s: &str) -> std::result::Result<Model, String> {
-    let k: String = s
-        .to_ascii_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    Ok(match k.as_str() {
-        "a3" | "adventurer3" | "ad3" => Model::Adventurer3,
-        "a4" | "adventurer4" | "ad4" => Model::Adventurer4,
-        "5m" | "adventurer5m" | "ad5m" => Model::Adventurer5M,
-        "5mpro" | "adventurer5mpro" | "ad5mpro" => Model::Adventurer5MPro,
-        "ad5x" => Model::AD5X,
-        "c5" | "creator5" => Model::Creator5,
-        "c5pro" | "creator5pro" => Model::Creator5Pro,
-        _ => {
-            return Err(format!(
-                "unknown model `{s}` (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro)"
-            ))
-        }
-    })
+    Model::from_alias(s)
+        .ok_or_else(|| format!("unknown model `{s}` (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro)"))
 }
 
 enum Fault {

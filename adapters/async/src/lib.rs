@@ -147,12 +147,8 @@ impl<R: Runtime> Builder<R> {
             .tcp_command(flashforge_proto::Command::MachineInfo)
             .instrument(span.clone())
             .await?;
-        p.target = Target::connected_tcp(
-            reply,
-            &p.target.host,
-            &p.options.overrides,
-            p.options.model,
-        )?;
+        p.target =
+            Target::connected_tcp(reply, &p.target.host, &p.options.overrides, p.options.model)?;
         let dialect = p.target.dialect;
         if let Some(link) = p.tcp.get_mut().as_mut() {
             link.calls.set_dialect(dialect);

@@ -106,12 +106,8 @@ impl Builder {
         let mut p = Printer::new(endpoint, None, self);
         p.target = Target::connecting_tcp(&p.target.host, p.options.model);
         let reply = p.tcp_command(flashforge_proto::Command::MachineInfo)?;
-        p.target = Target::connected_tcp(
-            reply,
-            &p.target.host,
-            &p.options.overrides,
-            p.options.model,
-        )?;
+        p.target =
+            Target::connected_tcp(reply, &p.target.host, &p.options.overrides, p.options.model)?;
         let dialect = p.target.dialect;
         if let Some(link) = p.tcp.get_mut().unwrap_or_else(|e| e.into_inner()).as_mut() {
             link.calls.set_dialect(dialect);
