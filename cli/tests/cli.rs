@@ -420,6 +420,75 @@ fn cancel_asks_first() {
     assert_eq!(h.lock().status, flashforge_sim::Status::Cancelled);
 }
 
+/// Issue 12: every command of an Adventurer 3 in Shape B (the emulator's: no echo and no `ok`
+/// after `~M115` / `~M119`), and in Shape A, with no model hint, with `--printer-model a3` and
+/// with a profile's `model = "a3"`.
+#[test]
+fn adventurer3_every_command_in_both_reply_shapes() {
+    for shape in [flashforge_sim::A3Shape::ShapeB, flashforge_sim::A3Shape::ShapeA] {
+        let mut spec = PrinterSpec::new(Model::Adventurer3);
+        spec.a3_shape = shape;
+        spec.speed = 20.0;
+        let server = SimServer::start(vec![spec], &ServerConfig::default()).unwrap();
+        let h = server.printer();
+        let a = addr(h);
+        let dir = tempdir();
+        let cfg = dir.join("config.toml");
+        std::fs::write(&cfg, format!("[printers.a3]\naddress = \"{a}\"\nmodel = \"a3\"\n")).unwrap();
+        let cfg = cfg.to_str().unwrap().to_owned();
+        let hints: [Vec<&str>; 3] = [
+            vec!["--printer", &a],
+            vec!["--printer", &a, "--printer-model", "a3"],
+            vec!["--config", &cfg, "--printer", "a3"],
+        ];
+        for hint in &hints {
+            let run = |rest: &[&str]| {
+                let mut args = hint.clone();
+                args.extend(["--timeout", "3"]);
+                args.extend(rest);
+                let o = ff(&args);
+                assert_eq!(o.code, 0, "{shape:?} {args:?}: {}\n{}", o.stdout, o.stderr);
+                o
+            };
+            let j = run(&["info", "--json"]).json();
+            assert_eq!(j["model"], "Adventurer3", "{shape:?} {hint:?}");
+            assert_eq!(j["firmware"], h.lock().spec.firmware);
+            assert_eq!(j["serial"], h.lock().spec.serial.as_str());
+            assert_eq!(j["mac"], h.lock().spec.mac.as_str());
+            assert!(run(&["info"]).stdout.contains(&h.lock().spec.name));
+            assert_eq!(run(&["status", "--json"]).json()["state"], "Ready");
+            let j = run(&["temps", "--json"]).json();
+            assert_eq!(j["tools"].as_array().map(Vec::len), Some(1), "{j}");
+            run(&["led", "on"]);
+            assert!(h.lock().led);
+            run(&["led", "off"]);
+            assert!(!h.lock().led);
+            let file = dir.join("a3-part.gcode");
+            std::fs::write(&file, "G28\nG1 X1\n".repeat(2_000)).unwrap();
+            run(&["upload", file.to_str().unwrap()]);
+            assert_eq!(h.lock().files["a3-part.gcode"].size, 20_000);
+            let j = run(&["files", "--json"]).json();
+            assert!(
+                j["files"].as_array().unwrap().iter().any(|f| f == "a3-part.gcode"),
+                "{j}"
+            );
+            let png = dir.join("a3.png");
+            run(&["thumb", "a3-part.gcode", "-o", png.to_str().unwrap()]);
+            assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+            run(&["print", "a3-part.gcode"]);
+            assert_eq!(h.lock().job.as_ref().unwrap().file, "a3-part.gcode");
+            run(&["pause"]);
+            assert_eq!(h.lock().status, flashforge_sim::Status::Paused);
+            assert_eq!(run(&["status", "--json"]).json()["state"], "Paused");
+            run(&["resume"]);
+            assert_ne!(h.lock().status, flashforge_sim::Status::Paused);
+            run(&["cancel", "--yes"]);
+            assert!(h.lock().job.is_none() || h.lock().status != flashforge_sim::Status::Printing);
+            h.lock().files.remove("a3-part.gcode");
+        }
+    }
+}
+
 #[test]
 fn config_profile_selects_the_printer() {
     let server = sim(Model::Adventurer5M);
