@@ -124,9 +124,9 @@ fn outcome(
     };
     r.s.submit(command.clone(), t0).unwrap();
     r.drain();
-    if r.outcome.is_some() {
+    if let Some(done) = r.outcome.take() {
         // A no-reply command (A3 motion) completes at the write.
-        return r.outcome.unwrap();
+        return done;
     }
     match cut {
         Some((k, pause)) => {
@@ -161,7 +161,7 @@ fn framed(
     let config = config(dialect);
     let profile = command.profile(&config);
     let mut f = ReplyFramer::new(profile, &config, false);
-    let deadline = Duration::ZERO + profile.timeout;
+    let deadline = profile.timeout;
     let (first, rest, pause) = match cut {
         Some((k, p)) => (&bytes[..k], &bytes[k..], p),
         None => (bytes, &[][..], Duration::ZERO),
@@ -175,31 +175,23 @@ fn framed(
             }),
         }
     };
-    // (time of arrival, bytes)
-    let mut now = Duration::ZERO;
+    // The chunks arrive at 0 and at `pause`; a quiet period armed by the first may end the
+    // reply before the second arrives.
     let mut quiet_at: Option<Duration> = None;
     for (at, chunk) in [(Duration::ZERO, first), (pause, rest)] {
-        // Timers due before this chunk arrives.
-        if let Some(q) = quiet_at.filter(|q| *q <= at && *q < deadline) {
-            let _ = q;
+        if quiet_at.is_some_and(|q| q <= at && q < deadline) {
             f.finish();
             return parse(&mut f);
         }
         if at >= deadline {
             break;
         }
-        now = at;
         match f.push(chunk).map_err(CommandError::Protocol)? {
             FrameStatus::Complete => return parse(&mut f),
-            FrameStatus::Partial => quiet_at = f.quiet_period().map(|q| now + q),
+            FrameStatus::Partial => quiet_at = f.quiet_period().map(|q| at + q),
         }
     }
-    let _ = now;
-    if quiet_at.is_some_and(|q| q < deadline) {
-        f.finish();
-        return parse(&mut f);
-    }
-    if f.completes_at_deadline() {
+    if quiet_at.is_some_and(|q| q < deadline) || f.completes_at_deadline() {
         f.finish();
         return parse(&mut f);
     }

@@ -125,7 +125,8 @@ impl ReplyFramer {
             return None;
         }
         let partial = &self.buf[self.scan..];
-        if !partial.is_empty() && !(self.structure_done && b"ok\r".starts_with(partial)) {
+        let only_ok_left = self.structure_done && b"ok\r".starts_with(partial);
+        if !(partial.is_empty() || only_ok_left) {
             // A line is still arriving: ending here would cut a field. (Only the `ok` of a
             // reply whose last field arrived can be cut without changing its data.)
             return None;
