@@ -169,7 +169,8 @@ fn every_subcommand_human_and_json_on_an_http_printer() {
     ok(&on(h, true, &["home"]), "home");
     ok(&on(h, true, &["move", "z", "-2.5"]), "move");
     ok(&on(h, true, &["fan", "50"]), "fan");
-    assert_eq!(h.lock().cooling_fan, 127);
+    // 50 % is duty 128 of 255 on the wire.
+    assert_eq!(h.lock().cooling_fan, 128);
     let o = on(h, true, &["camera", "url", "--json"]);
     ok(&o, "camera url");
     assert!(o.json()["url"].as_str().unwrap().starts_with("http://"));
@@ -208,6 +209,304 @@ fn legacy_printer_without_credentials() {
     assert!(o.stdout.contains("Stored files"));
     // HTTP-only operations are a typed "unsupported" (exit 7).
     assert_eq!(on(h, false, &["clear"]).code, 7);
+}
+
+/// Issue 12: every command of an Adventurer 3 in Shape B (the emulator's: no echo and no `ok`
+/// after `~M115` / `~M119`), and in Shape A, with no model hint, with `--printer-model a3` and
+/// with a profile's `model = "a3"`.
+#[test]
+fn adventurer3_every_command_in_both_reply_shapes() {
+    for shape in [
+        flashforge_sim::A3Shape::ShapeB,
+        flashforge_sim::A3Shape::ShapeA,
+    ] {
+        let mut spec = PrinterSpec::new(Model::Adventurer3);
+        spec.a3_shape = shape;
+        spec.speed = 20.0;
+        let server = SimServer::start(vec![spec], &ServerConfig::default()).unwrap();
+        let h = server.printer();
+        let a = addr(h);
+        let dir = tempdir();
+        let cfg = dir.join("config.toml");
+        std::fs::write(
+            &cfg,
+            format!("[printers.a3]\naddress = \"{a}\"\nmodel = \"a3\"\n"),
+        )
+        .unwrap();
+        let cfg = cfg.to_str().unwrap().to_owned();
+        let hints: [Vec<&str>; 3] = [
+            vec!["--printer", &a],
+            vec!["--printer", &a, "--printer-model", "a3"],
+            vec!["--config", &cfg, "--printer", "a3"],
+        ];
+        for hint in &hints {
+            let run = |rest: &[&str]| {
+                let mut args = hint.clone();
+                args.extend(["--timeout", "3"]);
+                args.extend(rest);
+                let o = ff(&args);
+                assert_eq!(o.code, 0, "{shape:?} {args:?}: {}\n{}", o.stdout, o.stderr);
+                o
+            };
+            let j = run(&["info", "--json"]).json();
+            assert_eq!(j["model"], "Adventurer3", "{shape:?} {hint:?}");
+            assert_eq!(j["firmware"], h.lock().spec.firmware);
+            assert_eq!(j["serial"], h.lock().spec.serial.as_str());
+            assert_eq!(j["mac"], h.lock().spec.mac.as_str());
+            assert!(run(&["info"]).stdout.contains(&h.lock().spec.name));
+            assert_eq!(run(&["status", "--json"]).json()["state"], "Ready");
+            let j = run(&["temps", "--json"]).json();
+            assert_eq!(j["tools"].as_array().map(Vec::len), Some(1), "{j}");
+            run(&["led", "on"]);
+            assert!(h.lock().led);
+            run(&["led", "off"]);
+            assert!(!h.lock().led);
+            let file = dir.join("a3-part.gcode");
+            std::fs::write(&file, "G28\nG1 X1\n".repeat(2_000)).unwrap();
+            run(&["upload", file.to_str().unwrap()]);
+            assert_eq!(h.lock().files["a3-part.gcode"].size, 20_000);
+            let j = run(&["files", "--json"]).json();
+            assert!(
+                j["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f == "a3-part.gcode"),
+                "{j}"
+            );
+            let png = dir.join("a3.png");
+            run(&["thumb", "a3-part.gcode", "-o", png.to_str().unwrap()]);
+            assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+            run(&["print", "a3-part.gcode"]);
+            assert_eq!(h.lock().job.as_ref().unwrap().file, "a3-part.gcode");
+            run(&["pause"]);
+            assert_eq!(h.lock().status, flashforge_sim::Status::Paused);
+            assert_eq!(run(&["status", "--json"]).json()["state"], "Paused");
+            run(&["resume"]);
+            assert_ne!(h.lock().status, flashforge_sim::Status::Paused);
+            run(&["cancel", "--yes"]);
+            assert!(h.lock().job.is_none() || h.lock().status != flashforge_sim::Status::Printing);
+            h.lock().files.remove("a3-part.gcode");
+            // The A3 "opens" a missing file with size 0: a printer error, nothing started.
+            let mut args = hint.clone();
+            args.extend(["print", "nope.gcode"]);
+            let o = ff(&args);
+            assert_eq!(o.code, 1, "{shape:?}: {}\n{}", o.stdout, o.stderr);
+            assert!(o.stderr.contains("not found"), "{}", o.stderr);
+        }
+    }
+}
+
+fn journal_count(h: &SimHandle, needle: &str) -> usize {
+    h.lock()
+        .journal
+        .iter()
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
+/// On every model with a TCP channel heaters are set with `~M104`/`~M140` (what real printers
+/// are known to accept), never with `temperatureCtl_cmd`; off is `S0`.
+#[test]
+fn temperatures_are_set_over_tcp_on_the_5m_family_and_ad5x() {
+    for model in [Model::Adventurer5M, Model::AD5X] {
+        let server = sim(model);
+        let h = server.printer();
+        let controls = journal_count(h, "POST /control");
+        ok(&on(h, true, &["temp", "set", "bed", "60"]), "temp set bed");
+        assert_eq!(h.lock().bed.target, 60.0, "{model}");
+        assert_eq!(journal_count(h, "M140 S60"), 1, "{model}");
+        ok(&on(h, true, &["temp", "set", "nozzle", "210"]), "temp set");
+        assert_eq!(h.lock().nozzles[0].target, 210.0, "{model}");
+        assert_eq!(journal_count(h, "M104 S210"), 1, "{model}");
+        ok(&on(h, true, &["temp", "off", "nozzle"]), "temp off nozzle");
+        assert_eq!(h.lock().nozzles[0].target, 0.0, "{model}");
+        assert_eq!(journal_count(h, "M104 S0"), 1, "{model}");
+        ok(&on(h, true, &["temp", "off"]), "temp off all");
+        assert_eq!(h.lock().bed.target, 0.0, "{model}");
+        assert_eq!(journal_count(h, "M140 S0"), 1, "{model}");
+        assert_eq!(
+            journal_count(h, "POST /control"),
+            controls,
+            "{model}: no HTTP"
+        );
+        // No established TCP command sets a second tool: unsupported, not a guess.
+        let o = on(h, true, &["temp", "set", "tool1", "200"]);
+        assert_eq!(o.code, 7, "{model}: {}", o.stderr);
+        assert!(o.stderr.contains("not supported"), "{}", o.stderr);
+    }
+}
+
+/// The same `Error: File not found` from the printer is one outcome for `thumb` and `print`.
+#[test]
+fn a_missing_file_exits_alike_for_thumb_and_print() {
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    let dir = tempdir();
+    let png = dir.join("missing.png");
+    let thumb = on(h, false, &["thumb", "nope.gx", "-o", png.to_str().unwrap()]);
+    let print = on(h, false, &["print", "nope.gx"]);
+    assert_eq!(thumb.code, 1, "{}", thumb.stderr);
+    assert_eq!(print.code, thumb.code, "{}", print.stderr);
+    assert!(thumb.stderr.contains("printer error"), "{}", thumb.stderr);
+    assert!(print.stderr.contains("printer error"), "{}", print.stderr);
+    assert!(!png.exists());
+    // The connection was not given up on: the next command works.
+    ok(&on(h, false, &["status"]), "after the refusal");
+}
+
+/// Everything a model lacks is the typed "unsupported" (exit 7), options included.
+#[test]
+fn print_options_an_adventurer_4_lacks_are_unsupported() {
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    let dir = tempdir();
+    let file = dir.join("lev.gx");
+    std::fs::write(&file, "G28\n").unwrap();
+    let f = file.to_str().unwrap();
+    let o = on(h, false, &["upload", f, "--print", "--level"]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("not supported by the Adventurer 4"),
+        "{}",
+        o.stderr
+    );
+    assert!(!h.lock().files.contains_key("lev.gx"), "nothing sent");
+    let name = h.lock().files.keys().next().unwrap().clone();
+    let o = on(h, false, &["print", &name, "--level"]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+}
+
+/// The Creator 5 Pro acknowledges `circulateCtl_cmd` without running the fans: no success.
+#[test]
+fn creator5_pro_filtration_is_unsupported() {
+    let server = sim(Model::Creator5Pro);
+    let h = server.printer();
+    let o = on(h, true, &["filtration", "on"]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(o.stderr.contains("filtration"), "{}", o.stderr);
+    let j = on(h, true, &["info", "--json"]).json();
+    assert_eq!(j["capabilities"]["filtration"], false);
+    // The 5M Pro's filtration does run.
+    let server = sim(Model::Adventurer5MPro);
+    let h = server.printer();
+    ok(&on(h, true, &["filtration", "on"]), "5M Pro filtration");
+    assert!(h.lock().internal_fan && h.lock().external_fan);
+}
+
+/// `fan` takes percent, `status` shows percent under a name that says so.
+#[test]
+fn fan_speed_is_percent_in_and_out() {
+    let server = sim(Model::AD5X);
+    let h = server.printer();
+    ok(&on(h, true, &["fan", "50"]), "fan 50");
+    let j = on(h, true, &["status", "--json"]).json();
+    assert_eq!(j["cooling_fan_percent"], 50, "{j}");
+    assert!(j.get("cooling_fan").is_none(), "{j}");
+    assert!(j.get("chamber_fan_percent").is_some(), "{j}");
+    ok(&on(h, true, &["fan", "100"]), "fan 100");
+    assert_eq!(
+        on(h, true, &["status", "--json"]).json()["cooling_fan_percent"],
+        100
+    );
+    let o = on(h, true, &["fan", "101"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert_eq!(h.lock().cooling_fan, 255, "a refused value sends nothing");
+    // Over TCP the same percent becomes the M106 duty.
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    ok(&on(h, false, &["fan", "50"]), "fan 50 over TCP");
+    assert_eq!(journal_count(h, "M106 S128"), 1);
+}
+
+/// `info` of an HTTP printer shows the serial number it accepted, and the AD5X's tool count
+/// agrees with the nozzles `temps` lists.
+#[test]
+fn info_shows_the_serial_and_the_tools_temps_lists() {
+    let server = sim(Model::AD5X);
+    let h = server.printer();
+    let j = on(h, true, &["info", "--json"]).json();
+    assert_eq!(j["serial"], h.serial());
+    let tools = on(h, true, &["temps", "--json"]).json()["tools"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(j["tool_count"], tools);
+    assert_eq!(tools, 1);
+    let o = on(h, true, &["info"]);
+    assert!(o.stdout.contains(&h.serial()), "{}", o.stdout);
+}
+
+/// Discovery shows an Adventurer 3/4 (legacy reply) without an HTTP port.
+#[test]
+fn discovery_lists_legacy_printers_without_an_http_port() {
+    let server = SimServer::start(
+        vec![
+            PrinterSpec::new(Model::Adventurer4),
+            PrinterSpec::new(Model::Adventurer5M),
+        ],
+        &ServerConfig::default(),
+    )
+    .unwrap();
+    let [a4, m5] = server.printers() else {
+        panic!("two printers")
+    };
+    let (t1, t2) = (a4.udp.to_string(), m5.udp.to_string());
+    let args = [
+        "discover",
+        "--target",
+        &t1,
+        "--target",
+        &t2,
+        "--seconds",
+        "2",
+    ];
+    let o = ff(&[&args[..], &["--json"]].concat());
+    ok(&o, "discover");
+    let rows: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |m: &str| rows.iter().find(|r| r["model"] == m).unwrap().clone();
+    let legacy = row("Adventurer4");
+    let tcp = a4.tcp.unwrap();
+    assert_eq!(legacy["http_port"], Value::Null);
+    assert_eq!(legacy["address"], tcp.to_string());
+    let modern = row("Adventurer5M");
+    assert_eq!(modern["http_port"], m5.http.unwrap().port());
+    assert_eq!(modern["address"], addr(m5));
+    let o = ff(&args);
+    ok(&o, "discover human");
+    let line = o
+        .stdout
+        .lines()
+        .find(|l| l.contains("Adventurer 4"))
+        .unwrap();
+    assert!(line.contains(&format!(" {tcp} ")), "{line}");
+    assert!(!line.contains(":8898"), "{line}");
+    // The address shown connects.
+    ok(
+        &ff(&["-p", &tcp.to_string(), "status"]),
+        "status at the shown address",
+    );
+}
+
+/// A cancelled job has no time left.
+#[test]
+fn a_cancelled_job_shows_no_eta() {
+    let server = sim(Model::Adventurer5M);
+    let h = server.printer();
+    let name = h.lock().files.keys().next().unwrap().clone();
+    ok(&on(h, true, &["print", &name]), "print");
+    ok(&on(h, true, &["cancel", "--yes"]), "cancel");
+    assert_eq!(h.lock().status, flashforge_sim::Status::Cancelled);
+    let j = on(h, true, &["status", "--json"]).json();
+    assert_eq!(j["state"], "Cancelled");
+    assert_eq!(j["remaining_s"], Value::Null, "{j}");
+    let o = on(h, true, &["status"]);
+    ok(&o, "status");
+    assert!(!o.stdout.contains("ETA"), "{}", o.stdout);
 }
 
 #[test]
@@ -418,75 +717,6 @@ fn cancel_asks_first() {
     let o = ff_in(&base, "y\n");
     ok(&o, "cancel confirmed");
     assert_eq!(h.lock().status, flashforge_sim::Status::Cancelled);
-}
-
-/// Issue 12: every command of an Adventurer 3 in Shape B (the emulator's: no echo and no `ok`
-/// after `~M115` / `~M119`), and in Shape A, with no model hint, with `--printer-model a3` and
-/// with a profile's `model = "a3"`.
-#[test]
-fn adventurer3_every_command_in_both_reply_shapes() {
-    for shape in [flashforge_sim::A3Shape::ShapeB, flashforge_sim::A3Shape::ShapeA] {
-        let mut spec = PrinterSpec::new(Model::Adventurer3);
-        spec.a3_shape = shape;
-        spec.speed = 20.0;
-        let server = SimServer::start(vec![spec], &ServerConfig::default()).unwrap();
-        let h = server.printer();
-        let a = addr(h);
-        let dir = tempdir();
-        let cfg = dir.join("config.toml");
-        std::fs::write(&cfg, format!("[printers.a3]\naddress = \"{a}\"\nmodel = \"a3\"\n")).unwrap();
-        let cfg = cfg.to_str().unwrap().to_owned();
-        let hints: [Vec<&str>; 3] = [
-            vec!["--printer", &a],
-            vec!["--printer", &a, "--printer-model", "a3"],
-            vec!["--config", &cfg, "--printer", "a3"],
-        ];
-        for hint in &hints {
-            let run = |rest: &[&str]| {
-                let mut args = hint.clone();
-                args.extend(["--timeout", "3"]);
-                args.extend(rest);
-                let o = ff(&args);
-                assert_eq!(o.code, 0, "{shape:?} {args:?}: {}\n{}", o.stdout, o.stderr);
-                o
-            };
-            let j = run(&["info", "--json"]).json();
-            assert_eq!(j["model"], "Adventurer3", "{shape:?} {hint:?}");
-            assert_eq!(j["firmware"], h.lock().spec.firmware);
-            assert_eq!(j["serial"], h.lock().spec.serial.as_str());
-            assert_eq!(j["mac"], h.lock().spec.mac.as_str());
-            assert!(run(&["info"]).stdout.contains(&h.lock().spec.name));
-            assert_eq!(run(&["status", "--json"]).json()["state"], "Ready");
-            let j = run(&["temps", "--json"]).json();
-            assert_eq!(j["tools"].as_array().map(Vec::len), Some(1), "{j}");
-            run(&["led", "on"]);
-            assert!(h.lock().led);
-            run(&["led", "off"]);
-            assert!(!h.lock().led);
-            let file = dir.join("a3-part.gcode");
-            std::fs::write(&file, "G28\nG1 X1\n".repeat(2_000)).unwrap();
-            run(&["upload", file.to_str().unwrap()]);
-            assert_eq!(h.lock().files["a3-part.gcode"].size, 20_000);
-            let j = run(&["files", "--json"]).json();
-            assert!(
-                j["files"].as_array().unwrap().iter().any(|f| f == "a3-part.gcode"),
-                "{j}"
-            );
-            let png = dir.join("a3.png");
-            run(&["thumb", "a3-part.gcode", "-o", png.to_str().unwrap()]);
-            assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
-            run(&["print", "a3-part.gcode"]);
-            assert_eq!(h.lock().job.as_ref().unwrap().file, "a3-part.gcode");
-            run(&["pause"]);
-            assert_eq!(h.lock().status, flashforge_sim::Status::Paused);
-            assert_eq!(run(&["status", "--json"]).json()["state"], "Paused");
-            run(&["resume"]);
-            assert_ne!(h.lock().status, flashforge_sim::Status::Paused);
-            run(&["cancel", "--yes"]);
-            assert!(h.lock().job.is_none() || h.lock().status != flashforge_sim::Status::Printing);
-            h.lock().files.remove("a3-part.gcode");
-        }
-    }
 }
 
 #[test]
