@@ -1972,7 +1972,17 @@ impl TcpCalls {
             return Some(Err(e.into()));
         }
         if let Some(i) = self.replies.iter().position(|(r, _)| *r == id) {
-            return Some(self.replies.swap_remove(i).1.map_err(ClientError::from));
+            return Some(match self.replies.swap_remove(i).1 {
+                // The Adventurer 3 "opens" a file that does not exist with size 0 (tcp.md
+                // §5.6): that is the printer's "not found", not a selected file.
+                Ok(Reply::Ack(a)) if a.size == Some(0) && a.opened_path.is_some() => {
+                    Err(ClientError::Printer(format!(
+                        "File not found: {}",
+                        a.opened_path.unwrap_or_default()
+                    )))
+                }
+                other => other.map_err(ClientError::from),
+            });
         }
         if self.connect_error.is_some() && self.session.cancel(id) {
             return self.connect_error.take().map(Err);
