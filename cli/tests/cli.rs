@@ -297,6 +297,428 @@ fn adventurer3_every_command_in_both_reply_shapes() {
     }
 }
 
+fn journal_count(h: &SimHandle, needle: &str) -> usize {
+    h.lock()
+        .journal
+        .iter()
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
+/// On every model with a TCP channel heaters are set with `~M104`/`~M140` (what real printers
+/// are known to accept), never with `temperatureCtl_cmd`; off is `S0`.
+#[test]
+fn temperatures_are_set_over_tcp_on_the_5m_family_and_ad5x() {
+    for model in [Model::Adventurer5M, Model::AD5X] {
+        let server = sim(model);
+        let h = server.printer();
+        let controls = journal_count(h, "POST /control");
+        ok(&on(h, true, &["temp", "set", "bed", "60"]), "temp set bed");
+        assert_eq!(h.lock().bed.target, 60.0, "{model}");
+        assert_eq!(journal_count(h, "M140 S60"), 1, "{model}");
+        ok(&on(h, true, &["temp", "set", "nozzle", "210"]), "temp set");
+        assert_eq!(h.lock().nozzles[0].target, 210.0, "{model}");
+        assert_eq!(journal_count(h, "M104 S210"), 1, "{model}");
+        ok(&on(h, true, &["temp", "off", "nozzle"]), "temp off nozzle");
+        assert_eq!(h.lock().nozzles[0].target, 0.0, "{model}");
+        assert_eq!(journal_count(h, "M104 S0"), 1, "{model}");
+        ok(&on(h, true, &["temp", "off"]), "temp off all");
+        assert_eq!(h.lock().bed.target, 0.0, "{model}");
+        assert_eq!(journal_count(h, "M140 S0"), 1, "{model}");
+        assert_eq!(
+            journal_count(h, "POST /control"),
+            controls,
+            "{model}: no HTTP"
+        );
+        // No established TCP command sets a second tool: unsupported, not a guess.
+        let o = on(h, true, &["temp", "set", "tool1", "200"]);
+        assert_eq!(o.code, 7, "{model}: {}", o.stderr);
+        assert!(o.stderr.contains("not supported"), "{}", o.stderr);
+    }
+}
+
+/// The same `Error: File not found` from the printer is one outcome for `thumb` and `print`.
+#[test]
+fn a_missing_file_exits_alike_for_thumb_and_print() {
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    let dir = tempdir();
+    let png = dir.join("missing.png");
+    let thumb = on(h, false, &["thumb", "nope.gx", "-o", png.to_str().unwrap()]);
+    let print = on(h, false, &["print", "nope.gx"]);
+    assert_eq!(thumb.code, 1, "{}", thumb.stderr);
+    assert_eq!(print.code, thumb.code, "{}", print.stderr);
+    assert!(thumb.stderr.contains("printer error"), "{}", thumb.stderr);
+    assert!(print.stderr.contains("printer error"), "{}", print.stderr);
+    assert!(!png.exists());
+    // The connection was not given up on: the next command works.
+    ok(&on(h, false, &["status"]), "after the refusal");
+}
+
+/// Everything a model lacks is the typed "unsupported" (exit 7), options included.
+#[test]
+fn print_options_an_adventurer_4_lacks_are_unsupported() {
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    let dir = tempdir();
+    let file = dir.join("lev.gx");
+    std::fs::write(&file, "G28\n").unwrap();
+    let f = file.to_str().unwrap();
+    let o = on(h, false, &["upload", f, "--print", "--level"]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("not supported by the Adventurer 4"),
+        "{}",
+        o.stderr
+    );
+    assert!(!h.lock().files.contains_key("lev.gx"), "nothing sent");
+    let name = h.lock().files.keys().next().unwrap().clone();
+    let o = on(h, false, &["print", &name, "--level"]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+}
+
+/// The Creator 5 Pro acknowledges `circulateCtl_cmd` without running the fans: no success.
+#[test]
+fn creator5_pro_filtration_is_unsupported() {
+    let server = sim(Model::Creator5Pro);
+    let h = server.printer();
+    let o = on(h, true, &["filtration", "on"]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(o.stderr.contains("filtration"), "{}", o.stderr);
+    let j = on(h, true, &["info", "--json"]).json();
+    assert_eq!(j["capabilities"]["filtration"], false);
+    // The 5M Pro's filtration does run.
+    let server = sim(Model::Adventurer5MPro);
+    let h = server.printer();
+    ok(&on(h, true, &["filtration", "on"]), "5M Pro filtration");
+    assert!(h.lock().internal_fan && h.lock().external_fan);
+}
+
+/// `fan` takes percent, `status` shows percent under a name that says so.
+#[test]
+fn fan_speed_is_percent_in_and_out() {
+    let server = sim(Model::AD5X);
+    let h = server.printer();
+    ok(&on(h, true, &["fan", "50"]), "fan 50");
+    let j = on(h, true, &["status", "--json"]).json();
+    assert_eq!(j["cooling_fan_percent"], 50, "{j}");
+    assert!(j.get("cooling_fan").is_none(), "{j}");
+    assert!(j.get("chamber_fan_percent").is_some(), "{j}");
+    ok(&on(h, true, &["fan", "100"]), "fan 100");
+    assert_eq!(
+        on(h, true, &["status", "--json"]).json()["cooling_fan_percent"],
+        100
+    );
+    let o = on(h, true, &["fan", "101"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert_eq!(h.lock().cooling_fan, 255, "a refused value sends nothing");
+    // Over TCP the same percent becomes the M106 duty.
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    ok(&on(h, false, &["fan", "50"]), "fan 50 over TCP");
+    assert_eq!(journal_count(h, "M106 S128"), 1);
+}
+
+/// `info` of an HTTP printer shows the serial number it accepted, and the AD5X's tool count
+/// agrees with the nozzles `temps` lists.
+#[test]
+fn info_shows_the_serial_and_the_tools_temps_lists() {
+    let server = sim(Model::AD5X);
+    let h = server.printer();
+    let j = on(h, true, &["info", "--json"]).json();
+    assert_eq!(j["serial"], h.serial());
+    let tools = on(h, true, &["temps", "--json"]).json()["tools"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(j["tool_count"], tools);
+    assert_eq!(tools, 1);
+    let o = on(h, true, &["info"]);
+    assert!(o.stdout.contains(&h.serial()), "{}", o.stdout);
+}
+
+/// Discovery shows an Adventurer 3/4 (legacy reply) without an HTTP port.
+#[test]
+fn discovery_lists_legacy_printers_without_an_http_port() {
+    let server = SimServer::start(
+        vec![
+            PrinterSpec::new(Model::Adventurer4),
+            PrinterSpec::new(Model::Adventurer5M),
+        ],
+        &ServerConfig::default(),
+    )
+    .unwrap();
+    let [a4, m5] = server.printers() else {
+        panic!("two printers")
+    };
+    let (t1, t2) = (a4.udp.to_string(), m5.udp.to_string());
+    let args = [
+        "discover",
+        "--target",
+        &t1,
+        "--target",
+        &t2,
+        "--seconds",
+        "2",
+    ];
+    let o = ff(&[&args[..], &["--json"]].concat());
+    ok(&o, "discover");
+    let rows: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |m: &str| rows.iter().find(|r| r["model"] == m).unwrap().clone();
+    let legacy = row("Adventurer4");
+    let tcp = a4.tcp.unwrap();
+    assert_eq!(legacy["http_port"], Value::Null);
+    assert_eq!(legacy["address"], tcp.to_string());
+    let modern = row("Adventurer5M");
+    assert_eq!(modern["http_port"], m5.http.unwrap().port());
+    assert_eq!(modern["address"], addr(m5));
+    let o = ff(&args);
+    ok(&o, "discover human");
+    let line = o
+        .stdout
+        .lines()
+        .find(|l| l.contains("Adventurer 4"))
+        .unwrap();
+    assert!(line.contains(&format!(" {tcp} ")), "{line}");
+    assert!(!line.contains(":8898"), "{line}");
+    // The address shown connects.
+    ok(
+        &ff(&["-p", &tcp.to_string(), "status"]),
+        "status at the shown address",
+    );
+}
+
+/// A cancelled job has no time left.
+#[test]
+fn a_cancelled_job_shows_no_eta() {
+    let server = sim(Model::Adventurer5M);
+    let h = server.printer();
+    let name = h.lock().files.keys().next().unwrap().clone();
+    ok(&on(h, true, &["print", &name]), "print");
+    ok(&on(h, true, &["cancel", "--yes"]), "cancel");
+    assert_eq!(h.lock().status, flashforge_sim::Status::Cancelled);
+    let j = on(h, true, &["status", "--json"]).json();
+    assert_eq!(j["state"], "Cancelled");
+    assert_eq!(j["remaining_s"], Value::Null, "{j}");
+    let o = on(h, true, &["status"]);
+    ok(&o, "status");
+    assert!(!o.stdout.contains("ETA"), "{}", o.stdout);
+}
+
+#[test]
+fn watch_streams_json_updates() {
+    let server = sim(Model::Adventurer5MPro);
+    let h = server.printer();
+    let o = on(
+        h,
+        true,
+        &["watch", "--count", "3", "--interval", "0.2", "--json"],
+    );
+    ok(&o, "watch");
+    let lines: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l["state"] == "Ready"));
+    let o = on(h, true, &["watch", "--count", "2", "--interval", "0.2"]);
+    ok(&o, "watch human");
+    assert!(o.stdout.contains("Adventurer 5M Pro"));
+    // One unreachable printer among several: an error row, the others keep updating.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("127.0.0.1:{port}:{port}");
+    let good = addr(h);
+    let serial = h.serial();
+    let o = ff(&[
+        "-p",
+        &good,
+        "-p",
+        &dead,
+        "--serial",
+        &serial,
+        "--check-code",
+        CHECK_CODE,
+        "--timeout",
+        "1",
+        "watch",
+        "--count",
+        "2",
+        "--interval",
+        "0.2",
+        "--json",
+    ]);
+    ok(&o, "watch with a dead printer");
+    let rows: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4, "{}", o.stdout);
+    assert_eq!(rows.iter().filter(|r| r["state"] == "Ready").count(), 2);
+    assert_eq!(rows.iter().filter(|r| r["error"].is_string()).count(), 2);
+}
+
+#[test]
+fn discover_by_unicast_target() {
+    let server = SimServer::start(
+        vec![
+            PrinterSpec::new(Model::Adventurer5M),
+            PrinterSpec::new(Model::Creator5),
+        ],
+        &ServerConfig::default(),
+    )
+    .unwrap();
+    let t1 = server.printers()[0].udp.to_string();
+    let t2 = server.printers()[1].udp.to_string();
+    let o = ff(&[
+        "discover",
+        "--target",
+        &t1,
+        "--target",
+        &t2,
+        "--seconds",
+        "2",
+        "--json",
+    ]);
+    ok(&o, "discover");
+    assert_eq!(o.stdout.lines().count(), 2, "{}", o.stdout);
+    let o = ff(&["discover", "--target", &t1, "--seconds", "2"]);
+    assert!(o.stdout.contains("Adventurer 5M"));
+    // A printer chosen by its discovered serial number.
+    let serial = server.printers()[0].serial();
+    let o = ff(&[
+        "--printer",
+        &serial,
+        "--target",
+        &t1,
+        "--serial",
+        &serial,
+        "--check-code",
+        "12345678",
+        "status",
+        "--json",
+    ]);
+    ok(&o, "status by serial");
+    assert_eq!(o.json()["model"], "Adventurer5M");
+}
+
+#[test]
+fn exit_codes_name_the_problem() {
+    // 2: no printer given.
+    assert_eq!(ff(&["status"]).code, 2);
+    // 3: nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("127.0.0.1:{port}:{port}");
+    let o = ff(&[
+        "--printer",
+        &dead,
+        "--serial",
+        "S",
+        "--check-code",
+        CHECK_CODE,
+        "status",
+    ]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("unreachable"));
+
+    let server = sim(Model::Creator5);
+    let h = server.printer();
+    // 4: wrong check code.
+    let a = addr(h);
+    let serial = h.serial();
+    let o = ff(&[
+        "--printer",
+        &a,
+        "--serial",
+        &serial,
+        "--check-code",
+        "wrong123",
+        "status",
+    ]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stderr.contains("check code"));
+    // 7: the Creator 5 has no homing.
+    let o = on(h, true, &["home"]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(o.stderr.contains("not supported"));
+    // 6: printing a file while a job runs.
+    let name = h.lock().files.keys().next().unwrap().clone();
+    ok(&on(h, true, &["print", &name]), "print");
+    let o = on(h, true, &["print", &name]);
+    assert_eq!(o.code, 6, "{}", o.stderr);
+    // 5: LAN-only mode off (Creator 5 code -2).
+    h.faults.sticky_http(HttpFault::Refuse(-2));
+    let o = on(h, true, &["status"]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(o.stderr.contains("LAN"));
+    h.faults.clear();
+    // 10: the printer answers with something that is not the API's JSON.
+    h.faults.sticky_http(HttpFault::NonJson);
+    assert_eq!(on(h, true, &["status"]).code, 10);
+    // 9: the printer stops answering.
+    h.faults.sticky_http(HttpFault::Stall);
+    let o = on(h, true, &["status"]);
+    assert_eq!(o.code, 9, "{}", o.stderr);
+    h.faults.clear();
+
+    // 8: another client holds the TCP control lock.
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    let mut holder = std::net::TcpStream::connect(h.tcp.unwrap()).unwrap();
+    holder.write_all(b"~M601 S1\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let o = on(h, false, &["status"]);
+    assert_eq!(o.code, 8, "{}", o.stderr);
+    assert!(o.stderr.contains("another client"));
+    drop(holder);
+    // Once it is gone the lock is free again.
+    std::thread::sleep(Duration::from_millis(200));
+    ok(&on(h, false, &["status"]), "after release");
+    // A TCP fault: the printer goes silent mid-session.
+    h.faults.sticky_tcp(TcpFault::Stall);
+    assert_eq!(on(h, false, &["temps"]).code, 9);
+    h.faults.clear();
+}
+
+#[test]
+fn cancel_asks_first() {
+    let server = sim(Model::Adventurer5M);
+    let h = server.printer();
+    let name = h.lock().files.keys().next().unwrap().clone();
+    ok(&on(h, true, &["print", &name]), "print");
+    let a = addr(h);
+    let serial = h.serial();
+    let base = [
+        "--printer",
+        a.as_str(),
+        "--serial",
+        &serial,
+        "--check-code",
+        CHECK_CODE,
+        "cancel",
+    ];
+    let o = ff_in(&base, "n\n");
+    assert_eq!(o.code, 11, "{}", o.stderr);
+    assert!(o.stderr.contains("Cancel the job"));
+    assert_ne!(h.lock().status, flashforge_sim::Status::Cancelled);
+    let o = ff_in(&base, "y\n");
+    ok(&o, "cancel confirmed");
+    assert_eq!(h.lock().status, flashforge_sim::Status::Cancelled);
+}
+
 #[test]
 fn config_profile_selects_the_printer() {
     let server = sim(Model::Adventurer5M);
