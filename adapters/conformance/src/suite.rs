@@ -89,6 +89,14 @@ macro_rules! suite {
                 if has(model, Feature::FourTools) {
                     $run(p.set_temperature(Heater::Tool(3), 190)).expect("tool 3");
                     assert_eq!(h.lock().nozzles[3].target, 190.0);
+                } else {
+                    // `~M104` has no tool selector (tcp.md): a second tool is unsupported.
+                    expect(
+                        $run(p.set_temperature(Heater::Tool(1), 190)),
+                        false,
+                        "tool 1",
+                        model,
+                    );
                 }
                 $run(p.set_temperature(Heater::Bed, 55)).expect("bed");
                 assert_eq!(h.lock().bed.target, 55.0, "{model}");
@@ -112,18 +120,12 @@ macro_rules! suite {
                 assert!(h.lock().led, "{model}");
                 $run(p.led(false)).expect("led off");
                 assert!(!h.lock().led, "{model}");
-                if expect(
-                    $run(p.filtration(true)),
-                    has(model, Feature::Filtration),
-                    "filtration",
-                    model,
-                )
-                .is_some()
-                    && model == Model::Adventurer5MPro
-                {
-                    // The Creator 5 Pro acknowledges without actuating (models.md note 5).
+                // The Creator 5 Pro acknowledges without actuating (models.md note 5), so
+                // the client reports it unsupported rather than a success.
+                let filtration = has(model, Feature::Filtration) && model != Model::Creator5Pro;
+                if expect($run(p.filtration(true)), filtration, "filtration", model).is_some() {
                     let s = h.lock();
-                    assert!(s.internal_fan && s.external_fan);
+                    assert!(s.internal_fan && s.external_fan, "{model}");
                 }
                 let cam = has(model, Feature::Camera);
                 if expect($run(p.camera(true)), cam, "camera", model).is_some() {
@@ -133,12 +135,19 @@ macro_rules! suite {
                 if let Some(url) = expect($run(p.camera_url()), url_ok, "camera url", model) {
                     assert!(url.starts_with("http://"), "{url}");
                 }
-                $run(p.fan(128)).expect("fan");
+                // Percent in; 50 % is duty 128 of 255 on the wire.
+                $run(p.fan(50)).expect("fan");
                 if has(model, Feature::Http) {
                     assert_eq!(h.lock().cooling_fan, 128);
+                    let st = $run(p.status()).expect("status");
+                    assert_eq!(st.cooling_fan_percent, Some(50), "{model}");
                 } else {
                     assert!(journal_has(h, "M106"));
                 }
+                assert!(
+                    matches!($run(p.fan(101)), Err(Error::Usage(_))),
+                    "{model}: over 100 %"
+                );
                 if expect(
                     $run(p.speed(120)),
                     has(model, Feature::Http),
