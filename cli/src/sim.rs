@@ -132,14 +132,15 @@ pub(crate) fn start(a: &SimArgs) -> Result<SimServer> {
     Ok(server)
 }
 
-/// The address string `--printer` takes for a simulated printer.
+/// The address string `--printer` takes for a simulated printer (an Adventurer 3/4 without
+/// an HTTP port, as discovery shows it).
 pub(crate) fn address(h: &flashforge_sim::SimHandle) -> String {
-    format!(
-        "{}:{}:{}",
-        h.udp.ip(),
-        h.tcp.map_or(8899, |a| a.port()),
-        h.http.map_or(8898, |a| a.port())
-    )
+    flashforge_tokio::Endpoint::new(h.udp.ip())
+        .with_ports(
+            h.tcp.map_or(8899, |a| a.port()),
+            h.http.map_or(8898, |a| a.port()),
+        )
+        .to_string()
 }
 
 pub(crate) async fn run(a: &SimArgs, g: &Global) -> Result {
