@@ -17,7 +17,7 @@
 //!   `tcp_M119_after_cancel`, and in the [`Phase::Printing`] snapshot the `_printing` replies.
 //!   Arguments are also matched with the `/data/` and `0:/user/` prefixes stripped (the
 //!   emulator does the same), a thumbnail of an unknown file gets the `_missing` reply, and an
-//!   unknown command gets the `tcp_M999_unknown` shape (`CMD <line> Received.\nok\n`).
+//!   unknown command gets the `tcp_M999_unknown` shape (`CMD <code as sent> Received.\nok\n`).
 //! * **HTTP** (every model; the Adventurer 3/4 captures are the emulator's plain-text 404s):
 //!   method and path select the captures, then the request picks one: wrong credentials the
 //!   `_badauth` reply, `/detail` the one of the current [`Phase`], `/gcodeList` the `_empty`
@@ -142,6 +142,15 @@ impl Capture {
     /// HTTP: the request body as JSON, when it is JSON.
     pub fn request_json(&self) -> Option<Value> {
         serde_json::from_slice(self.request_body()).ok()
+    }
+
+    /// HTTP upload: the multipart file's name and bytes in the request.
+    pub fn uploaded_file(&self) -> Option<(String, Vec<u8>)> {
+        let head = parse_head(&self.request)?;
+        match multipart_file(head.header("Content-Type"), self.request_body()) {
+            (Some(name), Some(file)) => Some((name, file)),
+            _ => None,
+        }
     }
 
     /// TCP: the command without `~` and surrounding spaces.
@@ -693,12 +702,14 @@ impl Shared {
         answer
     }
 
-    /// `tcp_M999_unknown` with the received line in place of `~M999`.
+    /// `tcp_M999_unknown` with the received command in place of `~M999`: its first word as
+    /// sent (`~` kept, arguments dropped — every captured echo names the code only).
     fn unknown_tcp(&self, line: &str) -> Answer<'_> {
+        let word = line.split_whitespace().next().unwrap_or_default();
         let Some(c) = self.find("tcp_M999_unknown") else {
             return Answer {
                 capture: None,
-                bytes: format!("CMD {} Received.\nok\n", line.trim()).into_bytes(),
+                bytes: format!("CMD {word} Received.\nok\n").into_bytes(),
                 interim_len: 0,
                 chunks: Vec::new(),
                 matched: Match::Synthesized,
@@ -706,7 +717,7 @@ impl Shared {
         };
         let captured = String::from_utf8_lossy(&c.response);
         let sent = c.command.as_deref().unwrap_or("~M999").trim();
-        let bytes = captured.replacen(sent, line.trim(), 1).into_bytes();
+        let bytes = captured.replacen(sent, word, 1).into_bytes();
         Answer {
             capture: Some(c),
             chunks: vec![(
@@ -1141,9 +1152,8 @@ fn parse_head(bytes: &[u8]) -> Option<Head> {
 }
 
 /// The file part of a `multipart/form-data` body.
-fn multipart_file(head: &Head, body: &[u8]) -> (Option<String>, Option<Vec<u8>>) {
-    let Some(boundary) = head
-        .header("Content-Type")
+fn multipart_file(content_type: Option<&str>, body: &[u8]) -> (Option<String>, Option<Vec<u8>>) {
+    let Some(boundary) = content_type
         .and_then(|t| t.split("boundary=").nth(1))
         .map(|b| b.trim_matches('"').to_owned())
     else {
@@ -1216,7 +1226,7 @@ fn serve_http(shared: &Shared, mut s: TcpStream) {
     shared.journal(Channel::Http, head.describe(json.as_ref()), &a);
     if head.path == "/uploadGcode" {
         if let Some(c) = a.capture {
-            let (file_name, file) = multipart_file(&head, &body);
+            let (file_name, file) = multipart_file(head.header("Content-Type"), &body);
             lock(&shared.state).uploads.push(Upload {
                 headers: head
                     .headers

@@ -159,11 +159,10 @@ fn http_transcript(model: Model) {
         assert_eq!(served[0].matched, Match::Exact, "{model} {}", c.name);
     }
     let uploads = replay.uploads();
-    let file = replay
-        .captures()
-        .get("http_POST_uploadGcode")
-        .map(|c| c.request_body().to_vec())
-        .unwrap();
+    let sent = replay.captures().get("http_POST_uploadGcode").unwrap();
+    let body = sent.request_body().to_vec();
+    let (name, file) = sent.uploaded_file().unwrap();
+    assert_eq!((name.as_str(), file.len()), ("cap_test.gcode", 1152));
     assert!(!uploads.is_empty(), "{model}");
     let first = &uploads[0];
     assert_eq!(
@@ -171,8 +170,8 @@ fn http_transcript(model: Model) {
         Some("cap_test.gcode"),
         "{model}"
     );
-    assert_eq!(first.file.as_ref().map(Vec::len), Some(1152), "{model}");
-    assert!(first.body_len as usize == file.len(), "{model}");
+    assert_eq!(first.file.as_ref(), Some(&file), "{model}");
+    assert_eq!(first.body_len as usize, body.len(), "{model}");
     assert!(first.headers.iter().all(|(k, _)| k != "checkCode"));
     replay.shutdown();
 }
@@ -230,8 +229,8 @@ fn state_the_captures_need() {
     // Before login every command is refused; without `~` it is the same command.
     assert_eq!(ask("M119\n", 19), "Control failed.\nok\n");
     ask("M601 S1\n", 47);
-    // Unknown commands: the M999 shape with the line as sent.
-    let unknown = "CMD ~M140 S0 Received.\nok\n";
+    // Unknown commands: the M999 shape with the code as sent (no arguments).
+    let unknown = "CMD ~M140 Received.\nok\n";
     assert_eq!(ask("~M140 S0\n", unknown.len()), unknown);
     // `/data/` and `0:/user/` arguments as the emulator strips them; an unknown file is the
     // captured "missing" answer.
