@@ -225,6 +225,7 @@ pub fn rss_kib() -> Option<u64> {
 /// The PNG signature.
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
 
+pub mod replay;
 mod suite;
 
 /// What the adapters' examples run against: the printer named on the command line, or a

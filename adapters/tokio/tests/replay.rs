@@ -1,0 +1,18 @@
+//! The emulator's captured transcripts replayed through the tokio adapter: every operation
+//! that has a capture, on each of the seven models (`flashforge_conformance::replay!`).
+
+use std::future::Future;
+
+thread_local! {
+    // One runtime per test thread: the printer's sockets stay registered with it.
+    static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+}
+
+fn run<F: Future>(f: F) -> F::Output {
+    RT.with(|rt| rt.block_on(f))
+}
+
+flashforge_conformance::replay!(flashforge_tokio, crate::run);
