@@ -26,6 +26,27 @@
 //! assert!(String::from_utf8_lossy(&buf[..n]).contains("Control Success"));
 //! server.shutdown();
 //! ```
+//!
+//! # Replay printer
+//!
+//! [`SimServer`] answers the way the protocol notes say each model does; the replay printer
+//! answers the way an independent implementation *did*. `captures/emulator/<model>/` holds
+//! the exact bytes the FlashForge emulator (`GhostTypes/flashforge-emulator-v2` v0.2.0) sent
+//! for each command, with the arrival time and size of every chunk in `index.json`; its
+//! `README.md` lists how it was run and where the emulator differs from the notes (plain-text
+//! `M661` list, untagged `M662` PNG, the 5M's discovery pid, no HTTP API on the Adventurer
+//! 3/4, no TCP on the Creator 5 series, ...).
+//! [`replay::ReplayPrinter::start`] serves one model's folder on 127.0.0.1: TCP lines, HTTP
+//! requests and discovery probes are matched to the capture whose request they are and
+//! answered with its bytes at its times, with the little state the captures need (login, a
+//! started / cancelled job, an upload, the [`replay::Phase::Printing`] snapshot), and a journal
+//! of which capture answered what ([`replay::ReplayPrinter::served`]).
+//!
+//! * `cargo test -p flashforge-sim --test replay`: every capture of every model, sent in the
+//!   order it was captured, comes back byte for byte (and the ~500 ms gaps are kept).
+//! * `cargo test -p flashforge-blocking --test replay` (and `-p flashforge-tokio`): every
+//!   operation that has a capture, through the adapter's public API, asserted against the
+//!   captured values (`flashforge_conformance::replay!`).
 
 #![forbid(unsafe_code)]
 
