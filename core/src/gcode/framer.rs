@@ -612,6 +612,76 @@ mod tests {
         assert_eq!(f.push(b"\"\n").unwrap(), FrameStatus::Complete);
     }
 
+    fn framer_in(cmd: &Command, dialect: crate::config::Dialect, echo: bool) -> ReplyFramer {
+        let c = Config {
+            dialect,
+            ..Config::default()
+        };
+        ReplyFramer::new(cmd.profile(&c), &c, echo)
+    }
+
+    #[test]
+    fn an_echo_with_parameters_is_the_echo() {
+        let cmd = Command::SetBedTemp { celsius: 0.0 };
+        let mut f = framer(&cmd, true);
+        assert_eq!(
+            f.push(b"CMD ~M140 S0 Received.\nok\n").unwrap(),
+            FrameStatus::Complete
+        );
+        assert!(f.saw_echo());
+    }
+
+    #[test]
+    fn shape_b_m115_ends_at_mac_address_and_shape_a_waits_for_ok() {
+        use crate::config::Dialect;
+        let body = b"Machine Type: FlashForge Adventurer III\nFirmware: v1.4.0\nMac Address:00:11:22:33:44:55\n";
+        for dialect in [Dialect::Adventurer3, Dialect::Unknown] {
+            let mut f = framer_in(&Command::MachineInfo, dialect, false);
+            let mut b = b"echo: ".to_vec();
+            b.extend_from_slice(body);
+            assert_eq!(f.push(&b).unwrap(), FrameStatus::Complete, "{dialect:?}");
+            // Shape A (echoed): the `ok` still ends it; a quiet period only once whole.
+            let mut f = framer_in(&Command::MachineInfo, dialect, false);
+            assert_eq!(
+                f.push(b"CMD M115 Received.\nMachine Type: X\n").unwrap(),
+                FrameStatus::Partial
+            );
+            assert_eq!(f.quiet_period(), None, "not whole yet");
+            assert_eq!(
+                f.push(b"Firmware: 1\nMac Address: 1\n").unwrap(),
+                FrameStatus::Partial
+            );
+            assert!(f.quiet_period().is_some());
+            assert_eq!(f.push(b"ok\n").unwrap(), FrameStatus::Complete);
+        }
+        // Modern: no quiet period for a text reply, whatever arrived.
+        let mut f = framer_in(&Command::MachineInfo, Dialect::Modern, false);
+        let mut b = b"echo: ".to_vec();
+        b.extend_from_slice(body);
+        assert_eq!(f.push(&b).unwrap(), FrameStatus::Partial);
+        assert_eq!(f.quiet_period(), None);
+    }
+
+    #[test]
+    fn quiet_never_ends_a_reply_mid_line_and_an_upload_refusal_ends_it() {
+        use crate::config::Dialect;
+        let mut f = framer_in(&Command::Stop, Dialect::Adventurer3, false);
+        assert_eq!(f.push(b"CMD M26 Rec").unwrap(), FrameStatus::Partial);
+        assert_eq!(f.quiet_period(), None);
+        assert_eq!(f.push(b"eived.\n").unwrap(), FrameStatus::Partial);
+        assert_eq!(f.quiet_period(), Some(Config::default().quiet_fallback));
+        let mut f = framer_in(&Command::UploadEnd, Dialect::Adventurer3, false);
+        assert_eq!(
+            f.push(b"CMD M29 Received.\n").unwrap(),
+            FrameStatus::Partial
+        );
+        assert_eq!(f.quiet_period(), None, "the echo alone is not the answer");
+        assert_eq!(
+            f.push(b"File Is Not Available\n").unwrap(),
+            FrameStatus::Complete
+        );
+    }
+
     #[test]
     fn overlong_line_is_a_capacity_error() {
         let mut f = framer(&Command::Temperatures, false);

@@ -943,7 +943,10 @@ impl RawText {
 /// `CMD <code> Received.` → the code.
 pub(crate) fn is_echo(line: &str) -> Option<Code> {
     let rest = line.strip_prefix("CMD ")?;
-    let code = rest.strip_suffix(" Received.")?;
+    let echoed = rest.strip_suffix(" Received.")?;
+    // The code, with or without its tilde; a firmware that echoes the parameters too
+    // (`CMD ~M140 S0 Received.`) still names the command by its first word.
+    let code = echoed.split(' ').next().unwrap_or(echoed);
     Code::parse_prefix(code).filter(|c| c.is(code))
 }
 
