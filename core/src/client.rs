@@ -229,7 +229,17 @@ impl ClientOptions {
         self.expect_continue = on;
         self
     }
-    /// The model, when known before connecting (see [`ClientOptions::model`]).
+    /// The model, when known before connecting (see [`ClientOptions::model`]); `None` or
+    /// [`Model::Unknown`] leave it to `~M115`. A discovery reply names it:
+    ///
+    /// ```
+    /// # use flashforge_proto::client::ClientOptions;
+    /// # use flashforge_proto::Model;
+    /// # let found_model = Model::Adventurer3; // e.g. `discovered.reply.model`
+    /// let options = ClientOptions::default().model(Some(found_model));
+    /// assert_eq!(options.model, Some(Model::Adventurer3));
+    /// assert_eq!(ClientOptions::default().model(Some(Model::Unknown)).model, None);
+    /// ```
     pub fn model(mut self, model: Option<Model>) -> Self {
         self.model = model.filter(|m| *m != Model::Unknown);
         self
