@@ -13,59 +13,24 @@ use flashforge_tokio::{
     Error as ClientError, Heater, JobOptions, LegacyPrinter, Printer, UploadOptions,
 };
 
+use crate::exit::{self, Failure, Result, EXIT_ABORTED, EXIT_OTHER, EXIT_UNREACHABLE, EXIT_USAGE};
 use crate::{config, demo, output, sim};
 
-/// Exit code: any other failure.
-pub(crate) const EXIT_OTHER: u8 = 1;
-/// Exit code: bad usage (clap).
-pub(crate) const EXIT_USAGE: u8 = 2;
-/// Exit code: the printer cannot be reached or found.
-pub(crate) const EXIT_UNREACHABLE: u8 = 3;
-/// Exit code: wrong serial number or check code.
-pub(crate) const EXIT_AUTH: u8 = 4;
-/// Exit code: LAN-only mode is off on the printer.
-pub(crate) const EXIT_LAN_MODE: u8 = 5;
-/// Exit code: the printer is busy.
-pub(crate) const EXIT_BUSY: u8 = 6;
-/// Exit code: the model does not support the operation.
-pub(crate) const EXIT_UNSUPPORTED: u8 = 7;
-/// Exit code: another client holds control.
-pub(crate) const EXIT_CONTROL: u8 = 8;
-/// Exit code: no answer before the deadline.
-pub(crate) const EXIT_TIMEOUT: u8 = 9;
-/// Exit code: the printer answered with something that breaks the protocol.
-pub(crate) const EXIT_PROTOCOL: u8 = 10;
-/// Exit code: the user declined the confirmation.
-pub(crate) const EXIT_ABORTED: u8 = 11;
-/// Exit code: the reply was incomplete, cut short before its end (`decode` of a capture that
-/// ends inside its reply, a reply cut short on the wire).
-pub(crate) const EXIT_INCOMPLETE: u8 = 12;
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0   success
-  1   other error
-  2   bad usage
-  3   printer unreachable or not found
-  4   wrong serial number or check code
-  5   LAN-only mode is off on the printer
-  6   printer busy
-  7   the printer's model does not support the operation
-  8   another client holds control of the printer
-  9   no answer before the deadline
-  10  the printer broke the protocol
-  11  aborted at the confirmation prompt
-  12  the reply was incomplete (cut short before its end)
-
+/// After the options in `--help`: the exit codes, then where the credentials come from.
+const CREDENTIALS: &str = "\
 Credentials: the serial number and the check code are on the printer's screen
 (Settings > Network / About on the 5M family, AD5X and Creator 5). Pass them with --serial and
 --check-code, FLASHFORGE_SERIAL and FLASHFORGE_CHECK_CODE, or a profile in
 $XDG_CONFIG_HOME/flashforge/config.toml. Adventurer 3/4 need none. The check code is never
 printed or logged.";
 
+fn after_help() -> String {
+    format!("{}\n\n{CREDENTIALS}", exit::help_text())
+}
+
 /// Find, watch and drive FlashForge 3D printers on the LAN.
 #[derive(Debug, Parser)]
-#[command(name = "flashforge", version, about, after_help = EXIT_CODES)]
+#[command(name = "flashforge", version, about, after_help = after_help())]
 pub(crate) struct Args {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -301,78 +266,6 @@ pub(crate) enum AxisArg {
     Y,
     Z,
 }
-
-/// A failure with its exit code and a message a person can act on.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl Failure {
-    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-    pub(crate) fn code(&self) -> u8 {
-        self.code
-    }
-    pub(crate) fn message(&self) -> &str {
-        &self.message
-    }
-    pub(crate) fn report(&self) {
-        eprintln!("error: {}", self.message);
-    }
-}
-
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Self {
-        let (code, hint) = match &e {
-            ClientError::Unreachable(_) => (
-                EXIT_UNREACHABLE,
-                "is the printer on and on this network? (check the address, or `flashforge discover`)",
-            ),
-            ClientError::Unauthorized => (
-                EXIT_AUTH,
-                "check the serial number and the check code on the printer's screen",
-            ),
-            ClientError::LanModeOff => (EXIT_LAN_MODE, "enable LAN-only mode on the printer"),
-            ClientError::Busy(_) => (
-                EXIT_BUSY,
-                "wait for the job to end, or `flashforge clear` after it finished",
-            ),
-            ClientError::Unsupported { .. } => (EXIT_UNSUPPORTED, ""),
-            // A printer's refusal (`Error: File not found`, a non-zero envelope code) is one
-            // outcome whichever command it answered.
-            ClientError::Printer(_) | ClientError::Refused { .. } => (EXIT_OTHER, ""),
-            ClientError::ControlHeld => (
-                EXIT_CONTROL,
-                "close the other program (FlashPrint, Orca, a script) or wait 30 s",
-            ),
-            ClientError::TimedOut | ClientError::Disconnected => (
-                EXIT_TIMEOUT,
-                "the printer stopped answering; try again or raise --timeout",
-            ),
-            ClientError::Incomplete { .. } => (
-                EXIT_INCOMPLETE,
-                "the reply stopped before its end; try again or raise --timeout",
-            ),
-            ClientError::Protocol(_) | ClientError::UnexpectedReply(_) => (EXIT_PROTOCOL, ""),
-            ClientError::Usage(_) => (EXIT_USAGE, ""),
-            _ => (EXIT_OTHER, ""),
-        };
-        let message = if hint.is_empty() {
-            e.to_string()
-        } else {
-            format!("{e}\n  hint: {hint}")
-        };
-        Self { code, message }
-    }
-}
-
-pub(crate) type Result<T = ()> = std::result::Result<T, Failure>;
 
 /// A connected printer of either kind.
 pub(crate) enum Conn {

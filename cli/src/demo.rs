@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 use flashforge_proto::Model;
 use flashforge_tokio::{Credentials, DiscoverOptions, Printer, UploadOptions};
 
-use crate::cli::{Failure, Global, Result, EXIT_OTHER};
+use crate::cli::Global;
+use crate::exit::{Failure, Result, EXIT_OTHER};
 use crate::output::{self, emit};
 use crate::sim::{self, SimArgs};
 

@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod demo;
+mod exit;
 mod output;
 mod sim;
 
@@ -22,11 +23,11 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(cli::EXIT_OTHER);
+            return ExitCode::from(exit::EXIT_OTHER);
         }
     };
     match rt.block_on(cli::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::EXIT_SUCCESS),
         Err(e) => {
             e.report();
             ExitCode::from(e.code())

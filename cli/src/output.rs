@@ -8,7 +8,7 @@ use flashforge_proto::http::{GcodeFile, MaterialStation, Temperature};
 use flashforge_tokio::{Capabilities, DiscoveredPrinter, Info, Status, Temps};
 use serde_json::{json, Value};
 
-use crate::cli::{Failure, Result, EXIT_INCOMPLETE, EXIT_OTHER, EXIT_USAGE};
+use crate::exit::{Failure, Result, EXIT_INCOMPLETE, EXIT_OTHER, EXIT_USAGE};
 
 /// `-v` → debug, `-vv` → trace, `-q` → errors only; otherwise warnings. Logs go to stderr.
 pub(crate) fn init_tracing(verbose: u8, quiet: bool) {

@@ -8,7 +8,8 @@ use flashforge_proto::Model;
 use flashforge_sim::{A3Shape, HttpFault, PrinterSpec, ServerConfig, SimServer, TcpFault};
 use serde_json::json;
 
-use crate::cli::{Failure, Global, Result, EXIT_OTHER, EXIT_USAGE};
+use crate::cli::Global;
+use crate::exit::{Failure, Result, EXIT_OTHER, EXIT_USAGE};
 use crate::output::emit;
 
 /// The check code of simulated printers unless `--check-code` says otherwise.

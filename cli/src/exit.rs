@@ -1,0 +1,175 @@
+//! Exit codes and the [`Failure`] that carries one: the one table from which the `--help`
+//! text is written and against which README's exit-code table is checked.
+//!
+//! A leaf: it imports nothing from the rest of the binary.
+
+use flashforge_tokio::Error as ClientError;
+
+/// Declares every `EXIT_*` constant and [`CODES`] from one list of rows.
+macro_rules! exit_codes {
+    ($($(#[$attr:meta])* $name:ident = $code:literal => $meaning:literal,)+) => {
+        $(
+            #[doc = concat!("Exit code ", stringify!($code), ": ", $meaning, ".")]
+            $(#[$attr])*
+            pub(crate) const $name: u8 = $code;
+        )+
+        /// Every exit code with its meaning, in order.
+        pub(crate) const CODES: &[(u8, &str)] = &[$(($code, $meaning)),+];
+    };
+}
+
+exit_codes! {
+    EXIT_SUCCESS = 0 => "success",
+    /// Any failure without a code of its own.
+    EXIT_OTHER = 1 => "other error",
+    /// Clap's usage errors, and arguments clap cannot check (a heater name, a colour).
+    EXIT_USAGE = 2 => "bad usage",
+    EXIT_UNREACHABLE = 3 => "printer unreachable or not found",
+    EXIT_AUTH = 4 => "wrong serial number or check code",
+    EXIT_LAN_MODE = 5 => "LAN-only mode is off on the printer",
+    EXIT_BUSY = 6 => "printer busy (a job runs, or the last one was not cleared)",
+    EXIT_UNSUPPORTED = 7 => "the model does not support the operation",
+    EXIT_CONTROL = 8 => "another client holds control of the printer",
+    EXIT_TIMEOUT = 9 => "no answer before the deadline (`--timeout`)",
+    EXIT_PROTOCOL = 10 => "the printer broke the protocol",
+    EXIT_ABORTED = 11 => "aborted at the confirmation prompt",
+    /// `decode` of a capture that ends inside its reply, or a reply cut short on the wire.
+    EXIT_INCOMPLETE = 12 => "the reply was incomplete (cut short before its end)",
+}
+
+/// The `Exit codes:` section of `--help`, one line per row of [`CODES`].
+pub(crate) fn help_text() -> String {
+    let mut s = String::from("Exit codes:");
+    for (code, meaning) in CODES {
+        s.push_str(&format!("\n  {code:<4}{meaning}"));
+    }
+    s
+}
+
+/// A failure with its exit code and a message a person can act on.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub(crate) fn code(&self) -> u8 {
+        self.code
+    }
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+    pub(crate) fn report(&self) {
+        eprintln!("error: {}", self.message);
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        let (code, hint) = match &e {
+            ClientError::Unreachable(_) => (
+                EXIT_UNREACHABLE,
+                "is the printer on and on this network? (check the address, or `flashforge discover`)",
+            ),
+            ClientError::Unauthorized => (
+                EXIT_AUTH,
+                "check the serial number and the check code on the printer's screen",
+            ),
+            ClientError::LanModeOff => (EXIT_LAN_MODE, "enable LAN-only mode on the printer"),
+            ClientError::Busy(_) => (
+                EXIT_BUSY,
+                "wait for the job to end, or `flashforge clear` after it finished",
+            ),
+            ClientError::Unsupported { .. } => (EXIT_UNSUPPORTED, ""),
+            // A printer's refusal (`Error: File not found`, a non-zero envelope code) is one
+            // outcome whichever command it answered.
+            ClientError::Printer(_) | ClientError::Refused { .. } => (EXIT_OTHER, ""),
+            ClientError::ControlHeld => (
+                EXIT_CONTROL,
+                "close the other program (FlashPrint, Orca, a script) or wait 30 s",
+            ),
+            ClientError::TimedOut | ClientError::Disconnected => (
+                EXIT_TIMEOUT,
+                "the printer stopped answering; try again or raise --timeout",
+            ),
+            ClientError::Incomplete { .. } => (
+                EXIT_INCOMPLETE,
+                "the reply stopped before its end; try again or raise --timeout",
+            ),
+            ClientError::Protocol(_) | ClientError::UnexpectedReply(_) => (EXIT_PROTOCOL, ""),
+            ClientError::Usage(_) => (EXIT_USAGE, ""),
+            _ => (EXIT_OTHER, ""),
+        };
+        let message = if hint.is_empty() {
+            e.to_string()
+        } else {
+            format!("{e}\n  hint: {hint}")
+        };
+        Self { code, message }
+    }
+}
+
+pub(crate) type Result<T = ()> = std::result::Result<T, Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_count_up_from_zero() {
+        for (i, (code, meaning)) in CODES.iter().enumerate() {
+            assert_eq!(usize::from(*code), i, "{meaning}");
+            assert!(!meaning.is_empty());
+        }
+    }
+
+    #[test]
+    fn help_lists_every_code_in_order() {
+        let help = help_text();
+        let lines: Vec<&str> = help.lines().collect();
+        assert_eq!(lines[0], "Exit codes:");
+        assert_eq!(lines.len(), CODES.len() + 1);
+        for ((code, meaning), line) in CODES.iter().zip(&lines[1..]) {
+            assert_eq!(*line, format!("  {code:<4}{meaning}"));
+        }
+        assert_eq!(lines[11], "  10  the printer broke the protocol");
+    }
+
+    /// README's `| Exit code | Meaning |` table is this table, row for row.
+    #[test]
+    fn readme_table_matches() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let mut lines = readme
+            .lines()
+            .skip_while(|l| l.trim() != "| Exit code | Meaning |")
+            .skip(1);
+        assert!(
+            lines.next().is_some_and(|l| l.starts_with("|---")),
+            "README.md has no `| Exit code | Meaning |` table"
+        );
+        let rows: Vec<(u8, String)> = lines
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim().trim_matches('|').split('|').collect();
+                let [code, meaning] = cells.as_slice() else {
+                    panic!("README row `{l}` has not two cells");
+                };
+                let code = code.trim().parse().unwrap_or_else(|_| panic!("`{l}`"));
+                (code, meaning.trim().to_owned())
+            })
+            .collect();
+        let ours: Vec<(u8, String)> = CODES.iter().map(|(c, m)| (*c, (*m).to_owned())).collect();
+        assert_eq!(
+            rows, ours,
+            "README.md's exit-code table and cli/src/exit.rs differ"
+        );
+    }
+}
