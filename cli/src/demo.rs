@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 use flashforge_proto::Model;
 use flashforge_tokio::{Credentials, DiscoverOptions, Printer, UploadOptions};
 
-use crate::cli::Global;
+use crate::args::{Global, SimArgs, DEFAULT_CHECK_CODE};
 use crate::exit::{Failure, Result, EXIT_OTHER};
 use crate::output::{self, emit};
-use crate::sim::{self, SimArgs};
+use crate::select::options;
+use crate::sim;
 
 fn step(t0: Instant, what: &str) {
     emit("");
@@ -33,7 +34,7 @@ pub(crate) async fn run(speed: f64, g: &Global) -> Result {
         http_port: 0,
         udp_port: 0,
         speed,
-        check_code: sim::DEFAULT_CHECK_CODE.to_owned(),
+        check_code: DEFAULT_CHECK_CODE.to_owned(),
         faults: Vec::new(),
         duration: None,
         a3_shape: Default::default(),
@@ -59,12 +60,12 @@ pub(crate) async fn run(speed: f64, g: &Global) -> Result {
             let p = h.lock();
             (p.spec.serial.clone(), p.spec.model)
         };
-        let b = Printer::builder().options(crate::cli::options(g));
+        let b = Printer::builder().options(options(g));
         let ep: flashforge_tokio::Endpoint = sim::address(h)
             .parse()
             .map_err(|e: flashforge_proto::UsageError| Failure::new(EXIT_OTHER, e.to_string()))?;
         let p = if model.is_http() {
-            let creds = Credentials::new(serial, sim::DEFAULT_CHECK_CODE)
+            let creds = Credentials::new(serial, DEFAULT_CHECK_CODE)
                 .map_err(|e| Failure::new(EXIT_OTHER, e.to_string()))?;
             b.connect(ep, creds).await?
         } else {

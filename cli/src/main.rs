@@ -2,19 +2,22 @@
 
 #![forbid(unsafe_code)]
 
-mod cli;
+mod args;
+mod commands;
 mod config;
 mod demo;
 mod exit;
 mod output;
+mod select;
 mod sim;
+mod watch;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = args::Args::parse();
     output::init_tracing(args.global.verbose, args.global.quiet);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -26,7 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::EXIT_OTHER);
         }
     };
-    match rt.block_on(cli::run(args)) {
+    match rt.block_on(commands::run(args)) {
         Ok(()) => ExitCode::from(exit::EXIT_SUCCESS),
         Err(e) => {
             e.report();

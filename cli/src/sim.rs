@@ -3,68 +3,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use clap::Args;
-use flashforge_proto::Model;
-use flashforge_sim::{A3Shape, HttpFault, PrinterSpec, ServerConfig, SimServer, TcpFault};
+use flashforge_sim::{HttpFault, PrinterSpec, ServerConfig, SimServer, TcpFault};
 use serde_json::json;
 
-use crate::cli::Global;
+use crate::args::{Global, SimArgs};
 use crate::exit::{Failure, Result, EXIT_OTHER, EXIT_USAGE};
 use crate::output::emit;
-
-/// The check code of simulated printers unless `--check-code` says otherwise.
-pub(crate) const DEFAULT_CHECK_CODE: &str = "12345678";
-
-#[derive(Debug, Args)]
-pub(crate) struct SimArgs {
-    /// Models (repeat): a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro.
-    #[arg(short, long = "model", value_parser = parse_model, default_value = "5m")]
-    pub(crate) models: Vec<Model>,
-    /// Printers per model.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) count: u32,
-    /// TCP port of the first printer (0 = any free port; the next printers count up).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) tcp_port: u16,
-    /// HTTP port of the first printer (0 = any).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) http_port: u16,
-    /// UDP discovery port of the first printer (0 = any).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) udp_port: u16,
-    /// Simulated-time speed-up for jobs and heaters.
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) speed: f64,
-    /// Check code of every simulated printer (default 12345678; never printed).
-    #[arg(long = "sim-check-code", hide_default_value = true, default_value = DEFAULT_CHECK_CODE)]
-    pub(crate) check_code: String,
-    /// Fault switch, for every reply until exit (repeat): tcp-close-mid-reply, tcp-close,
-    /// tcp-stall, tcp-drip, tcp-garbage, tcp-oversize, tcp-unsolicited, tcp-extra-ok,
-    /// http-500, http-truncated, http-non-json, http-wrong-types, http-stall, http-close,
-    /// http-drip, http-lan-mode-off, http-busy, udp-drop.
-    #[arg(long = "fault")]
-    pub(crate) faults: Vec<String>,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long)]
-    pub(crate) duration: Option<f64>,
-    /// Reply shape of simulated Adventurer 3s: b (as the emulator's A3 answers) or a (the
-    /// earlier forms: `CMD … Received.` echoes and final `ok`s).
-    #[arg(long = "a3-shape", value_parser = parse_a3_shape, default_value = "b")]
-    pub(crate) a3_shape: A3Shape,
-}
-
-fn parse_a3_shape(s: &str) -> std::result::Result<A3Shape, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "a" | "shape-a" => Ok(A3Shape::ShapeA),
-        "b" | "shape-b" => Ok(A3Shape::ShapeB),
-        _ => Err(format!("unknown A3 reply shape `{s}` (a, b)")),
-    }
-}
-
-pub(crate) fn parse_model(s: &str) -> std::result::Result<Model, String> {
-    Model::from_alias(s)
-        .ok_or_else(|| format!("unknown model `{s}` (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro)"))
-}
 
 enum Fault {
     Tcp(TcpFault),

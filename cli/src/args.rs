@@ -1,0 +1,316 @@
+//! The command line: global options, subcommands and their arguments (clap), with the value
+//! parsers clap calls. Nothing here talks to a printer.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use flashforge_proto::Model;
+use flashforge_sim::A3Shape;
+
+use crate::exit;
+
+/// After the options in `--help`: the exit codes, then where the credentials come from.
+const CREDENTIALS: &str = "\
+Credentials: the serial number and the check code are on the printer's screen
+(Settings > Network / About on the 5M family, AD5X and Creator 5). Pass them with --serial and
+--check-code, FLASHFORGE_SERIAL and FLASHFORGE_CHECK_CODE, or a profile in
+$XDG_CONFIG_HOME/flashforge/config.toml. Adventurer 3/4 need none. The check code is never
+printed or logged.";
+
+fn after_help() -> String {
+    format!("{}\n\n{CREDENTIALS}", exit::help_text())
+}
+
+/// Find, watch and drive FlashForge 3D printers on the LAN.
+#[derive(Debug, Parser)]
+#[command(name = "flashforge", version, about, after_help = after_help())]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Cmd,
+}
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct Global {
+    /// Printer: IP address (`192.168.1.20`, `IP:TCP_PORT:HTTP_PORT`), a profile name, or a
+    /// name or serial number found by discovery. Repeat for `watch`.
+    #[arg(short, long, global = true, env = "FLASHFORGE_PRINTER")]
+    pub(crate) printer: Vec<String>,
+    /// Serial number (5M family, AD5X, Creator 5).
+    #[arg(long, global = true, env = "FLASHFORGE_SERIAL")]
+    pub(crate) serial: Option<String>,
+    /// Check code (never printed).
+    #[arg(
+        long,
+        global = true,
+        env = "FLASHFORGE_CHECK_CODE",
+        hide_env_values = true
+    )]
+    pub(crate) check_code: Option<String>,
+    /// Use the TCP-only client (Adventurer 3/4) even with credentials.
+    #[arg(long, global = true)]
+    pub(crate) legacy: bool,
+    /// The printer's model when known (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro): picks the
+    /// Adventurer 3's reply dialect before the first command (found by `~M115` otherwise).
+    #[arg(long, global = true, env = "FLASHFORGE_MODEL", value_parser = parse_model)]
+    pub(crate) printer_model: Option<Model>,
+    /// Discovery probes go to these addresses by unicast (`IP:PORT`) instead of the LAN.
+    #[arg(long, global = true)]
+    pub(crate) target: Vec<SocketAddr>,
+    /// Config file (default: $XDG_CONFIG_HOME/flashforge/config.toml).
+    #[arg(long, global = true)]
+    pub(crate) config: Option<PathBuf>,
+    /// Reply deadline in seconds.
+    #[arg(long, global = true, default_value_t = 5.0)]
+    pub(crate) timeout: f64,
+    /// Machine-readable output (one JSON object per line).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// More log output (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Cmd {
+    /// Find printers (broadcast and multicast, or unicast with --target).
+    Discover {
+        /// Seconds to search.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+    /// One status snapshot.
+    Status,
+    /// Live view of one or several printers (repeat --printer).
+    Watch {
+        /// Seconds between updates.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Stop after this many updates.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Model, firmware, identity, capabilities.
+    Info,
+    /// Temperatures of every heater.
+    Temps,
+    /// Set or turn off heaters.
+    Temp {
+        #[command(subcommand)]
+        action: TempAction,
+    },
+    /// Stored files: the full list (TCP) and the recent ones with metadata (HTTP).
+    Files,
+    /// Save a stored file's thumbnail.
+    Thumb {
+        /// File name on the printer.
+        file: String,
+        /// Output PNG.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Upload a file (with a progress bar).
+    Upload {
+        /// Local file.
+        file: PathBuf,
+        /// Start printing when complete.
+        #[arg(long)]
+        print: bool,
+        /// Level the bed first (HTTP printers).
+        #[arg(long)]
+        level: bool,
+        /// Material mapping `TOOL:SLOT:MATERIAL:#RRGGBB` (AD5X, Creator 5); repeat per tool.
+        #[arg(long = "material-map")]
+        material_map: Vec<String>,
+    },
+    /// Print a stored file.
+    Print {
+        /// File name on the printer.
+        file: String,
+        /// Level the bed first.
+        #[arg(long)]
+        level: bool,
+    },
+    /// Pause the job.
+    Pause,
+    /// Resume the job.
+    Resume,
+    /// Cancel the job (asks first unless --yes).
+    Cancel {
+        /// Do not ask.
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Acknowledge a finished or cancelled job.
+    Clear,
+    /// LED on or off.
+    Led {
+        /// on | off
+        state: OnOff,
+    },
+    /// Home all axes.
+    Home,
+    /// Jog one axis.
+    Move {
+        /// x | y | z
+        axis: AxisArg,
+        /// Millimetres (negative moves back).
+        #[arg(allow_hyphen_values = true)]
+        mm: f64,
+    },
+    /// Part-cooling fan speed in percent (0 = off).
+    Fan {
+        /// 0–100.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+    },
+    /// Filtration fans on or off.
+    Filtration {
+        /// on | off
+        state: OnOff,
+    },
+    /// Camera stream on, off, or its URL.
+    Camera {
+        /// on | off | url
+        action: CameraAction,
+    },
+    /// Material station: show the slots, or set one.
+    Slots {
+        /// Set slot `N` (1–4) ...
+        #[arg(long, requires_all = ["material", "color"])]
+        set: Option<u8>,
+        /// ... to this material ...
+        #[arg(long)]
+        material: Option<String>,
+        /// ... and colour (`#RRGGBB`).
+        #[arg(long)]
+        color: Option<String>,
+    },
+    /// Send one raw G-code line over TCP.
+    Gcode {
+        /// The line, e.g. `~M115`.
+        line: String,
+    },
+    /// Parse a captured reply or datagram file to JSON.
+    Decode {
+        /// Parser (`temperatures`, `detail`, `discovery`, ... ; see --help).
+        #[arg(long)]
+        parser: Option<String>,
+        /// The command the reply answers (`~M105`): selects the parser when --parser is
+        /// absent, and the echo the reply framer expects.
+        #[arg(long)]
+        command: Option<String>,
+        /// The capture.
+        file: PathBuf,
+    },
+    /// Run simulated printers on loopback until Ctrl-C (for trying things and other tools' tests).
+    Sim(SimArgs),
+    /// Simulated printers, end to end: discover, status, upload, print, watch, pause, resume,
+    /// cancel, thumbnail.
+    Demo {
+        /// Simulated-time speed-up.
+        #[arg(long, default_value_t = 40.0)]
+        speed: f64,
+    },
+    /// Shell completions on stdout.
+    Completions {
+        /// bash | zsh | fish | elvish | powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TempAction {
+    /// Set a heater's target.
+    Set {
+        /// nozzle | bed | chamber | tool0..tool3
+        heater: String,
+        /// °C
+        celsius: u16,
+    },
+    /// Turn one heater (or all) off.
+    Off {
+        /// nozzle | bed | chamber | tool0..tool3 | all
+        #[arg(default_value = "all")]
+        heater: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum CameraAction {
+    On,
+    Off,
+    Url,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum AxisArg {
+    X,
+    Y,
+    Z,
+}
+
+/// The check code of simulated printers unless `--check-code` says otherwise.
+pub(crate) const DEFAULT_CHECK_CODE: &str = "12345678";
+
+#[derive(Debug, ClapArgs)]
+pub(crate) struct SimArgs {
+    /// Models (repeat): a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro.
+    #[arg(short, long = "model", value_parser = parse_model, default_value = "5m")]
+    pub(crate) models: Vec<Model>,
+    /// Printers per model.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) count: u32,
+    /// TCP port of the first printer (0 = any free port; the next printers count up).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) tcp_port: u16,
+    /// HTTP port of the first printer (0 = any).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) http_port: u16,
+    /// UDP discovery port of the first printer (0 = any).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) udp_port: u16,
+    /// Simulated-time speed-up for jobs and heaters.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) speed: f64,
+    /// Check code of every simulated printer (default 12345678; never printed).
+    #[arg(long = "sim-check-code", hide_default_value = true, default_value = DEFAULT_CHECK_CODE)]
+    pub(crate) check_code: String,
+    /// Fault switch, for every reply until exit (repeat): tcp-close-mid-reply, tcp-close,
+    /// tcp-stall, tcp-drip, tcp-garbage, tcp-oversize, tcp-unsolicited, tcp-extra-ok,
+    /// http-500, http-truncated, http-non-json, http-wrong-types, http-stall, http-close,
+    /// http-drip, http-lan-mode-off, http-busy, udp-drop.
+    #[arg(long = "fault")]
+    pub(crate) faults: Vec<String>,
+    /// Stop after this many seconds (default: until Ctrl-C).
+    #[arg(long)]
+    pub(crate) duration: Option<f64>,
+    /// Reply shape of simulated Adventurer 3s: b (as the emulator's A3 answers) or a (the
+    /// earlier forms: `CMD … Received.` echoes and final `ok`s).
+    #[arg(long = "a3-shape", value_parser = parse_a3_shape, default_value = "b")]
+    pub(crate) a3_shape: A3Shape,
+}
+
+fn parse_a3_shape(s: &str) -> Result<A3Shape, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "a" | "shape-a" => Ok(A3Shape::ShapeA),
+        "b" | "shape-b" => Ok(A3Shape::ShapeB),
+        _ => Err(format!("unknown A3 reply shape `{s}` (a, b)")),
+    }
+}
+
+pub(crate) fn parse_model(s: &str) -> Result<Model, String> {
+    Model::from_alias(s)
+        .ok_or_else(|| format!("unknown model `{s}` (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro)"))
+}

@@ -1,0 +1,283 @@
+//! The subcommands: `run` sends each to its module (`sim`, `demo`, `watch`, `decode`) or, for
+//! one printer, selects it, connects and runs it here.
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use flashforge_proto::http::Rgb;
+use flashforge_tokio::{Axis, Error as ClientError, Heater, JobOptions, Printer, UploadOptions};
+
+use crate::args::{Args, AxisArg, CameraAction, Cmd, Global, OnOff, TempAction};
+use crate::exit::{Failure, Result, EXIT_ABORTED, EXIT_OTHER, EXIT_USAGE};
+use crate::select::{connect, run_discovery, select, Selected};
+use crate::{demo, output, sim, watch};
+
+fn heater(name: &str) -> Result<Heater> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "nozzle" | "extruder" | "tool0" | "t0" => Heater::Tool(0),
+        "tool1" | "t1" | "left" => Heater::Tool(1),
+        "tool2" | "t2" => Heater::Tool(2),
+        "tool3" | "t3" => Heater::Tool(3),
+        "bed" | "platform" => Heater::Bed,
+        "chamber" => Heater::Chamber,
+        other => {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                format!("unknown heater `{other}` (nozzle, tool0..tool3, bed, chamber)"),
+            ))
+        }
+    })
+}
+
+fn color(s: &str) -> Result<Rgb> {
+    let h = s.trim_start_matches('#');
+    let bad = || Failure::new(EXIT_USAGE, format!("colour `{s}` is not #RRGGBB"));
+    if h.len() != 6 {
+        return Err(bad());
+    }
+    let byte = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).map_err(|_| bad());
+    Ok(Rgb([byte(0)?, byte(2)?, byte(4)?]))
+}
+
+fn mapping(s: &str) -> Result<flashforge_proto::http::MaterialMapping> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let bad = || {
+        Failure::new(
+            EXIT_USAGE,
+            format!("material map `{s}` is not TOOL:SLOT:MATERIAL:#RRGGBB"),
+        )
+    };
+    let [tool, slot, material, col] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let col = color(col)?;
+    Ok(flashforge_proto::http::MaterialMapping {
+        tool_id: tool.parse().map_err(|_| bad())?,
+        slot_id: slot.parse().map_err(|_| bad())?,
+        material_name: (*material).to_owned(),
+        tool_color: col,
+        slot_color: col,
+    })
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure::new(EXIT_OTHER, e.to_string()))?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+pub(crate) async fn run(args: Args) -> Result {
+    let g = &args.global;
+    match &args.command {
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Args::command(),
+                "flashforge",
+                &mut std::io::stdout(),
+            );
+            return Ok(());
+        }
+        Cmd::Decode {
+            parser,
+            command,
+            file,
+        } => return output::decode(parser.as_deref(), command.as_deref(), file),
+        Cmd::Sim(a) => return sim::run(a, g).await,
+        Cmd::Demo { speed } => return demo::run(*speed, g).await,
+        Cmd::Discover { seconds } => {
+            let found = run_discovery(g, *seconds).await?;
+            output::discovered(&found, g.json);
+            return Ok(());
+        }
+        Cmd::Watch { interval, count } => return watch::run(g, *interval, *count).await,
+        _ => {}
+    }
+    let s = select(g, g.printer.first().map(String::as_str)).await?;
+    let p = connect(g, &s).await?;
+    let r = command(&args.command, g, &s, &p).await;
+    p.close().await;
+    r
+}
+
+async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
+    let ok = |what: &str| {
+        output::done(what, g.json);
+        Ok(())
+    };
+    match cmd {
+        Cmd::Status => output::status(&s.label, &p.status().await?, g.json),
+        Cmd::Info => output::info(&p.info().await?, &p.capabilities(), g.json),
+        Cmd::Temps => output::temps(&p.temperatures().await?, g.json),
+        Cmd::Temp { action } => match action {
+            TempAction::Set { heater: h, celsius } => {
+                p.set_temperature(heater(h)?, *celsius).await?;
+                return ok(&format!("{h} target {celsius} °C"));
+            }
+            TempAction::Off { heater: h } if h == "all" => {
+                p.temperatures_off().await?;
+                return ok("all heaters off");
+            }
+            TempAction::Off { heater: h } => {
+                p.heater_off(heater(h)?).await?;
+                return ok(&format!("{h} off"));
+            }
+        },
+        Cmd::Files => {
+            let full = match p.files().await {
+                Ok(f) => Some(f),
+                Err(ClientError::Unsupported { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let recent = match p.recent_files().await {
+                Ok(f) => Some(f),
+                Err(ClientError::Unsupported { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            output::files(full.as_deref(), recent.as_deref(), g.json);
+        }
+        Cmd::Thumb { file, output: out } => {
+            let t = p.thumbnail(file).await?;
+            std::fs::write(out, &t.image)
+                .map_err(|e| Failure::new(EXIT_OTHER, format!("{}: {e}", out.display())))?;
+            return ok(&format!(
+                "thumbnail of {file} saved to {} ({} bytes)",
+                out.display(),
+                t.image.len()
+            ));
+        }
+        Cmd::Upload {
+            file,
+            print,
+            level,
+            material_map,
+        } => {
+            let mut job = JobOptions {
+                leveling: *level,
+                ..JobOptions::default()
+            };
+            for m in material_map {
+                job.mappings.push(mapping(m)?);
+            }
+            let size = std::fs::metadata(file)
+                .map_err(|e| Failure::new(EXIT_OTHER, format!("{}: {e}", file.display())))?
+                .len();
+            let bar = output::progress_bar(size, g.quiet || g.json);
+            let opts = UploadOptions::default().start(*print).job(job);
+            p.upload_file(file, opts, |pr| bar.set_position(pr.sent))
+                .await?;
+            bar.finish_and_clear();
+            return ok(&format!(
+                "uploaded {} ({size} bytes){}",
+                file.display(),
+                if *print { ", printing" } else { "" }
+            ));
+        }
+        Cmd::Print { file, level } => {
+            let job = JobOptions {
+                leveling: *level,
+                ..JobOptions::default()
+            };
+            p.start(file, job).await?;
+            return ok(&format!("printing {file}"));
+        }
+        Cmd::Pause => {
+            p.pause().await?;
+            return ok("paused");
+        }
+        Cmd::Resume => {
+            p.resume().await?;
+            return ok("resumed");
+        }
+        Cmd::Cancel { yes } => {
+            if !yes && !confirm(&format!("Cancel the job on {}?", s.label))? {
+                return Err(Failure::new(EXIT_ABORTED, "not cancelled"));
+            }
+            p.cancel().await?;
+            return ok("cancelled");
+        }
+        Cmd::Clear => {
+            p.clear_platform().await?;
+            return ok("platform cleared");
+        }
+        Cmd::Led { state } => {
+            p.led(matches!(state, OnOff::On)).await?;
+            return ok(&format!(
+                "LED {}",
+                if matches!(state, OnOff::On) {
+                    "on"
+                } else {
+                    "off"
+                }
+            ));
+        }
+        Cmd::Home => {
+            p.home().await?;
+            return ok("homed");
+        }
+        Cmd::Move { axis, mm } => {
+            let a = match axis {
+                AxisArg::X => Axis::X,
+                AxisArg::Y => Axis::Y,
+                AxisArg::Z => Axis::Z,
+            };
+            p.jog(a, *mm).await?;
+            return ok(&format!("moved {axis:?} by {mm} mm"));
+        }
+        Cmd::Fan { percent } => {
+            p.fan(*percent).await?;
+            return ok(&format!("fan {percent} %"));
+        }
+        Cmd::Filtration { state } => {
+            p.filtration(matches!(state, OnOff::On)).await?;
+            return ok("filtration set");
+        }
+        Cmd::Camera { action } => match action {
+            CameraAction::Url => output::line(&p.camera_url().await?, "url", g.json),
+            CameraAction::On | CameraAction::Off => {
+                p.camera(matches!(action, CameraAction::On)).await?;
+                return ok("camera set");
+            }
+        },
+        Cmd::Slots {
+            set,
+            material,
+            color: col,
+        } => match (set, material, col) {
+            (Some(slot), Some(m), Some(c)) => {
+                p.configure_slot(*slot, m, color(c)?).await?;
+                return ok(&format!("slot {slot}: {m} {c}"));
+            }
+            _ => {
+                let st = p.status().await?;
+                let Some(station) = st.material_station else {
+                    return Err(ClientError::Unsupported {
+                        operation: "material station",
+                        model: p.model(),
+                    }
+                    .into());
+                };
+                output::slots(&station, g.json);
+            }
+        },
+        Cmd::Gcode { line } => {
+            for l in p.gcode(line).await? {
+                output::line(&l, "line", g.json);
+            }
+        }
+        Cmd::Discover { .. }
+        | Cmd::Watch { .. }
+        | Cmd::Decode { .. }
+        | Cmd::Sim(_)
+        | Cmd::Demo { .. }
+        | Cmd::Completions { .. } => {}
+    }
+    Ok(())
+}
