@@ -1,8 +1,8 @@
-//! One request/response on one connection, driven by the caller's clock, and the FIFO rule that
-//! keeps commands in order without letting reads or uploads delay them.
+//! One request/response on one connection, driven by the caller's clock. The connection cycle
+//! around it (reuse, must-close, the retry) is [`super::HttpConnection`].
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::request::{Credentials, Lane, Request, ResponseKind};
 use super::response::{Response, ResponseEvent, ResponseParser};
@@ -83,15 +83,32 @@ impl HttpExchange {
     ) -> Result<Self, UsageError> {
         let mut out = Vec::with_capacity(256);
         request.encode(host, creds, &mut out)?;
-        let timeout = match request.lane() {
+        Ok(Self::encoded(
+            request.lane(),
+            request.response_kind(),
+            out,
+            config,
+            now,
+        ))
+    }
+
+    /// A request already encoded (by [`Request::encode`]) as `wire`.
+    pub(crate) fn encoded(
+        lane: Lane,
+        kind: ResponseKind,
+        wire: Vec<u8>,
+        config: &HttpConfig,
+        now: Instant,
+    ) -> Self {
+        let timeout = match lane {
             Lane::Command => config.command_timeout,
             _ => config.read_timeout,
         };
-        Ok(Self {
-            lane: request.lane(),
-            kind: request.response_kind(),
+        Self {
+            lane,
+            kind,
             phase: Phase::AwaitResponse,
-            out,
+            out: wire,
             parser: ResponseParser::new(config),
             upload: None,
             deadline: now + timeout,
@@ -100,7 +117,7 @@ impl HttpExchange {
             config: config.clone(),
             leftover: Vec::new(),
             body_complete: true,
-        })
+        }
     }
 
     /// Start an upload. The head (and, without `Expect`, the preamble) is ready in
@@ -163,6 +180,15 @@ impl HttpExchange {
         self.upload
             .as_ref()
             .map(|u| (u.sent(), u.sent() + u.remaining()))
+    }
+
+    /// Upload only: file bytes still to give with [`HttpExchange::upload_chunk`], while the
+    /// body is being sent (`None` before `SendBody` and once the exchange is past the body).
+    pub fn body_remaining(&self) -> Option<u64> {
+        match (&self.upload, self.phase) {
+            (Some(u), Phase::Body) => Some(u.remaining()),
+            _ => None,
+        }
     }
 
     /// Bytes to write to the socket, in order.
@@ -304,132 +330,5 @@ impl HttpExchange {
             }
         }
         Ok(())
-    }
-}
-
-/// A request ticket in a [`Scheduler`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Ticket(u64);
-
-/// The FIFO rule for HTTP requests (protocol/README.md "Serialising requests"): each [`Lane`]
-/// runs one request at a time in submission order, and the lanes are independent, so a long
-/// upload or a slow `/detail` never delays a pause or cancel.
-///
-/// The scheduler holds whatever the caller queues (`T`, e.g. a request plus a reply channel).
-#[derive(Debug)]
-pub struct Scheduler<T> {
-    lanes: [LaneQueue<T>; 3],
-    next: u64,
-    max_pending: usize,
-}
-
-#[derive(Debug)]
-struct LaneQueue<T> {
-    pending: VecDeque<(Ticket, T)>,
-    in_flight: Option<Ticket>,
-}
-
-impl<T> Default for LaneQueue<T> {
-    fn default() -> Self {
-        Self {
-            pending: VecDeque::new(),
-            in_flight: None,
-        }
-    }
-}
-
-fn lane_index(l: Lane) -> usize {
-    match l {
-        Lane::Command => 0,
-        Lane::Read => 1,
-        Lane::Upload => 2,
-    }
-}
-
-impl<T> Scheduler<T> {
-    /// A scheduler with at most `max_pending` queued items per lane.
-    pub fn new(max_pending: usize) -> Self {
-        Self {
-            lanes: Default::default(),
-            next: 0,
-            max_pending,
-        }
-    }
-
-    /// Queue an item; [`UsageError::QueueFull`] when the lane is full.
-    pub fn submit(&mut self, lane: Lane, item: T) -> Result<Ticket, UsageError> {
-        let q = &mut self.lanes[lane_index(lane)];
-        if q.pending.len() >= self.max_pending {
-            return Err(UsageError::QueueFull {
-                max: self.max_pending,
-            });
-        }
-        self.next += 1;
-        let t = Ticket(self.next);
-        q.pending.push_back((t, item));
-        Ok(t)
-    }
-
-    /// The next item of `lane` to start, if the lane is idle.
-    pub fn next_ready(&mut self, lane: Lane) -> Option<(Ticket, T)> {
-        let q = &mut self.lanes[lane_index(lane)];
-        if q.in_flight.is_some() {
-            return None;
-        }
-        let (t, item) = q.pending.pop_front()?;
-        q.in_flight = Some(t);
-        Some((t, item))
-    }
-
-    /// The in-flight item of its lane finished; the next one may start.
-    pub fn complete(&mut self, ticket: Ticket) {
-        for q in &mut self.lanes {
-            if q.in_flight == Some(ticket) {
-                q.in_flight = None;
-            }
-        }
-    }
-
-    /// Items waiting (not in flight) in `lane`.
-    pub fn pending(&self, lane: Lane) -> usize {
-        self.lanes[lane_index(lane)].pending.len()
-    }
-
-    /// Whether `lane` has a request in flight.
-    pub fn busy(&self, lane: Lane) -> bool {
-        self.lanes[lane_index(lane)].in_flight.is_some()
-    }
-}
-
-/// A default per-request timeout for a lane, for adapters that do not use [`HttpExchange`].
-pub fn lane_timeout(config: &HttpConfig, lane: Lane) -> Duration {
-    match lane {
-        Lane::Command => config.command_timeout,
-        Lane::Read => config.read_timeout,
-        Lane::Upload => config.upload_stall_timeout,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lanes_are_independent_and_fifo() {
-        let mut s = Scheduler::new(4);
-        let up = s.submit(Lane::Upload, "upload").unwrap();
-        let p = s.submit(Lane::Command, "pause").unwrap();
-        let c = s.submit(Lane::Command, "cancel").unwrap();
-        assert_eq!(s.next_ready(Lane::Upload), Some((up, "upload")));
-        // The upload is in flight; the pause starts at once anyway.
-        assert_eq!(s.next_ready(Lane::Command), Some((p, "pause")));
-        // The cancel waits for the pause (FIFO).
-        assert_eq!(s.next_ready(Lane::Command), None);
-        s.complete(p);
-        assert_eq!(s.next_ready(Lane::Command), Some((c, "cancel")));
-        for _ in 0..4 {
-            s.submit(Lane::Read, "detail").unwrap();
-        }
-        assert!(s.submit(Lane::Read, "detail").is_err());
     }
 }

@@ -8,8 +8,10 @@
 //!   [`crate::HttpConfig`]. The JSON bodies parse into lenient typed models: [`parse_detail`]
 //!   ([`MachineInfo`]), [`parse_product`], [`parse_gcode_list`], [`parse_gcode_thumb`],
 //!   [`parse_envelope`]. One odd field never fails a reply.
-//! * **Driving**: [`HttpExchange`] runs one request/response against deadlines from the caller;
-//!   [`Scheduler`] keeps `/control`-class commands FIFO in their own lane.
+//! * **Driving**: [`HttpConnection`] is one lane's connection cycle (keep-alive reuse,
+//!   must-close, the one retry of a read on a stale kept-alive connection, one request at a
+//!   time); [`HttpExchange`] is the single request/response inside it, against deadlines from
+//!   the caller.
 //!
 //! ```
 //! use flashforge_proto::http::{self, Control, Credentials, Request};
@@ -33,6 +35,7 @@
 
 mod base64;
 mod color;
+mod connection;
 mod detail;
 mod exchange;
 mod json;
@@ -49,11 +52,12 @@ use std::fmt;
 
 pub use self::base64::{decode as base64_decode, encode as base64_encode, Base64Error};
 pub use color::{Palette, Rgb, COLOR_NAMES};
+pub use connection::{HttpConnection, HttpEvent};
 pub use detail::{
     format_hhmm, format_total_run_time, normalise_color, BuildVolume, DirectFeed, JobFilament,
     MachineInfo, MachineState, MaterialStation, Slot, Temperature, SENTINEL_BELOW,
 };
-pub use exchange::{lane_timeout, ExchangeEvent, HttpExchange, Scheduler, Ticket};
+pub use exchange::{ExchangeEvent, HttpExchange};
 pub use reply::{
     parse_detail, parse_envelope, parse_gcode_list, parse_gcode_thumb, parse_product, ApiError,
     ApiReply, Envelope, GcodeFile, GcodeTool, ProductCapabilities, ProductFlags,

@@ -1,0 +1,321 @@
+//! `HttpConnection`, one lane's connection cycle, on a virtual clock: keep-alive reuse,
+//! must-close (`Connection: close`, bytes after the response, an idle connection that speaks or
+//! closes), the one retry of a read on a stale kept-alive connection (never a command), uploads
+//! on a fresh connection, deadlines, and an abandoned request.
+
+// Tests take a base Instant from the clock; the core itself never does.
+#![allow(clippy::disallowed_methods)]
+
+use std::time::{Duration, Instant};
+
+use flashforge_proto::http::{
+    Body, Control, Credentials, HttpConnection, HttpError, HttpEvent, JobFormat, JobOptions,
+    Request, Upload, UploadSpec,
+};
+use flashforge_proto::{HttpConfig, Model};
+
+const HOST: &str = "10.0.0.2:8898";
+const OK: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n{\"code\":0,\"message\":\"Success\"}";
+const OK_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 30\r\n\r\n{\"code\":0,\"message\":\"Success\"}";
+
+#[test]
+fn kept_alive_connection_carries_the_next_request() {
+    let (mut conn, t0) = lane();
+    start(&mut conn, &Request::Product, t0);
+    assert_eq!(events(&mut conn), [HttpEvent::Connect]);
+    conn.handle_connected(t0);
+    assert!(sent(&mut conn).starts_with(b"POST /product "));
+    conn.handle_bytes(OK, t0);
+    assert_done_ok(&events(&mut conn));
+    assert!(conn.is_open() && !conn.is_busy());
+
+    // The next request goes out at once on the same socket: no Connect, no Close.
+    start(&mut conn, &Request::Product, t0 + secs(1));
+    assert!(sent(&mut conn).starts_with(b"POST /product "));
+    assert_eq!(events(&mut conn), []);
+    conn.handle_bytes(OK, t0 + secs(1));
+    assert_done_ok(&events(&mut conn));
+}
+
+#[test]
+fn connection_close_makes_the_connection_must_close() {
+    let (mut conn, t0) = answered(OK_CLOSE);
+    assert!(!conn.is_open());
+    start(&mut conn, &Request::Product, t0);
+    assert_eq!(events(&mut conn), [HttpEvent::Connect]);
+}
+
+#[test]
+fn body_delimited_by_the_close_is_must_close() {
+    let (mut conn, t0) = lane();
+    connected(&mut conn, &Request::Product, t0);
+    conn.handle_bytes(
+        b"HTTP/1.1 200 OK\r\n\r\n{\"code\":0,\"message\":\"Success\"}",
+        t0,
+    );
+    conn.handle_eof(t0);
+    let ev = events(&mut conn);
+    assert_eq!(ev[0], HttpEvent::Close);
+    assert_done_ok(&ev);
+}
+
+#[test]
+fn bytes_after_the_response_make_the_connection_must_close() {
+    let mut wire = OK.to_vec();
+    wire.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    let (mut conn, t0) = lane();
+    connected(&mut conn, &Request::Product, t0);
+    conn.handle_bytes(&wire, t0);
+    let ev = events(&mut conn);
+    assert_eq!(ev[0], HttpEvent::Close);
+    assert_done_ok(&ev);
+    assert!(!conn.is_open());
+}
+
+#[test]
+fn bytes_on_an_idle_connection_make_it_must_close() {
+    let (mut conn, t0) = answered(OK);
+    conn.handle_bytes(b"HTTP/1.1 408 Request Timeout\r\n", t0);
+    assert_eq!(events(&mut conn), [HttpEvent::Close]);
+    start(&mut conn, &Request::Product, t0);
+    assert_eq!(events(&mut conn), [HttpEvent::Connect]);
+}
+
+#[test]
+fn idle_connection_closed_by_the_printer_is_replaced_without_a_retry() {
+    let (mut conn, t0) = answered(OK);
+    conn.handle_eof(t0);
+    assert_eq!(events(&mut conn), [HttpEvent::Close]);
+    start(&mut conn, &Request::Detail, t0);
+    assert_eq!(events(&mut conn), [HttpEvent::Connect]);
+}
+
+#[test]
+fn read_on_a_stale_kept_alive_connection_is_sent_once_more_on_a_fresh_one() {
+    let (mut conn, t0) = answered(OK);
+    start(&mut conn, &Request::Detail, t0);
+    let first = sent(&mut conn);
+    conn.handle_eof(t0);
+    // No outcome yet: the socket is replaced and the same request sent again.
+    assert_eq!(events(&mut conn), [HttpEvent::Close, HttpEvent::Connect]);
+    assert!(conn.is_busy());
+    conn.handle_connected(t0 + secs(1));
+    assert_eq!(sent(&mut conn), first);
+    conn.handle_bytes(
+        &response(r#"{"code":0,"message":"Success","detail":{"pid":36}}"#),
+        t0 + secs(1),
+    );
+    assert!(matches!(
+        events(&mut conn)[..],
+        [HttpEvent::Done(Ok(Body::Detail(_)))]
+    ));
+}
+
+#[test]
+fn stale_read_is_retried_only_once() {
+    let (mut conn, t0) = answered(OK);
+    start(&mut conn, &Request::Detail, t0);
+    conn.handle_eof(t0);
+    assert_eq!(events(&mut conn), [HttpEvent::Close, HttpEvent::Connect]);
+    conn.handle_connected(t0);
+    conn.handle_eof(t0);
+    assert_eq!(
+        events(&mut conn),
+        [HttpEvent::Close, HttpEvent::Done(Err(HttpError::Closed))]
+    );
+    assert!(!conn.is_busy());
+}
+
+#[test]
+fn command_on_a_stale_kept_alive_connection_is_never_retried() {
+    let (mut conn, t0) = answered(OK);
+    let pause = Request::Control {
+        command: Control::Job(flashforge_proto::http::JobAction::Pause),
+        model: Model::Adventurer5M,
+    };
+    start(&mut conn, &pause, t0);
+    assert!(!sent(&mut conn).is_empty());
+    conn.handle_eof(t0);
+    // The printer may have paused: the command fails rather than going out twice.
+    assert_eq!(
+        events(&mut conn),
+        [HttpEvent::Close, HttpEvent::Done(Err(HttpError::Closed))]
+    );
+}
+
+#[test]
+fn read_closed_on_a_fresh_connection_is_not_retried() {
+    let (mut conn, t0) = lane();
+    connected(&mut conn, &Request::Detail, t0);
+    conn.handle_eof(t0);
+    assert_eq!(
+        events(&mut conn),
+        [HttpEvent::Close, HttpEvent::Done(Err(HttpError::Closed))]
+    );
+}
+
+#[test]
+fn read_cut_inside_the_response_is_not_retried() {
+    let (mut conn, t0) = answered(OK);
+    start(&mut conn, &Request::Detail, t0);
+    conn.handle_bytes(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n{", t0);
+    conn.handle_eof(t0);
+    let ev = events(&mut conn);
+    assert_eq!(ev[0], HttpEvent::Close);
+    assert!(matches!(
+        ev[1],
+        HttpEvent::Done(Err(HttpError::Truncated(_)))
+    ));
+    assert_eq!(ev.len(), 2);
+}
+
+#[test]
+fn deadlines_follow_the_virtual_clock() {
+    let cfg = HttpConfig::default();
+    let (mut conn, t0) = lane();
+    connected(&mut conn, &Request::Detail, t0);
+    assert_eq!(conn.poll_timeout(), Some(t0 + cfg.read_timeout));
+    conn.handle_timeout(t0 + cfg.read_timeout - Duration::from_millis(1));
+    assert_eq!(events(&mut conn), []);
+    conn.handle_timeout(t0 + cfg.read_timeout);
+    assert_eq!(
+        events(&mut conn),
+        [HttpEvent::Close, HttpEvent::Done(Err(HttpError::TimedOut))]
+    );
+    assert_eq!(conn.poll_timeout(), None);
+    // Time going backwards is clamped, never a panic.
+    conn.handle_timeout(t0);
+}
+
+#[test]
+fn a_request_that_cannot_be_encoded_opens_no_connection() {
+    let (mut conn, t0) = lane();
+    let creds = Credentials::new("SN0001", "CHECK123").unwrap();
+    assert!(conn
+        .start(&Request::Detail, "bad\r\nhost", &creds, t0)
+        .is_err());
+    assert_eq!(events(&mut conn), []);
+    assert!(!conn.is_open() && !conn.is_busy());
+}
+
+#[test]
+fn upload_gets_a_fresh_connection_and_closes_it() {
+    let (mut conn, t0) = answered(OK);
+    let file = b"G28\nG1 X10\n";
+    conn.start_upload(upload(file.len() as u64), t0);
+    let ev = events(&mut conn);
+    assert_eq!(ev, [HttpEvent::Close, HttpEvent::Connect]);
+    conn.handle_connected(t0);
+    assert_eq!(events(&mut conn), [HttpEvent::SendBody]);
+    assert!(sent(&mut conn).starts_with(b"POST /uploadGcode "));
+    assert_eq!(conn.next_chunk_len(4), Some(4));
+    conn.upload_chunk(&file[..4], t0).unwrap();
+    assert_eq!(conn.next_chunk_len(64), Some(file.len() - 4));
+    conn.upload_chunk(&file[4..], t0).unwrap();
+    assert_eq!(conn.next_chunk_len(64), None);
+    assert_eq!(conn.upload_progress(), Some((11, 11)));
+    conn.finish_upload(t0).unwrap();
+    assert!(sent(&mut conn).ends_with(b"--\r\n"));
+    conn.handle_bytes(OK, t0);
+    let ev = events(&mut conn);
+    assert_eq!(ev[0], HttpEvent::Close);
+    assert_done_ok(&ev);
+}
+
+#[test]
+fn early_final_answer_ends_the_upload_body() {
+    let (mut conn, t0) = lane();
+    conn.start_upload(upload(1 << 20), t0);
+    conn.handle_connected(t0);
+    let _ = (events(&mut conn), sent(&mut conn));
+    conn.upload_chunk(&[b'G'; 1024], t0).unwrap();
+    conn.handle_bytes(&response(r#"{"code":1,"message":"busy"}"#), t0);
+    assert_eq!(conn.next_chunk_len(4096), None);
+    conn.finish_upload(t0).unwrap();
+    let ev = events(&mut conn);
+    assert_eq!(ev[0], HttpEvent::Close);
+    assert!(matches!(ev[1], HttpEvent::Done(Ok(Body::Envelope(_)))));
+}
+
+#[test]
+fn starting_over_an_unfinished_request_closes_its_connection() {
+    let (mut conn, t0) = lane();
+    connected(&mut conn, &Request::Detail, t0);
+    // The caller went away; its response may still arrive on this socket.
+    start(&mut conn, &Request::Product, t0);
+    assert_eq!(events(&mut conn), [HttpEvent::Close, HttpEvent::Connect]);
+    conn.handle_connected(t0);
+    assert!(sent(&mut conn).starts_with(b"POST /product "));
+}
+
+// ---- helpers ----
+
+fn response(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn lane() -> (HttpConnection, Instant) {
+    (HttpConnection::new(&HttpConfig::default()), Instant::now())
+}
+
+fn start(conn: &mut HttpConnection, req: &Request, now: Instant) {
+    let creds = Credentials::new("SN0001", "CHECK123").unwrap();
+    conn.start(req, HOST, &creds, now).unwrap();
+}
+
+/// `req` started on a fresh connection, its bytes written.
+fn connected(conn: &mut HttpConnection, req: &Request, now: Instant) {
+    start(conn, req, now);
+    assert_eq!(events(conn), [HttpEvent::Connect]);
+    conn.handle_connected(now);
+    assert!(!sent(conn).is_empty());
+}
+
+/// A lane whose first request was answered with `response`.
+fn answered(response: &[u8]) -> (HttpConnection, Instant) {
+    let (mut conn, t0) = lane();
+    connected(&mut conn, &Request::Product, t0);
+    conn.handle_bytes(response, t0);
+    assert_done_ok(&events(&mut conn));
+    (conn, t0)
+}
+
+fn events(conn: &mut HttpConnection) -> Vec<HttpEvent> {
+    std::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+fn sent(conn: &mut HttpConnection) -> Vec<u8> {
+    std::iter::from_fn(|| conn.poll_transmit())
+        .flatten()
+        .collect()
+}
+
+fn assert_done_ok(events: &[HttpEvent]) {
+    assert!(
+        matches!(events.last(), Some(HttpEvent::Done(Ok(_)))),
+        "{events:?}"
+    );
+}
+
+fn upload(size: u64) -> Upload {
+    let spec = UploadSpec {
+        file_name: "part.gcode".into(),
+        file_size: size,
+        print_now: false,
+        format: JobFormat::Ad5x,
+        options: JobOptions::default(),
+        expect_continue: false,
+        boundary_seed: 7,
+    };
+    let creds = Credentials::new("SN0001", "CHECK123").unwrap();
+    Upload::new(&spec, HOST, &creds).unwrap()
+}
