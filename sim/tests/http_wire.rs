@@ -233,3 +233,35 @@ fn upload_of_a_broken_form_or_wrong_size_is_refused() {
     );
     assert!(!p.files.contains_key("x.gcode"));
 }
+
+#[test]
+fn connection_close_reads_the_body_then_answers_and_closes() {
+    let mut p = printer(Model::Adventurer5M);
+    let body = auth(&p);
+    let req = format!(
+        "POST /checkCode HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let bytes = req.as_bytes();
+    let (out, close) = exchange(&mut p, &[bytes]);
+    assert_eq!((out, close), (ok_reply(SUCCESS, "close"), true));
+    let (out, close) = exchange(&mut p, &[&bytes[..20], &bytes[20..]]);
+    assert_eq!(
+        (out, close),
+        (ok_reply(SUCCESS, "close"), true),
+        "in two pieces"
+    );
+
+    let (head, form) = upload_request(&p, "c.gcode", b"G28\n", "Connection: close\r\n");
+    let (out, close) = exchange(&mut p, &[&[head.as_bytes(), &form].concat()]);
+    assert_eq!(
+        (out, close),
+        (ok_reply(SUCCESS, "close"), true),
+        "an upload"
+    );
+    assert_eq!(p.files["c.gcode"].size, 4);
+
+    // A second pipelined request after `Connection: close` is not read.
+    let (out, _) = exchange(&mut p, &[format!("{req}{req}").as_bytes()]);
+    assert_eq!(out, ok_reply(SUCCESS, "close"));
+}

@@ -53,7 +53,10 @@ pub struct HttpSession {
     buf: Vec<u8>,
     state: State,
     out: VecDeque<(Vec<u8>, Option<HttpFault>)>,
+    /// Close once the output is flushed; no more input is read.
     close: bool,
+    /// The request asked for `Connection: close`: read its body, answer, then close.
+    close_after_reply: bool,
     faults: Faults,
 }
 
@@ -65,6 +68,7 @@ impl HttpSession {
             state: State::Head,
             out: VecDeque::new(),
             close: false,
+            close_after_reply: false,
             faults,
         }
     }
@@ -115,9 +119,7 @@ impl HttpSession {
             return self.respond_status(400, "Bad Request", true);
         };
         p.log(format!("{} {}", req.method, req.path));
-        if req.wants_close() {
-            self.close = true;
-        }
+        self.close_after_reply = req.wants_close();
         let body = req.body();
         if req.method == "GET" && req.path.starts_with("/getThum") {
             return self.get_thumb(p);
@@ -189,7 +191,10 @@ impl HttpSession {
 
     fn get_thumb(&mut self, p: &mut SimPrinter) {
         match routes::job_thumbnail(p) {
-            Some(png) => self.out.push_back((wire::png(&png), None)),
+            Some(png) => {
+                self.out.push_back((wire::png(&png), None));
+                self.close |= self.close_after_reply;
+            }
             None => self.respond(p, Some(envelope(4, "Not found"))),
         }
     }
@@ -210,6 +215,7 @@ impl HttpSession {
         let Some(value) = reply else {
             return self.not_found();
         };
+        self.close |= self.close_after_reply;
         let fault = self.faults.next_http();
         let mut body = render::body(value, fault);
         let status = match fault {
