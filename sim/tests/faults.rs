@@ -1,18 +1,25 @@
-//! Every fault switch misbehaves as documented on the wire, and the core recovers from them.
+//! Every fault switch misbehaves as documented on the wire, and a client (the blocking
+//! adapter) recovers from them.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use flashforge_proto::gcode::Reply;
-use flashforge_proto::http::{
-    parse_detail, parse_envelope, Credentials, JobFormat, JobOptions, Request, UploadSpec,
-};
-use flashforge_proto::{Command, Config, Model};
-use flashforge_sim::{HttpFault, PrinterSpec, SimServer, TcpFault};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-mod common;
-use common::{http, upload, Tcp};
+use flashforge_blocking::{
+    Builder, ConnectionEvent, Credentials, Endpoint, Printer, UploadOptions,
+};
+use flashforge_proto::{ConnectionState, Model};
+use flashforge_sim::{HttpFault, PrinterSpec, SimHandle, SimServer, TcpFault};
+
+fn endpoint(h: &SimHandle) -> Endpoint {
+    Endpoint::new(h.udp.ip()).with_ports(
+        h.tcp.map_or(8899, |a| a.port()),
+        h.http.map_or(8898, |a| a.port()),
+    )
+}
 
 fn logged_in(server: &SimServer) -> TcpStream {
     let mut s = TcpStream::connect(server.printer().tcp.unwrap()).unwrap();
@@ -98,20 +105,28 @@ fn tcp_faults_on_the_wire() {
 }
 
 #[test]
-fn the_session_recovers_from_a_dropped_connection_and_relogs_in() {
+fn the_client_recovers_from_a_dropped_connection_and_logs_in_again() {
     let server = SimServer::single(PrinterSpec::new(Model::Adventurer5M)).unwrap();
-    let mut t = Tcp::connect(server.printer().tcp.unwrap(), Config::default());
+    let logins = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&logins);
+    let p = Builder::default()
+        .on_connection_event(move |e| {
+            if matches!(e, ConnectionEvent::Tcp(ConnectionState::Ready)) {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .connect_legacy(endpoint(server.printer()))
+        .unwrap();
+    assert_eq!(logins.load(Ordering::SeqCst), 1);
     server.printer().faults.push_tcp(TcpFault::CloseMidReply);
-    assert!(
-        t.cmd(Command::MachineInfo).is_err(),
-        "the cut reply is an error, not a panic"
-    );
+    assert!(p.info().is_err(), "the cut reply is an error, not a panic");
     // The dropped session still holds the lock until `~M602` (sent by the core's login retry)
     // or the idle timeout; the next command goes through after reconnect + re-login.
-    let r = t.cmd(Command::MachineInfo);
-    assert!(matches!(r, Ok(Reply::PrinterInfo(_))), "{r:?}");
-    assert!(t.s.stats().reconnects >= 1);
-    t.close();
+    let info = p.info().unwrap();
+    assert_eq!(info.model, Model::Adventurer5M);
+    assert!(logins.load(Ordering::SeqCst) >= 2, "logged in again");
+    p.close();
+    assert_eq!(server.printer().lock().controller(), None);
 }
 
 #[test]
@@ -127,55 +142,36 @@ fn the_printer_drops_idle_sessions_and_their_lock() {
 }
 
 #[test]
-fn http_faults_become_typed_errors_and_the_next_request_works() {
+fn http_faults_become_errors_and_the_next_request_works() {
     let server = SimServer::single(PrinterSpec::new(Model::AD5X)).unwrap();
     let h = server.printer();
-    let addr = h.http.unwrap();
     let c = Credentials::new(h.serial(), h.check_code()).unwrap();
+    let p = Printer::connect(endpoint(h), c).unwrap();
 
-    h.faults.push_http(HttpFault::Status(500));
-    let r = http(addr, &c, &Request::Detail).unwrap();
-    assert_eq!(r.status, 500);
-
-    h.faults.push_http(HttpFault::TruncatedBody);
-    assert!(
-        http(addr, &c, &Request::Detail).is_err(),
-        "a truncated body is an error"
-    );
-
-    h.faults.push_http(HttpFault::NonJson);
-    let r = http(addr, &c, &Request::Detail).unwrap();
-    assert!(
-        parse_detail(&r.body).is_err(),
-        "an HTML body is a typed error"
-    );
-
-    h.faults.push_http(HttpFault::WrongTypes);
-    let r = http(addr, &c, &Request::Detail).unwrap();
-    if let Ok(reply) = parse_detail(&r.body) {
-        assert!(!reply.envelope.is_success(), "a string code is not success");
+    for fault in [
+        HttpFault::Status(500),
+        HttpFault::TruncatedBody,
+        HttpFault::NonJson,
+        HttpFault::WrongTypes,
+    ] {
+        h.faults.push_http(fault);
+        let r = p.status();
+        assert!(r.is_err(), "{fault:?}: {r:?}");
+        let ok = p.status();
+        assert!(ok.is_ok(), "after {fault:?}: {ok:?}");
     }
-
-    let ok = parse_detail(&http(addr, &c, &Request::Detail).unwrap().body).unwrap();
-    assert!(ok.envelope.is_success());
 
     // No `100 Continue`: the client sends the body after its continue timeout anyway.
     h.faults.push_http(HttpFault::NoContinue);
-    let spec = UploadSpec {
-        file_name: "quiet.gcode".into(),
-        file_size: 4,
-        print_now: false,
-        format: JobFormat::Ad5x,
-        options: JobOptions::default(),
-        expect_continue: true,
-        boundary_seed: 3,
-    };
+    let mut opts = UploadOptions::default();
+    opts.expect_continue = true;
     let t = Instant::now();
-    let r = upload(addr, &c, &spec, b"G28\n").unwrap();
-    assert!(parse_envelope(&r.body).unwrap().envelope.is_success());
+    p.upload("quiet.gcode", 4, &b"G28\n"[..], opts, |_| {})
+        .unwrap();
     assert!(
         t.elapsed() >= Duration::from_millis(900),
         "the body waited for the continue timeout"
     );
     assert_eq!(h.lock().files["quiet.gcode"].size, 4);
+    p.close();
 }
