@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use flashforge_proto::http::{
     Body, Control, Credentials, HttpConnection, HttpError, HttpEvent, JobFormat, JobOptions,
-    Request, Upload, UploadSpec,
+    Request, UploadSpec,
 };
 use flashforge_proto::{HttpConfig, Model};
 
@@ -200,10 +200,44 @@ fn a_request_that_cannot_be_encoded_opens_no_connection() {
 }
 
 #[test]
+fn an_error_status_fails_the_request_and_keeps_the_connection() {
+    let (mut conn, t0) = lane();
+    connected(&mut conn, &Request::Detail, t0);
+    conn.handle_bytes(
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+        t0,
+    );
+    assert_eq!(
+        events(&mut conn),
+        [HttpEvent::Done(Err(HttpError::Status(500)))]
+    );
+    assert!(conn.is_open());
+    start(&mut conn, &Request::Detail, t0);
+    assert_eq!(events(&mut conn), []);
+}
+
+#[test]
+fn an_upload_that_cannot_be_framed_opens_no_connection() {
+    let (mut conn, t0) = lane();
+    let spec = UploadSpec {
+        file_name: "../part.gcode".into(),
+        file_size: 1,
+        print_now: false,
+        format: JobFormat::Ad5x,
+        options: JobOptions::default(),
+        expect_continue: false,
+        boundary_seed: 7,
+    };
+    let creds = Credentials::new("SN0001", "CHECK123").unwrap();
+    assert!(conn.start_upload(&spec, HOST, &creds, t0).is_err());
+    assert_eq!(events(&mut conn), []);
+}
+
+#[test]
 fn upload_gets_a_fresh_connection_and_closes_it() {
     let (mut conn, t0) = answered(OK);
     let file = b"G28\nG1 X10\n";
-    conn.start_upload(upload(file.len() as u64), t0);
+    start_upload(&mut conn, file.len() as u64, t0);
     let ev = events(&mut conn);
     assert_eq!(ev, [HttpEvent::Close, HttpEvent::Connect]);
     conn.handle_connected(t0);
@@ -226,7 +260,7 @@ fn upload_gets_a_fresh_connection_and_closes_it() {
 #[test]
 fn early_final_answer_ends_the_upload_body() {
     let (mut conn, t0) = lane();
-    conn.start_upload(upload(1 << 20), t0);
+    start_upload(&mut conn, 1 << 20, t0);
     conn.handle_connected(t0);
     let _ = (events(&mut conn), sent(&mut conn));
     conn.upload_chunk(&[b'G'; 1024], t0).unwrap();
@@ -306,7 +340,7 @@ fn assert_done_ok(events: &[HttpEvent]) {
     );
 }
 
-fn upload(size: u64) -> Upload {
+fn start_upload(conn: &mut HttpConnection, size: u64, now: Instant) {
     let spec = UploadSpec {
         file_name: "part.gcode".into(),
         file_size: size,
@@ -317,5 +351,5 @@ fn upload(size: u64) -> Upload {
         boundary_seed: 7,
     };
     let creds = Credentials::new("SN0001", "CHECK123").unwrap();
-    Upload::new(&spec, HOST, &creds).unwrap()
+    conn.start_upload(&spec, HOST, &creds, now).unwrap();
 }

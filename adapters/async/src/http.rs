@@ -1,14 +1,13 @@
-//! HTTP exchanges on a runtime's TCP streams.
+//! The core's [`HttpConnection`] bound to a runtime's TCP streams: the core decides when a
+//! lane's connection is opened, reused, closed or tried again; this file owns the socket, the
+//! timer and the drive loop. Uploads get a connection of their own.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_lock::Mutex;
-use flashforge_proto::client::{self, ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::http::{
-    parse_response, Body, Credentials, ExchangeEvent, HttpError, HttpExchange, Request, Response,
-    ResponseKind, Upload, UploadSpec,
-};
+use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
+use flashforge_proto::http::{Body, Credentials, HttpConnection, HttpEvent, Request, UploadSpec};
 use flashforge_proto::HttpConfig;
 use futures_lite::{AsyncRead, AsyncReadExt};
 
@@ -17,12 +16,10 @@ use crate::{Callback, Result};
 
 const READ_BUF: usize = 64 * 1024;
 
-fn now() -> Instant {
-    Instant::now()
-}
-
-/// A kept-alive connection slot of one lane.
-pub(crate) struct Lane<R: Runtime>(Mutex<Option<R::Tcp>>);
+/// One lane: its connection machine and socket, one request at a time (the lock is the FIFO).
+/// A cancelled call leaves its request unfinished; the machine closes that connection when the
+/// next request starts.
+pub(crate) struct Lane<R: Runtime>(Mutex<Option<Link<R>>>);
 
 impl<R: Runtime> Default for Lane<R> {
     fn default() -> Self {
@@ -38,6 +35,17 @@ impl<R: Runtime> Lane<R> {
     }
 }
 
+struct Link<R: Runtime> {
+    conn: HttpConnection,
+    sock: Option<R::Tcp>,
+}
+
+struct BodySource<'a> {
+    reader: &'a mut (dyn AsyncRead + Unpin + Send),
+    chunk: usize,
+    progress: &'a mut (dyn FnMut(UploadProgress) + Send),
+}
+
 pub(crate) struct Http<'a, R: Runtime> {
     pub(crate) addr: SocketAddr,
     pub(crate) host: &'a str,
@@ -48,28 +56,95 @@ pub(crate) struct Http<'a, R: Runtime> {
     pub(crate) runtime: std::marker::PhantomData<R>,
 }
 
-enum Failure {
-    Http(HttpError),
-    Client(ClientError),
-}
-
-impl From<Failure> for ClientError {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::Http(h) => h.into(),
-            Failure::Client(c) => c,
-        }
-    }
-}
-
-fn io(e: std::io::Error) -> Failure {
-    Failure::Client(ClientError::io(&e))
+fn io(e: std::io::Error) -> ClientError {
+    ClientError::io(&e)
 }
 
 impl<R: Runtime> Http<'_, R> {
+    /// One request on the lane's connection, parsed into a typed body.
+    pub(crate) async fn request(&self, lane: &Lane<R>, req: &Request) -> Result<Body> {
+        let mut slot = lane.0.lock().await;
+        let link = slot.get_or_insert_with(|| self.link());
+        link.conn.start(req, self.host, self.creds, R::now())?;
+        self.drive(link, None).await
+    }
+
+    /// A streamed upload on a connection of its own.
+    pub(crate) async fn upload(
+        &self,
+        spec: &UploadSpec,
+        reader: &mut (dyn AsyncRead + Unpin + Send),
+        chunk: usize,
+        progress: &mut (dyn FnMut(UploadProgress) + Send),
+    ) -> Result<Body> {
+        let mut link = self.link();
+        link.conn
+            .start_upload(spec, self.host, self.creds, R::now())?;
+        let body = Some(BodySource {
+            reader,
+            chunk,
+            progress,
+        });
+        self.drive(&mut link, body).await
+    }
+
+    fn link(&self) -> Link<R> {
+        Link {
+            conn: HttpConnection::new(self.config),
+            sock: None,
+        }
+    }
+
+    /// Run the lane's request to its outcome. A request left unfinished (a socket error) takes
+    /// its socket with it; the machine starts the next one on a fresh connection.
+    async fn drive(&self, link: &mut Link<R>, mut body: Option<BodySource<'_>>) -> Result<Body> {
+        let r = self.run(link, &mut body).await;
+        if link.conn.is_busy() {
+            self.close(link);
+        }
+        r
+    }
+
+    async fn run(&self, link: &mut Link<R>, body: &mut Option<BodySource<'_>>) -> Result<Body> {
+        let mut buf = vec![0u8; READ_BUF];
+        loop {
+            flush(link).await?;
+            if let Some(ev) = link.conn.poll_event() {
+                match ev {
+                    HttpEvent::Connect => {
+                        link.sock = Some(self.connect().await?);
+                        link.conn.handle_connected(R::now());
+                    }
+                    HttpEvent::Close => self.close(link),
+                    HttpEvent::SendBody => {
+                        if let Some(src) = body.take() {
+                            send_body(link, src, &mut buf).await?;
+                        }
+                    }
+                    HttpEvent::Done(r) => return Ok(r?),
+                    _ => {}
+                }
+                continue;
+            }
+            let Some(sock) = link.sock.as_mut() else {
+                return Err(ClientError::Closed);
+            };
+            let deadline = link
+                .conn
+                .poll_timeout()
+                .unwrap_or_else(|| R::now() + Duration::from_millis(100));
+            match until::<R, _>(deadline, R::read(sock, &mut buf)).await {
+                Some(Ok(0)) | Some(Err(_)) => link.conn.handle_eof(R::now()),
+                Some(Ok(n)) => link.conn.handle_bytes(&buf[..n], R::now()),
+                None => {}
+            }
+            link.conn.handle_timeout(R::now());
+        }
+    }
+
     async fn connect(&self) -> Result<R::Tcp> {
         tracing::debug!(addr = %self.addr, "http connect");
-        let deadline = Instant::now() + self.connect_timeout;
+        let deadline = R::now() + self.connect_timeout;
         let sock = match until::<R, _>(deadline, R::connect(self.addr)).await {
             Some(Ok(s)) => s,
             Some(Err(e)) => return Err(ClientError::unreachable(&e)),
@@ -79,150 +154,59 @@ impl<R: Runtime> Http<'_, R> {
         Ok(sock)
     }
 
+    fn close(&self, link: &mut Link<R>) {
+        if link.sock.take().is_some() {
+            self.event(ConnectionEvent::HttpClosed);
+        }
+    }
+
     fn event(&self, ev: ConnectionEvent) {
         if let Some(cb) = self.callback {
             cb(&ev);
         }
     }
-
-    pub(crate) async fn request(&self, lane: &Lane<R>, req: &Request) -> Result<Body> {
-        let mut slot = lane.0.lock().await;
-        let mut reused = slot.is_some();
-        loop {
-            let mut sock = match slot.take() {
-                Some(s) => s,
-                None => self.connect().await?,
-            };
-            let mut ex = HttpExchange::new(req, self.host, self.creds, self.config, now())?;
-            match drive::<R>(&mut ex, &mut sock, None).await {
-                Ok(resp) => {
-                    if ex.connection_reusable(&resp) {
-                        *slot = Some(sock);
-                    } else {
-                        self.event(ConnectionEvent::HttpClosed);
-                    }
-                    return Ok(parse_response(req.response_kind(), &resp)?);
-                }
-                Err(e) => {
-                    self.event(ConnectionEvent::HttpClosed);
-                    if let Failure::Http(h) = &e {
-                        if client::retry_on_fresh_connection(reused, h, req) {
-                            reused = false;
-                            continue;
-                        }
-                    }
-                    return Err(e.into());
-                }
-            }
-        }
-    }
-
-    pub(crate) async fn upload(
-        &self,
-        spec: &UploadSpec,
-        reader: &mut (dyn AsyncRead + Unpin + Send),
-        chunk: usize,
-        progress: &mut (dyn FnMut(UploadProgress) + Send),
-    ) -> Result<Body> {
-        let mut sock = self.connect().await?;
-        let up = Upload::new(spec, self.host, self.creds)?;
-        let mut ex = HttpExchange::upload(up, self.config, now());
-        let mut body = BodySource {
-            reader,
-            chunk,
-            total: spec.file_size,
-            progress,
-        };
-        let r = drive::<R>(&mut ex, &mut sock, Some(&mut body)).await;
-        self.event(ConnectionEvent::HttpClosed);
-        let resp = r?;
-        Ok(parse_response(ResponseKind::Envelope, &resp)?)
-    }
 }
 
-struct BodySource<'a> {
-    reader: &'a mut (dyn AsyncRead + Unpin + Send),
-    chunk: usize,
-    total: u64,
-    progress: &'a mut (dyn FnMut(UploadProgress) + Send),
+async fn write<R: Runtime>(link: &mut Link<R>, bytes: &[u8]) -> Result<()> {
+    let sock = link.sock.as_mut().ok_or(ClientError::Closed)?;
+    R::write_all(sock, bytes).await.map_err(io)
 }
 
-async fn flush<R: Runtime>(
-    ex: &mut HttpExchange,
-    sock: &mut R::Tcp,
-) -> std::result::Result<(), Failure> {
-    while let Some(tx) = ex.poll_transmit() {
-        R::write_all(sock, &tx).await.map_err(io)?;
+async fn flush<R: Runtime>(link: &mut Link<R>) -> Result<()> {
+    while let Some(tx) = link.conn.poll_transmit() {
+        write(link, &tx).await?;
     }
     Ok(())
 }
 
-async fn drive<R: Runtime>(
-    ex: &mut HttpExchange,
-    sock: &mut R::Tcp,
-    mut body: Option<&mut BodySource<'_>>,
-) -> std::result::Result<Response, Failure> {
-    let mut buf = vec![0u8; READ_BUF];
-    loop {
-        flush::<R>(ex, sock).await?;
-        while let Some(ev) = ex.poll_event() {
-            match ev {
-                ExchangeEvent::SendBody => {
-                    if let Some(src) = body.take() {
-                        send_body::<R>(ex, sock, src, &mut buf).await?;
-                    }
-                }
-                ExchangeEvent::Done(r) => return r.map_err(Failure::Http),
-            }
-        }
-        let deadline = ex
-            .poll_timeout()
-            .unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
-        match until::<R, _>(deadline, R::read(sock, &mut buf)).await {
-            Some(Ok(0)) | Some(Err(_)) => ex.handle_eof(now()),
-            Some(Ok(n)) => ex.handle_bytes(&buf[..n], now()),
-            None => {}
-        }
-        ex.handle_timeout(now());
-    }
-}
-
+/// Stream the file while the core wants it; each chunk goes from the caller's buffer to the
+/// socket.
 async fn send_body<R: Runtime>(
-    ex: &mut HttpExchange,
-    sock: &mut R::Tcp,
-    src: &mut BodySource<'_>,
+    link: &mut Link<R>,
+    src: BodySource<'_>,
     scratch: &mut [u8],
-) -> std::result::Result<(), Failure> {
+) -> Result<()> {
     let mut buf = vec![0u8; src.chunk];
-    let mut sent = 0u64;
-    while sent < src.total {
-        let want = usize::try_from(src.total - sent)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
+    while let Some(want) = link.conn.next_chunk_len(buf.len()) {
         let n = src.reader.read(&mut buf[..want]).await.map_err(io)?;
         if n == 0 {
-            break;
+            break; // `finish_upload` reports the underrun.
         }
-        flush::<R>(ex, sock).await?;
-        ex.upload_chunk(&buf[..n], now())
-            .map_err(|e| Failure::Client(e.into()))?;
-        R::write_all(sock, &buf[..n]).await.map_err(io)?;
-        sent += n as u64;
-        (src.progress)(UploadProgress {
-            sent,
-            total: src.total,
-        });
-        // An early final answer ends the upload.
-        match R::try_read(sock, scratch) {
-            Ok(0) => ex.handle_eof(now()),
-            Ok(n) => ex.handle_bytes(&scratch[..n], now()),
-            Err(_) => {}
+        flush(link).await?;
+        link.conn.upload_chunk(&buf[..n], R::now())?;
+        write(link, &buf[..n]).await?;
+        if let Some((sent, total)) = link.conn.upload_progress() {
+            (src.progress)(UploadProgress { sent, total });
         }
-        if ex.is_done() {
-            return Ok(());
+        // An early final answer ends the body.
+        if let Some(sock) = link.sock.as_ref() {
+            match R::try_read(sock, scratch) {
+                Ok(0) => link.conn.handle_eof(R::now()),
+                Ok(n) => link.conn.handle_bytes(&scratch[..n], R::now()),
+                Err(_) => {}
+            }
         }
     }
-    ex.finish_upload(now())
-        .map_err(|e| Failure::Client(e.into()))?;
-    flush::<R>(ex, sock).await
+    link.conn.finish_upload(R::now())?;
+    flush(link).await
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::exchange::{ExchangeEvent, HttpExchange};
 use super::request::{Credentials, Lane, Request, ResponseKind};
-use super::upload::Upload;
+use super::upload::{Upload, UploadSpec};
 use super::{parse_response, Body, HttpError};
 use crate::config::HttpConfig;
 use crate::error::UsageError;
@@ -163,14 +163,24 @@ impl HttpConnection {
         Ok(())
     }
 
-    /// Start an upload, always on a fresh connection (a kept-alive one is closed first).
-    pub fn start_upload(&mut self, upload: Upload, _now: Instant) {
+    /// Start the multipart upload of `spec`, always on a fresh connection (a kept-alive one is
+    /// closed first). A spec that cannot be framed is refused before any connection is opened.
+    pub fn start_upload(
+        &mut self,
+        spec: &UploadSpec,
+        host: &str,
+        creds: &Credentials,
+        now: Instant,
+    ) -> Result<(), UsageError> {
+        self.clamp(now);
+        let upload = Upload::new(spec, host, creds)?;
         self.abandon();
         if matches!(self.state, State::Idle) {
             self.close();
         }
         self.job = Some(Job::Upload(Some(upload)));
         self.connect();
+        Ok(())
     }
 
     /// The socket asked for by [`HttpEvent::Connect`] is open.
