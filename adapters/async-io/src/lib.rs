@@ -86,6 +86,10 @@ impl Runtime for AsyncIo {
         (&mut s.get_ref()).write(buf)
     }
 
+    fn now() -> Instant {
+        Instant::now()
+    }
+
     async fn sleep_until(deadline: Instant) {
         Timer::at(deadline).await;
     }

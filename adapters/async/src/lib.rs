@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::marker::PhantomData;
-use std::time::Instant;
 
 use async_lock::Mutex;
 use futures_lite::AsyncRead;
@@ -433,7 +432,7 @@ async fn discover_inner<R: Runtime>(options: &DiscoverOptions) -> Result<Vec<Dis
         std::net::SocketAddr::from(([0, 0, 0, 0], 0))
     };
     let sock = R::bind_udp(bind, options.needs_broadcast().then_some(MULTICAST_TTL)).map_err(io)?;
-    let now = Instant::now;
+    let now = R::now;
     let mut d = Discovery::new(options.config.clone(), options.destinations(), now());
     let mut buf = [0u8; 2048];
     while !d.is_finished() {
@@ -448,7 +447,7 @@ async fn discover_inner<R: Runtime>(options: &DiscoverOptions) -> Result<Vec<Dis
         }
         let deadline = d
             .poll_timeout()
-            .unwrap_or_else(|| Instant::now() + Duration::from_millis(10));
+            .unwrap_or_else(|| R::now() + Duration::from_millis(10));
         if let Some(Ok((n, from))) =
             runtime::until::<R, _>(deadline, R::recv_from(&sock, &mut buf)).await
         {

@@ -1,4 +1,4 @@
-//! What a runtime provides: sockets, a timer and file reads. Everything else — the protocol,
+//! What a runtime provides: sockets, a clock and timer, and file reads. Everything else — the protocol,
 //! the drive loops, the client API — is written once in this crate.
 
 use std::future::Future;
@@ -35,7 +35,10 @@ pub trait Runtime: Send + Sync + 'static {
     fn try_read(s: &Self::Tcp, buf: &mut [u8]) -> io::Result<usize>;
     /// Write without waiting.
     fn try_write(s: &Self::Tcp, buf: &[u8]) -> io::Result<usize>;
-    /// Resolve at `deadline`.
+    /// The runtime's clock. The client reads time only here, so a runtime whose clock can be
+    /// paused (tokio's `start_paused`) drives every deadline of the client in tests.
+    fn now() -> Instant;
+    /// Resolve at `deadline` (an instant of [`Runtime::now`]'s clock).
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;
     /// Let the reactor record readiness that arrived while nobody polled (tokio needs a
     /// yield before a `try_read` can see a peer's close; a no-op elsewhere).

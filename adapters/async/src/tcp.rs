@@ -15,10 +15,6 @@ use crate::{Callback, Result};
 
 const READ_BUF: usize = 64 * 1024;
 
-fn now() -> Instant {
-    Instant::now()
-}
-
 pub(crate) struct TcpLink<R: Runtime> {
     pub(crate) calls: TcpCalls,
     addr: SocketAddr,
@@ -42,21 +38,21 @@ impl<R: Runtime> TcpLink<R> {
         callback: Option<Callback>,
     ) -> Self {
         Self {
-            calls: TcpCalls::new(config, now()),
+            calls: TcpCalls::new(config, R::now()),
             addr,
             sock: None,
             connect_timeout,
             buf: vec![0; READ_BUF].into_boxed_slice(),
             callback,
-            last_io: now(),
+            last_io: R::now(),
         }
     }
 
     pub(crate) async fn command(&mut self, command: Command) -> Result<Reply> {
         self.check_idle_socket().await;
-        let id = self.calls.submit(command, now())?;
+        let id = self.calls.submit(command, R::now())?;
         loop {
-            if let Some(r) = self.calls.outcome(id, now()) {
+            if let Some(r) = self.calls.outcome(id, R::now()) {
                 return r;
             }
             self.step().await;
@@ -66,7 +62,9 @@ impl<R: Runtime> TcpLink<R> {
     /// A printer that dropped an idle connection shows up as EOF before the next command is
     /// written, so the session reconnects first instead of losing the command.
     async fn check_idle_socket(&mut self) {
-        if self.last_io.elapsed() < PROBE_AFTER_IDLE || self.sock.is_none() {
+        if R::now().saturating_duration_since(self.last_io) < PROBE_AFTER_IDLE
+            || self.sock.is_none()
+        {
             return;
         }
         R::refresh_readiness().await;
@@ -74,10 +72,10 @@ impl<R: Runtime> TcpLink<R> {
             return;
         };
         match R::try_read(sock, &mut self.buf) {
-            Ok(0) => self.calls.handle_eof(now()),
-            Ok(n) => self.calls.handle_bytes(&self.buf[..n], now()),
+            Ok(0) => self.calls.handle_eof(R::now()),
+            Ok(n) => self.calls.handle_bytes(&self.buf[..n], R::now()),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => self.calls.handle_eof(now()),
+            Err(_) => self.calls.handle_eof(R::now()),
         }
     }
 
@@ -87,12 +85,12 @@ impl<R: Runtime> TcpLink<R> {
         let deadline = self
             .calls
             .poll_timeout()
-            .unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+            .unwrap_or_else(|| R::now() + Duration::from_millis(100));
         match self.sock.as_mut() {
             Some(sock) => match until::<R, _>(deadline, R::read(sock, &mut self.buf)).await {
-                Some(Ok(0)) | Some(Err(_)) => self.calls.handle_eof(now()),
+                Some(Ok(0)) | Some(Err(_)) => self.calls.handle_eof(R::now()),
                 Some(Ok(n)) => {
-                    self.last_io = now();
+                    self.last_io = R::now();
                     self.calls.handle_bytes(&self.buf[..n], self.last_io);
                 }
                 None => {}
@@ -101,7 +99,7 @@ impl<R: Runtime> TcpLink<R> {
                 R::sleep_until(deadline).await;
             }
         }
-        self.calls.handle_timeout(now());
+        self.calls.handle_timeout(R::now());
         self.drain().await;
     }
 
@@ -114,25 +112,25 @@ impl<R: Runtime> TcpLink<R> {
                         None => false,
                     };
                     if !ok {
-                        self.calls.handle_eof(now());
+                        self.calls.handle_eof(R::now());
                     }
                 }
                 TcpAction::Connect => {
                     tracing::debug!(addr = %self.addr, "tcp connect");
-                    let deadline = Instant::now() + self.connect_timeout;
+                    let deadline = R::now() + self.connect_timeout;
                     let r = until::<R, _>(deadline, R::connect(self.addr))
                         .await
                         .unwrap_or_else(|| Err(ErrorKind::TimedOut.into()));
                     match r {
                         Ok(sock) => {
-                            self.last_io = now();
+                            self.last_io = R::now();
                             self.sock = Some(sock);
-                            self.calls.handle_connected(now());
+                            self.calls.handle_connected(R::now());
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "connect failed");
                             self.calls
-                                .handle_connect_failed(ClientError::unreachable(&e), now());
+                                .handle_connect_failed(ClientError::unreachable(&e), R::now());
                         }
                     }
                 }
@@ -158,9 +156,9 @@ impl<R: Runtime> TcpLink<R> {
         progress: &mut (dyn FnMut(UploadProgress) + Send),
     ) -> Result<()> {
         self.check_idle_socket().await;
-        let id = self.calls.start_upload(name, size, now())?;
+        let id = self.calls.start_upload(name, size, R::now())?;
         loop {
-            if let Some(r) = self.calls.upload_accepted(id, now()) {
+            if let Some(r) = self.calls.upload_accepted(id, R::now()) {
                 r?;
                 break;
             }
@@ -178,14 +176,14 @@ impl<R: Runtime> TcpLink<R> {
                 .map_err(|e| ClientError::io(&e))?;
             if n == 0 {
                 // The reader ended early: the upload cannot be finished honestly.
-                self.calls.close(now());
+                self.calls.close(R::now());
                 self.drain().await;
                 return Err(flashforge_proto::UsageError::UploadUnderrun {
                     missing: size - sent,
                 }
                 .into());
             }
-            self.calls.upload_chunk(&buf[..n], now())?;
+            self.calls.upload_chunk(&buf[..n], R::now())?;
             self.drain().await;
             if self.sock.is_none() {
                 break;
@@ -194,10 +192,10 @@ impl<R: Runtime> TcpLink<R> {
             progress(UploadProgress { sent, total: size });
         }
         if size == 0 {
-            self.calls.upload_chunk(&[], now())?;
+            self.calls.upload_chunk(&[], R::now())?;
         }
         loop {
-            if let Some(r) = self.calls.outcome(id, now()) {
+            if let Some(r) = self.calls.outcome(id, R::now()) {
                 return r.map(drop);
             }
             self.step().await;
@@ -212,9 +210,9 @@ impl<R: Runtime> TcpLink<R> {
     }
 
     pub(crate) async fn close(&mut self) {
-        self.calls.close(now());
-        let end = Instant::now() + Duration::from_secs(2);
-        while !self.calls.is_finished() && Instant::now() < end && self.sock.is_some() {
+        self.calls.close(R::now());
+        let end = R::now() + Duration::from_secs(2);
+        while !self.calls.is_finished() && R::now() < end && self.sock.is_some() {
             self.step().await;
         }
         self.sock = None;

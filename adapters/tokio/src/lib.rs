@@ -121,6 +121,11 @@ impl Runtime for Tokio {
         s.try_write(buf)
     }
 
+    fn now() -> Instant {
+        // tokio's clock, which tests can pause and advance.
+        tokio::time::Instant::now().into_std()
+    }
+
     async fn sleep_until(deadline: Instant) {
         tokio::time::sleep_until(deadline.into()).await;
     }
