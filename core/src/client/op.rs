@@ -1,0 +1,202 @@
+//! What a caller asks for, [`Op`], and what it gets back, [`Output`].
+
+use std::fmt;
+
+use crate::gcode::Thumbnail;
+use crate::http::{Axis, GcodeFile, JobOptions};
+
+use super::{ClientError, Info, Status, Temps};
+
+/// A heater.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heater {
+    /// Nozzle / tool `n` (0 = the only or right nozzle).
+    Tool(u8),
+    /// The bed.
+    Bed,
+    /// The chamber (Creator 5 Pro).
+    Chamber,
+}
+
+impl fmt::Display for Heater {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tool(n) => write!(f, "tool {n}"),
+            Self::Bed => f.write_str("bed"),
+            Self::Chamber => f.write_str("chamber"),
+        }
+    }
+}
+
+/// One operation of the high-level client.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Op {
+    /// One [`Status`] snapshot.
+    Status,
+    /// [`Info`]: identity and firmware.
+    Info,
+    /// Temperatures only ([`Temps`]).
+    Temperatures,
+    /// Set a heater target in °C; `None` turns it off.
+    SetTemperature(Heater, Option<u16>),
+    /// Turn every heater off.
+    TemperaturesOff,
+    /// LED on/off.
+    Led(bool),
+    /// Filtration fans on (both) / off.
+    Filtration(bool),
+    /// Camera stream on/off.
+    Camera(bool),
+    /// The MJPEG stream URL.
+    CameraUrl,
+    /// Home all axes.
+    Home,
+    /// Jog one axis by `mm`, relative.
+    Jog(Axis, f64),
+    /// Part-cooling fan speed in percent, 0–100 (`0` = off; more is a usage error).
+    Fan(u8),
+    /// Print speed override in percent.
+    Speed(u16),
+    /// Pause the job.
+    Pause,
+    /// Resume the job.
+    Resume,
+    /// Cancel the job.
+    Cancel,
+    /// Acknowledge a finished or cancelled job so the printer is ready again.
+    ClearPlatform,
+    /// Print a file stored on the printer.
+    StartFile {
+        /// Name as listed.
+        name: String,
+        /// Leveling, material mappings, ...
+        options: JobOptions,
+    },
+    /// The full file list (TCP `~M661`).
+    Files,
+    /// The recent files with metadata (HTTP `/gcodeList`).
+    RecentFiles,
+    /// A stored file's thumbnail.
+    Thumbnail(String),
+    /// One raw G-code line over TCP.
+    Gcode(String),
+    /// Configure a material-station slot (1–4).
+    ConfigureSlot {
+        /// Slot 1–4.
+        slot: u8,
+        /// Material name (`PLA`, ...).
+        material: String,
+        /// Colour.
+        color: crate::http::Rgb,
+    },
+}
+
+impl Op {
+    /// A short name for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Info => "info",
+            Self::Temperatures => "temperatures",
+            Self::SetTemperature(..) => "set temperature",
+            Self::TemperaturesOff => "temperatures off",
+            Self::Led(_) => "LED control",
+            Self::Filtration(_) => "filtration",
+            Self::Camera(_) => "camera control",
+            Self::CameraUrl => "camera stream",
+            Self::Home => "homing",
+            Self::Jog(..) => "jogging",
+            Self::Fan(_) => "fan control",
+            Self::Speed(_) => "speed override",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Cancel => "cancel",
+            Self::ClearPlatform => "clear platform",
+            Self::StartFile { .. } => "start print",
+            Self::Files => "full file list",
+            Self::RecentFiles => "recent file list",
+            Self::Thumbnail(_) => "thumbnail",
+            Self::Gcode(_) => "raw G-code",
+            Self::ConfigureSlot { .. } => "material slot",
+        }
+    }
+}
+
+/// The outcome of an [`Op`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Done, nothing to report.
+    Done,
+    /// [`Op::Status`].
+    Status(Box<Status>),
+    /// [`Op::Info`].
+    Info(Box<Info>),
+    /// [`Op::Temperatures`].
+    Temperatures(Temps),
+    /// [`Op::CameraUrl`].
+    Url(String),
+    /// [`Op::Files`].
+    Files(Vec<String>),
+    /// [`Op::RecentFiles`].
+    RecentFiles(Vec<GcodeFile>),
+    /// [`Op::Thumbnail`].
+    Thumbnail(Thumbnail),
+    /// [`Op::Gcode`]: the reply lines.
+    Lines(Vec<String>),
+}
+
+macro_rules! output_getter {
+    ($(#[$m:meta])* $name:ident, $variant:ident, $ty:ty, $conv:expr) => {
+        $(#[$m])*
+        pub fn $name(self) -> Result<$ty, ClientError> {
+            match self {
+                Self::$variant(v) => Ok($conv(v)),
+                _ => Err(ClientError::UnexpectedReply(stringify!($variant))),
+            }
+        }
+    };
+}
+
+impl Output {
+    /// `Ok(())` for [`Output::Done`].
+    pub fn done(self) -> Result<(), ClientError> {
+        match self {
+            Self::Done => Ok(()),
+            _ => Err(ClientError::UnexpectedReply("Done")),
+        }
+    }
+    output_getter!(
+        /// The status.
+        status, Status, Status, |b: Box<Status>| *b
+    );
+    output_getter!(
+        /// The info.
+        info, Info, Info, |b: Box<Info>| *b
+    );
+    output_getter!(
+        /// The temperatures.
+        temperatures, Temperatures, Temps, |t| t
+    );
+    output_getter!(
+        /// The URL.
+        url, Url, String, |u| u
+    );
+    output_getter!(
+        /// The file names.
+        files, Files, Vec<String>, |f| f
+    );
+    output_getter!(
+        /// The recent files.
+        recent_files, RecentFiles, Vec<GcodeFile>, |f| f
+    );
+    output_getter!(
+        /// The thumbnail.
+        thumbnail, Thumbnail, Thumbnail, |t| t
+    );
+    output_getter!(
+        /// The reply lines.
+        lines, Lines, Vec<String>, |l| l
+    );
+}

@@ -1,0 +1,219 @@
+//! What a client is configured with: [`ClientOptions`] (timeouts, bounds, the model hint),
+//! [`DiscoverOptions`] (where discovery probes go) and the capability [`Overrides`].
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::discovery::{
+    lan_destinations, Destination, DestinationKind, DiscoveryConfig, DEFAULT_PORTS,
+    FALLBACK_BROADCASTS,
+};
+use crate::Model;
+
+/// Timeouts, bounds and overrides of a client; the same for every adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// TCP session limits and timings (reply deadline, keep-alive, back-off).
+    pub tcp: crate::Config,
+    /// HTTP limits and deadlines.
+    pub http: crate::HttpConfig,
+    /// Deadline of opening a TCP connection.
+    pub connect_timeout: Duration,
+    /// Capability overrides.
+    pub overrides: Overrides,
+    /// Send uploads with `Expect: 100-continue` (as the reference clients do).
+    pub expect_continue: bool,
+    /// Bytes read from the caller's reader per upload chunk.
+    pub upload_chunk_size: usize,
+    /// The model, when known before connecting (a discovery reply, a profile, the user): it
+    /// picks the TCP dialect before the first command. Without it the TCP session starts in
+    /// [`Dialect::Unknown`](crate::Dialect::Unknown), which accepts both reply shapes, until `~M115` names the model;
+    /// `~M115` (or `/detail`) still decides the model in the end.
+    pub model: Option<Model>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            tcp: crate::Config::default(),
+            http: crate::HttpConfig::default(),
+            connect_timeout: Duration::from_secs(5),
+            overrides: Overrides::default(),
+            expect_continue: true,
+            upload_chunk_size: 256 * 1024,
+            model: None,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Deadline of a command's reply, TCP and HTTP (default 5 s).
+    pub fn reply_timeout(mut self, d: Duration) -> Self {
+        self.tcp.reply_timeout = d;
+        self.tcp.long_reply_timeout = self.tcp.long_reply_timeout.max(d);
+        self.http.command_timeout = d;
+        self.http.read_timeout = d;
+        self
+    }
+    /// Deadline of opening a connection (default 5 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// Idle time before a TCP keep-alive status request (default 5 s).
+    pub fn keepalive_interval(mut self, d: Duration) -> Self {
+        self.tcp.keepalive_interval = d;
+        self
+    }
+    /// First TCP reconnect back-off (doubles up to 30 s).
+    pub fn reconnect_backoff(mut self, d: Duration) -> Self {
+        self.tcp.reconnect_backoff = d;
+        self
+    }
+    /// Largest HTTP body accepted (default 16 MiB).
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.http.max_body_bytes = n;
+        self
+    }
+    /// Capability overrides.
+    pub fn overrides(mut self, o: Overrides) -> Self {
+        self.overrides = o;
+        self
+    }
+    /// `Expect: 100-continue` on uploads.
+    pub fn expect_continue(mut self, on: bool) -> Self {
+        self.expect_continue = on;
+        self
+    }
+    /// The model, when known before connecting (see [`ClientOptions::model`]); `None` or
+    /// [`Model::Unknown`] leave it to `~M115`. A discovery reply names it:
+    ///
+    /// ```
+    /// # use flashforge_proto::client::ClientOptions;
+    /// # use flashforge_proto::Model;
+    /// # let found_model = Model::Adventurer3; // e.g. `discovered.reply.model`
+    /// let options = ClientOptions::default().model(Some(found_model));
+    /// assert_eq!(options.model, Some(Model::Adventurer3));
+    /// assert_eq!(ClientOptions::default().model(Some(Model::Unknown)).model, None);
+    /// ```
+    pub fn model(mut self, model: Option<Model>) -> Self {
+        self.model = model.filter(|m| *m != Model::Unknown);
+        self
+    }
+    /// Upload chunk size (clamped to 4 KiB–8 MiB).
+    pub fn upload_chunk_size(mut self, n: usize) -> Self {
+        self.upload_chunk_size = n.clamp(4096, 8 << 20);
+        self
+    }
+}
+
+/// Where discovery probes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoverOptions {
+    /// Unicast targets (a known printer, or simulators on loopback). Empty = the LAN.
+    pub targets: Vec<SocketAddr>,
+    /// LAN search: multicast to 225.0.0.9 (on by default).
+    pub multicast: bool,
+    /// LAN search: broadcasts (on by default).
+    pub broadcast: bool,
+    /// Directed broadcast addresses of the local networks (default: the common home subnets).
+    pub directed_broadcasts: Vec<Ipv4Addr>,
+    /// Timeouts, retries, probes, bound.
+    pub config: DiscoveryConfig,
+}
+
+impl Default for DiscoverOptions {
+    fn default() -> Self {
+        Self {
+            targets: Vec::new(),
+            multicast: true,
+            broadcast: true,
+            directed_broadcasts: FALLBACK_BROADCASTS.to_vec(),
+            config: DiscoveryConfig::default(),
+        }
+    }
+}
+
+impl DiscoverOptions {
+    /// Probe these addresses by unicast only (no broadcast, no multicast).
+    pub fn unicast(targets: impl IntoIterator<Item = SocketAddr>) -> Self {
+        Self {
+            targets: targets.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Give up after `timeout` overall.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// The probe destinations.
+    pub fn destinations(&self) -> Vec<Destination> {
+        if self.targets.is_empty() {
+            lan_destinations(
+                &DEFAULT_PORTS,
+                &self.directed_broadcasts,
+                self.multicast,
+                self.broadcast,
+            )
+        } else {
+            self.targets
+                .iter()
+                .map(|&addr| Destination {
+                    addr,
+                    kind: DestinationKind::Unicast,
+                })
+                .collect()
+        }
+    }
+
+    /// Whether the socket needs `SO_BROADCAST` / a multicast TTL.
+    pub fn needs_broadcast(&self) -> bool {
+        self.targets.is_empty() && (self.broadcast || self.multicast)
+    }
+}
+
+/// A capability override: follow what the printer reports, or force it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Toggle {
+    /// Follow the model and what the printer reports.
+    #[default]
+    Auto,
+    /// Assume present.
+    On,
+    /// Assume absent (the operation fails with [`ClientError::Unsupported`](super::ClientError::Unsupported)).
+    Off,
+}
+
+impl Toggle {
+    pub(super) fn apply(self, flag: &mut bool) {
+        match self {
+            Self::Auto => {}
+            Self::On => *flag = true,
+            Self::Off => *flag = false,
+        }
+    }
+}
+
+/// Capability overrides for printers whose firmware reports wrongly (or a model this crate
+/// does not know yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Overrides {
+    /// LED control.
+    pub led: Toggle,
+    /// Filtration fans.
+    pub filtration: Toggle,
+    /// Camera (stream URL and on/off).
+    pub camera: Toggle,
+    /// Material station.
+    pub material_station: Toggle,
+    /// Homing and jogging.
+    pub motion: Toggle,
+    /// Chamber heater.
+    pub chamber_heater: Toggle,
+}

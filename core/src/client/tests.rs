@@ -1,0 +1,287 @@
+//! Unit tests of the client's decisions: which steps each operation plans on each model,
+//! what a model refuses, and how the step outputs are read back.
+
+use std::io::ErrorKind;
+
+use super::*;
+use crate::http::{Axis, Control, Filtration, Heat, JobOptions, Request};
+use crate::{Command, Model, UsageError};
+
+#[test]
+fn every_model_plans_status_on_its_channel() {
+    for m in Model::ALL {
+        let p = Plan::new(Op::Status, &target(m)).unwrap();
+        if m.is_http() {
+            assert_eq!(p.steps(), &[Step::Http(Request::Detail)], "{m}");
+        } else {
+            assert_eq!(p.steps().len(), 3, "{m}");
+        }
+    }
+}
+
+#[test]
+fn creator5_has_no_tcp_operations() {
+    for m in [Model::Creator5, Model::Creator5Pro] {
+        for op in [Op::Home, Op::Files, Op::Gcode("M105".into())] {
+            let e = Plan::new(op.clone(), &target(m)).unwrap_err();
+            assert!(e.is_unsupported(), "{m} {op:?}: {e}");
+        }
+    }
+}
+
+#[test]
+fn legacy_printers_refuse_http_only_operations() {
+    for m in [Model::Adventurer3, Model::Adventurer4] {
+        for op in [
+            Op::RecentFiles,
+            Op::ClearPlatform,
+            Op::CameraUrl,
+            Op::Filtration(true),
+        ] {
+            assert!(Plan::new(op, &target(m)).unwrap_err().is_unsupported());
+        }
+    }
+}
+
+#[test]
+fn creator5_temperatures_go_per_tool() {
+    let p = Plan::new(
+        Op::SetTemperature(Heater::Tool(2), Some(210)),
+        &target(Model::Creator5),
+    )
+    .unwrap();
+    let [Step::Http(Request::Control {
+        command: Control::Temperature(t),
+        ..
+    })] = p.steps()
+    else {
+        panic!("{p:?}")
+    };
+    assert_eq!(t.nozzles.unwrap()[2], Heat::Target(210));
+    assert_eq!(t.nozzles.unwrap()[0], Heat::Keep);
+}
+
+#[test]
+fn overrides_switch_capabilities() {
+    let t = target(Model::Adventurer5M).with_overrides(&Overrides {
+        filtration: Toggle::On,
+        led: Toggle::Off,
+        ..Overrides::default()
+    });
+    assert!(Plan::new(Op::Led(true), &t).unwrap_err().is_unsupported());
+    // The override lets the request through the capability check; the core's per-model
+    // check of `/control` commands still knows the 5M firmware lacks the command.
+    assert!(Plan::new(Op::Filtration(true), &t).is_err());
+}
+
+#[test]
+fn finish_rejects_wrong_output_count() {
+    let p = Plan::new(Op::Pause, &target(Model::Adventurer4)).unwrap();
+    assert!(p.finish(vec![]).is_err());
+}
+
+#[test]
+fn jog_over_tcp_is_relative_and_restores_absolute() {
+    let p = Plan::new(Op::Jog(Axis::Z, 5.0), &target(Model::Adventurer5M)).unwrap();
+    assert_eq!(p.steps().len(), 3);
+    assert_eq!(p.steps()[0], Step::Tcp(Command::RelativePositioning));
+    assert_eq!(p.steps()[2], Step::Tcp(Command::AbsolutePositioning));
+    assert!(Plan::new(Op::Jog(Axis::X, f64::NAN), &target(Model::Adventurer5M)).is_err());
+}
+
+#[test]
+fn upload_routes() {
+    let o = UploadOptions::default().start(true);
+    let r = upload_route(&target(Model::AD5X), "/a/b/cube.gcode", 10, &o, 1).unwrap();
+    assert!(matches!(r, UploadRoute::Http(s) if s.file_name == "cube.gcode" && s.print_now));
+    let r = upload_route(&target(Model::Adventurer3), "cube.g", 10, &o, 1).unwrap();
+    assert!(matches!(r, UploadRoute::Tcp { start, .. } if start.len() == 2));
+    let lev = UploadOptions::default().leveling(true);
+    assert!(upload_route(&target(Model::Adventurer4), "cube.g", 10, &lev, 1).is_err());
+}
+
+#[test]
+fn temperatures_take_m104_m140_on_every_model_with_a_tcp_channel() {
+    for m in [
+        Model::Adventurer3,
+        Model::Adventurer4,
+        Model::Adventurer5M,
+        Model::Adventurer5MPro,
+        Model::AD5X,
+    ] {
+        let bed = set(Heater::Bed, Some(60), m).unwrap();
+        assert_eq!(tcp_bytes(&bed), ["~M140 S60\n"], "{m}");
+        let nozzle = set(Heater::Tool(0), Some(210), m).unwrap();
+        assert_eq!(tcp_bytes(&nozzle), ["~M104 S210\n"], "{m}");
+        // Off is S0.
+        let off = set(Heater::Tool(0), None, m).unwrap();
+        assert_eq!(tcp_bytes(&off), ["~M104 S0\n"], "{m}");
+        let off = set(Heater::Bed, None, m).unwrap();
+        assert_eq!(tcp_bytes(&off), ["~M140 S0\n"], "{m}");
+        let all = Plan::new(Op::TemperaturesOff, &target(m)).unwrap();
+        assert_eq!(tcp_bytes(&all), ["~M104 S0\n", "~M140 S0\n"], "{m}");
+    }
+}
+
+#[test]
+fn temperature_control_is_http_only_on_the_creator5_family() {
+    for m in [Model::Creator5, Model::Creator5Pro] {
+        let p = set(Heater::Bed, Some(60), m).unwrap();
+        let [Step::Http(Request::Control {
+            command: Control::Temperature(t),
+            ..
+        })] = p.steps()
+        else {
+            panic!("{m}: {p:?}")
+        };
+        assert_eq!(t.platform, Heat::Target(60));
+        assert_eq!(t.nozzles, Some([Heat::Keep; 4]), "{m}: nozzles always sent");
+        let p = Plan::new(Op::TemperaturesOff, &target(m)).unwrap();
+        assert!(matches!(p.steps(), [Step::Http(_)]), "{m}");
+    }
+    // An HTTP-only printer of no known family: the key names are disputed, so no guess.
+    let t = Target::connecting_http("10.0.0.2");
+    let e = Plan::new(Op::SetTemperature(Heater::Bed, Some(60)), &t).unwrap_err();
+    assert!(e.is_unsupported(), "{e:?}");
+}
+
+#[test]
+fn a_second_tool_over_tcp_is_unsupported() {
+    for m in [Model::AD5X, Model::Adventurer5M, Model::Adventurer4] {
+        let e = set(Heater::Tool(1), Some(200), m).unwrap_err();
+        assert!(
+            matches!(e, ClientError::Unsupported { model, .. } if model == m),
+            "{m}: {e:?}"
+        );
+        assert!(set(Heater::Tool(1), None, m).unwrap_err().is_unsupported());
+    }
+    // The Creator 5's four tools are real.
+    assert!(set(Heater::Tool(1), Some(200), Model::Creator5).is_ok());
+    assert!(set(Heater::Chamber, Some(40), Model::Adventurer5M)
+        .unwrap_err()
+        .is_unsupported());
+}
+
+#[test]
+fn what_a_model_lacks_is_one_typed_unsupported() {
+    let a4 = target(Model::Adventurer4);
+    let lev = UploadOptions::default().start(true).leveling(true);
+    let e = upload_route(&a4, "cube.g", 10, &lev, 1).unwrap_err();
+    assert_eq!(
+        e,
+        ClientError::Unsupported {
+            operation: "leveling before a print",
+            model: Model::Adventurer4
+        }
+    );
+    assert_eq!(e.io_kind(), ErrorKind::Unsupported);
+    let start = Op::StartFile {
+        name: "cube.g".into(),
+        options: JobOptions {
+            leveling: true,
+            ..JobOptions::default()
+        },
+    };
+    assert!(Plan::new(start, &a4).unwrap_err().is_unsupported());
+    // Material mappings on a 5M, whose job body has none.
+    let mapped = JobOptions {
+        mappings: vec![crate::http::MaterialMapping {
+            tool_id: 0,
+            slot_id: 1,
+            material_name: "PLA".into(),
+            tool_color: crate::http::Rgb::WHITE,
+            slot_color: crate::http::Rgb::WHITE,
+        }],
+        ..JobOptions::default()
+    };
+    let m5 = target(Model::Adventurer5M);
+    let op = Op::StartFile {
+        name: "cube.g".into(),
+        options: mapped.clone(),
+    };
+    assert!(Plan::new(op, &m5).unwrap_err().is_unsupported());
+    let up = UploadOptions::default().job(mapped);
+    assert!(upload_route(&m5, "cube.g", 10, &up, 1)
+        .unwrap_err()
+        .is_unsupported());
+    // A `/control` command the firmware lacks, forced through the capability override.
+    let forced = m5.with_overrides(&Overrides {
+        filtration: Toggle::On,
+        ..Overrides::default()
+    });
+    assert!(Plan::new(Op::Filtration(true), &forced)
+        .unwrap_err()
+        .is_unsupported());
+}
+
+#[test]
+fn creator5_pro_filtration_is_unsupported_unless_overridden() {
+    let c5p = target(Model::Creator5Pro);
+    assert!(!c5p.capabilities.filtration);
+    let e = Plan::new(Op::Filtration(true), &c5p).unwrap_err();
+    assert!(e.is_unsupported(), "{e:?}");
+    let on = c5p.with_overrides(&Overrides {
+        filtration: Toggle::On,
+        ..Overrides::default()
+    });
+    let p = Plan::new(Op::Filtration(true), &on).unwrap();
+    assert!(matches!(
+        p.steps(),
+        [Step::Http(Request::Control {
+            command: Control::Filtration(Filtration::Both),
+            ..
+        })]
+    ));
+    // The 5M Pro's filtration really runs.
+    assert!(Plan::new(Op::Filtration(true), &target(Model::Adventurer5MPro)).is_ok());
+}
+
+#[test]
+fn fan_takes_percent() {
+    let duty = |m: Model, pct: u8| -> Option<u8> {
+        let p = Plan::new(Op::Fan(pct), &target(m)).unwrap();
+        match p.steps() {
+            [Step::Http(Request::Control {
+                command: Control::PrinterSettings(s),
+                ..
+            })] => s.cooling_fan,
+            [Step::Tcp(Command::FanOn { speed })] => *speed,
+            [Step::Tcp(Command::FanOff)] => Some(0),
+            other => panic!("{other:?}"),
+        }
+    };
+    for m in [Model::Adventurer5M, Model::Adventurer4, Model::Creator5] {
+        assert_eq!(duty(m, 50), Some(128), "{m}");
+        assert_eq!(duty(m, 100), Some(255), "{m}");
+        assert_eq!(duty(m, 0), Some(0), "{m}");
+        let e = Plan::new(Op::Fan(101), &target(m)).unwrap_err();
+        assert!(
+            matches!(e, ClientError::Usage(UsageError::OutOfRange { .. })),
+            "{m}: {e:?}"
+        );
+    }
+    // 50 % sent, reported back by `/detail` as 50 % (0–100, like the sim's 128 * 100 / 255).
+    assert_eq!(u32::from(ops::fan_duty(50)) * 100 / 255, 50);
+}
+
+fn target(model: Model) -> Target {
+    Target::new(model, "3.1.3", "10.0.0.2")
+}
+
+fn tcp_bytes(plan: &Plan) -> Vec<String> {
+    plan.steps()
+        .iter()
+        .map(|s| {
+            let Step::Tcp(c) = s else {
+                panic!("not a TCP step: {s:?}")
+            };
+            let mut out = Vec::new();
+            c.encode(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        })
+        .collect()
+}
+
+fn set(heater: Heater, celsius: Option<u16>, model: Model) -> Result<Plan, ClientError> {
+    Plan::new(Op::SetTemperature(heater, celsius), &target(model))
+}

@@ -1,0 +1,126 @@
+//! Uploads: which [`UploadRoute`] a file takes to a printer, its [`UploadOptions`], the
+//! progress adapters report and the check of the final HTTP reply.
+
+use crate::http::{Body, JobFormat, JobOptions, UploadSpec};
+use crate::Command;
+
+use super::ops::{mappings_unsupported, options_unsupported, start_commands};
+use super::plan::check_body;
+use super::{ClientError, Target};
+
+/// Upload progress: bytes of the file sent so far and the file size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadProgress {
+    /// File bytes written to the socket.
+    pub sent: u64,
+    /// File size.
+    pub total: u64,
+}
+
+/// How a file reaches the printer.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum UploadRoute {
+    /// HTTP multipart `/uploadGcode` (starts the print itself when asked).
+    Http(UploadSpec),
+    /// Legacy `~M28`/`~M29` over TCP, then `start` (select and print) when asked.
+    Tcp {
+        /// Name on the printer.
+        name: String,
+        /// Exact size.
+        size: u64,
+        /// The commands that start the print afterwards (empty: just store it).
+        start: Vec<Command>,
+    },
+}
+
+/// Options of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct UploadOptions {
+    /// Start printing when the upload completes.
+    pub start: bool,
+    /// Job options (leveling, material mappings; HTTP printers only).
+    pub job: JobOptions,
+    /// Send `Expect: 100-continue` (HTTP; default off in [`Default`], on in the adapters).
+    pub expect_continue: bool,
+}
+
+impl UploadOptions {
+    /// Start printing when done.
+    pub fn start(mut self, start: bool) -> Self {
+        self.start = start;
+        self
+    }
+    /// Level the bed before the print (HTTP printers).
+    pub fn leveling(mut self, on: bool) -> Self {
+        self.job.leveling = on;
+        self
+    }
+    /// Job options.
+    pub fn job(mut self, job: JobOptions) -> Self {
+        self.job = job;
+        self
+    }
+}
+
+/// Which route an upload of `size` bytes named `name` takes on `target`. `seed` feeds the
+/// multipart boundary (the caller's entropy; the core has none).
+pub fn upload_route(
+    target: &Target,
+    name: &str,
+    size: u64,
+    options: &UploadOptions,
+    seed: u64,
+) -> Result<UploadRoute, ClientError> {
+    let name = crate::gcode::bare_file_name(name);
+    if target.http() {
+        crate::http::check_file_name(name)?;
+        let format = JobFormat::for_printer(target.model, &target.firmware);
+        if !options.job.mappings.is_empty() && !format.carries_mappings() {
+            return Err(mappings_unsupported(target.model));
+        }
+        Ok(UploadRoute::Http(UploadSpec {
+            file_name: name.to_owned(),
+            file_size: size,
+            print_now: options.start,
+            format,
+            options: options.job.clone(),
+            expect_continue: options.expect_continue,
+            boundary_seed: seed,
+        }))
+    } else if target.tcp() {
+        if options.job != JobOptions::default() {
+            return Err(options_unsupported(&options.job, target.model));
+        }
+        // Validates the name for the line protocol.
+        Command::upload_begin(name, size)?;
+        Ok(UploadRoute::Tcp {
+            name: name.to_owned(),
+            size,
+            start: if options.start {
+                start_commands(name, target.dialect)
+            } else {
+                Vec::new()
+            },
+        })
+    } else {
+        Err(ClientError::Unsupported {
+            operation: "upload",
+            model: target.model,
+        })
+    }
+}
+
+/// Entropy for a multipart boundary (std's per-process random hash keys; no clock).
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    h.finish()
+}
+
+/// Check an upload's final HTTP reply.
+pub fn finish_upload(body: Body) -> Result<(), ClientError> {
+    check_body(body).map(drop)
+}
