@@ -1,0 +1,337 @@
+//! `client::TcpCalls` paired with the in-memory `mock::Printer` on a virtual clock: the
+//! adapters' TCP call loop with no socket and no sleep. Each test drives the pair from
+//! deadline to deadline and checks what was written, when a call ended, and how.
+
+// Tests take a base Instant from the clock; the core itself never does.
+#![allow(clippy::disallowed_methods)]
+
+use std::time::{Duration, Instant};
+
+use flashforge_proto::client::{
+    ClientError, Op, Output, Plan, Step, StepOutput, Target, TcpAction, TcpCalls,
+};
+use flashforge_proto::http::MachineState;
+use flashforge_proto::mock::Printer;
+use flashforge_proto::{
+    Command, CommandId, Config, ConnectionState, Dialect, Model, Reply, SessionError,
+};
+
+struct Pair {
+    calls: TcpCalls,
+    p: Printer,
+    t0: Instant,
+    now: Instant,
+    connected: bool,
+    /// Connection attempts still to refuse.
+    refuse_connect: u32,
+    /// (ms since start, what was written: a command line, or `<n bytes>` of file data)
+    sent: Vec<(u64, String)>,
+    states: Vec<(u64, ConnectionState)>,
+}
+
+impl Pair {
+    fn new(config: Config, printer: Printer) -> Self {
+        let t0 = Instant::now();
+        Self {
+            calls: TcpCalls::new(config, t0),
+            p: printer,
+            t0,
+            now: t0,
+            connected: false,
+            refuse_connect: 0,
+            sent: Vec::new(),
+            states: Vec::new(),
+        }
+    }
+
+    fn modern() -> Self {
+        Self::new(Config::default(), Printer::new(Dialect::Modern))
+    }
+
+    fn ms(&self) -> u64 {
+        (self.now - self.t0).as_millis() as u64
+    }
+
+    /// Do everything that is ready at the current time, as an adapter's loop does.
+    fn drive(&mut self) {
+        loop {
+            let mut progress = false;
+            while let Some(action) = self.calls.poll_action() {
+                progress = true;
+                match action {
+                    TcpAction::Connect if self.refuse_connect > 0 => {
+                        self.refuse_connect -= 1;
+                        let error = ClientError::Unreachable("connection refused".into());
+                        self.calls.handle_connect_failed(error, self.now);
+                    }
+                    TcpAction::Connect => {
+                        self.p.disconnect();
+                        self.connected = true;
+                        self.calls.handle_connected(self.now);
+                    }
+                    TcpAction::Disconnect => {
+                        self.connected = false;
+                        self.p.disconnect();
+                    }
+                    TcpAction::Write(bytes) => {
+                        assert!(self.connected, "write while disconnected");
+                        let text = if bytes.first() == Some(&b'~') {
+                            String::from_utf8_lossy(&bytes).trim_end().to_owned()
+                        } else {
+                            format!("<{} bytes>", bytes.len())
+                        };
+                        self.sent.push((self.ms(), text));
+                        self.p.handle_bytes(&bytes);
+                    }
+                    other => panic!("unknown action {other:?}"),
+                }
+            }
+            while let Some(state) = self.calls.poll_state() {
+                self.states.push((self.ms(), state));
+            }
+            if self.connected {
+                while let Some(bytes) = self.p.poll_output() {
+                    progress = true;
+                    self.calls.handle_bytes(&bytes, self.now);
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    /// Jump to the next deadline.
+    fn advance(&mut self) {
+        let t = self
+            .calls
+            .poll_timeout()
+            .expect("a call is waiting, so there is a deadline");
+        assert!(t >= self.now, "poll_timeout went backwards");
+        assert!(
+            t - self.t0 < Duration::from_secs(120),
+            "no outcome in 2 min"
+        );
+        self.now = t;
+        self.calls.handle_timeout(self.now);
+    }
+
+    /// Drive until call `id` has its outcome: (ms since start, the outcome).
+    fn wait(&mut self, id: CommandId) -> (u64, Result<Reply, ClientError>) {
+        loop {
+            self.drive();
+            if let Some(outcome) = self.calls.outcome(id, self.now) {
+                return (self.ms(), outcome);
+            }
+            self.advance();
+        }
+    }
+
+    /// Submit `command` now and wait for its outcome.
+    fn call(&mut self, command: Command) -> (u64, Result<Reply, ClientError>) {
+        let id = self.calls.submit(command, self.now).unwrap();
+        self.wait(id)
+    }
+
+    /// Step from deadline to deadline until `d` has passed.
+    fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            self.drive();
+            match self.calls.poll_timeout() {
+                Some(t) if t <= end => {
+                    self.now = t.max(self.now);
+                    self.calls.handle_timeout(self.now);
+                }
+                _ => {
+                    self.now = end;
+                    self.calls.handle_timeout(self.now);
+                    self.drive();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn sent_lines(&self) -> Vec<&str> {
+        self.sent.iter().map(|(_, l)| l.as_str()).collect()
+    }
+
+    fn saw_state(&self, state: &ConnectionState) -> bool {
+        self.states.iter().any(|(_, s)| s == state)
+    }
+}
+
+#[test]
+fn a_call_logs_in_first_then_gets_its_reply() {
+    let mut pair = Pair::modern();
+    let (at, reply) = pair.call(Command::Temperatures);
+    assert_eq!(at, 0);
+    assert!(matches!(reply, Ok(Reply::Temperatures(_))), "{reply:?}");
+    assert_eq!(pair.sent_lines(), ["~M601 S1", "~M105"]);
+    assert!(pair.saw_state(&ConnectionState::Ready));
+    assert!(!pair.calls.needs_replacing());
+}
+
+#[test]
+fn a_connect_failure_fails_the_waiting_call_at_once_and_withdraws_it() {
+    let mut pair = Pair::modern();
+    pair.refuse_connect = 1;
+    let (at, outcome) = pair.call(Command::Temperatures);
+    // Reported when the attempt fails, not after the session's back-off.
+    assert_eq!(at, 0);
+    assert_eq!(
+        outcome.unwrap_err(),
+        ClientError::Unreachable("connection refused".into())
+    );
+    assert!(pair.sent.is_empty());
+    // The session reconnects after its back-off and logs in, but the withdrawn call is not
+    // sent to a printer whose caller already got an error.
+    pair.run_for(Duration::from_secs(2));
+    assert_eq!(pair.sent, [(500, "~M601 S1".to_owned())]);
+    assert!(pair.saw_state(&ConnectionState::Ready));
+    // The next call goes through on the same session.
+    let (_, reply) = pair.call(Command::Temperatures);
+    assert!(matches!(reply, Ok(Reply::Temperatures(_))), "{reply:?}");
+    assert_eq!(pair.sent_lines(), ["~M601 S1", "~M105"]);
+}
+
+#[test]
+fn a_call_still_queued_at_its_wait_limit_times_out_unsent() {
+    // The printer accepts connections but never answers the login.
+    let mut printer = Printer::new(Dialect::Modern);
+    printer.responsive = false;
+    let mut pair = Pair::new(Config::default(), printer);
+    let (at, outcome) = pair.call(Command::Temperatures);
+    // Three reply deadlines (3 × 5 s), although the session itself keeps trying.
+    assert_eq!(at, 15_000);
+    assert_eq!(outcome.unwrap_err(), ClientError::TimedOut);
+    let logins = pair.sent.iter().map(|(t, l)| (*t, l.as_str()));
+    assert_eq!(
+        logins.collect::<Vec<_>>(),
+        [(0, "~M601 S1"), (5_500, "~M601 S1"), (11_500, "~M601 S1")],
+        "the command itself was never written"
+    );
+    // Withdrawn: once the printer lets us in, only the login goes out.
+    pair.p.responsive = true;
+    pair.run_for(Duration::from_secs(4));
+    assert!(pair.saw_state(&ConnectionState::Ready));
+    assert!(!pair.sent_lines().contains(&"~M105"), "{:?}", pair.sent);
+}
+
+#[test]
+fn a_call_in_flight_ends_at_the_reply_deadline_not_the_wait_limit() {
+    let mut pair = Pair::modern();
+    pair.call(Command::Temperatures).1.unwrap();
+    pair.p.responsive = false;
+    let (at, outcome) = pair.call(Command::Temperatures);
+    assert_eq!(at, 5_000);
+    assert_eq!(outcome.unwrap_err(), ClientError::TimedOut);
+    assert!(ClientError::TimedOut.is_connection_error());
+}
+
+#[test]
+fn upload_hand_shake_streams_after_acceptance_and_ends_with_m29() {
+    let mut pair = Pair::modern();
+    pair.call(Command::Temperatures).1.unwrap();
+    let data = b"G28\nG1 X10 Y10\nG1 Z5\n".repeat(10);
+    let id = pair
+        .calls
+        .start_upload("part.gcode", data.len() as u64, pair.now)
+        .unwrap();
+    // Accepted once the printer answered `~M28`; no file byte goes out before.
+    let accepted = loop {
+        pair.drive();
+        if let Some(a) = pair.calls.upload_accepted(id, pair.now) {
+            break a;
+        }
+        pair.advance();
+    };
+    accepted.unwrap();
+    assert_eq!(
+        pair.sent_lines().last(),
+        Some(&"~M28 210 0:/user/part.gcode")
+    );
+    assert!(pair.saw_state(&ConnectionState::Uploading));
+    // Half-way, an abandoned upload would leave the printer waiting for bytes.
+    let (first, rest) = data.split_at(100);
+    pair.calls.upload_chunk(first, pair.now).unwrap();
+    pair.drive();
+    assert!(pair.calls.needs_replacing());
+    pair.calls.upload_chunk(rest, pair.now).unwrap();
+    let (_, reply) = pair.wait(id);
+    assert!(reply.is_ok(), "{reply:?}");
+    let tail: Vec<&str> = pair.sent_lines().into_iter().rev().take(4).collect();
+    assert_eq!(
+        tail,
+        [
+            "~M29",
+            "<110 bytes>",
+            "<100 bytes>",
+            "~M28 210 0:/user/part.gcode"
+        ]
+    );
+    assert_eq!(pair.p.file("part.gcode"), Some(&data[..]));
+    assert_eq!(
+        pair.states.last().map(|(_, s)| s),
+        Some(&ConnectionState::Ready)
+    );
+    assert!(!pair.calls.needs_replacing());
+}
+
+#[test]
+fn a_denied_login_fails_the_call_with_control_held() {
+    let mut printer = Printer::new(Dialect::Modern);
+    printer.deny_logins = 10;
+    let mut pair = Pair::new(Config::default(), printer);
+    let (at, outcome) = pair.call(Command::Temperatures);
+    // Four attempts, 0.5 s, 1 s and 1.5 s apart, then the session gives up.
+    assert_eq!(at, 3_000);
+    let e = outcome.unwrap_err();
+    assert_eq!(e, ClientError::ControlHeld);
+    assert_eq!(e.io_kind(), std::io::ErrorKind::PermissionDenied);
+    let logins = pair
+        .sent_lines()
+        .iter()
+        .filter(|l| **l == "~M601 S1")
+        .count();
+    assert_eq!(logins, 4);
+    assert!(!pair.sent_lines().contains(&"~M105"));
+    assert!(
+        pair.saw_state(&ConnectionState::Failed(SessionError::LoginDenied {
+            attempts: 4
+        }))
+    );
+    assert!(pair.calls.is_finished());
+    assert!(pair.calls.needs_replacing());
+}
+
+#[test]
+fn a_tcp_status_plan_reads_its_three_replies_in_the_planned_order() {
+    let target = Target::new(Model::Adventurer4, "2.2.1", "10.0.0.4");
+    let plan = Plan::new(Op::Status, &target).unwrap();
+    let mut pair = Pair::modern();
+    let mut outputs = Vec::new();
+    for step in plan.steps() {
+        let Step::Tcp(command) = step else {
+            panic!("an Adventurer 4 plans TCP only: {step:?}")
+        };
+        outputs.push(StepOutput::Tcp(pair.call(command.clone()).1.unwrap()));
+    }
+    assert_eq!(pair.sent_lines(), ["~M601 S1", "~M119", "~M105", "~M27"]);
+    // Outputs in another order than the steps are not taken for the right replies.
+    let mut reversed = outputs.clone();
+    reversed.reverse();
+    assert_eq!(
+        plan.clone().finish(reversed).unwrap_err(),
+        ClientError::UnexpectedReply("M119, M105, M27 replies")
+    );
+    let Output::Status(status) = plan.finish(outputs).unwrap() else {
+        panic!("not a status")
+    };
+    assert_eq!(status.model, Model::Adventurer4);
+    assert_eq!(status.state, MachineState::Ready);
+    assert_eq!(status.lights_on, Some(true));
+    assert_eq!(status.temperatures.tools[0].current, Some(25.0));
+    assert_eq!(status.temperatures.bed.and_then(|b| b.current), Some(24.5));
+}
