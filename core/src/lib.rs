@@ -77,6 +77,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # One output vocabulary: events
+//!
+//! Every state machine here reports through `poll_event`, and what it returns is an *event*:
+//! [`Event`] ([`Session`]), `client::TcpEvent` (`client::TcpCalls`), `http::HttpEvent`
+//! (`http::HttpConnection`, one HTTP lane's connection cycle), `http::ExchangeEvent`
+//! (`http::HttpExchange`, one request inside it) and [`discovery::DiscoveryEvent`]. Some
+//! events ask the driver to act (`Connect`, `Disconnect`/`Close`, `SendBody`), others are
+//! news (`State`, `Reply`, `Done`). We chose events over actions because the two kinds share
+//! one order that matters: the `Connect` comes before the `State` its login leads to, and an
+//! HTTP `Close` comes before the `Done` that reports why, so a driver that handles them one at a
+//! time in queue order is correct without reasoning about two queues. Splitting requests to
+//! act into a separate `poll_action` queue (as `TcpCalls` once did) loses that order. Bytes to
+//! write come from `poll_transmit`, drained first; only `TcpCalls` puts them in its event queue
+//! (`TcpEvent::Write`), because it must interleave them with `Connect`. This is also the
+//! vocabulary of our anchors: h11's `next_event`, quinn-proto's `poll`, str0m's
+//! `Output::Event`.
+//!
 //! # Codecs
 //!
 //! Underneath sit pure codecs with no notion of time: [`Command::encode`] (exact command

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use flashforge_proto::client::{
-    ClientError, Op, Output, Plan, Step, StepOutput, Target, TcpAction, TcpCalls,
+    ClientError, Op, Output, Plan, Step, StepOutput, Target, TcpCalls, TcpEvent,
 };
 use flashforge_proto::http::MachineState;
 use flashforge_proto::mock::Printer;
@@ -56,24 +56,24 @@ impl Pair {
     fn drive(&mut self) {
         loop {
             let mut progress = false;
-            while let Some(action) = self.calls.poll_action() {
+            while let Some(event) = self.calls.poll_event() {
                 progress = true;
-                match action {
-                    TcpAction::Connect if self.refuse_connect > 0 => {
+                match event {
+                    TcpEvent::Connect if self.refuse_connect > 0 => {
                         self.refuse_connect -= 1;
                         let error = ClientError::Unreachable("connection refused".into());
                         self.calls.handle_connect_failed(error, self.now);
                     }
-                    TcpAction::Connect => {
+                    TcpEvent::Connect => {
                         self.p.disconnect();
                         self.connected = true;
                         self.calls.handle_connected(self.now);
                     }
-                    TcpAction::Disconnect => {
+                    TcpEvent::Disconnect => {
                         self.connected = false;
                         self.p.disconnect();
                     }
-                    TcpAction::Write(bytes) => {
+                    TcpEvent::Write(bytes) => {
                         assert!(self.connected, "write while disconnected");
                         let text = if bytes.first() == Some(&b'~') {
                             String::from_utf8_lossy(&bytes).trim_end().to_owned()
@@ -83,11 +83,9 @@ impl Pair {
                         self.sent.push((self.ms(), text));
                         self.p.handle_bytes(&bytes);
                     }
-                    other => panic!("unknown action {other:?}"),
+                    TcpEvent::State(state) => self.states.push((self.ms(), state)),
+                    other => panic!("unknown event {other:?}"),
                 }
-            }
-            while let Some(state) = self.calls.poll_state() {
-                self.states.push((self.ms(), state));
             }
             if self.connected {
                 while let Some(bytes) = self.p.poll_output() {
@@ -334,4 +332,77 @@ fn a_tcp_status_plan_reads_its_three_replies_in_the_planned_order() {
     assert_eq!(status.lights_on, Some(true));
     assert_eq!(status.temperatures.tools[0].current, Some(25.0));
     assert_eq!(status.temperatures.bed.and_then(|b| b.current), Some(24.5));
+}
+
+#[test]
+fn an_upload_streams_in_chunks_the_calls_size_and_reports_their_progress() {
+    let mut pair = Pair::modern();
+    let data = b"G28\nG1 X10 Y10\n".repeat(10); // 150 bytes
+    let id = pair.accepted_upload(data.len() as u64);
+    let mut rest = &data[..];
+    let mut seen = Vec::new();
+    while let Some(want) = pair.calls.next_chunk_len(64) {
+        let (chunk, tail) = rest.split_at(want);
+        pair.calls.upload_chunk(chunk, pair.now).unwrap();
+        pair.drive();
+        seen.push(pair.calls.chunk_progress().map(|p| (p.sent, p.total)));
+        rest = tail;
+    }
+    assert_eq!(seen, [Some((64, 150)), Some((128, 150)), Some((150, 150))]);
+    assert!(pair.wait(id).1.is_ok());
+    assert_eq!(pair.p.file("part.gcode"), Some(&data[..]));
+}
+
+#[test]
+fn a_file_that_ends_early_fails_the_upload_and_closes_the_session() {
+    let mut pair = Pair::modern();
+    let id = pair.accepted_upload(100);
+    pair.calls.upload_chunk(&[b'G'; 40], pair.now).unwrap();
+    pair.drive();
+    // The reader ended: no bytes while 60 are still due.
+    pair.calls.upload_chunk(&[], pair.now).unwrap();
+    pair.drive();
+    assert_eq!(pair.calls.next_chunk_len(64), None);
+    assert_eq!(pair.calls.chunk_progress(), None);
+    let (_, outcome) = pair.wait(id);
+    assert!(
+        matches!(
+            outcome,
+            Err(ClientError::Usage(
+                flashforge_proto::UsageError::UploadUnderrun { missing: 60 }
+            ))
+        ),
+        "{outcome:?}"
+    );
+    // The printer is not left waiting for the 60 bytes: the session drops the connection.
+    assert!(!pair.connected);
+    assert!(pair.calls.needs_replacing());
+}
+
+#[test]
+fn an_empty_file_ends_with_m29_without_a_chunk() {
+    let mut pair = Pair::modern();
+    let id = pair.accepted_upload(0);
+    assert_eq!(pair.calls.next_chunk_len(64), None);
+    assert!(pair.wait(id).1.is_ok());
+    assert_eq!(pair.sent_lines().last(), Some(&"~M29"));
+    assert_eq!(pair.p.file("part.gcode"), Some(&[][..]));
+}
+
+impl Pair {
+    /// `~M28` for `part.gcode` of `size` bytes, driven until the printer accepted it.
+    fn accepted_upload(&mut self, size: u64) -> CommandId {
+        let id = self
+            .calls
+            .start_upload("part.gcode", size, self.now)
+            .unwrap();
+        loop {
+            self.drive();
+            if let Some(a) = self.calls.upload_accepted(id, self.now) {
+                a.unwrap();
+                return id;
+            }
+            self.advance();
+        }
+    }
 }

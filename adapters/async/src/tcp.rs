@@ -8,7 +8,7 @@ use futures_lite::{AsyncRead, AsyncReadExt};
 
 use crate::runtime::{until, Runtime};
 
-use flashforge_proto::client::{ClientError, ConnectionEvent, TcpAction, TcpCalls, UploadProgress};
+use flashforge_proto::client::{ClientError, ConnectionEvent, TcpCalls, TcpEvent, UploadProgress};
 use flashforge_proto::{Command, Config, Reply};
 
 use crate::{Callback, Result};
@@ -104,9 +104,9 @@ impl<R: Runtime> TcpLink<R> {
     }
 
     async fn drain(&mut self) {
-        while let Some(action) = self.calls.poll_action() {
-            match action {
-                TcpAction::Write(bytes) => {
+        while let Some(event) = self.calls.poll_event() {
+            match event {
+                TcpEvent::Write(bytes) => {
                     let ok = match self.sock.as_mut() {
                         Some(s) => R::write_all(s, &bytes).await.is_ok(),
                         None => false,
@@ -115,7 +115,7 @@ impl<R: Runtime> TcpLink<R> {
                         self.calls.handle_eof(R::now());
                     }
                 }
-                TcpAction::Connect => {
+                TcpEvent::Connect => {
                     tracing::debug!(addr = %self.addr, "tcp connect");
                     let deadline = R::now() + self.connect_timeout;
                     let r = until::<R, _>(deadline, R::connect(self.addr))
@@ -134,15 +134,17 @@ impl<R: Runtime> TcpLink<R> {
                         }
                     }
                 }
-                TcpAction::Disconnect => self.sock = None,
+                TcpEvent::Disconnect => self.sock = None,
+                TcpEvent::State(state) => self.report(state),
                 _ => {}
             }
         }
-        while let Some(state) = self.calls.poll_state() {
-            tracing::debug!(?state, "tcp state");
-            if let Some(cb) = &self.callback {
-                cb(&ConnectionEvent::Tcp(state));
-            }
+    }
+
+    fn report(&self, state: flashforge_proto::ConnectionState) {
+        tracing::debug!(?state, "tcp state");
+        if let Some(cb) = &self.callback {
+            cb(&ConnectionEvent::Tcp(state));
         }
     }
 
@@ -164,35 +166,18 @@ impl<R: Runtime> TcpLink<R> {
             }
             self.step().await;
         }
+        // The core sizes each chunk and stops when the file is sent or the connection is lost.
         let mut buf = vec![0u8; chunk];
-        let mut sent = 0u64;
-        while sent < size {
-            let want = usize::try_from(size - sent)
-                .unwrap_or(usize::MAX)
-                .min(chunk);
+        while let Some(want) = self.calls.next_chunk_len(chunk) {
             let n = reader
                 .read(&mut buf[..want])
                 .await
                 .map_err(|e| ClientError::io(&e))?;
-            if n == 0 {
-                // The reader ended early: the upload cannot be finished honestly.
-                self.calls.close(R::now());
-                self.drain().await;
-                return Err(flashforge_proto::UsageError::UploadUnderrun {
-                    missing: size - sent,
-                }
-                .into());
-            }
             self.calls.upload_chunk(&buf[..n], R::now())?;
             self.drain().await;
-            if self.sock.is_none() {
-                break;
+            if let Some(p) = self.calls.chunk_progress() {
+                progress(p);
             }
-            sent += n as u64;
-            progress(UploadProgress { sent, total: size });
-        }
-        if size == 0 {
-            self.calls.upload_chunk(&[], R::now())?;
         }
         loop {
             if let Some(r) = self.calls.outcome(id, R::now()) {

@@ -4,7 +4,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use flashforge_proto::client::{ClientError, ConnectionEvent, TcpAction, TcpCalls, UploadProgress};
+use flashforge_proto::client::{ClientError, ConnectionEvent, TcpCalls, TcpEvent, UploadProgress};
 use flashforge_proto::{Command, Config, Reply};
 
 use crate::{Callback, Result};
@@ -125,9 +125,9 @@ impl TcpLink {
     }
 
     fn drain(&mut self) {
-        while let Some(action) = self.calls.poll_action() {
-            match action {
-                TcpAction::Write(bytes) => {
+        while let Some(event) = self.calls.poll_event() {
+            match event {
+                TcpEvent::Write(bytes) => {
                     let ok = self
                         .sock
                         .as_mut()
@@ -136,7 +136,7 @@ impl TcpLink {
                         self.calls.handle_eof(Instant::now());
                     }
                 }
-                TcpAction::Connect => {
+                TcpEvent::Connect => {
                     let _span = tracing::debug_span!("tcp_connect", addr = %self.addr).entered();
                     match TcpStream::connect_timeout(&self.addr, self.connect_timeout) {
                         Ok(sock) => {
@@ -155,15 +155,17 @@ impl TcpLink {
                         }
                     }
                 }
-                TcpAction::Disconnect => self.sock = None,
+                TcpEvent::Disconnect => self.sock = None,
+                TcpEvent::State(state) => self.report(state),
                 _ => {}
             }
         }
-        while let Some(state) = self.calls.poll_state() {
-            tracing::debug!(?state, "tcp state");
-            if let Some(cb) = &self.callback {
-                cb(&ConnectionEvent::Tcp(state));
-            }
+    }
+
+    fn report(&self, state: flashforge_proto::ConnectionState) {
+        tracing::debug!(?state, "tcp state");
+        if let Some(cb) = &self.callback {
+            cb(&ConnectionEvent::Tcp(state));
         }
     }
 
@@ -185,32 +187,15 @@ impl TcpLink {
             }
             self.step()?;
         }
+        // The core sizes each chunk and stops when the file is sent or the connection is lost.
         let mut buf = vec![0u8; chunk];
-        let mut sent = 0u64;
-        while sent < size {
-            let want = usize::try_from(size - sent)
-                .unwrap_or(usize::MAX)
-                .min(chunk);
+        while let Some(want) = self.calls.next_chunk_len(chunk) {
             let n = read_some(reader, &mut buf[..want])?;
-            if n == 0 {
-                // The reader ended early: the upload cannot be finished honestly.
-                self.calls.close(Instant::now());
-                self.drain();
-                return Err(flashforge_proto::UsageError::UploadUnderrun {
-                    missing: size - sent,
-                }
-                .into());
-            }
             self.calls.upload_chunk(&buf[..n], Instant::now())?;
             self.drain();
-            if self.sock.is_none() {
-                break;
+            if let Some(p) = self.calls.chunk_progress() {
+                progress(p);
             }
-            sent += n as u64;
-            progress(UploadProgress { sent, total: size });
-        }
-        if size == 0 {
-            self.calls.upload_chunk(&[], Instant::now())?;
         }
         loop {
             if let Some(r) = self.calls.outcome(id, Instant::now()) {

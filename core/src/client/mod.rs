@@ -1,11 +1,12 @@
 //! The decisions of the high-level client, shared by every runtime adapter.
 //!
 //! An adapter's `Printer` turns each user call into an [`Op`], asks [`Plan::new`] which steps
-//! the printer's model needs (an HTTP [`Request`] or a TCP [`Command`](crate::Command), in
-//! order), performs them with its sockets, and hands the results back to [`Plan::finish`],
-//! which returns the typed [`Output`]. Which channel an operation takes, what a model cannot
-//! do, how replies become one [`Status`] snapshot and how printer refusals become a typed
-//! [`ClientError`] are decided here, once, so the four adapters only move bytes.
+//! the printer's model needs (an HTTP [`Request`](crate::http::Request) or a TCP
+//! [`Command`](crate::Command), in order), performs them with its sockets, and hands the
+//! results back to [`Plan::finish`], which returns the typed [`Output`]. Which channel an
+//! operation takes, what a model cannot do, how replies become one [`Status`] snapshot and how
+//! printer refusals become a typed [`ClientError`] are decided here, once, so the four adapters
+//! only move bytes.
 //!
 //! ```
 //! use flashforge_proto::client::{Op, Plan, Step, Target};
@@ -52,20 +53,13 @@ pub use options::{ClientOptions, DiscoverOptions, Overrides, Toggle};
 pub use plan::{Plan, Step, StepOutput};
 pub use status::{Info, Status, Temps};
 pub use target::{dialect_of, Target};
-pub use tcp_calls::{TcpAction, TcpCalls};
+pub use tcp_calls::{TcpCalls, TcpEvent};
 pub use upload::{
     finish_upload, random_seed, upload_route, UploadOptions, UploadProgress, UploadRoute,
 };
 
-use crate::http::{Credentials, HttpError, Request};
+use crate::http::Credentials;
 use crate::UsageError;
-
-/// Whether a failed HTTP request may be sent again on a fresh connection: only when the
-/// connection was a reused keep-alive one that the printer had closed before answering, and
-/// the request is a read (a command might have been executed).
-pub fn retry_on_fresh_connection(reused: bool, error: &HttpError, request: &Request) -> bool {
-    reused && matches!(error, HttpError::Closed) && request.lane() == crate::http::Lane::Read
-}
 
 /// What adapters report through their connection-state callback.
 #[derive(Debug, Clone, PartialEq)]

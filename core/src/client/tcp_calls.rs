@@ -1,16 +1,17 @@
 //! [`TcpCalls`]: the TCP [`crate::Session`] as a client uses it, one call at a time, with
-//! the [`TcpAction`]s its driver performs.
+//! the [`TcpEvent`]s its driver acts on.
 
 use std::time::Duration;
 
 use crate::{Command, CommandError, Dialect, Reply};
 
-use super::ClientError;
+use super::{ClientError, UploadProgress};
 
-/// What a driver of [`TcpCalls`] does next.
+/// What a driver of [`TcpCalls`] does next, in order (the bytes to write are in the same queue
+/// because a write must follow the `Connect` before it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum TcpAction {
+pub enum TcpEvent {
     /// Open the TCP connection, then [`TcpCalls::handle_connected`] or
     /// [`TcpCalls::handle_connect_failed`].
     Connect,
@@ -18,22 +19,41 @@ pub enum TcpAction {
     Disconnect,
     /// Write these bytes (on failure: [`TcpCalls::handle_eof`]).
     Write(Vec<u8>),
+    /// The connection state changed (for the client's callback).
+    State(crate::ConnectionState),
+}
+
+/// The file of a legacy upload: how much of it the session took.
+#[derive(Debug, Clone, Copy)]
+struct UploadBody {
+    id: crate::CommandId,
+    size: u64,
+    sent: u64,
+    /// The last chunk was taken and its connection is still up: report the progress.
+    progressed: bool,
 }
 
 /// The TCP [`crate::Session`] as a client uses it: one call at a time waits for its own
 /// outcome. Keeps the replies, the upload hand-shake and the connect failures, so that an
 /// adapter's loop is only sockets and timers:
 ///
-/// 1. `submit` (or `start_upload`); 2. drain [`poll_action`](Self::poll_action) and
-///    [`poll_state`](Self::poll_state); 3. until [`outcome`](Self::outcome) is `Some`, wait for
-///    bytes or [`poll_timeout`](Self::poll_timeout), feed them, and go to 2.
+/// 1. `submit` (or `start_upload`); 2. drain [`poll_event`](Self::poll_event); 3. until
+///    [`outcome`](Self::outcome) is `Some`, wait for bytes or
+///    [`poll_timeout`](Self::poll_timeout), feed them, and go to 2.
+///
+/// A legacy upload streams between [`upload_accepted`](Self::upload_accepted) and its
+/// outcome: while [`next_chunk_len`](Self::next_chunk_len) is `Some`, read that many bytes at
+/// most, give them to [`upload_chunk`](Self::upload_chunk) (none when the file ended early),
+/// drain, and report [`chunk_progress`](Self::chunk_progress).
 #[derive(Debug)]
 pub struct TcpCalls {
     session: crate::Session,
     replies: Vec<(crate::CommandId, Result<Reply, CommandError>)>,
     upload_ready: Option<crate::CommandId>,
     connect_error: Option<ClientError>,
-    states: std::collections::VecDeque<crate::ConnectionState>,
+    upload: Option<UploadBody>,
+    /// A call's outcome decided here rather than by the session (an upload cut short).
+    failed_call: Option<(crate::CommandId, ClientError)>,
     /// The call being waited for and when it gives up if it is still not written (the
     /// printer accepts connections but never completes a login, say).
     call_deadline: Option<(crate::CommandId, std::time::Instant)>,
@@ -51,7 +71,8 @@ impl TcpCalls {
             replies: Vec::new(),
             upload_ready: None,
             connect_error: None,
-            states: std::collections::VecDeque::new(),
+            upload: None,
+            failed_call: None,
             call_deadline: None,
             wait_limit,
         }
@@ -88,10 +109,8 @@ impl TcpCalls {
         command: Command,
         now: std::time::Instant,
     ) -> Result<crate::CommandId, ClientError> {
-        self.connect_error = None;
         // One call at a time: anything left over belongs to a call whose caller went away.
-        self.replies.clear();
-        self.upload_ready = None;
+        self.forget_calls();
         let id = self.session.submit(command, now)?;
         self.call_deadline = Some((id, now + self.wait_limit));
         Ok(id)
@@ -104,21 +123,79 @@ impl TcpCalls {
         size: u64,
         now: std::time::Instant,
     ) -> Result<crate::CommandId, ClientError> {
-        self.connect_error = None;
-        self.replies.clear();
-        self.upload_ready = None;
+        self.forget_calls();
         let id = self.session.start_upload(name, size, now)?;
         self.call_deadline = Some((id, now + self.wait_limit));
+        self.upload = Some(UploadBody {
+            id,
+            size,
+            sent: 0,
+            progressed: false,
+        });
         Ok(id)
     }
 
-    /// The next file bytes of the upload (drain [`poll_action`](Self::poll_action) after each).
+    fn forget_calls(&mut self) {
+        self.connect_error = None;
+        self.replies.clear();
+        self.upload_ready = None;
+        self.upload = None;
+        self.failed_call = None;
+    }
+
+    /// The next file bytes of the upload; drain [`poll_event`](Self::poll_event) after each.
+    /// No bytes while some are still due means the file ended early: the session closes (the
+    /// printer cannot be left waiting for them) and the upload fails with
+    /// [`crate::UsageError::UploadUnderrun`].
     pub fn upload_chunk(
         &mut self,
         data: &[u8],
         now: std::time::Instant,
     ) -> Result<(), ClientError> {
-        Ok(self.session.upload_chunk(data, now)?)
+        if let Some(up) = self.upload.as_mut() {
+            up.progressed = false;
+            if data.is_empty() && up.sent < up.size {
+                let missing = up.size - up.sent;
+                self.failed_call =
+                    Some((up.id, crate::UsageError::UploadUnderrun { missing }.into()));
+                self.upload = None;
+                self.session.close(now);
+                return Ok(());
+            }
+        }
+        self.session.upload_chunk(data, now)?;
+        if let Some(up) = self.upload.as_mut() {
+            up.sent += data.len() as u64;
+            up.progressed = !data.is_empty();
+        }
+        Ok(())
+    }
+
+    /// How many bytes (at most `max`) the upload's next chunk may hold, or `None` when the file
+    /// is complete or can no longer be sent (the connection was lost).
+    #[must_use]
+    pub fn next_chunk_len(&self, max: usize) -> Option<usize> {
+        let up = self.upload.filter(|u| u.sent < u.size)?;
+        if self.session.state() != crate::ConnectionState::Uploading {
+            return None;
+        }
+        Some(
+            usize::try_from(up.size - up.sent)
+                .unwrap_or(usize::MAX)
+                .min(max),
+        )
+    }
+
+    /// The upload's progress after a chunk that was taken and written (`None` after a chunk
+    /// whose connection was lost).
+    #[must_use]
+    pub fn chunk_progress(&self) -> Option<UploadProgress> {
+        self.upload
+            .filter(|u| u.progressed)
+            .map(|u| UploadProgress {
+                sent: u.sent,
+                total: u.size,
+            })
     }
 
     /// Log out and close.
@@ -126,38 +203,26 @@ impl TcpCalls {
         self.session.close(now);
     }
 
-    /// The next thing to do with the socket.
+    /// The next thing to do with the socket, or news for the callback.
     #[must_use]
-    pub fn poll_action(&mut self) -> Option<TcpAction> {
+    pub fn poll_event(&mut self) -> Option<TcpEvent> {
         if let Some(tx) = self.session.poll_transmit() {
-            return Some(TcpAction::Write(tx));
+            return Some(TcpEvent::Write(tx));
         }
         while let Some(ev) = self.session.poll_event() {
             match ev {
-                crate::Event::Connect => return Some(TcpAction::Connect),
-                crate::Event::Disconnect => return Some(TcpAction::Disconnect),
-                // Bounded: a caller that never drains states loses the oldest.
-                crate::Event::State(s) => {
-                    if self.states.len() == 64 {
-                        self.states.pop_front();
-                    }
-                    self.states.push_back(s);
-                }
+                crate::Event::Connect => return Some(TcpEvent::Connect),
+                crate::Event::Disconnect => return Some(TcpEvent::Disconnect),
+                crate::Event::State(s) => return Some(TcpEvent::State(s)),
                 crate::Event::Reply { id, result, .. } => self.replies.push((id, result)),
                 crate::Event::UploadReady { id } => self.upload_ready = Some(id),
                 _ => {}
             }
             if let Some(tx) = self.session.poll_transmit() {
-                return Some(TcpAction::Write(tx));
+                return Some(TcpEvent::Write(tx));
             }
         }
         None
-    }
-
-    /// The next connection-state change, for the client's callback.
-    #[must_use]
-    pub fn poll_state(&mut self) -> Option<crate::ConnectionState> {
-        self.states.pop_front()
     }
 
     /// The deadline to wait for (the session's, or the waiting call's limit).
@@ -170,7 +235,7 @@ impl TcpCalls {
         }
     }
 
-    /// The connection asked for by [`TcpAction::Connect`] is open.
+    /// The connection asked for by [`TcpEvent::Connect`] is open.
     pub fn handle_connected(&mut self, now: std::time::Instant) {
         self.session.handle_connected(now);
     }
@@ -189,6 +254,9 @@ impl TcpCalls {
 
     /// The peer closed (or a read or write failed).
     pub fn handle_eof(&mut self, now: std::time::Instant) {
+        if let Some(up) = self.upload.as_mut() {
+            up.progressed = false;
+        }
         self.session.handle_eof(now);
     }
 
@@ -220,6 +288,10 @@ impl TcpCalls {
         id: crate::CommandId,
         now: std::time::Instant,
     ) -> Option<Result<Reply, ClientError>> {
+        if self.failed_call.as_ref().is_some_and(|(c, _)| *c == id) {
+            self.replies.retain(|(r, _)| *r != id);
+            return self.failed_call.take().map(|(_, e)| Err(e));
+        }
         if let crate::ConnectionState::Failed(e) = self.session.state() {
             self.replies.retain(|(r, _)| *r != id);
             return Some(Err(e.into()));
