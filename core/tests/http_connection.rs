@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use flashforge_proto::http::{
-    Body, Control, Credentials, HttpConnection, HttpError, HttpEvent, JobFormat, JobOptions,
+    Body, Control, Credentials, HttpConnection, HttpError, HttpEvent, JobFormat, JobOptions, Lanes,
     Request, UploadSpec,
 };
 use flashforge_proto::{HttpConfig, Model};
@@ -281,6 +281,35 @@ fn starting_over_an_unfinished_request_closes_its_connection() {
     assert_eq!(events(&mut conn), [HttpEvent::Close, HttpEvent::Connect]);
     conn.handle_connected(t0);
     assert!(sent(&mut conn).starts_with(b"POST /product "));
+}
+
+#[test]
+fn reads_and_commands_have_a_connection_each() {
+    let lanes: Lanes<std::cell::Cell<u32>> = Lanes::default();
+    let pause = Request::Control {
+        command: Control::Job(flashforge_proto::http::JobAction::Pause),
+        model: Model::Adventurer5M,
+    };
+    for req in [
+        &Request::Detail,
+        &Request::GcodeList,
+        &pause,
+        &Request::Product,
+    ] {
+        let slot = lanes.for_request(req);
+        slot.set(slot.get() + 1);
+    }
+    let counts: Vec<u32> = lanes.iter().map(|c| c.get()).collect();
+    // [commands, reads]: a slow `/detail` never sits in front of a `pause`.
+    assert_eq!(counts, [2, 2]);
+    assert!(std::ptr::eq(
+        lanes.for_request(&Request::Detail),
+        lanes.for_request(&Request::GcodeList)
+    ));
+    assert!(!std::ptr::eq(
+        lanes.for_request(&Request::Detail),
+        lanes.for_request(&pause)
+    ));
 }
 
 // ---- helpers ----

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_lock::Mutex;
 use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::http::{Body, Credentials, HttpConnection, HttpEvent, Request, UploadSpec};
+use flashforge_proto::http::{
+    Body, Credentials, HttpConnection, HttpEvent, Lanes, Request, UploadSpec,
+};
 use flashforge_proto::HttpConfig;
 use futures_lite::{AsyncRead, AsyncReadExt};
 
@@ -61,9 +63,9 @@ fn io(e: std::io::Error) -> ClientError {
 }
 
 impl<R: Runtime> Http<'_, R> {
-    /// One request on the lane's connection, parsed into a typed body.
-    pub(crate) async fn request(&self, lane: &Lane<R>, req: &Request) -> Result<Body> {
-        let mut slot = lane.0.lock().await;
+    /// One request on its lane's connection, parsed into a typed body.
+    pub(crate) async fn request(&self, lanes: &Lanes<Lane<R>>, req: &Request) -> Result<Body> {
+        let mut slot = lanes.for_request(req).0.lock().await;
         let link = slot.get_or_insert_with(|| self.link());
         link.conn.start(req, self.host, self.creds, R::now())?;
         self.drive(link, None).await

@@ -29,6 +29,7 @@ use futures_lite::AsyncRead;
 use flashforge_proto::client::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
 pub use flashforge_proto::discovery::DiscoveredPrinter;
 use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
+use flashforge_proto::http::Lanes;
 use flashforge_proto::printer_ops;
 use tracing::Instrument;
 
@@ -168,8 +169,8 @@ pub struct Printer<R: Runtime> {
     options: ClientOptions,
     callback: Option<Callback>,
     tcp: Mutex<Option<tcp::TcpLink<R>>>,
-    http_commands: http::Lane<R>,
-    http_reads: http::Lane<R>,
+    /// One kept-alive HTTP connection per lane (the core says which request goes where).
+    http_lanes: Lanes<http::Lane<R>>,
 }
 
 impl<R: Runtime> std::fmt::Debug for Printer<R> {
@@ -226,8 +227,7 @@ impl<R: Runtime> Printer<R> {
             options: b.options,
             callback: b.callback,
             tcp: Mutex::new(None),
-            http_commands: http::Lane::default(),
-            http_reads: http::Lane::default(),
+            http_lanes: Lanes::default(),
         }
     }
 
@@ -268,20 +268,13 @@ impl<R: Runtime> Printer<R> {
         for step in plan.steps() {
             outputs.push(match step {
                 Step::Http(req) => {
-                    StepOutput::Http(self.http()?.request(self.lane(req), req).await?)
+                    StepOutput::Http(self.http()?.request(&self.http_lanes, req).await?)
                 }
                 Step::Tcp(cmd) => StepOutput::Tcp(self.tcp_command(cmd.clone()).await?),
                 _ => return Err(Error::UnexpectedReply("a known step")),
             });
         }
         plan.finish(outputs)
-    }
-
-    fn lane(&self, req: &flashforge_proto::http::Request) -> &http::Lane<R> {
-        match req.lane() {
-            flashforge_proto::http::Lane::Read => &self.http_reads,
-            _ => &self.http_commands,
-        }
     }
 
     fn http(&self) -> Result<http::Http<'_, R>> {
@@ -400,7 +393,7 @@ impl<R: Runtime> Printer<R> {
         if let Some(mut link) = guard.take() {
             link.close().await;
         }
-        for lane in [&self.http_commands, &self.http_reads] {
+        for lane in self.http_lanes.iter() {
             lane.clear();
         }
     }

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::http::{Body, Credentials, HttpConnection, HttpEvent, Request, UploadSpec};
+use flashforge_proto::http::{
+    Body, Credentials, HttpConnection, HttpEvent, Lanes, Request, UploadSpec,
+};
 use flashforge_proto::HttpConfig;
 
 use crate::tcp::read_some;
@@ -52,9 +54,13 @@ fn io(e: std::io::Error) -> ClientError {
 }
 
 impl Http<'_> {
-    /// One request on the lane's connection, parsed into a typed body.
-    pub(crate) fn request(&self, lane: &Lane, req: &Request) -> Result<Body> {
-        let mut slot = lane.0.lock().unwrap_or_else(|p| p.into_inner());
+    /// One request on its lane's connection, parsed into a typed body.
+    pub(crate) fn request(&self, lanes: &Lanes<Lane>, req: &Request) -> Result<Body> {
+        let mut slot = lanes
+            .for_request(req)
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let link = slot.get_or_insert_with(|| self.link());
         link.conn
             .start(req, self.host, self.creds, Instant::now())?;

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use flashforge_proto::client::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
 pub use flashforge_proto::discovery::DiscoveredPrinter;
 use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
+use flashforge_proto::http::Lanes;
 use flashforge_proto::printer_ops;
 
 pub use flashforge_proto::client::{
@@ -126,8 +127,8 @@ pub struct Printer {
     options: ClientOptions,
     callback: Option<Callback>,
     tcp: Mutex<Option<tcp::TcpLink>>,
-    http_commands: http::Lane,
-    http_reads: http::Lane,
+    /// One kept-alive HTTP connection per lane (the core says which request goes where).
+    http_lanes: Lanes<http::Lane>,
 }
 
 impl std::fmt::Debug for Printer {
@@ -184,8 +185,7 @@ impl Printer {
             options: b.options,
             callback: b.callback,
             tcp: Mutex::new(None),
-            http_commands: http::Lane::default(),
-            http_reads: http::Lane::default(),
+            http_lanes: Lanes::default(),
         }
     }
 
@@ -224,19 +224,12 @@ impl Printer {
         let mut outputs = Vec::with_capacity(plan.steps().len());
         for step in plan.steps() {
             outputs.push(match step {
-                Step::Http(req) => StepOutput::Http(self.http()?.request(self.lane(req), req)?),
+                Step::Http(req) => StepOutput::Http(self.http()?.request(&self.http_lanes, req)?),
                 Step::Tcp(cmd) => StepOutput::Tcp(self.tcp_command(cmd.clone())?),
                 _ => return Err(Error::UnexpectedReply("a known step")),
             });
         }
         plan.finish(outputs)
-    }
-
-    fn lane(&self, req: &flashforge_proto::http::Request) -> &http::Lane {
-        match req.lane() {
-            flashforge_proto::http::Lane::Read => &self.http_reads,
-            _ => &self.http_commands,
-        }
     }
 
     fn http(&self) -> Result<http::Http<'_>> {
@@ -336,7 +329,7 @@ impl Printer {
         if let Some(mut link) = guard.take() {
             link.close();
         }
-        for lane in [&self.http_commands, &self.http_reads] {
+        for lane in self.http_lanes.iter() {
             lane.clear();
         }
     }

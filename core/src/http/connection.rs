@@ -31,6 +31,30 @@ pub enum HttpEvent {
     Done(Result<Body, HttpError>),
 }
 
+/// One `T` per lane that keeps a connection: an adapter's connection (and its
+/// [`HttpConnection`]) for [`Lane::Command`] and one for [`Lane::Read`], so a slow `/detail`
+/// never delays a `pause`. Uploads open a connection each and have no slot here.
+#[derive(Debug, Default)]
+pub struct Lanes<T> {
+    command: T,
+    read: T,
+}
+
+impl<T> Lanes<T> {
+    /// The slot whose connection carries `request`.
+    pub fn for_request(&self, request: &Request) -> &T {
+        match request.lane() {
+            Lane::Read => &self.read,
+            Lane::Command | Lane::Upload => &self.command,
+        }
+    }
+
+    /// Every slot.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        [&self.command, &self.read].into_iter()
+    }
+}
+
 /// The socket's state, one enum (the transitions are the `handle_*` methods).
 #[derive(Debug)]
 enum State {

@@ -52,7 +52,7 @@ use std::fmt;
 
 pub use self::base64::{decode as base64_decode, encode as base64_encode, Base64Error};
 pub use color::{Palette, Rgb, COLOR_NAMES};
-pub use connection::{HttpConnection, HttpEvent};
+pub use connection::{HttpConnection, HttpEvent, Lanes};
 pub use detail::{
     format_hhmm, format_total_run_time, normalise_color, BuildVolume, DirectFeed, JobFilament,
     MachineInfo, MachineState, MaterialStation, Slot, Temperature, SENTINEL_BELOW,
