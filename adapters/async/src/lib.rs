@@ -296,11 +296,9 @@ impl<R: Runtime> Printer<R> {
     async fn tcp_link(&self) -> async_lock::MutexGuard<'_, Option<tcp::TcpLink<R>>> {
         let mut guard = self.tcp.lock().await;
         if guard.as_ref().map_or(true, |l| l.calls.needs_replacing()) {
-            let mut config = self.options.tcp.clone();
-            config.dialect = self.target.dialect;
             *guard = Some(tcp::TcpLink::new(
                 self.endpoint.tcp(),
-                config,
+                self.options.tcp_config(&self.target),
                 self.options.connect_timeout,
                 self.callback.clone(),
             ));
@@ -341,11 +339,10 @@ impl<R: Runtime> Printer<R> {
         progress: &mut (dyn FnMut(UploadProgress) + Send),
     ) -> Result<()> {
         let mut reader = reader;
-        let mut options = options;
-        options.expect_continue |= self.options.expect_continue;
-        let seed = client::random_seed();
-        let chunk = self.options.upload_chunk_size.max(4096);
-        match client::upload_route(&self.target, name, size, &options, seed)? {
+        let (route, chunk) = self
+            .options
+            .upload_route(&self.target, name, size, &options)?;
+        match route {
             UploadRoute::Http(spec) => {
                 let body = self
                     .http()?

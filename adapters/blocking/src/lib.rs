@@ -250,11 +250,9 @@ impl Printer {
     fn with_tcp<T>(&self, f: impl FnOnce(&mut tcp::TcpLink) -> Result<T>) -> Result<T> {
         let mut guard = self.tcp.lock().unwrap_or_else(|e| e.into_inner());
         if guard.as_ref().map_or(true, |l| l.calls.needs_replacing()) {
-            let mut config = self.options.tcp.clone();
-            config.dialect = self.target.dialect;
             *guard = Some(tcp::TcpLink::new(
                 self.endpoint.tcp(),
-                config,
+                self.options.tcp_config(&self.target),
                 self.options.connect_timeout,
                 self.callback.clone(),
             ));
@@ -282,11 +280,10 @@ impl Printer {
     ) -> Result<()> {
         let _span = tracing::info_span!("upload", name, size, model = %self.target.model).entered();
         let mut reader = reader;
-        let mut options = options;
-        options.expect_continue |= self.options.expect_continue;
-        let seed = client::random_seed();
-        let chunk = self.options.upload_chunk_size.max(4096);
-        match client::upload_route(&self.target, name, size, &options, seed)? {
+        let (route, chunk) = self
+            .options
+            .upload_route(&self.target, name, size, &options)?;
+        match route {
             UploadRoute::Http(spec) => {
                 let body = self
                     .http()?

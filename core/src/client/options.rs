@@ -48,6 +48,14 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
+    /// The TCP session's configuration for `target`: [`ClientOptions::tcp`] in the target's
+    /// dialect.
+    pub fn tcp_config(&self, target: &super::Target) -> crate::Config {
+        let mut config = self.tcp.clone();
+        config.dialect = target.dialect;
+        config
+    }
+
     /// Deadline of a command's reply, TCP and HTTP (default 5 s).
     pub fn reply_timeout(mut self, d: Duration) -> Self {
         self.tcp.reply_timeout = d;

@@ -90,6 +90,28 @@ fn jog_over_tcp_is_relative_and_restores_absolute() {
 }
 
 #[test]
+fn a_clients_upload_takes_its_expect_continue_and_a_floor_on_the_chunk_size() {
+    let mut client = ClientOptions {
+        upload_chunk_size: 16,
+        ..ClientOptions::default()
+    };
+    let o = UploadOptions::default();
+    let (r, chunk) = client
+        .upload_route(&target(Model::AD5X), "cube.gcode", 10, &o)
+        .unwrap();
+    assert!(matches!(r, UploadRoute::Http(s) if s.expect_continue));
+    assert_eq!(chunk, 4096);
+    client.expect_continue = false;
+    let (r, _) = client
+        .upload_route(&target(Model::AD5X), "cube.gcode", 10, &o)
+        .unwrap();
+    assert!(matches!(r, UploadRoute::Http(s) if !s.expect_continue));
+    let mut a3 = target(Model::Adventurer3);
+    a3.dialect = crate::Dialect::Adventurer3;
+    assert_eq!(client.tcp_config(&a3).dialect, crate::Dialect::Adventurer3);
+}
+
+#[test]
 fn upload_routes() {
     let o = UploadOptions::default().start(true);
     let r = upload_route(&target(Model::AD5X), "/a/b/cube.gcode", 10, &o, 1).unwrap();

@@ -6,7 +6,7 @@ use crate::Command;
 
 use super::ops::{mappings_unsupported, options_unsupported, start_commands};
 use super::plan::check_body;
-use super::{ClientError, Target};
+use super::{ClientError, ClientOptions, Target};
 
 /// Upload progress: bytes of the file sent so far and the file size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +109,23 @@ pub fn upload_route(
             operation: "upload",
             model: target.model,
         })
+    }
+}
+
+impl ClientOptions {
+    /// [`upload_route`] as a client takes it: these options' `expect_continue` folded into
+    /// `options`, a fresh boundary seed, and the size of the chunks to read the file in.
+    pub fn upload_route(
+        &self,
+        target: &Target,
+        name: &str,
+        size: u64,
+        options: &UploadOptions,
+    ) -> Result<(UploadRoute, usize), ClientError> {
+        let mut options = options.clone();
+        options.expect_continue |= self.expect_continue;
+        let route = upload_route(target, name, size, &options, random_seed())?;
+        Ok((route, self.upload_chunk_size.max(4096)))
     }
 }
 
