@@ -65,8 +65,9 @@ pub struct Config {
     /// Reply deadline for `~G28` (default 15 s).
     pub home_timeout: Duration,
     /// Shape B replies whose end cannot be recognised (an acknowledgement without `ok`, a raw
-    /// command's lines) complete after this long without a byte (default 1 s: longer than a
-    /// TCP retransmission, Linux's minimum RTO being 200 ms). Never applied to a reply whose
+    /// command's lines) complete after this long without a byte (default 2.5 s: longer than a
+    /// TCP retransmission, Linux's minimum RTO being 200 ms, and than the 2 s pause a busy
+    /// printer was seen to make before an `Error:` line). Never applied to a reply whose
     /// structure is known, nor in [`Dialect::Modern`], where text replies end at `ok`.
     pub quiet_fallback: Duration,
     /// A binary payload without recognisable structure (the emulator's tag-less `~M661` text
@@ -101,7 +102,7 @@ impl Default for Config {
             reply_timeout: Duration::from_secs(5),
             long_reply_timeout: Duration::from_secs(10),
             home_timeout: Duration::from_secs(15),
-            quiet_fallback: Duration::from_secs(1),
+            quiet_fallback: Duration::from_millis(2500),
             binary_quiet_fallback: Duration::from_millis(1500),
             login_attempts: 4,
             login_backoff_step: Duration::from_millis(500),

@@ -198,6 +198,8 @@ pub struct Session {
     keepalive_errors: u32,
     reconnects: u32,
     expect_echo: bool,
+    /// The last bytes received outside a reply ended mid-line.
+    mid_line: bool,
     stats: Stats,
 }
 
@@ -231,6 +233,7 @@ impl Session {
             keepalive_errors: 0,
             reconnects: 0,
             expect_echo: false,
+            mid_line: false,
             stats: Stats::default(),
         };
         s.events.push_back(Event::Connect);
@@ -332,6 +335,9 @@ impl Session {
         let now = self.clamp(now);
         let Some(fl) = self.in_flight.as_mut() else {
             self.stats.stale_bytes += bytes.len() as u64;
+            if let Some(&last) = bytes.last() {
+                self.mid_line = !matches!(last, b'\n' | b'\r');
+            }
             return;
         };
         match fl.framer.push(bytes) {
@@ -353,13 +359,19 @@ impl Session {
             _ => {
                 // No more bytes can come: a reply that would have ended on a quiet period
                 // (its end is not recognisable) ends here; any other is cut short.
+                let mut error = CommandError::Disconnected;
                 if let Some(fl) = self.in_flight.as_mut() {
                     if fl.framer.quiet_period().is_some() {
                         fl.framer.finish();
                         self.complete_in_flight(now);
+                    } else if fl.framer.buffered() > 0 {
+                        // Part of the reply came, its end did not.
+                        error = CommandError::Incomplete {
+                            received: fl.framer.buffered(),
+                        };
                     }
                 }
-                self.fail_connection(CommandError::Disconnected, now);
+                self.fail_connection(error, now);
             }
         }
         self.pump(now);
@@ -585,7 +597,10 @@ impl Session {
         self.timers.stop(Timer::KeepAlive);
         let profile = command.profile(&self.config);
         let echo = self.expect_echo && self.config.dialect == Dialect::Modern;
-        let framer = ReplyFramer::new(profile, &self.config, echo);
+        let mut framer = ReplyFramer::new(profile, &self.config, echo);
+        if std::mem::take(&mut self.mid_line) {
+            framer.skip_partial_line();
+        }
         self.in_flight = Some(InFlight { origin, framer });
         if profile.no_reply {
             if let Some(fl) = self.in_flight.as_mut() {
@@ -605,6 +620,9 @@ impl Session {
         self.timers.stop(Timer::Quiet);
         self.last_activity = now;
         self.stats.stale_bytes += (fl.framer.stale_bytes() + fl.framer.leftover().len()) as u64;
+        if let Some(&last) = fl.framer.leftover().last() {
+            self.mid_line = !matches!(last, b'\n' | b'\r');
+        }
         if fl.framer.saw_echo() && self.config.dialect == Dialect::Modern {
             self.expect_echo = true;
         }
@@ -707,6 +725,7 @@ impl Session {
     fn fail_connection(&mut self, error: CommandError, now: Instant) {
         let in_flight = self.in_flight.take();
         self.timers.stop_all();
+        self.mid_line = false;
         if let Some(fl) = in_flight {
             match fl.origin {
                 Origin::User(id) | Origin::UploadBegin(id, _) | Origin::UploadEnd(id) => {

@@ -428,3 +428,70 @@ fn late_login_tail_and_stray_ok_are_not_the_next_reply() {
         }
     }
 }
+
+/// Review findings: the trailing `ok` of an A3 reply that ended at its last field (or by a
+/// quiet period) arrives after the next command was sent; it must not answer that command.
+#[test]
+fn a_late_ok_never_answers_the_next_command() {
+    let m115 = capture("adventurer-3", "tcp_M115.resp");
+    for dialect in [Dialect::Adventurer3, Dialect::Unknown] {
+        let t0 = Instant::now();
+        let mut s = session(dialect, t0);
+        s.submit(Command::MachineInfo, t0).unwrap();
+        s.handle_bytes(&m115, t0);
+        while s.poll_event().is_some() {}
+        let led = s
+            .submit(
+                Command::Led(flashforge_proto::gcode::Led::Accessory(true)),
+                t0,
+            )
+            .unwrap();
+        while s.poll_transmit().is_some() {}
+        s.handle_bytes(b"ok\n", t0 + Duration::from_millis(20));
+        s.handle_bytes(b"Error: busy\n", t0 + Duration::from_millis(40));
+        let got = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+            Event::Reply { id, result, .. } if id == led => Some(result),
+            _ => None,
+        });
+        assert_eq!(
+            got,
+            Some(Err(CommandError::Printer("busy".into()))),
+            "{dialect:?}"
+        );
+    }
+}
+
+/// Review findings: a pause inside the second login block (`Control Succ` | `ess V2.1.`)
+/// leaves half a line that must not become the start of the `~M115` reply.
+#[test]
+fn half_a_stale_line_is_not_the_next_reply() {
+    for dialect in DIALECTS {
+        // A modern printer (echo and `ok`) in the Modern dialect, the A3's Shape B otherwise.
+        let m115 = match dialect {
+            Dialect::Modern => capture("adventurer-5m", "tcp_M115.resp"),
+            _ => capture("adventurer-3", "tcp_M115.resp"),
+        };
+        let t0 = Instant::now();
+        let mut s = Session::new(config(dialect), t0);
+        while s.poll_event().is_some() {}
+        s.handle_connected(t0);
+        while s.poll_transmit().is_some() {}
+        s.handle_bytes(b"CMD M601 Received.\nok\nControl Succ", t0);
+        s.submit(Command::MachineInfo, t0).unwrap();
+        while s.poll_transmit().is_some() {}
+        let mut rest = b"ess V2.1.\nok\n".to_vec();
+        rest.extend_from_slice(&m115);
+        s.handle_bytes(&rest, t0 + Duration::from_millis(300));
+        let got = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+            Event::Reply { result, .. } => Some(result),
+            _ => None,
+        });
+        let i = info(got.expect("a reply"));
+        let mac = if dialect == Dialect::Modern {
+            "001122334455"
+        } else {
+            "00:11:22:33:44:55"
+        };
+        assert_eq!(i.mac_address.as_deref(), Some(mac), "{dialect:?}");
+    }
+}

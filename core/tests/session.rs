@@ -348,7 +348,11 @@ fn eof_mid_reply_fails_the_command_and_reconnects() {
         .handle_bytes(b"CMD M115 Received.\r\nMachine Type: X\r\n", pair.now);
     pair.s.handle_eof(pair.now);
     pair.drive();
-    assert_eq!(pair.reply(id), &Err(CommandError::Disconnected));
+    // Part of the reply came, its end did not: an incomplete reply, not a bare disconnect.
+    assert_eq!(
+        pair.reply(id),
+        &Err(CommandError::Incomplete { received: 37 })
+    );
     assert!(matches!(
         pair.s.state(),
         ConnectionState::Reconnecting { attempt: 1, .. }

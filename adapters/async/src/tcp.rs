@@ -52,6 +52,9 @@ impl<R: Runtime> TcpLink<R> {
         self.check_idle_socket().await;
         let id = self.calls.submit(command, R::now())?;
         loop {
+            // Act on what submitting produced first: a command with no reply (A3 motion) has
+            // its outcome as soon as it is written.
+            self.drain().await;
             if let Some(r) = self.calls.outcome(id, R::now()) {
                 return r;
             }
@@ -180,6 +183,9 @@ impl<R: Runtime> TcpLink<R> {
             }
         }
         loop {
+            // Act on what submitting produced first: a command with no reply (A3 motion) has
+            // its outcome as soon as it is written.
+            self.drain().await;
             if let Some(r) = self.calls.outcome(id, R::now()) {
                 return r.map(drop);
             }

@@ -50,6 +50,9 @@ impl TcpLink {
         self.check_idle_socket();
         let id = self.calls.submit(command, Instant::now())?;
         loop {
+            // Act on what submitting produced first: a command with no reply (A3 motion) has
+            // its outcome as soon as it is written.
+            self.drain();
             if let Some(r) = self.calls.outcome(id, Instant::now()) {
                 return r;
             }
@@ -198,6 +201,9 @@ impl TcpLink {
             }
         }
         loop {
+            // Act on what submitting produced first: a command with no reply (A3 motion) has
+            // its outcome as soon as it is written.
+            self.drain();
             if let Some(r) = self.calls.outcome(id, Instant::now()) {
                 return r.map(drop);
             }

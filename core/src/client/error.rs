@@ -197,6 +197,14 @@ impl From<HttpError> for ClientError {
 impl From<CommandError> for ClientError {
     fn from(e: CommandError) -> Self {
         match e {
+            // tcp.md §5.6: `Error: Printer is busy`, `Error: Clear to ready before starting a
+            // new job` are the TCP form of the HTTP "busy" refusal.
+            CommandError::Printer(m)
+                if m.to_ascii_lowercase().contains("busy")
+                    || m.to_ascii_lowercase().contains("clear to ready") =>
+            {
+                Self::Busy(m)
+            }
             CommandError::Printer(m) => Self::Printer(m),
             CommandError::Denied => Self::ControlHeld,
             CommandError::TimedOut => Self::TimedOut,

@@ -65,6 +65,9 @@ pub struct ReplyFramer {
     structure_done: bool,
     /// A stale `Control Success` / `Control Release` line was dropped: its `ok` goes too.
     stale_ok: bool,
+    /// The bytes before this reply ended mid-line: the first bytes up to a line end are the
+    /// rest of that stale line.
+    skip_partial: bool,
 }
 
 impl ReplyFramer {
@@ -92,7 +95,14 @@ impl ReplyFramer {
             content: false,
             structure_done: false,
             stale_ok: false,
+            skip_partial: false,
         }
+    }
+
+    /// The bytes received before this reply (the tail of the previous one) ended mid-line:
+    /// drop the rest of that line when it arrives, so it is not read as this reply's start.
+    pub fn skip_partial_line(&mut self) {
+        self.skip_partial = true;
     }
 
     /// How long a silence must last before the reply is taken as complete, given what has
@@ -281,6 +291,21 @@ impl ReplyFramer {
     }
 
     fn process(&mut self) -> Result<FrameStatus, Error> {
+        if self.skip_partial {
+            match memchr::memchr2(b'\n', b'\r', &self.buf) {
+                Some(i) => {
+                    self.skip_partial = false;
+                    let crlf = self.buf[i] == b'\r' && self.buf.get(i + 1) == Some(&b'\n');
+                    self.drop_stale(i + 1 + usize::from(crlf));
+                    self.last_line_stale = false;
+                }
+                None => {
+                    let n = self.buf.len();
+                    self.drop_stale(n);
+                    return Ok(FrameStatus::Partial);
+                }
+            }
+        }
         loop {
             if let Some((start, _)) = self.binary {
                 return self.process_binary(start);
@@ -400,7 +425,9 @@ impl ReplyFramer {
                 self.drop_stale(next);
                 return Ok(None);
             }
-            if text == "ok" && (self.stale_ok || carries_data(self.profile.kind)) {
+            // No reply starts with a bare `ok` (every shape opens with an echo, `ack:`,
+            // `echo:`, data or an error), so one here is the tail of the exchange before.
+            if text == "ok" {
                 self.stale_ok = false;
                 self.drop_stale(next);
                 return Ok(None);
@@ -520,18 +547,6 @@ impl ReplyFramer {
             Scan::Invalid(e) => Err(e),
         }
     }
-}
-
-/// Replies that must carry data lines: a bare `ok` before any of them is not their end.
-fn carries_data(kind: ReplyKind) -> bool {
-    matches!(
-        kind,
-        ReplyKind::PrinterInfo
-            | ReplyKind::EndstopStatus
-            | ReplyKind::Temperatures
-            | ReplyKind::PrintStatus
-            | ReplyKind::Position
-    )
 }
 
 /// The refusals of `~M28` / `~M29` that carry no `Error:` prefix (tcp.md §7 step 3).
