@@ -63,6 +63,8 @@ pub struct ReplyFramer {
     /// The last field of a Shape B reply (`Mac Address` of `~M115`, `PrintFileName` of
     /// `~M119`) arrived: the reply is whole, only a terminator may still follow.
     structure_done: bool,
+    /// Which fields of a `~M115` / `~M119` have arrived (bits of [`field_bit`]).
+    fields: u8,
     /// A stale `Control Success` / `Control Release` line was dropped: its `ok` goes too.
     stale_ok: bool,
     /// The bytes before this reply ended mid-line: the first bytes up to a line end are the
@@ -94,6 +96,7 @@ impl ReplyFramer {
             last_line_stale: false,
             content: false,
             structure_done: false,
+            fields: 0,
             stale_ok: false,
             skip_partial: false,
         }
@@ -160,6 +163,10 @@ impl ReplyFramer {
 
     /// Whether the reply, as received, is complete when its deadline passes: only an `~M661`
     /// whose `ok` arrived and after which no payload came (tcp.md §6.1: an empty list).
+    ///
+    /// A Shape B `~M115` / `~M119` still missing one of its fields at the deadline is not
+    /// accepted with what it has: that could be a reply cut short, and partial fields
+    /// reported as a success are worse than a typed [`crate::CommandError::Incomplete`].
     pub fn completes_at_deadline(&self) -> bool {
         self.end.is_none()
             && matches!(&self.binary, Some((start, Binary::List(_))) if *start == self.buf.len())
@@ -505,7 +512,15 @@ impl ReplyFramer {
             self.absorb_ok = true;
             return self.complete(next).map(Some);
         }
-        if self.profile.dialect.tolerates_shape_b() && is_last_field(self.profile.kind, text) {
+        self.fields |= field_bit(self.profile.kind, text);
+        let whole = match self.profile.kind {
+            ReplyKind::PrinterInfo => M115_FIELDS,
+            // The A3's un-echoed form also carries `FilamentStatus`.
+            ReplyKind::EndstopStatus if self.seen_echo => M119_FIELDS,
+            ReplyKind::EndstopStatus => M119_FIELDS | F_FILAMENT,
+            _ => u8::MAX,
+        };
+        if self.profile.dialect.tolerates_shape_b() && self.fields & whole == whole {
             self.structure_done = true;
             if !self.seen_echo {
                 // Shape B (tcp.md §3.1 reply-B1): no echo, no terminator; the reply is whole
@@ -561,15 +576,43 @@ fn is_upload_refusal(text: &str) -> bool {
     .any(|m| lower.contains(m))
 }
 
-/// The last field a Shape B reply must contain (tcp.md §5.1, §5.3): `Mac Address` closes
-/// `~M115`, `PrintFileName` (A3) or `CurrentFile` (modern) closes `~M119`.
-fn is_last_field(kind: ReplyKind, text: &str) -> bool {
+// The fields of a `~M115` (tcp.md §5.1) and a `~M119` (§5.3), as bits. A Shape B reply has no
+// terminator: it is whole once every field it carries has arrived, in whatever order (§5.3:
+// "order is not significant").
+const F_TYPE: u8 = 1;
+const F_NAME: u8 = 2;
+const F_FIRMWARE: u8 = 4;
+const F_SERIAL: u8 = 8;
+const F_DIMS: u8 = 16;
+const F_TOOLS: u8 = 32;
+const F_MAC: u8 = 64;
+const M115_FIELDS: u8 = F_TYPE | F_NAME | F_FIRMWARE | F_SERIAL | F_DIMS | F_TOOLS | F_MAC;
+const F_ENDSTOP: u8 = 1;
+const F_MACHINE: u8 = 2;
+const F_MOVE: u8 = 4;
+const F_LED: u8 = 8;
+const F_FILE: u8 = 16;
+const F_FILAMENT: u8 = 32;
+const M119_FIELDS: u8 = F_ENDSTOP | F_MACHINE | F_MOVE | F_LED | F_FILE;
+
+/// The field a normalised line of a `~M115` / `~M119` carries, as a bit (0: none).
+fn field_bit(kind: ReplyKind, text: &str) -> u8 {
+    let starts = |p: &str| text.starts_with(p);
     match kind {
-        ReplyKind::PrinterInfo => text.starts_with("Mac Address"),
-        ReplyKind::EndstopStatus => {
-            text.starts_with("PrintFileName:") || text.starts_with("CurrentFile:")
-        }
-        _ => false,
+        ReplyKind::PrinterInfo if starts("Machine Type:") => F_TYPE,
+        ReplyKind::PrinterInfo if starts("Machine Name:") => F_NAME,
+        ReplyKind::PrinterInfo if starts("Firmware:") => F_FIRMWARE,
+        ReplyKind::PrinterInfo if starts("SN:") || starts("Serial Number:") => F_SERIAL,
+        ReplyKind::PrinterInfo if starts("Tool Count:") || starts("Tool count:") => F_TOOLS,
+        ReplyKind::PrinterInfo if starts("Mac Address") => F_MAC,
+        ReplyKind::PrinterInfo if text.contains("X:") && text.contains("Z:") => F_DIMS,
+        ReplyKind::EndstopStatus if text.contains("Endstop") => F_ENDSTOP,
+        ReplyKind::EndstopStatus if starts("MachineStatus:") => F_MACHINE,
+        ReplyKind::EndstopStatus if starts("MoveMode:") => F_MOVE,
+        ReplyKind::EndstopStatus if starts("LEDStatus:") || starts("LED:") => F_LED,
+        ReplyKind::EndstopStatus if starts("PrintFileName:") || starts("CurrentFile:") => F_FILE,
+        ReplyKind::EndstopStatus if starts("FilamentStatus:") => F_FILAMENT,
+        _ => 0,
     }
 }
 
@@ -649,7 +692,14 @@ mod tests {
     #[test]
     fn shape_b_m115_ends_at_mac_address_and_shape_a_waits_for_ok() {
         use crate::config::Dialect;
-        let body = b"Machine Type: FlashForge Adventurer III\nFirmware: v1.4.0\nMac Address:00:11:22:33:44:55\n";
+        let body = b"Machine Type: FlashForge Adventurer III
+Machine Name: A
+Firmware: v1.4.0
+Serial Number: S
+X: 150 Y: 150 Z: 150
+Tool Count: 1
+Mac Address:00:11:22:33:44:55
+";
         for dialect in [Dialect::Adventurer3, Dialect::Unknown] {
             let mut f = framer_in(&Command::MachineInfo, dialect, false);
             let mut b = b"echo: ".to_vec();
@@ -663,7 +713,16 @@ mod tests {
             );
             assert_eq!(f.quiet_period(), None, "not whole yet");
             assert_eq!(
-                f.push(b"Firmware: 1\nMac Address: 1\n").unwrap(),
+                f.push(
+                    b"Machine Name: A
+Firmware: 1
+SN: S
+X:1 Y:1 Z:1
+Tool count: 1
+Mac Address: 1
+"
+                )
+                .unwrap(),
                 FrameStatus::Partial
             );
             assert!(f.quiet_period().is_some());
@@ -695,6 +754,25 @@ mod tests {
             f.push(b"File Is Not Available\n").unwrap(),
             FrameStatus::Complete
         );
+    }
+
+    #[test]
+    fn shape_b_m119_is_whole_when_every_field_came_in_any_order() {
+        use crate::config::Dialect;
+        let mut f = framer_in(&Command::EndstopStatus, Dialect::Adventurer3, false);
+        let head = b"echo: Endstop: X-max: 1 Y-max: 1 Z-min: 1\nMachineStatus: IDLE\nPrintFileName: a.gcode\n";
+        assert_eq!(
+            f.push(head).unwrap(),
+            FrameStatus::Partial,
+            "LED and filament still to come"
+        );
+        assert_eq!(f.quiet_period(), None);
+        assert_eq!(
+            f.push(b"MoveMode: 0.0\nFilamentStatus: ok\n").unwrap(),
+            FrameStatus::Partial
+        );
+        assert_eq!(f.push(b"LEDStatus: on\n").unwrap(), FrameStatus::Complete);
+        assert!(f.reply().ends_with(b"LEDStatus: on\n"));
     }
 
     #[test]
