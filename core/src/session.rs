@@ -383,7 +383,11 @@ impl Session {
         if self.timers.is_due(Timer::ReplyDeadline, now) {
             self.timers.stop(Timer::ReplyDeadline);
             match self.in_flight.as_mut() {
-                Some(fl) if fl.framer.completes_at_deadline() => {
+                // A reply waiting out its quiet period (a deadline shorter than the quiet
+                // fallback) is as complete as it would be when the quiet ends.
+                Some(fl)
+                    if fl.framer.completes_at_deadline() || fl.framer.quiet_period().is_some() =>
+                {
                     fl.framer.finish();
                     self.complete_in_flight(now);
                 }

@@ -48,8 +48,19 @@ macro_rules! suite {
                 }
             }
 
+            /// Whether the printer logged `needle`, waiting up to 5 s for it: a fire-and-forget
+            /// command (A3 motion) returns once written, before the printer has read it.
             fn journal_has(h: &SimHandle, needle: &str) -> bool {
-                h.lock().journal.iter().any(|l| l.contains(needle))
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                loop {
+                    if h.lock().journal.iter().any(|l| l.contains(needle)) {
+                        return true;
+                    }
+                    if std::time::Instant::now() >= until {
+                        return false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
             }
 
             fn exercise(model: Model) {
