@@ -122,7 +122,15 @@ impl ReplyFramer {
             return None;
         }
         match &self.binary {
-            Some((_, Binary::ListText)) => return Some(quiet),
+            Some((start, Binary::ListText)) => {
+                // No structure at all (the emulator's `/data/a.gcode::/data/b.3mf`): at least
+                // never end inside a name, which always ends in a printable extension.
+                let text = self.buf[*start..].trim_ascii_end().to_ascii_lowercase();
+                let whole = [&b".gcode"[..], b".gx", b".g", b".3mf"]
+                    .iter()
+                    .any(|ext| text.ends_with(ext));
+                return whole.then_some(quiet);
+            }
             Some((start, Binary::Thumb(ThumbCursor::Searching(_)))) => {
                 let payload = &self.buf[*start..];
                 // Nothing yet, or maybe the first bytes of a PNG signature: wait for more.
