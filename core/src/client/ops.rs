@@ -584,6 +584,16 @@ fn fan(percent: u8, cx: Ctx<'_>) -> Result<Planned, ClientError> {
             cooling_fan: Some(fan_duty(percent)),
             ..PrinterSettings::default()
         }))
+    } else if cx.tcp() && cx.t.model == Model::Adventurer3 {
+        // tcp.md §4: the A3's fan is on/off only (`~M106` takes no `S`).
+        match percent {
+            0 => tcp_done([Command::FanOff]),
+            100 => tcp_done([Command::FanOn { speed: None }]),
+            _ => Err(ClientError::Unsupported {
+                operation: "a fan speed other than 0 or 100 %",
+                model: cx.t.model,
+            }),
+        }
     } else if cx.tcp() {
         tcp_done([match percent {
             0 => Command::FanOff,

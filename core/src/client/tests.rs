@@ -282,6 +282,18 @@ fn fan_takes_percent() {
             "{m}: {e:?}"
         );
     }
+    // The A3's fan is on/off only: 100 % is `~M106` without `S`, 0 is `~M107`, others are
+    // unsupported rather than rounded.
+    let a3 = target(Model::Adventurer3);
+    assert!(matches!(
+        Plan::new(Op::Fan(100), &a3).unwrap().steps(),
+        [Step::Tcp(Command::FanOn { speed: None })]
+    ));
+    assert!(matches!(
+        Plan::new(Op::Fan(0), &a3).unwrap().steps(),
+        [Step::Tcp(Command::FanOff)]
+    ));
+    assert!(Plan::new(Op::Fan(50), &a3).unwrap_err().is_unsupported());
     // 50 % sent, reported back by `/detail` as 50 % (0–100, like the sim's 128 * 100 / 255).
     assert_eq!(u32::from(ops::fan_duty(50)) * 100 / 255, 50);
 }
