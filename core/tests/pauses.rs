@@ -373,10 +373,7 @@ fn adventurer3_shape_b_m115_ends_at_its_last_field() {
         let mut s = session(dialect, t0);
         s.submit(Command::MachineInfo, t0).unwrap();
         s.handle_bytes(&m115, t0);
-        let reply = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
-            Event::Reply { result, .. } => Some(result),
-            _ => None,
-        });
+        let reply = reply_of(&mut s, None);
         let i = info(reply.expect("complete without waiting for a quiet period"));
         assert_eq!(i.machine_type, "FlashForge Adventurer III");
         assert_eq!(i.firmware, "v1.4.0");
@@ -449,10 +446,7 @@ fn a_late_ok_never_answers_the_next_command() {
         while s.poll_transmit().is_some() {}
         s.handle_bytes(b"ok\n", t0 + Duration::from_millis(20));
         s.handle_bytes(b"Error: busy\n", t0 + Duration::from_millis(40));
-        let got = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
-            Event::Reply { id, result, .. } if id == led => Some(result),
-            _ => None,
-        });
+        let got = reply_of(&mut s, Some(led));
         assert_eq!(
             got,
             Some(Err(CommandError::Printer("busy".into()))),
@@ -482,10 +476,7 @@ fn half_a_stale_line_is_not_the_next_reply() {
         let mut rest = b"ess V2.1.\nok\n".to_vec();
         rest.extend_from_slice(&m115);
         s.handle_bytes(&rest, t0 + Duration::from_millis(300));
-        let got = std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
-            Event::Reply { result, .. } => Some(result),
-            _ => None,
-        });
+        let got = reply_of(&mut s, None);
         let i = info(got.expect("a reply"));
         let mac = if dialect == Dialect::Modern {
             "001122334455"
@@ -494,4 +485,14 @@ fn half_a_stale_line_is_not_the_next_reply() {
         };
         assert_eq!(i.mac_address.as_deref(), Some(mac), "{dialect:?}");
     }
+}
+
+/// The outcome of command `id` (any command: `None`) among the session's pending events.
+fn reply_of(s: &mut Session, id: Option<flashforge_proto::CommandId>) -> Option<Outcome> {
+    std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+        Event::Reply {
+            id: got, result, ..
+        } if id.map_or(true, |i| i == got) => Some(result),
+        _ => None,
+    })
 }

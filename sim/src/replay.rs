@@ -61,7 +61,7 @@ use flashforge_proto::Model;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::server::lock;
+use crate::server::{join_all, lock, spawn};
 
 /// The bundled emulator captures: one folder per model ([`emulator_folder`]).
 pub const EMULATOR_CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/emulator");
@@ -463,15 +463,17 @@ impl ReplayPrinter {
         };
         if let Some(l) = tcp {
             let (s, t) = (shared.clone(), threads.clone());
-            spawn(&threads, "replay-tcp", move || {
+            spawn(&threads, "replay-tcp".into(), STACK, move || {
                 accept(&l, &s, &t, serve_tcp)
             })?;
         }
         let (s, t) = (shared.clone(), threads.clone());
-        spawn(&threads, "replay-http", move || {
+        spawn(&threads, "replay-http".into(), STACK, move || {
             accept(&http, &s, &t, serve_http)
         })?;
-        spawn(&threads, "replay-udp", move || serve_udp(&udp, &shared))?;
+        spawn(&threads, "replay-udp".into(), STACK, move || {
+            serve_udp(&udp, &shared)
+        })?;
         Ok(me)
     }
 
@@ -540,18 +542,8 @@ impl ReplayPrinter {
         if self.shared.stop.swap(true, Ordering::SeqCst) {
             return;
         }
-        for addr in self.tcp.iter().chain([&self.http]) {
-            let _ = TcpStream::connect_timeout(addr, Duration::from_millis(200));
-        }
-        loop {
-            let batch: Vec<_> = lock(&self.threads).drain(..).collect();
-            if batch.is_empty() {
-                break;
-            }
-            for t in batch {
-                let _ = t.join();
-            }
-        }
+        let wake: Vec<SocketAddr> = self.tcp.iter().copied().chain([self.http]).collect();
+        join_all(&self.threads, &wake);
     }
 }
 
@@ -561,20 +553,8 @@ impl Drop for ReplayPrinter {
     }
 }
 
-fn spawn(
-    threads: &Arc<Mutex<Vec<JoinHandle<()>>>>,
-    name: &str,
-    f: impl FnOnce() + Send + 'static,
-) -> io::Result<()> {
-    let h = thread::Builder::new()
-        .name(name.to_owned())
-        .stack_size(256 * 1024)
-        .spawn(f)?;
-    let mut list = lock(threads);
-    list.retain(|t| !t.is_finished());
-    list.push(h);
-    Ok(())
-}
+/// Replay threads need little stack.
+const STACK: usize = 256 * 1024;
 
 fn accept(
     listener: &TcpListener,
@@ -590,7 +570,9 @@ fn accept(
         let _ = stream.set_nodelay(true);
         let _ = stream.set_read_timeout(Some(POLL));
         let s = shared.clone();
-        let _ = spawn(threads, "replay-conn", move || serve(&s, stream));
+        let _ = spawn(threads, "replay-conn".into(), STACK, move || {
+            serve(&s, stream)
+        });
     }
 }
 

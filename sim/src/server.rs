@@ -102,8 +102,12 @@ pub struct SimServer {
     wake: Vec<SocketAddr>,
 }
 
-fn spawn(
-    threads: &Arc<Mutex<Vec<JoinHandle<()>>>>,
+/// Threads of a server, joined when it stops.
+pub(crate) type Threads = Arc<Mutex<Vec<JoinHandle<()>>>>;
+
+/// Start a named thread with `stack` bytes of stack and keep its handle in `threads`.
+pub(crate) fn spawn(
+    threads: &Threads,
     name: String,
     stack: usize,
     f: impl FnOnce() + Send + 'static,
@@ -215,17 +219,23 @@ impl SimServer {
         for p in &self.printers {
             p.drop_connections();
         }
-        for addr in &self.wake {
-            let _ = TcpStream::connect_timeout(addr, Duration::from_millis(200));
+        join_all(&self.threads, &self.wake);
+    }
+}
+
+/// Wake every listener blocked in `accept` (a connection to each of `wake`), then join every
+/// thread, including those started while joining.
+pub(crate) fn join_all(threads: &Threads, wake: &[SocketAddr]) {
+    for addr in wake {
+        let _ = TcpStream::connect_timeout(addr, Duration::from_millis(200));
+    }
+    loop {
+        let batch: Vec<_> = lock(threads).drain(..).collect();
+        if batch.is_empty() {
+            break;
         }
-        loop {
-            let batch: Vec<_> = lock(&self.threads).drain(..).collect();
-            if batch.is_empty() {
-                break;
-            }
-            for t in batch {
-                let _ = t.join();
-            }
+        for t in batch {
+            let _ = t.join();
         }
     }
 }

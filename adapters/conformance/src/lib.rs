@@ -12,9 +12,6 @@
 //! The expectations below are written from the protocol notes (models.md §6), not derived from
 //! the core's own capability table, so the suite can catch that table being wrong.
 
-use std::io::Read;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use flashforge_proto::client::{ClientOptions, Endpoint};
@@ -25,6 +22,40 @@ use sha2::{Digest, Sha256};
 
 pub use flashforge_proto;
 pub use flashforge_sim;
+
+/// `Read`, tokio's `AsyncRead` and futures' `AsyncRead` for a test reader whose
+/// `fn fill(&mut self, buf: &mut [u8]) -> usize` never blocks.
+macro_rules! readers {
+    ($t:ty) => {
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                Ok(self.fill(buf))
+            }
+        }
+
+        impl tokio::io::AsyncRead for $t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let n = self.get_mut().fill(buf.initialize_unfilled());
+                buf.advance(n);
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+
+        impl futures_io::AsyncRead for $t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::task::Poll::Ready(Ok(self.get_mut().fill(buf)))
+            }
+        }
+    };
+}
 
 /// Which operations a model supports, from the protocol notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,33 +203,7 @@ impl Pattern {
     }
 }
 
-impl Read for Pattern {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        Ok(self.fill(buf))
-    }
-}
-
-impl tokio::io::AsyncRead for Pattern {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let n = self.get_mut().fill(buf.initialize_unfilled());
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl futures_io::AsyncRead for Pattern {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(Ok(self.get_mut().fill(buf)))
-    }
-}
+readers!(Pattern);
 
 /// The SHA-256 (hex) the simulator recorded for a stored file.
 pub fn stored_sha256(h: &SimHandle, name: &str) -> Option<String> {

@@ -12,9 +12,6 @@
 //! job control ignored while heating, the 5M's discovery pid of the 5M Pro (discovery.md §6:
 //! the pid decides), and no HTTP API (plain-text 404) on the Adventurer 3/4.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use flashforge_proto::client::{ClientOptions, Endpoint, Temps};
 use flashforge_proto::http::Credentials;
 use flashforge_proto::Model;
@@ -248,33 +245,7 @@ impl Bytes {
     }
 }
 
-impl std::io::Read for Bytes {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        Ok(self.fill(buf))
-    }
-}
-
-impl tokio::io::AsyncRead for Bytes {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let n = self.get_mut().fill(buf.initialize_unfilled());
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl futures_io::AsyncRead for Bytes {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(Ok(self.get_mut().fill(buf)))
-    }
-}
+readers!(Bytes);
 
 /// Every operation that has a capture, on each of the seven models, through one adapter.
 ///
