@@ -44,6 +44,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use crate::model::DiscoveryLayout;
 use crate::Model;
 
 /// The 20-byte probe of the vendor software (`www.usr"e6`, `0xC0`, nine NULs).
@@ -312,15 +313,12 @@ fn serial(field: &[u8], base: usize) -> Result<Option<String>, DiscoveryError> {
     Ok((!s.is_empty()).then_some(s))
 }
 
-/// Model of a modern reply (discovery.md §6).
-pub fn modern_model(product_id: u16, product_type: u16, name: &str) -> Model {
-    match product_id {
-        0x23 => return Model::Adventurer5M,
-        0x24 => return Model::Adventurer5MPro,
-        0x26 => return Model::AD5X,
-        0x28 => return Model::Creator5,
-        0x29 => return Model::Creator5Pro,
-        _ => {}
+/// Model of a modern reply (discovery.md §6): the product id from the model table, else the
+/// name (the 5M family's names, or the modern product type).
+fn modern_model(product_id: u16, product_type: u16, name: &str) -> Model {
+    let by_id = Model::from_discovery_id(DiscoveryLayout::Modern, product_id);
+    if by_id != Model::Unknown {
+        return by_id;
     }
     let upper = name.to_uppercase();
     if product_type == MODERN_PRODUCT_TYPE {
@@ -345,25 +343,12 @@ pub fn modern_model(product_id: u16, product_type: u16, name: &str) -> Model {
     }
 }
 
-/// Model of a legacy reply (discovery.md §6: name first, then product id).
-pub fn legacy_model(product_id: u16, name: &str) -> Model {
-    let upper = name.to_uppercase();
-    if ["ADVENTURER 4", "ADVENTURER4", "AD4"]
-        .iter()
-        .any(|k| upper.contains(k))
-    {
-        Model::Adventurer4
-    } else if ["ADVENTURER 3", "ADVENTURER3", "AD3"]
-        .iter()
-        .any(|k| upper.contains(k))
-    {
-        Model::Adventurer3
-    } else {
-        match product_id {
-            0x16 | 0x1E => Model::Adventurer4,
-            0x08 => Model::Adventurer3,
-            _ => Model::Unknown,
-        }
+/// Model of a legacy reply (discovery.md §6: name first, then product id, both from the
+/// model table).
+fn legacy_model(product_id: u16, name: &str) -> Model {
+    match Model::from_legacy_name(name) {
+        Model::Unknown => Model::from_discovery_id(DiscoveryLayout::Legacy, product_id),
+        m => m,
     }
 }
 

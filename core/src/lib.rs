@@ -126,7 +126,7 @@ mod error;
 pub mod gcode;
 #[cfg(feature = "http")]
 pub mod http;
-mod model;
+pub mod model;
 mod session;
 mod timer;
 

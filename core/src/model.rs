@@ -1,8 +1,16 @@
-//! Which printer this is, and what it can do.
+//! Which printer this is, and what it can do: the model table.
+//!
+//! Everything the crate knows about a model is one row of [`MODELS`]: its product ids
+//! (discovery and `/detail.pid`), names and aliases, channels, [`Capabilities`], the `/control`
+//! commands its firmware implements, its colour [`Palette`] and its print-start [`JobFormat`].
+//! Discovery, the HTTP requests, the client, the simulator and the CLI read the table; adding a
+//! model is adding a row (and a [`Model`] variant).
 //!
 //! Identification follows protocol/README.md "How a client tells the models apart": discovery
 //! product id, then `/detail.pid`, then `/detail.model`, then name heuristics, and `~M115`'s
 //! `Machine Type:` for the TCP-only families. [`Capabilities`] follows models.md §6.
+//!
+//! This module is the ground floor of the crate: it imports nothing from it.
 
 use std::fmt;
 
@@ -30,30 +38,437 @@ pub enum Model {
     Unknown,
 }
 
-impl Model {
-    /// Every known model, oldest first.
-    pub const ALL: [Self; 7] = [
-        Self::Adventurer3,
-        Self::Adventurer4,
-        Self::Adventurer5M,
-        Self::Adventurer5MPro,
-        Self::AD5X,
-        Self::Creator5,
-        Self::Creator5Pro,
-    ];
+/// A model's family: the firmware lineage that decides reply shapes and quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Family {
+    /// Adventurer 3: TCP only, its own reply shapes (tcp.md §3 Shape B).
+    Adventurer3,
+    /// Adventurer 4: TCP only.
+    Adventurer4,
+    /// Adventurer 5M, 5M Pro, AD5X: HTTP and TCP.
+    Adventurer5,
+    /// Creator 5 series: HTTP only.
+    Creator5,
+    /// Not recognised.
+    Unknown,
+}
 
-    /// The model of a `/detail.pid` or discovery product id (35/36/38/40/41, 0x08/0x16/0x1E).
-    pub fn from_pid(pid: i64) -> Self {
-        match pid {
-            0x08 => Self::Adventurer3,
-            0x16 | 0x1E => Self::Adventurer4,
-            35 => Self::Adventurer5M,
-            36 => Self::Adventurer5MPro,
-            38 => Self::AD5X,
-            40 => Self::Creator5,
-            41 => Self::Creator5Pro,
-            _ => Self::Unknown,
+/// The layout of a model's discovery reply (discovery.md §3, §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiscoveryLayout {
+    /// The 140-byte reply of the Adventurer 3 and 4 (name first, then product id).
+    Legacy,
+    /// The 276-byte reply of the 5M and Creator families (product id first).
+    Modern,
+}
+
+/// Names by which a model calls itself (`~M115` `Machine Type:`, `/detail.model`, a legacy
+/// discovery name), matched case-insensitively as substrings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamePattern {
+    /// Upper-case substrings, any of which names the family.
+    pub any: &'static [&'static str],
+    /// `Some(true)`: only with `PRO` in the name; `Some(false)`: only without; `None`: either.
+    pub pro: Option<bool>,
+}
+
+impl NamePattern {
+    /// Whether `upper` (an upper-cased name) matches.
+    pub fn matches(&self, upper: &str) -> bool {
+        self.any.iter().any(|k| upper.contains(k))
+            && self.pro.map_or(true, |pro| upper.contains("PRO") == pro)
+    }
+}
+
+/// A printer's colour palette (the 24 colours its material slots take; http.md §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Palette {
+    /// AD5X (IFS).
+    Ad5x,
+    /// Creator 5 series.
+    Creator5,
+}
+
+/// The body layout of a print start (`/printGcode`) or upload (http.md §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFormat {
+    /// 5M before firmware 3.1.3: file name and leveling only.
+    Legacy,
+    /// 5M ≥ 3.1.3 (and the generic call): adds flow calibration, `useMatlStation:false`,
+    /// `gcodeToolCnt:0`, empty mappings.
+    Generic,
+    /// AD5X: adds first-layer inspection and time-lapse; mappings for multi-colour.
+    Ad5x,
+    /// Creator 5 series: time-lapse, mappings only for multi-tool prints.
+    Creator5,
+}
+
+/// How a model's [`JobFormat`] is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFormats {
+    /// Always this format.
+    Fixed(JobFormat),
+    /// `since` from firmware `min` on (compared with [`firmware_at_least`]), `before` earlier.
+    SinceFirmware {
+        /// The first firmware with `since`.
+        min: (u32, u32, u32),
+        /// The format of older firmware.
+        before: JobFormat,
+        /// The format from `min` on.
+        since: JobFormat,
+    },
+}
+
+impl JobFormats {
+    /// The format for `firmware`.
+    pub fn for_firmware(self, firmware: &str) -> JobFormat {
+        match self {
+            Self::Fixed(f) => f,
+            Self::SinceFirmware { min, before, since } => {
+                if firmware_at_least(firmware, min) {
+                    since
+                } else {
+                    before
+                }
+            }
         }
+    }
+}
+
+/// One row of the model table: everything the crate knows about a model before it reads
+/// anything from the printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModelSpec {
+    /// The model.
+    pub model: Model,
+    /// Its family.
+    pub family: Family,
+    /// Display name (`Adventurer 5M Pro`).
+    pub name: &'static str,
+    /// The identifier of the fixture manifests (`Adventurer5MPro`).
+    pub ident: &'static str,
+    /// The snake-case key of reports and fixture files (`adventurer5m_pro`).
+    pub key: &'static str,
+    /// What a person may type for it: lower-case letters and digits only (`5mpro`, `c5`).
+    pub aliases: &'static [&'static str],
+    /// The layout of its discovery reply.
+    pub discovery: DiscoveryLayout,
+    /// Product ids in discovery replies and `/detail.pid` (the first is the default).
+    pub product_ids: &'static [u16],
+    /// How it names itself in `~M115`, `/detail.model` and legacy discovery replies.
+    pub names: NamePattern,
+    /// What it can do (models.md §6), before `/product` or `/detail` refine it.
+    pub capabilities: Capabilities,
+    /// The `/control` commands its firmware implements beyond [`CONTROLS_COMMON`], which
+    /// every HTTP model has (http.md §5.1). The printer acknowledges unknown commands with
+    /// success, so this list is the only protection against a silently ignored command.
+    pub controls: &'static [&'static str],
+    /// The palette its material slots snap colours to.
+    pub palette: Option<Palette>,
+    /// Its print-start body layout.
+    pub job_format: JobFormats,
+}
+
+/// The `/control` commands every HTTP model implements (http.md §5.1).
+pub const CONTROLS_COMMON: [&str; 9] = [
+    "lightControl_cmd",
+    "jobCtl_cmd",
+    "printerCtl_cmd",
+    "temperatureCtl_cmd",
+    "stateCtrl_cmd",
+    "reName_cmd",
+    "delayClose_cmd",
+    "calibration_cmd",
+    "userProfile_cmd",
+];
+
+const NONE: Capabilities = Capabilities {
+    tcp: false,
+    http: false,
+    led: false,
+    filtration: false,
+    camera: false,
+    camera_toggle: false,
+    chamber_sensor: false,
+    chamber_heater: false,
+    per_nozzle_temps: false,
+    material_station: false,
+    slot_load_unload: false,
+    door_sensor: false,
+    tvoc: false,
+    lidar: false,
+    http_motion: false,
+    tcp_motion: false,
+    full_file_list: false,
+    runout_sensor_toggle: false,
+};
+
+/// What every model with the TCP channel has.
+const TCP: Capabilities = Capabilities {
+    tcp: true,
+    led: true,
+    tcp_motion: true,
+    full_file_list: true,
+    ..NONE
+};
+
+/// The 5M family (HTTP and TCP).
+const ADVENTURER5: Capabilities = Capabilities {
+    http: true,
+    chamber_sensor: true,
+    ..TCP
+};
+
+/// The Creator 5 family (HTTP only).
+const CREATOR5: Capabilities = Capabilities {
+    http: true,
+    led: true,
+    camera: true,
+    camera_toggle: true,
+    per_nozzle_temps: true,
+    material_station: true,
+    lidar: true,
+    ..NONE
+};
+
+const A5M_CONTROLS: &[&str] = &[
+    "deviceUnregister_cmd",
+    "deviceUpdateDetail_cmd",
+    "newLocalJob_cmd",
+];
+const A5M_PRO_CONTROLS: &[&str] = &[
+    "circulateCtl_cmd",
+    "streamCtrl_cmd",
+    "deviceUnregister_cmd",
+    "deviceUpdateDetail_cmd",
+    "newLocalJob_cmd",
+];
+const AD5X_CONTROLS: &[&str] = &[
+    "deviceUnregister_cmd",
+    "deviceUpdateDetail_cmd",
+    "msConfig_cmd",
+    "ipdMsConfig_cmd",
+    "ms_cmd",
+    "ipdMs_cmd",
+    "moveCtrl_cmd",
+    "extrudeCtrl_cmd",
+    "homingCtrl_cmd",
+    "errorCodeCtrl_cmd",
+];
+const C5_CONTROLS: &[&str] = &["streamCtrl_cmd", "msConfig_cmd"];
+const C5_PRO_CONTROLS: &[&str] = &["circulateCtl_cmd", "streamCtrl_cmd", "msConfig_cmd"];
+
+const FIVE_M_JOBS: JobFormats = JobFormats::SinceFirmware {
+    min: (3, 1, 3),
+    before: JobFormat::Legacy,
+    since: JobFormat::Generic,
+};
+
+/// The model table: one row per known model, oldest first.
+pub const MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        model: Model::Adventurer3,
+        family: Family::Adventurer3,
+        name: "Adventurer 3",
+        ident: "Adventurer3",
+        key: "adventurer3",
+        aliases: &["a3", "adventurer3", "adventureriii", "ad3"],
+        discovery: DiscoveryLayout::Legacy,
+        product_ids: &[0x08],
+        names: NamePattern {
+            any: &["ADVENTURER III", "ADVENTURER 3", "ADVENTURER3", "AD3"],
+            pro: None,
+        },
+        capabilities: TCP,
+        controls: &[],
+        palette: None,
+        job_format: FIVE_M_JOBS,
+    },
+    ModelSpec {
+        model: Model::Adventurer4,
+        family: Family::Adventurer4,
+        name: "Adventurer 4",
+        ident: "Adventurer4",
+        key: "adventurer4",
+        aliases: &["a4", "adventurer4", "ad4"],
+        discovery: DiscoveryLayout::Legacy,
+        // Pro, Lite.
+        product_ids: &[0x1E, 0x16],
+        names: NamePattern {
+            any: &["ADVENTURER 4", "ADVENTURER4", "AD4"],
+            pro: None,
+        },
+        capabilities: TCP,
+        controls: &[],
+        palette: None,
+        job_format: FIVE_M_JOBS,
+    },
+    ModelSpec {
+        model: Model::Adventurer5M,
+        family: Family::Adventurer5,
+        name: "Adventurer 5M",
+        ident: "Adventurer5M",
+        key: "adventurer5m",
+        aliases: &["5m", "adventurer5m", "ad5m", "a5m"],
+        discovery: DiscoveryLayout::Modern,
+        product_ids: &[35],
+        names: NamePattern {
+            any: &["5M"],
+            pro: Some(false),
+        },
+        capabilities: ADVENTURER5,
+        controls: A5M_CONTROLS,
+        palette: None,
+        job_format: FIVE_M_JOBS,
+    },
+    ModelSpec {
+        model: Model::Adventurer5MPro,
+        family: Family::Adventurer5,
+        name: "Adventurer 5M Pro",
+        ident: "Adventurer5MPro",
+        key: "adventurer5m_pro",
+        aliases: &["5mpro", "adventurer5mpro", "ad5mpro", "a5mpro"],
+        discovery: DiscoveryLayout::Modern,
+        product_ids: &[36],
+        names: NamePattern {
+            any: &["5M"],
+            pro: Some(true),
+        },
+        capabilities: Capabilities {
+            filtration: true,
+            camera: true,
+            camera_toggle: true,
+            tvoc: true,
+            runout_sensor_toggle: true,
+            ..ADVENTURER5
+        },
+        controls: A5M_PRO_CONTROLS,
+        palette: None,
+        job_format: FIVE_M_JOBS,
+    },
+    ModelSpec {
+        model: Model::AD5X,
+        family: Family::Adventurer5,
+        name: "AD5X",
+        ident: "AD5X",
+        key: "ad5x",
+        aliases: &["ad5x", "adventurer5x", "a5x"],
+        discovery: DiscoveryLayout::Modern,
+        product_ids: &[38],
+        names: NamePattern {
+            any: &["AD5X"],
+            pro: None,
+        },
+        capabilities: Capabilities {
+            material_station: true,
+            slot_load_unload: true,
+            http_motion: true,
+            ..ADVENTURER5
+        },
+        controls: AD5X_CONTROLS,
+        palette: Some(Palette::Ad5x),
+        job_format: JobFormats::Fixed(JobFormat::Ad5x),
+    },
+    ModelSpec {
+        model: Model::Creator5,
+        family: Family::Creator5,
+        name: "Creator 5",
+        ident: "Creator5",
+        key: "creator5",
+        aliases: &["c5", "creator5"],
+        discovery: DiscoveryLayout::Modern,
+        product_ids: &[40],
+        names: NamePattern {
+            any: &["CREATOR 5", "CREATOR5"],
+            pro: Some(false),
+        },
+        capabilities: CREATOR5,
+        controls: C5_CONTROLS,
+        palette: Some(Palette::Creator5),
+        job_format: JobFormats::Fixed(JobFormat::Creator5),
+    },
+    ModelSpec {
+        model: Model::Creator5Pro,
+        family: Family::Creator5,
+        name: "Creator 5 Pro",
+        ident: "Creator5Pro",
+        key: "creator5_pro",
+        aliases: &["c5pro", "creator5pro"],
+        discovery: DiscoveryLayout::Modern,
+        product_ids: &[41],
+        names: NamePattern {
+            any: &["CREATOR 5", "CREATOR5"],
+            pro: Some(true),
+        },
+        capabilities: Capabilities {
+            filtration: true,
+            chamber_sensor: true,
+            chamber_heater: true,
+            door_sensor: true,
+            tvoc: true,
+            ..CREATOR5
+        },
+        controls: C5_PRO_CONTROLS,
+        palette: Some(Palette::Creator5),
+        job_format: JobFormats::Fixed(JobFormat::Creator5),
+    },
+];
+
+/// The row of [`Model::Unknown`]: no capabilities, no channel known, every `/control`
+/// command allowed (the printer decides).
+pub const UNKNOWN: ModelSpec = ModelSpec {
+    model: Model::Unknown,
+    family: Family::Unknown,
+    name: "Unknown",
+    ident: "Unknown",
+    key: "unknown",
+    aliases: &[],
+    discovery: DiscoveryLayout::Modern,
+    product_ids: &[],
+    names: NamePattern {
+        any: &[],
+        pro: None,
+    },
+    capabilities: NONE,
+    controls: &[],
+    palette: None,
+    job_format: FIVE_M_JOBS,
+};
+
+impl Model {
+    /// Every known model, oldest first (the models of [`MODELS`]).
+    pub const ALL: [Self; MODELS.len()] = {
+        let mut all = [Self::Unknown; MODELS.len()];
+        let mut i = 0;
+        while i < MODELS.len() {
+            all[i] = MODELS[i].model;
+            i += 1;
+        }
+        all
+    };
+
+    /// This model's row of the model table ([`UNKNOWN`] for [`Model::Unknown`]).
+    pub fn spec(self) -> &'static ModelSpec {
+        MODELS.iter().find(|s| s.model == self).unwrap_or(&UNKNOWN)
+    }
+
+    /// The model with this product id (discovery or `/detail.pid`: 35/36/38/40/41,
+    /// 0x08/0x16/0x1E).
+    pub fn from_pid(pid: i64) -> Self {
+        MODELS
+            .iter()
+            .find(|s| s.product_ids.iter().any(|&p| i64::from(p) == pid))
+            .map_or(Self::Unknown, |s| s.model)
+    }
+
+    /// The model of a discovery reply's product id, for a reply of `layout`.
+    pub fn from_discovery_id(layout: DiscoveryLayout, product_id: u16) -> Self {
+        MODELS
+            .iter()
+            .find(|s| s.discovery == layout && s.product_ids.contains(&product_id))
+            .map_or(Self::Unknown, |s| s.model)
     }
 
     /// The model of a `pid` sent as a JSON string: base 16 as docs claims (`"0026"`), else base 10.
@@ -85,41 +500,40 @@ impl Model {
 
     /// The `/detail.pid` of an HTTP model.
     pub fn pid(self) -> Option<u16> {
-        Some(match self {
-            Self::Adventurer5M => 35,
-            Self::Adventurer5MPro => 36,
-            Self::AD5X => 38,
-            Self::Creator5 => 40,
-            Self::Creator5Pro => 41,
-            _ => return None,
-        })
+        let s = self.spec();
+        s.capabilities
+            .http
+            .then(|| s.product_ids.first().copied())
+            .flatten()
     }
 
-    /// The factory name of a `/detail.model` string (`Creator 5`, `Creator 5 Pro`, ...).
-    pub fn from_model_name(name: &str) -> Self {
-        let n = name.trim();
-        if n.is_empty() {
+    /// The first row whose names match `name`, among the rows `keep` accepts.
+    fn by_name(name: &str, keep: impl Fn(&ModelSpec) -> bool) -> Self {
+        let upper = name.trim().to_ascii_uppercase();
+        if upper.is_empty() {
             return Self::Unknown;
         }
-        let lower = n.to_ascii_lowercase();
-        if lower.contains("creator 5") || lower.contains("creator5") {
-            return if lower.contains("pro") {
-                Self::Creator5Pro
-            } else {
-                Self::Creator5
-            };
-        }
-        if lower.contains("ad5x") {
-            return Self::AD5X;
-        }
-        if lower.contains("5m") {
-            return if lower.contains("pro") {
-                Self::Adventurer5MPro
-            } else {
-                Self::Adventurer5M
-            };
-        }
-        Self::Unknown
+        MODELS
+            .iter()
+            .filter(|s| keep(s))
+            .find(|s| s.names.matches(&upper))
+            .map_or(Self::Unknown, |s| s.model)
+    }
+
+    /// The factory name of a `/detail.model` string (`Creator 5`, `Creator 5 Pro`, ...): HTTP
+    /// models only.
+    pub fn from_model_name(name: &str) -> Self {
+        Self::by_name(name, |s| s.capabilities.http)
+    }
+
+    /// The model of an `~M115` `Machine Type:` line (TCP printers).
+    pub fn from_machine_type(machine_type: &str) -> Self {
+        Self::by_name(machine_type, |_| true)
+    }
+
+    /// The model a legacy (140-byte) discovery reply's name says, if any.
+    pub fn from_legacy_name(name: &str) -> Self {
+        Self::by_name(name, |s| s.discovery == DiscoveryLayout::Legacy)
     }
 
     /// The fallback for firmware without `pid`: the user-editable name, plus whether a material
@@ -157,123 +571,73 @@ impl Model {
             .filter(char::is_ascii_alphanumeric)
             .map(|c| c.to_ascii_lowercase())
             .collect();
-        Some(match k.as_str() {
-            "a3" | "adventurer3" | "adventureriii" | "ad3" => Self::Adventurer3,
-            "a4" | "adventurer4" | "ad4" => Self::Adventurer4,
-            "5m" | "adventurer5m" | "ad5m" | "a5m" => Self::Adventurer5M,
-            "5mpro" | "adventurer5mpro" | "ad5mpro" | "a5mpro" => Self::Adventurer5MPro,
-            "ad5x" | "adventurer5x" | "a5x" => Self::AD5X,
-            "c5" | "creator5" => Self::Creator5,
-            "c5pro" | "creator5pro" => Self::Creator5Pro,
-            _ => return None,
-        })
+        MODELS
+            .iter()
+            .find(|s| s.aliases.contains(&k.as_str()))
+            .map(|s| s.model)
+    }
+
+    /// Its family.
+    pub fn family(self) -> Family {
+        self.spec().family
     }
 
     /// Whether the model speaks only TCP (Adventurer 3 and 4).
     pub fn is_tcp_only(self) -> bool {
-        matches!(self, Self::Adventurer3 | Self::Adventurer4)
-    }
-
-    /// The model of an `~M115` `Machine Type:` line (TCP printers).
-    pub fn from_machine_type(machine_type: &str) -> Self {
-        let u = machine_type.to_ascii_uppercase();
-        if u.contains("ADVENTURER III") || u.contains("ADVENTURER 3") || u.contains("ADVENTURER3") {
-            Self::Adventurer3
-        } else if u.contains("ADVENTURER 4") || u.contains("ADVENTURER4") {
-            Self::Adventurer4
-        } else if u.contains("AD5X") {
-            Self::AD5X
-        } else if u.contains("5M") {
-            if u.contains("PRO") {
-                Self::Adventurer5MPro
-            } else {
-                Self::Adventurer5M
-            }
-        } else if u.contains("CREATOR 5") {
-            if u.contains("PRO") {
-                Self::Creator5Pro
-            } else {
-                Self::Creator5
-            }
-        } else {
-            Self::Unknown
-        }
+        let c = self.spec().capabilities;
+        c.tcp && !c.http
     }
 
     /// Display name (`Adventurer 5M Pro`, `AD5X`, `Creator 5`, ...).
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Adventurer3 => "Adventurer 3",
-            Self::Adventurer4 => "Adventurer 4",
-            Self::Adventurer5M => "Adventurer 5M",
-            Self::Adventurer5MPro => "Adventurer 5M Pro",
-            Self::AD5X => "AD5X",
-            Self::Creator5 => "Creator 5",
-            Self::Creator5Pro => "Creator 5 Pro",
-            Self::Unknown => "Unknown",
-        }
+        self.spec().name
     }
 
     /// The identifier used in the fixture manifests (`Adventurer5MPro`, `AD5X`, ...).
     pub fn ident(self) -> &'static str {
-        match self {
-            Self::Adventurer3 => "Adventurer3",
-            Self::Adventurer4 => "Adventurer4",
-            Self::Adventurer5M => "Adventurer5M",
-            Self::Adventurer5MPro => "Adventurer5MPro",
-            Self::AD5X => "AD5X",
-            Self::Creator5 => "Creator5",
-            Self::Creator5Pro => "Creator5Pro",
-            Self::Unknown => "Unknown",
-        }
+        self.spec().ident
     }
 
     /// Speaks the HTTP API on port 8898.
     pub fn is_http(self) -> bool {
-        matches!(
-            self,
-            Self::Adventurer5M
-                | Self::Adventurer5MPro
-                | Self::AD5X
-                | Self::Creator5
-                | Self::Creator5Pro
-        )
+        self.spec().capabilities.http
     }
 
     /// Has the G-code channel on TCP port 8899 (everything but the Creator 5 series).
+    /// `true` for [`Model::Unknown`]: a printer not yet identified may have it.
     pub fn has_tcp(self) -> bool {
-        !self.is_creator5()
+        self == Self::Unknown || self.spec().capabilities.tcp
     }
 
     /// Creator 5 or Creator 5 Pro.
     pub fn is_creator5(self) -> bool {
-        matches!(self, Self::Creator5 | Self::Creator5Pro)
+        self.family() == Family::Creator5
     }
 
     /// The feature set this model has before any `/detail` or `/product` reading (models.md §6).
     pub fn capabilities(self) -> Capabilities {
-        use Model::*;
-        let m = self;
-        Capabilities {
-            tcp: m != Unknown && m.has_tcp(),
-            http: m.is_http(),
-            led: m != Unknown,
-            filtration: matches!(m, Adventurer5MPro | Creator5Pro),
-            camera: matches!(m, Adventurer5MPro | Creator5 | Creator5Pro),
-            camera_toggle: matches!(m, Adventurer5MPro | Creator5 | Creator5Pro),
-            chamber_sensor: matches!(m, Adventurer5M | Adventurer5MPro | AD5X | Creator5Pro),
-            chamber_heater: m == Creator5Pro,
-            per_nozzle_temps: m.is_creator5(),
-            material_station: matches!(m, AD5X | Creator5 | Creator5Pro),
-            slot_load_unload: m == AD5X,
-            door_sensor: m == Creator5Pro,
-            tvoc: matches!(m, Adventurer5MPro | Creator5Pro),
-            lidar: m.is_creator5(),
-            http_motion: m == AD5X,
-            tcp_motion: m != Unknown && m.has_tcp(),
-            full_file_list: m != Unknown && m.has_tcp(),
-            runout_sensor_toggle: m == Adventurer5MPro,
-        }
+        self.spec().capabilities
+    }
+
+    /// Whether its firmware implements the `/control` command `cmd` (http.md §5.1;
+    /// [`Model::Unknown`] allows every command).
+    pub fn allows_control(self, cmd: &str) -> bool {
+        let s = self.spec();
+        self == Self::Unknown
+            || (s.capabilities.http
+                && (CONTROLS_COMMON.contains(&cmd) || s.controls.contains(&cmd)))
+    }
+
+    /// The palette its material slots snap colours to (the AD5X's where the table names none).
+    pub fn palette(self) -> Palette {
+        self.spec().palette.unwrap_or(Palette::Ad5x)
+    }
+
+    /// The print-start body layout for this model at `firmware`: AD5X and Creator 5 by model,
+    /// the 5M by comparing `firmwareVersion` with 3.1.3 (a Creator 5's `1.9.2` would compare
+    /// as old, hence the model first).
+    pub fn job_format(self, firmware: &str) -> JobFormat {
+        self.spec().job_format.for_firmware(firmware)
     }
 }
 
@@ -328,40 +692,6 @@ pub struct Capabilities {
     pub full_file_list: bool,
     /// Filament runout sensor toggle (`~M405`/`~M406`).
     pub runout_sensor_toggle: bool,
-}
-
-impl Capabilities {
-    #[cfg(feature = "http")]
-    /// Refine with the `/product` flags: LED from `lightCtrlState`, filtration from both fan
-    /// flags (always on for the Creator 5 Pro, whose flags misreport), chamber heater only where
-    /// the model has one.
-    pub fn with_product(mut self, model: Model, flags: &crate::http::ProductFlags) -> Self {
-        if self.http {
-            self.led = flags.light.unwrap_or(0) != 0;
-        }
-        self.filtration = model == Model::Creator5Pro
-            || (flags.internal_fan.unwrap_or(0) != 0 && flags.external_fan.unwrap_or(0) != 0);
-        self
-    }
-
-    #[cfg(feature = "http")]
-    /// Refine with a parsed `/detail`.
-    pub fn with_detail(mut self, info: &crate::http::MachineInfo) -> Self {
-        self.camera = info.has_camera() || (self.camera && info.model != Model::Adventurer5M);
-        self.chamber_sensor = info.has_chamber_sensor();
-        self.chamber_heater = match info.model {
-            Model::Creator5Pro => true,
-            Model::Creator5 => info.has_chamber_sensor(),
-            _ => false,
-        };
-        self.per_nozzle_temps = self.per_nozzle_temps || info.nozzle_temps_reported;
-        self.material_station = info.has_matl_station();
-        self.lidar = info.has_lidar() || (self.lidar && info.lidar.is_none());
-        if info.model == Model::AD5X {
-            self.http_motion = info.can_move_axes() || info.move_ctrl.is_none();
-        }
-        self
-    }
 }
 
 /// Compare dotted firmware versions numerically on the part before the first `-`
@@ -424,6 +754,67 @@ mod tests {
             Model::from_machine_type("Flashforge Adventurer 5M Pro"),
             Model::Adventurer5MPro
         );
+    }
+
+    #[test]
+    fn the_table_is_consistent() {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut aliases = std::collections::BTreeSet::new();
+        for s in MODELS {
+            assert_eq!(s.model.spec(), s, "{}", s.name);
+            assert_eq!(Model::from_alias(s.name), Some(s.model), "{}", s.name);
+            assert_eq!(Model::from_alias(s.key), Some(s.model), "{}", s.key);
+            assert_eq!(Model::from_machine_type(s.name), s.model, "{}", s.name);
+            assert_eq!(
+                Model::from_machine_type(&format!("Flashforge {}", s.name)),
+                s.model
+            );
+            for id in s.product_ids {
+                assert!(ids.insert(*id), "{} repeats product id {id}", s.name);
+                assert_eq!(Model::from_pid(i64::from(*id)), s.model);
+                assert_eq!(Model::from_discovery_id(s.discovery, *id), s.model);
+            }
+            for a in s.aliases {
+                assert!(aliases.insert(*a), "{} repeats alias {a}", s.name);
+                assert!(a
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            }
+            let c = s.capabilities;
+            assert!(c.tcp || c.http, "{} has no channel", s.name);
+            assert_eq!(s.model.is_tcp_only(), c.tcp && !c.http);
+            assert_eq!(
+                s.discovery == DiscoveryLayout::Legacy,
+                s.model.is_tcp_only()
+            );
+            assert_eq!(s.model.pid().is_some(), c.http);
+            assert_eq!(c.tcp_motion, c.tcp);
+            assert!(c.led);
+            assert!(c.http || s.controls.is_empty());
+            for cmd in s.controls {
+                assert!(cmd.ends_with("_cmd"), "{cmd}");
+                assert!(!CONTROLS_COMMON.contains(cmd), "{cmd} is common");
+                assert!(s.model.allows_control(cmd));
+            }
+            assert_eq!(s.palette.is_some(), c.material_station, "{}", s.name);
+        }
+        assert_eq!(Model::ALL.len(), MODELS.len());
+        assert_eq!(Model::Unknown.spec(), &UNKNOWN);
+        assert!(Model::Unknown.allows_control("anything_cmd"));
+        assert!(!Model::Adventurer4.allows_control("lightControl_cmd"));
+        assert!(Model::Creator5.allows_control("lightControl_cmd"));
+        assert!(!Model::Creator5.allows_control("circulateCtl_cmd"));
+        assert!(Model::Creator5Pro.allows_control("circulateCtl_cmd"));
+    }
+
+    #[test]
+    fn job_formats() {
+        assert_eq!(Model::Adventurer5M.job_format("3.1.2"), JobFormat::Legacy);
+        assert_eq!(Model::Adventurer5M.job_format("3.1.3"), JobFormat::Generic);
+        assert_eq!(Model::AD5X.job_format("1.0.0"), JobFormat::Ad5x);
+        assert_eq!(Model::Creator5.job_format("1.9.2"), JobFormat::Creator5);
+        assert_eq!(Model::Creator5Pro.palette(), Palette::Creator5);
+        assert_eq!(Model::AD5X.palette(), Palette::Ad5x);
     }
 
     #[test]

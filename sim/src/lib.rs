@@ -70,13 +70,7 @@ pub use printer::{
 pub use server::{discovery_reply, lock, ServerConfig, SimHandle, SimServer};
 pub use tcp::{TcpSession, MAX_LINE};
 
-/// Every model the simulator knows, in the order of the product line.
-pub const MODELS: [flashforge_proto::Model; 7] = [
-    flashforge_proto::Model::Adventurer3,
-    flashforge_proto::Model::Adventurer4,
-    flashforge_proto::Model::Adventurer5M,
-    flashforge_proto::Model::Adventurer5MPro,
-    flashforge_proto::Model::AD5X,
-    flashforge_proto::Model::Creator5,
-    flashforge_proto::Model::Creator5Pro,
-];
+/// Every model the simulator knows, in the order of the product line (the core's model
+/// table, [`flashforge_proto::model::MODELS`]).
+pub const MODELS: [flashforge_proto::Model; flashforge_proto::Model::ALL.len()] =
+    flashforge_proto::Model::ALL;

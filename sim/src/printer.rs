@@ -129,12 +129,10 @@ impl PrinterSpec {
 
     /// Product id as the printer reports it (discovery, `/detail`).
     pub fn product_id(&self) -> u16 {
-        match self.model {
-            Model::Adventurer3 => 0x08,
-            Model::Adventurer4 if self.a4_pro => 0x1E,
-            Model::Adventurer4 => 0x16,
-            m => m.pid().unwrap_or(0),
-        }
+        // The model table lists the Adventurer 4 Pro's id first, the Lite's second.
+        let ids = self.model.spec().product_ids;
+        let i = usize::from(self.model == Model::Adventurer4 && !self.a4_pro);
+        ids.get(i).or(ids.first()).copied().unwrap_or(0)
     }
 }
 

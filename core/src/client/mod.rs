@@ -39,6 +39,7 @@ mod ops;
 mod options;
 mod plan;
 mod status;
+mod step;
 mod target;
 mod tcp_calls;
 mod upload;
@@ -50,8 +51,9 @@ pub use endpoint::{Endpoint, CAMERA_PORT, HTTP_PORT, TCP_PORT};
 pub use error::ClientError;
 pub use op::{Heater, Op, Output};
 pub use options::{ClientOptions, DiscoverOptions, Overrides, Toggle};
-pub use plan::{Plan, Step, StepOutput};
+pub use plan::Plan;
 pub use status::{Info, Status, Temps};
+pub use step::{Step, StepOutput};
 pub use target::{dialect_of, Target};
 pub use tcp_calls::{TcpCalls, TcpEvent};
 pub use upload::{

@@ -16,9 +16,28 @@ use crate::http::{
 };
 use crate::{Command, Dialect, Model, Reply, UsageError};
 
-use super::plan::{mismatch, payload, Outputs, Planned};
 use super::status::{temps_of_detail, temps_of_tcp};
+use super::step::{mismatch, payload, Outputs};
 use super::{ClientError, Heater, Info, Op, Output, Status, Step, Target, CAMERA_PORT};
+
+/// What an operation's planner returns: the steps, and how their outputs become the output.
+#[derive(Debug)]
+pub(super) struct Planned {
+    pub(super) steps: Vec<Step>,
+    pub(super) finish: Finish,
+}
+
+impl Planned {
+    /// Steps whose outputs `finish` reads.
+    pub(super) fn new(steps: Vec<Step>, finish: Finish) -> Self {
+        Self { steps, finish }
+    }
+
+    /// Steps that only have to succeed ([`Output::Done`]).
+    pub(super) fn done(steps: Vec<Step>) -> Self {
+        Self::new(steps, Finish::Done)
+    }
+}
 
 /// The steps of `op` on `t`, with their continuation, or why `op` cannot run there.
 pub(super) fn plan(op: &Op, t: &Target) -> Result<Planned, ClientError> {

@@ -3,6 +3,7 @@
 
 use crate::gcode::PrinterInfo;
 use crate::http::MachineInfo;
+use crate::model::Family;
 use crate::{Capabilities, Dialect, Model, Reply};
 
 use super::{ClientError, Output, Overrides};
@@ -130,9 +131,9 @@ impl Target {
 
 /// The TCP dialect a model speaks ([`Dialect::Unknown`] for [`Model::Unknown`]).
 pub fn dialect_of(model: Model) -> Dialect {
-    match model {
-        Model::Adventurer3 => Dialect::Adventurer3,
-        Model::Unknown => Dialect::Unknown,
+    match model.family() {
+        Family::Adventurer3 => Dialect::Adventurer3,
+        Family::Unknown => Dialect::Unknown,
         _ => Dialect::Modern,
     }
 }

@@ -5,7 +5,7 @@ use crate::http::{Body, JobFormat, JobOptions, UploadSpec};
 use crate::Command;
 
 use super::ops::{mappings_unsupported, options_unsupported, start_commands};
-use super::plan::check_body;
+use super::step::check_body;
 use super::{ClientError, ClientOptions, Target};
 
 /// Upload progress: bytes of the file sent so far and the file size.

@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::UsageError;
-use crate::model::Model;
+use crate::model::{Model, Palette};
 
 /// An sRGB colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,23 +99,10 @@ const CREATOR5: [u32; 24] = [
     0xFCEBD7, 0xD5C5A1, 0xB17C38, 0x8C8C89, 0xBEBEBE, 0x1B1B1B,
 ];
 
-/// A printer's colour palette.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Palette {
-    /// AD5X (IFS).
-    Ad5x,
-    /// Creator 5 series.
-    Creator5,
-}
-
 impl Palette {
-    /// The palette of a model (Creator 5 series, else AD5X).
+    /// The palette of a model (its row of the model table; the AD5X's where it names none).
     pub fn for_model(model: Model) -> Self {
-        if model.is_creator5() {
-            Self::Creator5
-        } else {
-            Self::Ad5x
-        }
+        model.palette()
     }
 
     /// Entry `i` (0..24).

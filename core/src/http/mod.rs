@@ -34,10 +34,13 @@
 //! ```
 
 mod base64;
+mod capabilities;
 mod color;
 mod connection;
+mod control;
 mod detail;
 mod exchange;
+mod job;
 mod json;
 mod lenient;
 mod reply;
@@ -51,26 +54,30 @@ mod report;
 use std::fmt;
 
 pub use self::base64::{decode as base64_decode, encode as base64_encode, Base64Error};
-pub use color::{Palette, Rgb, COLOR_NAMES};
+pub use crate::model::{JobFormat, Palette};
+pub use color::{Rgb, COLOR_NAMES};
 pub use connection::{HttpConnection, HttpEvent, Lanes};
+pub use control::{
+    Axis, Control, Filtration, Heat, JobAction, PrinterSettings, SlotAction, Temperatures,
+};
 pub use detail::{
     format_hhmm, format_total_run_time, normalise_color, BuildVolume, DirectFeed, JobFilament,
     MachineInfo, MachineState, MaterialStation, Slot, Temperature, SENTINEL_BELOW,
 };
 pub use exchange::{ExchangeEvent, HttpExchange};
+pub use job::{
+    check_file_name, check_mappings, mappings_json, JobOptions, MaterialMapping, MAX_FILE_NAME,
+    MAX_NAME_LEN,
+};
 pub use reply::{
     parse_detail, parse_envelope, parse_gcode_list, parse_gcode_thumb, parse_product, ApiError,
     ApiReply, Envelope, GcodeFile, GcodeTool, ProductCapabilities, ProductFlags,
 };
 #[cfg(feature = "serde")]
 pub use report::{decode, DecodeOutcome};
-pub use request::{
-    check_mappings, mappings_json, Axis, Control, Credentials, Filtration, Heat, JobAction,
-    JobFormat, JobOptions, Lane, MaterialMapping, Method, PrinterSettings, Request, ResponseKind,
-    SlotAction, Temperatures, MAX_NAME_LEN,
-};
+pub use request::{Credentials, Lane, Method, Request, ResponseKind};
 pub use response::{Progress, Response, ResponseEvent, ResponseParser};
-pub use upload::{check_file_name, Upload, UploadSpec, MAX_FILE_NAME};
+pub use upload::{Upload, UploadSpec};
 
 use crate::error::CapacityError;
 use crate::gcode::Thumbnail;

@@ -8,7 +8,7 @@ use super::detail::{normalise_color, DetailWire, MachineInfo};
 use super::lenient::{Lenient, LenientObj, ObjSeq};
 use super::HttpError;
 use crate::gcode::Thumbnail;
-use crate::model::Model;
+use crate::model::{Family, Model};
 
 /// The `{"code", "message"}` envelope of every JSON reply. Success ⇔ `code == 0`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -213,7 +213,7 @@ impl ProductFlags {
                 c.filtration = true;
                 c.chamber = true;
             }
-            Model::Adventurer5M | Model::Adventurer5MPro | Model::AD5X => c.chamber = false,
+            m if m.family() == Family::Adventurer5 => c.chamber = false,
             _ => {}
         }
         c

@@ -9,7 +9,7 @@ use super::{
     parse_gcode_list, parse_gcode_thumb, parse_product, ApiReply, Envelope, GcodeFile, MachineInfo,
     ProductFlags, Temperature,
 };
-use crate::model::Model;
+use crate::model::MODELS;
 
 /// The result of [`decode`]: the JSON view and whether the reply means success.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,14 +130,8 @@ fn product_view(f: &ProductFlags) -> Value {
         },
         "capabilities": f.capabilities(),
     });
-    for (key, m) in [
-        ("adventurer5m", Model::Adventurer5M),
-        ("adventurer5m_pro", Model::Adventurer5MPro),
-        ("ad5x", Model::AD5X),
-        ("creator5", Model::Creator5),
-        ("creator5_pro", Model::Creator5Pro),
-    ] {
-        v[format!("capabilities_by_model_{key}")] = json!(f.capabilities_for(m));
+    for spec in MODELS.iter().filter(|s| s.capabilities.http) {
+        v[format!("capabilities_by_model_{}", spec.key)] = json!(f.capabilities_for(spec.model));
     }
     v
 }

@@ -7,33 +7,10 @@
 use memchr::memmem;
 
 use super::base64;
-use super::request::{check_host, mappings_json, Credentials, JobFormat, JobOptions};
+use super::job::{check_file_name, mappings_json, JobOptions};
+use super::request::{check_host, Credentials};
 use crate::error::UsageError;
-
-/// Longest file name accepted (bytes).
-pub const MAX_FILE_NAME: usize = 255;
-
-/// A file name that can go into a multipart `filename="…"` and JSON: non-empty, at most 255
-/// bytes, no control characters, no `"` or `\`, no path separator.
-pub fn check_file_name(name: &str) -> Result<(), UsageError> {
-    const WHAT: &str = "file name";
-    if name.is_empty() {
-        return Err(UsageError::Empty { what: WHAT });
-    }
-    if name.len() > MAX_FILE_NAME {
-        return Err(UsageError::OutOfRange { what: WHAT });
-    }
-    if name.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(UsageError::LineInjection { what: WHAT });
-    }
-    if name
-        .chars()
-        .any(|c| c.is_control() || matches!(c, '"' | '\\' | '/'))
-    {
-        return Err(UsageError::BadFileName);
-    }
-    Ok(())
-}
+use crate::model::JobFormat;
 
 /// Everything an upload needs besides the bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
