@@ -785,9 +785,15 @@ macro_rules! replay {
                     assert_eq!(served(&r), ["http_POST_detail"], "{model}");
                     // The captured `HTTP/1.1 404 Not Found`, as a typed error.
                     assert!(
-                        matches!(&e, Error::Protocol(m) if m.contains("404")),
+                        matches!(
+                            &e,
+                            Error::Protocol($crate::flashforge_proto::client::ProtocolCause::Http(
+                                $crate::flashforge_proto::http::HttpError::Status(404)
+                            ))
+                        ),
                         "{model}: {e:?}"
                     );
+                    assert!(e.to_string().contains("404"), "{model}: {e}");
                 }
             }
 

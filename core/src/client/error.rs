@@ -1,6 +1,12 @@
 //! [`ClientError`]: why a high-level operation failed, and how the layers' errors (session,
 //! HTTP envelope, HTTP exchange, TCP command) become it.
+//!
+//! The layers' typed errors are kept, not flattened into text: [`ClientError::Protocol`] holds a
+//! [`ProtocolCause`] (an [`HttpError`], the TCP codec's [`crate::Error`], ...), and
+//! [`std::error::Error::source`] returns the typed error underneath.
 
+use std::error::Error as StdError;
+use std::fmt;
 use std::io::ErrorKind;
 
 use crate::http::{ApiError, HttpError};
@@ -8,11 +14,15 @@ use crate::{CommandError, Model, SessionError, UsageError};
 
 /// Why a high-level operation failed. Every variant is something a person can act on; none
 /// contains the check code.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// [`source`](StdError::source) is the typed error underneath, where there is one: for
+/// [`Protocol`](Self::Protocol) the innermost error of its [`ProtocolCause`] (the layers that
+/// only forward another error, like [`crate::Error::Capacity`] or [`HttpError::Capacity`], are
+/// skipped, so an oversized reply downcasts to [`crate::CapacityError`]).
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ClientError {
     /// The model cannot do this (checked before anything is sent).
-    #[error("{operation} is not supported by the {model}")]
     Unsupported {
         /// The operation.
         operation: &'static str,
@@ -20,22 +30,16 @@ pub enum ClientError {
         model: Model,
     },
     /// The call's arguments are invalid.
-    #[error(transparent)]
-    Usage(#[from] UsageError),
+    Usage(UsageError),
     /// The printer rejected the serial number / check code.
-    #[error("the printer rejected the serial number or check code")]
     Unauthorized,
     /// Another client holds the TCP control lock.
-    #[error("another client holds control of the printer")]
     ControlHeld,
     /// The printer is busy (a job runs or the platform was not cleared).
-    #[error("printer busy: {0}")]
     Busy(String),
     /// LAN-only mode is off on the printer (Creator 5 code −2).
-    #[error("LAN mode is off on the printer (enable it in the printer's network settings)")]
     LanModeOff,
     /// Any other refusal, as the printer worded it.
-    #[error("printer refused: code {}, {message:?}", code.map_or_else(|| "missing".to_owned(), |c| c.to_string()))]
     Refused {
         /// `code` of the envelope.
         code: Option<i64>,
@@ -43,44 +47,143 @@ pub enum ClientError {
         message: String,
     },
     /// A TCP command failed at the printer (`ok` missing, an error line).
-    #[error("printer error: {0}")]
     Printer(String),
     /// No reply before the deadline.
-    #[error("no reply from the printer before the deadline")]
     TimedOut,
     /// The reply started but its end never came (cut short by a pause longer than the
     /// deadline, or a connection that closed mid-reply): no partial data is returned.
-    #[error("incomplete reply from the printer: {received} bytes arrived, its end did not")]
     Incomplete {
         /// Reply bytes that arrived.
         received: usize,
     },
     /// The printer closed the connection.
-    #[error("the printer closed the connection")]
     Disconnected,
     /// The printer could not be reached.
-    #[error("printer unreachable: {0}")]
     Unreachable(String),
-    /// The printer sent bytes that break the protocol (or exceed a bound).
-    #[error("protocol error: {0}")]
-    Protocol(String),
+    /// The printer sent bytes that break the protocol (or exceed a bound); the typed cause.
+    Protocol(ProtocolCause),
     /// The TCP session gave up (reconnect attempts exhausted).
-    #[error(transparent)]
     Session(SessionError),
     /// A reply of the wrong kind.
-    #[error("unexpected reply: expected {0}")]
     UnexpectedReply(&'static str),
     /// The client was closed.
-    #[error("client closed")]
     Closed,
     /// A socket operation failed (the adapter's `std::io::Error`, kept as kind and text).
-    #[error("I/O error: {message}")]
     Io {
         /// The error kind.
         kind: ErrorKind,
         /// The operating system's message.
         message: String,
     },
+}
+
+/// What broke the protocol, for [`ClientError::Protocol`]: the typed error of the layer that
+/// found it. Its `Display` is that error's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolCause {
+    /// The HTTP exchange failed (a malformed response, a non-2xx status, a bound of
+    /// [`crate::HttpConfig`], a body that is not the endpoint's JSON, ...). Never
+    /// [`HttpError::TimedOut`] or [`HttpError::Closed`]: those are [`ClientError::TimedOut`]
+    /// and [`ClientError::Disconnected`].
+    #[error(transparent)]
+    Http(HttpError),
+    /// The TCP codec failed on the printer's reply ([`crate::Error::Protocol`] for bytes that
+    /// break the protocol, [`crate::Error::Capacity`] for a bound of [`crate::Config`]).
+    #[error(transparent)]
+    Tcp(crate::Error),
+    /// An HTTP reply whose envelope says success but lacks the payload (the name of what is
+    /// missing).
+    #[error("reply without {0}")]
+    MissingPayload(&'static str),
+}
+
+impl ProtocolCause {
+    /// The innermost typed error: past the variants of [`HttpError`] and [`crate::Error`] that
+    /// only forward another error (`#[error(transparent)]`), which a downcast would not see
+    /// through.
+    fn innermost(&self) -> &(dyn StdError + 'static) {
+        match self {
+            Self::Http(HttpError::Capacity(e)) => e,
+            Self::Http(HttpError::Base64(e)) => e,
+            Self::Http(e) => e,
+            Self::Tcp(crate::Error::Protocol(e)) => e,
+            Self::Tcp(crate::Error::Usage(e)) => e,
+            Self::Tcp(crate::Error::Capacity(e)) => e,
+            Self::MissingPayload(_) => self,
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unsupported { operation, model } => {
+                write!(f, "{operation} is not supported by the {model}")
+            }
+            Self::Usage(e) => fmt::Display::fmt(e, f),
+            Self::Unauthorized => {
+                f.write_str("the printer rejected the serial number or check code")
+            }
+            Self::ControlHeld => f.write_str("another client holds control of the printer"),
+            Self::Busy(m) => write!(f, "printer busy: {m}"),
+            Self::LanModeOff => f.write_str(
+                "LAN mode is off on the printer (enable it in the printer's network settings)",
+            ),
+            Self::Refused {
+                code: Some(code),
+                message,
+            } => write!(f, "printer refused: code {code}, {message:?}"),
+            Self::Refused {
+                code: None,
+                message,
+            } => write!(f, "printer refused: code missing, {message:?}"),
+            Self::Printer(m) => write!(f, "printer error: {m}"),
+            Self::TimedOut => f.write_str("no reply from the printer before the deadline"),
+            Self::Incomplete { received } => write!(
+                f,
+                "incomplete reply from the printer: {received} bytes arrived, its end did not"
+            ),
+            Self::Disconnected => f.write_str("the printer closed the connection"),
+            Self::Unreachable(e) => write!(f, "printer unreachable: {e}"),
+            Self::Protocol(cause) => write!(f, "protocol error: {cause}"),
+            Self::Session(e) => fmt::Display::fmt(e, f),
+            Self::UnexpectedReply(what) => write!(f, "unexpected reply: expected {what}"),
+            Self::Closed => f.write_str("client closed"),
+            Self::Io { message, .. } => write!(f, "I/O error: {message}"),
+        }
+    }
+}
+
+impl StdError for ClientError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Protocol(cause) => Some(cause.innermost()),
+            // Shown as the inner error itself (as `#[error(transparent)]` would): its source.
+            Self::Usage(e) => e.source(),
+            Self::Session(e) => e.source(),
+            Self::Unsupported { .. }
+            | Self::Unauthorized
+            | Self::ControlHeld
+            | Self::Busy(_)
+            | Self::LanModeOff
+            | Self::Refused { .. }
+            | Self::Printer(_)
+            | Self::TimedOut
+            | Self::Incomplete { .. }
+            | Self::Disconnected
+            | Self::Unreachable(_)
+            | Self::UnexpectedReply(_)
+            | Self::Closed
+            | Self::Io { .. } => None,
+        }
+    }
+}
+
+impl From<UsageError> for ClientError {
+    fn from(e: UsageError) -> Self {
+        Self::Usage(e)
+    }
 }
 
 impl ClientError {
@@ -179,7 +282,7 @@ impl From<ApiError> for ClientError {
                 Self::Busy(message)
             }
             ApiError::Printer { code, message } => Self::Refused { code, message },
-            ApiError::MissingPayload(what) => Self::Protocol(format!("reply without {what}")),
+            ApiError::MissingPayload(what) => Self::Protocol(ProtocolCause::MissingPayload(what)),
         }
     }
 }
@@ -189,7 +292,7 @@ impl From<HttpError> for ClientError {
         match e {
             HttpError::TimedOut => Self::TimedOut,
             HttpError::Closed => Self::Disconnected,
-            other => Self::Protocol(other.to_string()),
+            other => Self::Protocol(ProtocolCause::Http(other)),
         }
     }
 }
@@ -217,7 +320,7 @@ impl From<CommandError> for ClientError {
             CommandError::Protocol(crate::Error::Protocol(crate::ProtocolError::FileNotFound)) => {
                 Self::Printer("File not found".to_owned())
             }
-            CommandError::Protocol(p) => Self::Protocol(p.to_string()),
+            CommandError::Protocol(p) => Self::Protocol(ProtocolCause::Tcp(p)),
         }
     }
 }
@@ -258,5 +361,201 @@ mod tests {
         assert!(matches!(thumb, ClientError::Printer(_)), "{thumb:?}");
         assert!(!thumb.is_connection_error());
         assert_eq!(thumb.io_kind(), print.io_kind());
+    }
+
+    /// Every link of `e`'s `source()` chain, `e` first.
+    fn chain(e: &ClientError) -> Vec<&(dyn StdError + 'static)> {
+        std::iter::successors(Some(e as &(dyn StdError + 'static)), |e| (*e).source()).collect()
+    }
+
+    #[test]
+    fn an_oversized_tcp_reply_reaches_the_caller_as_a_typed_capacity_error() {
+        #[allow(clippy::disallowed_methods)] // tests may read the clock
+        let now = std::time::Instant::now();
+        let mut calls = super::super::TcpCalls::new(crate::Config::default(), now);
+        let id = calls.submit(crate::Command::Temperatures, now).unwrap();
+        // Connect, log in, then answer the command with more than a reply may hold.
+        let mut outcome = None;
+        for _ in 0..100 {
+            while let Some(event) = calls.poll_event() {
+                match event {
+                    super::super::TcpEvent::Connect => calls.handle_connected(now),
+                    super::super::TcpEvent::Write(line) if line.starts_with(b"~M601") => calls
+                        .handle_bytes(
+                            b"CMD M601 Received.\r\nControl Success V2.1.\r\nok\r\n",
+                            now,
+                        ),
+                    super::super::TcpEvent::Write(line) if line.starts_with(b"~M105") => {
+                        calls.handle_bytes(&[b'A'; 5000], now);
+                    }
+                    _ => {}
+                }
+            }
+            outcome = calls.outcome(id, now);
+            if outcome.is_some() {
+                break;
+            }
+        }
+        let e = outcome.expect("an outcome").unwrap_err();
+
+        // Matchable by shape ...
+        let ClientError::Protocol(ProtocolCause::Tcp(crate::Error::Capacity(cap))) = &e else {
+            panic!("want Protocol(Tcp(Capacity)), got {e:?}");
+        };
+        assert!(cap.size > cap.max, "{cap:?}");
+        assert!(e.is_connection_error());
+        assert_eq!(e.io_kind(), ErrorKind::InvalidData);
+        // ... and through the `source()` chain, as generic error handling sees it.
+        let found = chain(&e)
+            .into_iter()
+            .find_map(|e| e.downcast_ref::<crate::CapacityError>());
+        assert_eq!(found, Some(cap));
+        // The text is what it was before the cause was kept typed.
+        assert_eq!(e.to_string(), format!("protocol error: {cap}"));
+        // Through the adapters' `io::Error` conversion too.
+        let io = std::io::Error::from(e.clone());
+        let inner = io.get_ref().and_then(|i| i.downcast_ref::<ClientError>());
+        assert_eq!(inner, Some(&e));
+    }
+
+    #[test]
+    fn http_and_payload_causes_are_typed() {
+        let cap = crate::CapacityError {
+            what: "response body",
+            size: 10,
+            max: 9,
+        };
+        let e = ClientError::from(HttpError::Capacity(cap.clone()));
+        assert_eq!(
+            e,
+            ClientError::Protocol(ProtocolCause::Http(HttpError::Capacity(cap.clone())))
+        );
+        assert_eq!(
+            e.source()
+                .and_then(|s| s.downcast_ref::<crate::CapacityError>()),
+            Some(&cap)
+        );
+        let e = ClientError::from(HttpError::Status(404));
+        assert_eq!(
+            e.source().and_then(|s| s.downcast_ref::<HttpError>()),
+            Some(&HttpError::Status(404))
+        );
+        assert_eq!(e.to_string(), "protocol error: HTTP status 404");
+        // Timeouts and closes are not protocol errors.
+        assert_eq!(
+            ClientError::from(HttpError::TimedOut),
+            ClientError::TimedOut
+        );
+        assert_eq!(
+            ClientError::from(HttpError::Closed),
+            ClientError::Disconnected
+        );
+
+        let e = ClientError::from(ApiError::MissingPayload("product"));
+        assert_eq!(
+            e,
+            ClientError::Protocol(ProtocolCause::MissingPayload("product"))
+        );
+        assert_eq!(e.to_string(), "protocol error: reply without product");
+        assert_eq!(
+            e.source().and_then(|s| s.downcast_ref::<ProtocolCause>()),
+            Some(&ProtocolCause::MissingPayload("product"))
+        );
+    }
+
+    /// The texts the CLI prints (and its tests check), as they were when the variants were
+    /// `thiserror` attributes.
+    #[test]
+    fn display_texts_are_unchanged() {
+        let cases: Vec<(ClientError, String)> = vec![
+            (
+                ClientError::Unsupported {
+                    operation: "filtration",
+                    model: Model::Adventurer5M,
+                },
+                format!("filtration is not supported by the {}", Model::Adventurer5M),
+            ),
+            (
+                ClientError::Usage(UsageError::NoAxis),
+                "a move needs at least one axis".into(),
+            ),
+            (
+                ClientError::Unauthorized,
+                "the printer rejected the serial number or check code".into(),
+            ),
+            (
+                ClientError::ControlHeld,
+                "another client holds control of the printer".into(),
+            ),
+            (
+                ClientError::Busy("Printer is busy".into()),
+                "printer busy: Printer is busy".into(),
+            ),
+            (
+                ClientError::LanModeOff,
+                "LAN mode is off on the printer (enable it in the printer's network settings)"
+                    .into(),
+            ),
+            (
+                ClientError::Refused {
+                    code: Some(1),
+                    message: "Error".into(),
+                },
+                "printer refused: code 1, \"Error\"".into(),
+            ),
+            (
+                ClientError::Refused {
+                    code: None,
+                    message: String::new(),
+                },
+                "printer refused: code missing, \"\"".into(),
+            ),
+            (
+                ClientError::Printer("File not found".into()),
+                "printer error: File not found".into(),
+            ),
+            (
+                ClientError::TimedOut,
+                "no reply from the printer before the deadline".into(),
+            ),
+            (
+                ClientError::Incomplete { received: 37 },
+                "incomplete reply from the printer: 37 bytes arrived, its end did not".into(),
+            ),
+            (
+                ClientError::Disconnected,
+                "the printer closed the connection".into(),
+            ),
+            (
+                ClientError::unreachable(&std::io::Error::from(ErrorKind::ConnectionRefused)),
+                "printer unreachable: connection refused".into(),
+            ),
+            (
+                ClientError::from(CommandError::Protocol(crate::Error::Protocol(
+                    crate::ProtocolError::NoEndstopLine,
+                ))),
+                "protocol error: no Endstop line".into(),
+            ),
+            (
+                ClientError::from(HttpError::Malformed("invalid token".into())),
+                "protocol error: malformed HTTP response: invalid token".into(),
+            ),
+            (
+                ClientError::Session(SessionError::ReconnectsExhausted { attempts: 3 }),
+                "gave up after 3 reconnect attempts".into(),
+            ),
+            (
+                ClientError::UnexpectedReply("upload acceptance"),
+                "unexpected reply: expected upload acceptance".into(),
+            ),
+            (ClientError::Closed, "client closed".into()),
+            (
+                ClientError::io(&std::io::Error::new(ErrorKind::AddrInUse, "address in use")),
+                "I/O error: address in use".into(),
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want, "{e:?}");
+        }
     }
 }
