@@ -61,7 +61,9 @@ impl Pair {
                 match event {
                     TcpEvent::Connect if self.refuse_connect > 0 => {
                         self.refuse_connect -= 1;
-                        let error = ClientError::Unreachable("connection refused".into());
+                        let error = ClientError::unreachable(std::io::Error::from(
+                            std::io::ErrorKind::ConnectionRefused,
+                        ));
                         self.calls.handle_connect_failed(error, self.now);
                     }
                     TcpEvent::Connect => {
@@ -180,7 +182,7 @@ fn a_connect_failure_fails_the_waiting_call_at_once_and_withdraws_it() {
     assert_eq!(at, 0);
     assert_eq!(
         outcome.unwrap_err(),
-        ClientError::Unreachable("connection refused".into())
+        ClientError::unreachable(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
     );
     assert!(pair.sent.is_empty());
     // The session reconnects after its back-off and logs in, but the withdrawn call is not

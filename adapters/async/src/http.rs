@@ -58,10 +58,6 @@ pub(crate) struct Http<'a, R: Runtime> {
     pub(crate) runtime: std::marker::PhantomData<R>,
 }
 
-fn io(e: std::io::Error) -> ClientError {
-    ClientError::io(&e)
-}
-
 impl<R: Runtime> Http<'_, R> {
     /// One request on its lane's connection, parsed into a typed body.
     pub(crate) async fn request(&self, lanes: &Lanes<Lane<R>>, req: &Request) -> Result<Body> {
@@ -149,8 +145,13 @@ impl<R: Runtime> Http<'_, R> {
         let deadline = R::now() + self.connect_timeout;
         let sock = match until::<R, _>(deadline, R::connect(self.addr)).await {
             Some(Ok(s)) => s,
-            Some(Err(e)) => return Err(ClientError::unreachable(&e)),
-            None => return Err(ClientError::Unreachable("connect timed out".into())),
+            Some(Err(e)) => return Err(ClientError::unreachable(e)),
+            None => {
+                return Err(ClientError::unreachable(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timed out",
+                )))
+            }
         };
         self.event(ConnectionEvent::HttpConnected);
         Ok(sock)
@@ -171,7 +172,7 @@ impl<R: Runtime> Http<'_, R> {
 
 async fn write<R: Runtime>(link: &mut Link<R>, bytes: &[u8]) -> Result<()> {
     let sock = link.sock.as_mut().ok_or(ClientError::Closed)?;
-    R::write_all(sock, bytes).await.map_err(io)
+    R::write_all(sock, bytes).await.map_err(ClientError::io)
 }
 
 async fn flush<R: Runtime>(link: &mut Link<R>) -> Result<()> {
@@ -190,7 +191,11 @@ async fn send_body<R: Runtime>(
 ) -> Result<()> {
     let mut buf = vec![0u8; src.chunk];
     while let Some(want) = link.conn.next_chunk_len(buf.len()) {
-        let n = src.reader.read(&mut buf[..want]).await.map_err(io)?;
+        let n = src
+            .reader
+            .read(&mut buf[..want])
+            .await
+            .map_err(ClientError::io)?;
         if n == 0 {
             break; // `finish_upload` reports the underrun.
         }

@@ -374,7 +374,7 @@ impl<R: Runtime> Printer<R> {
         progress: impl FnMut(UploadProgress) + Send,
     ) -> Result<()> {
         let path = path.as_ref();
-        let io = |e: std::io::Error| Error::io(&e);
+        let io = Error::io;
         let (file, size) = R::open(path).await.map_err(io)?;
         let name = path
             .file_name()
@@ -413,7 +413,7 @@ pub async fn discover<R: Runtime>(options: &DiscoverOptions) -> Result<Vec<Disco
 }
 
 async fn discover_inner<R: Runtime>(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
-    let io = |e: std::io::Error| Error::io(&e);
+    let io = Error::io;
     let loopback =
         !options.targets.is_empty() && options.targets.iter().all(|t| t.ip().is_loopback());
     let bind = if loopback {

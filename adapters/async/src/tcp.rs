@@ -133,7 +133,7 @@ impl<R: Runtime> TcpLink<R> {
                         Err(e) => {
                             tracing::debug!(error = %e, "connect failed");
                             self.calls
-                                .handle_connect_failed(ClientError::unreachable(&e), R::now());
+                                .handle_connect_failed(ClientError::unreachable(e), R::now());
                         }
                     }
                 }
@@ -175,7 +175,7 @@ impl<R: Runtime> TcpLink<R> {
             let n = reader
                 .read(&mut buf[..want])
                 .await
-                .map_err(|e| ClientError::io(&e))?;
+                .map_err(ClientError::io)?;
             self.calls.upload_chunk(&buf[..n], R::now())?;
             self.drain().await;
             if let Some(p) = self.calls.chunk_progress() {

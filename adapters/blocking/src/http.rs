@@ -49,10 +49,6 @@ pub(crate) struct Http<'a> {
     pub(crate) callback: Option<&'a Callback>,
 }
 
-fn io(e: std::io::Error) -> ClientError {
-    ClientError::io(&e)
-}
-
 impl Http<'_> {
     /// One request on its lane's connection, parsed into a typed body.
     pub(crate) fn request(&self, lanes: &Lanes<Lane>, req: &Request) -> Result<Body> {
@@ -135,7 +131,7 @@ impl Http<'_> {
                     t.saturating_duration_since(now)
                 })
                 .clamp(Duration::from_millis(1), Duration::from_secs(1));
-            sock.set_read_timeout(Some(wait)).map_err(io)?;
+            sock.set_read_timeout(Some(wait)).map_err(ClientError::io)?;
             match sock.read(&mut buf) {
                 Ok(0) => link.conn.handle_eof(Instant::now()),
                 Ok(n) => link.conn.handle_bytes(&buf[..n], Instant::now()),
@@ -150,7 +146,7 @@ impl Http<'_> {
     fn connect(&self) -> Result<TcpStream> {
         let _span = tracing::debug_span!("http_connect", addr = %self.addr).entered();
         let sock = TcpStream::connect_timeout(&self.addr, self.connect_timeout)
-            .map_err(|e| ClientError::unreachable(&e))?;
+            .map_err(ClientError::unreachable)?;
         let _ = sock.set_nodelay(true);
         self.event(ConnectionEvent::HttpConnected);
         Ok(sock)
@@ -171,7 +167,7 @@ impl Http<'_> {
 
 fn write(link: &mut Link, bytes: &[u8]) -> Result<()> {
     let sock = link.sock.as_mut().ok_or(ClientError::Closed)?;
-    sock.write_all(bytes).map_err(io)
+    sock.write_all(bytes).map_err(ClientError::io)
 }
 
 fn flush(link: &mut Link) -> Result<()> {
@@ -207,9 +203,9 @@ fn peek(link: &mut Link, buf: &mut [u8]) -> Result<()> {
     let Some(sock) = link.sock.as_mut() else {
         return Ok(());
     };
-    sock.set_nonblocking(true).map_err(io)?;
+    sock.set_nonblocking(true).map_err(ClientError::io)?;
     let r = sock.read(buf);
-    sock.set_nonblocking(false).map_err(io)?;
+    sock.set_nonblocking(false).map_err(ClientError::io)?;
     match r {
         Ok(0) => link.conn.handle_eof(Instant::now()),
         Ok(n) => link.conn.handle_bytes(&buf[..n], Instant::now()),

@@ -309,7 +309,7 @@ impl Printer {
         progress: impl FnMut(UploadProgress),
     ) -> Result<()> {
         let path = path.as_ref();
-        let io = |e: std::io::Error| Error::io(&e);
+        let io = Error::io;
         let file = File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
         let name = path
@@ -343,7 +343,7 @@ impl Drop for Printer {
 /// unicast search ends when every target answered and the idle time passed).
 pub fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
     let _span = tracing::info_span!("discover", targets = options.targets.len()).entered();
-    let io = |e: std::io::Error| Error::io(&e);
+    let io = Error::io;
     let bind =
         if options.targets.iter().all(|t| t.ip().is_loopback()) && !options.targets.is_empty() {
             "127.0.0.1:0"

@@ -101,8 +101,7 @@ impl TcpLink {
                     .read_timeout
                     .is_some_and(|t| t <= wait && t >= wait - wait / 8);
                 if !keep {
-                    sock.set_read_timeout(Some(wait))
-                        .map_err(|e| ClientError::io(&e))?;
+                    sock.set_read_timeout(Some(wait)).map_err(ClientError::io)?;
                     self.read_timeout = Some(wait);
                 }
                 match sock.read(&mut self.buf) {
@@ -151,10 +150,8 @@ impl TcpLink {
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "connect failed");
-                            self.calls.handle_connect_failed(
-                                ClientError::unreachable(&e),
-                                Instant::now(),
-                            );
+                            self.calls
+                                .handle_connect_failed(ClientError::unreachable(e), Instant::now());
                         }
                     }
                 }
@@ -229,7 +226,7 @@ pub(crate) fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> Result<usize> 
         match reader.read(buf) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(ClientError::io(&e)),
+            Err(e) => return Err(ClientError::io(e)),
         }
     }
 }

@@ -2,12 +2,14 @@
 //! HTTP envelope, HTTP exchange, TCP command) become it.
 //!
 //! The layers' typed errors are kept, not flattened into text: [`ClientError::Protocol`] holds a
-//! [`ProtocolCause`] (an [`HttpError`], the TCP codec's [`crate::Error`], ...), and
-//! [`std::error::Error::source`] returns the typed error underneath.
+//! [`ProtocolCause`] (an [`HttpError`], the TCP codec's [`crate::Error`], ...), a socket's
+//! `std::io::Error` is kept as an [`IoCause`], and [`std::error::Error::source`] returns the
+//! typed error underneath.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::io::ErrorKind;
+use std::sync::Arc;
 
 use crate::http::{ApiError, HttpError};
 use crate::{CommandError, Model, SessionError, UsageError};
@@ -18,7 +20,8 @@ use crate::{CommandError, Model, SessionError, UsageError};
 /// [`source`](StdError::source) is the typed error underneath, where there is one: for
 /// [`Protocol`](Self::Protocol) the innermost error of its [`ProtocolCause`] (the layers that
 /// only forward another error, like [`crate::Error::Capacity`] or [`HttpError::Capacity`], are
-/// skipped, so an oversized reply downcasts to [`crate::CapacityError`]).
+/// skipped, so an oversized reply downcasts to [`crate::CapacityError`]); for
+/// [`Io`](Self::Io) and [`Unreachable`](Self::Unreachable) the `std::io::Error`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -58,8 +61,8 @@ pub enum ClientError {
     },
     /// The printer closed the connection.
     Disconnected,
-    /// The printer could not be reached.
-    Unreachable(String),
+    /// The printer could not be reached: the failed connection attempt's error.
+    Unreachable(IoCause),
     /// The printer sent bytes that break the protocol (or exceed a bound); the typed cause.
     Protocol(ProtocolCause),
     /// The TCP session gave up (reconnect attempts exhausted).
@@ -68,13 +71,55 @@ pub enum ClientError {
     UnexpectedReply(&'static str),
     /// The client was closed.
     Closed,
-    /// A socket operation failed (the adapter's `std::io::Error`, kept as kind and text).
-    Io {
-        /// The error kind.
-        kind: ErrorKind,
-        /// The operating system's message.
-        message: String,
-    },
+    /// A socket operation failed: the adapter's `std::io::Error` (of a kind that is not a
+    /// timeout or a closed connection, see [`ClientError::io`]).
+    Io(IoCause),
+}
+
+/// The `std::io::Error` of [`ClientError::Io`] and [`ClientError::Unreachable`], shared so
+/// the error stays `Clone`.
+///
+/// `std::io::Error` has no `PartialEq`; two causes are equal when their
+/// [`kind`](std::io::Error::kind) and text are.
+#[derive(Debug, Clone)]
+pub struct IoCause(Arc<std::io::Error>);
+
+impl IoCause {
+    /// Keep `e`.
+    pub fn new(e: std::io::Error) -> Self {
+        Self(Arc::new(e))
+    }
+
+    /// The error itself (its raw OS error code, its inner error, ...).
+    pub fn get(&self) -> &std::io::Error {
+        &self.0
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind()
+    }
+}
+
+impl From<std::io::Error> for IoCause {
+    fn from(e: std::io::Error) -> Self {
+        Self::new(e)
+    }
+}
+
+impl PartialEq for IoCause {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.kind() == other.kind() && self.0.to_string() == other.0.to_string())
+    }
+}
+
+impl Eq for IoCause {}
+
+impl fmt::Display for IoCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
 }
 
 /// What broke the protocol, for [`ClientError::Protocol`]: the typed error of the layer that
@@ -150,7 +195,7 @@ impl fmt::Display for ClientError {
             Self::Session(e) => fmt::Display::fmt(e, f),
             Self::UnexpectedReply(what) => write!(f, "unexpected reply: expected {what}"),
             Self::Closed => f.write_str("client closed"),
-            Self::Io { message, .. } => write!(f, "I/O error: {message}"),
+            Self::Io(e) => write!(f, "I/O error: {e}"),
         }
     }
 }
@@ -159,6 +204,7 @@ impl StdError for ClientError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Self::Protocol(cause) => Some(cause.innermost()),
+            Self::Unreachable(e) | Self::Io(e) => Some(e.get()),
             // Shown as the inner error itself (as `#[error(transparent)]` would): its source.
             Self::Usage(e) => e.source(),
             Self::Session(e) => e.source(),
@@ -172,10 +218,8 @@ impl StdError for ClientError {
             | Self::TimedOut
             | Self::Incomplete { .. }
             | Self::Disconnected
-            | Self::Unreachable(_)
             | Self::UnexpectedReply(_)
-            | Self::Closed
-            | Self::Io { .. } => None,
+            | Self::Closed => None,
         }
     }
 }
@@ -202,7 +246,7 @@ impl ClientError {
                 | Self::Disconnected
                 | Self::Unreachable(_)
                 | Self::Protocol(_)
-                | Self::Io { .. }
+                | Self::Io(_)
         )
     }
 
@@ -223,28 +267,27 @@ impl ClientError {
             Self::Session(SessionError::LoginDenied { .. }) => ErrorKind::PermissionDenied,
             Self::Session(_) => ErrorKind::NotConnected,
             Self::Closed => ErrorKind::NotConnected,
-            Self::Io { kind, .. } => *kind,
+            Self::Io(e) => e.kind(),
         }
     }
 
-    /// A socket error, as adapters report it.
-    pub fn io(e: &std::io::Error) -> Self {
+    /// A socket error, as adapters report it: a timeout is [`TimedOut`](Self::TimedOut), a
+    /// reset or closed connection [`Disconnected`](Self::Disconnected), anything else
+    /// [`Io`](Self::Io) with `e` kept.
+    pub fn io(e: std::io::Error) -> Self {
         match e.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => Self::TimedOut,
             ErrorKind::ConnectionReset
             | ErrorKind::ConnectionAborted
             | ErrorKind::BrokenPipe
             | ErrorKind::UnexpectedEof => Self::Disconnected,
-            kind => Self::Io {
-                kind,
-                message: e.to_string(),
-            },
+            _ => Self::Io(IoCause::new(e)),
         }
     }
 
-    /// A failed connection attempt.
-    pub fn unreachable(e: &std::io::Error) -> Self {
-        Self::Unreachable(e.to_string())
+    /// A failed connection attempt, `e` kept.
+    pub fn unreachable(e: std::io::Error) -> Self {
+        Self::Unreachable(IoCause::new(e))
     }
 }
 
@@ -527,7 +570,7 @@ mod tests {
                 "the printer closed the connection".into(),
             ),
             (
-                ClientError::unreachable(&std::io::Error::from(ErrorKind::ConnectionRefused)),
+                ClientError::unreachable(std::io::Error::from(ErrorKind::ConnectionRefused)),
                 "printer unreachable: connection refused".into(),
             ),
             (
@@ -550,12 +593,51 @@ mod tests {
             ),
             (ClientError::Closed, "client closed".into()),
             (
-                ClientError::io(&std::io::Error::new(ErrorKind::AddrInUse, "address in use")),
+                ClientError::io(std::io::Error::new(ErrorKind::AddrInUse, "address in use")),
                 "I/O error: address in use".into(),
             ),
         ];
         for (e, want) in cases {
             assert_eq!(e.to_string(), want, "{e:?}");
         }
+    }
+
+    #[test]
+    fn a_socket_error_keeps_its_io_error() {
+        let e = ClientError::io(std::io::Error::new(ErrorKind::AddrInUse, "address in use"));
+        assert_eq!(e.io_kind(), ErrorKind::AddrInUse);
+        assert!(e.is_connection_error());
+        let io = e
+            .source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .expect("the io::Error as source");
+        assert_eq!(io.kind(), ErrorKind::AddrInUse);
+        // Equal by kind and text, so tests can compare errors that were built twice.
+        assert_eq!(
+            e,
+            ClientError::io(std::io::Error::new(ErrorKind::AddrInUse, "address in use"))
+        );
+        assert_ne!(e, ClientError::io(std::io::Error::other("address in use")));
+        assert_eq!(e.clone(), e);
+
+        // A failed connect: the cause's kind is reachable; the CLI's exit code still comes
+        // from `io_kind`.
+        let e = ClientError::unreachable(std::io::Error::from(ErrorKind::HostUnreachable));
+        let ClientError::Unreachable(cause) = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(cause.kind(), ErrorKind::HostUnreachable);
+        assert_eq!(
+            e.source()
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .map(std::io::Error::kind),
+            Some(ErrorKind::HostUnreachable)
+        );
+        assert_eq!(e.io_kind(), ErrorKind::ConnectionRefused);
+
+        // Timeouts and closed connections keep their own variants.
+        let e = |kind| ClientError::io(std::io::Error::from(kind));
+        assert_eq!(e(ErrorKind::WouldBlock), ClientError::TimedOut);
+        assert_eq!(e(ErrorKind::ConnectionReset), ClientError::Disconnected);
     }
 }

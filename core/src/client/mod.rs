@@ -48,7 +48,7 @@ mod upload;
 mod tests;
 
 pub use endpoint::{Endpoint, CAMERA_PORT, HTTP_PORT, TCP_PORT};
-pub use error::{ClientError, ProtocolCause};
+pub use error::{ClientError, IoCause, ProtocolCause};
 pub use op::{Heater, Op, Output};
 pub use options::{ClientOptions, DiscoverOptions, Overrides, Toggle};
 pub use plan::Plan;
