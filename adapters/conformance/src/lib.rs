@@ -1,17 +1,28 @@
-//! The loopback suite every adapter runs, written once.
+//! The loopback suite the adapters run, written once.
 //!
-//! Each adapter's `tests/loopback.rs` is one line: `flashforge_conformance::suite!(crate, run);`
-//! where `run` turns a call's return value into its result (the identity for the blocking
-//! adapter, `block_on` for the async ones). The suite starts a [`flashforge_sim`] printer of
-//! each of the seven models on 127.0.0.1 (the Adventurer 3 twice: in each reply shape,
-//! [`flashforge_sim::A3Shape`]), runs every operation through the adapter's `Printer`, and
-//! checks the simulated printer's state after each one; operations a model lacks must fail
-//! with the typed `Unsupported` error. The fault suite and the 1 GiB upload
-//! use the same mechanism.
+//! An adapter's `tests/loopback.rs` is one line, `flashforge_conformance::suite!(crate, run);`
+//! or `flashforge_conformance::smoke!(crate, run);`, where `run` turns a call's return value
+//! into its result (the identity for the blocking adapter, `block_on` for the async ones).
+//!
+//! * [`suite!`] starts a [`flashforge_sim`] printer of each of the seven models on 127.0.0.1
+//!   (the Adventurer 3 twice: in each reply shape, [`flashforge_sim::A3Shape`]), runs every
+//!   operation through the adapter's `Printer`, and checks the simulated printer's state after
+//!   each one; operations a model lacks must fail with the typed `Unsupported` error. Then the
+//!   fault suite, discovery, the control lock. [`big_upload!`] sends 1 GiB with flat memory.
+//!   Both run for the distinct client implementations: `flashforge-blocking` (its own client
+//!   on `std::net`) and `flashforge-async` (the runtime-generic client, through
+//!   `flashforge-tokio`).
+//! * [`smoke!`] runs a few of the same tests for the thin runtime crates —
+//!   `flashforge-async-io` (a second `Runtime` for `flashforge-async`) and `flashforge-smol`
+//!   and the deprecated `flashforge-async-std` (its re-exports): what a runtime contributes is
+//!   its sockets, timer, file reads and UDP socket, not the client logic the suite already
+//!   checks through tokio (issue 13, point 5).
 //!
 //! The expectations below are written from the protocol notes (models.md §6), not derived from
 //! the core's own capability table, so the suite can catch that table being wrong.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use flashforge_proto::client::{ClientOptions, Endpoint};
@@ -211,6 +222,39 @@ pub fn stored_sha256(h: &SimHandle, name: &str) -> Option<String> {
     p.files
         .get(name)
         .map(|f| f.sha256.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A directory of this process under the system's temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// A fresh, empty directory named after `tag`, the process and a counter.
+    pub fn new(tag: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "flashforge-conformance-{}-{n}-{tag}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("scratch directory");
+        Self(path)
+    }
+
+    /// A file `name` in the directory holding everything `reader` gives; its path.
+    pub fn file(&self, name: &str, mut reader: impl std::io::Read) -> PathBuf {
+        let path = self.0.join(name);
+        let mut f = std::fs::File::create(&path).expect("scratch file");
+        std::io::copy(&mut reader, &mut f).expect("write the scratch file");
+        path
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Peak resident set of this process in KiB (`VmHWM`), on Linux.
