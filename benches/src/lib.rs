@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-use flashforge_proto::gcode::{ENTRY_TAG, LIST_TAG, PNG_SIGNATURE, THUMB_TAG};
+use flashforge_proto::printer::{ENTRY_TAG, LIST_TAG, PNG_SIGNATURE, THUMB_TAG};
 
 /// `~M105` from a 5M (fixture `m105_t0_bed_heaters.txt`).
 pub const M105: &[u8] = include_bytes!("../../core/tests/data/tcp/m105_t0_bed_heaters.txt");

@@ -3,7 +3,7 @@
 //!
 //! The JSON carries every field the fixtures README lists for the parser, the optional ones
 //! included (`null` where the capture has no value): the framing fields of TCP replies come
-//! from running [`ReplyFramer`](crate::gcode::ReplyFramer) over the capture as if it arrived
+//! from running [`ReplyFramer`] over the capture as if it arrived
 //! in one read and the connection then went quiet.
 
 use serde_json::{json, Map, Value};
@@ -170,7 +170,7 @@ fn tcp_fields(
         }
         ReplyKind::FileList => {
             let offset = gcode::binary_payload_offset(bytes, false)
-                .filter(|&o| bytes[o..].starts_with(&gcode::LIST_TAG));
+                .filter(|&o| bytes[o..].starts_with(&gcode::binary::LIST_TAG));
             obj.entry("payload_offset").or_insert(json!(offset));
             obj.entry("payload_only")
                 .or_insert(json!(offset == Some(0)));

@@ -80,8 +80,8 @@
 //! # One output vocabulary: events
 //!
 //! Every state machine here reports through `poll_event`, and what it returns is an *event*:
-//! [`Event`] ([`Session`]), `client::TcpEvent` (`client::TcpCalls`), `http::HttpEvent`
-//! (`http::HttpConnection`, one HTTP lane's connection cycle), `http::ExchangeEvent`
+//! [`Event`] ([`Session`]), `driver::TcpEvent` (`driver::TcpCalls`), `driver::HttpEvent`
+//! (`driver::HttpConnection`, one HTTP lane's connection cycle), `http::ExchangeEvent`
 //! (`http::HttpExchange`, one request inside it) and [`discovery::DiscoveryEvent`]. Some
 //! events ask the driver to act (`Connect`, `Disconnect`/`Close`, `SendBody`), others are
 //! news (`State`, `Reply`, `Done`). We chose events over actions because the two kinds share
@@ -93,6 +93,16 @@
 //! (`TcpEvent::Write`), because it must interleave them with `Connect`. This is also the
 //! vocabulary of our anchors: h11's `next_event`, quinn-proto's `poll`, str0m's
 //! `Output::Event`.
+//!
+//! # Where things are
+//!
+//! * [`model`]: the model table, what each printer is and can do;
+//! * [`gcode`], [`http`], [`discovery`]: the codecs and state machines of the three channels;
+//! * [`client`]: what a user of an adapter's `Printer` sees (options, snapshots,
+//!   [`client::ClientError`] with its typed causes);
+//! * [`prelude`]: those types in one list, re-exported by every adapter crate;
+//! * [`driver`]: the plumbing of a runtime adapter (plans, `TcpCalls`, `HttpConnection`);
+//! * `printer` (feature): the printer side of the codecs.
 //!
 //! # Codecs
 //!
@@ -109,8 +119,10 @@
 //!
 //! * `serde`: `Serialize` for every typed reply, with the fixture field names.
 //! * `http` (default): the HTTP API of the 5M / AD5X / Creator 5 families ([`http`]).
+//! * `printer`: the printer side of the codecs (`printer`: the binary file list and thumbnail,
+//!   the discovery reply and base64 encoders), for simulators and tests.
 //! * `mock`: `mock::Printer`, an in-memory printer for tests of code built on [`Session`]
-//!   (the full simulator of every model is the `flashforge-sim` crate).
+//!   (the full simulator of every model is the `flashforge-sim` crate); implies `printer`.
 //! * `proptest`: strategies for commands, for other crates' property tests.
 
 #![forbid(unsafe_code)]
@@ -122,6 +134,8 @@ mod config;
 #[cfg(feature = "serde")]
 pub mod decode;
 pub mod discovery;
+#[cfg(feature = "http")]
+pub mod driver;
 mod error;
 pub mod gcode;
 #[cfg(feature = "http")]
@@ -135,6 +149,10 @@ mod timer;
 pub mod fuzz;
 #[cfg(feature = "mock")]
 pub mod mock;
+#[cfg(feature = "http")]
+pub mod prelude;
+#[cfg(feature = "printer")]
+pub mod printer;
 #[cfg(feature = "proptest")]
 pub mod proptest;
 
@@ -143,4 +161,3 @@ pub use error::{CapacityError, CommandError, Error, ProtocolError, UsageError};
 pub use gcode::{Command, Parsed, Reply};
 pub use model::{firmware_at_least, Capabilities, Model};
 pub use session::{CommandId, ConnectionState, Event, Session, SessionError, Stats};
-pub use timer::Timer;

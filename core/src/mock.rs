@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::config::Dialect;
-use crate::gcode::{encode_file_list, encode_thumbnail, Command, Led, PNG_SIGNATURE};
+use crate::gcode::{Command, Led};
+use crate::printer::{encode_file_list, encode_thumbnail, PNG_SIGNATURE};
 
 /// How the mock answers `~M601 S1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +89,7 @@ impl Printer {
     }
 
     /// Bytes for the client.
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Vec<u8>> {
         self.out.pop_front()
     }

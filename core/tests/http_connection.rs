@@ -8,9 +8,9 @@
 
 use std::time::{Duration, Instant};
 
+use flashforge_proto::driver::{HttpConnection, HttpEvent, Lanes};
 use flashforge_proto::http::{
-    Body, Control, Credentials, HttpConnection, HttpError, HttpEvent, JobFormat, JobOptions, Lanes,
-    Request, UploadSpec,
+    Body, Control, Credentials, HttpError, JobFormat, JobOptions, Request, UploadSpec,
 };
 use flashforge_proto::{HttpConfig, Model};
 

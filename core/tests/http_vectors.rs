@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 
 use flashforge_proto::http::{
-    self, base64_decode, Control, Credentials, Heat, JobAction, JobFormat, JobOptions,
-    MaterialMapping, Request, ResponseEvent, ResponseParser, Rgb, Temperatures, Upload, UploadSpec,
+    self, Control, Credentials, Heat, JobAction, JobFormat, JobOptions, MaterialMapping, Request,
+    ResponseEvent, ResponseParser, Rgb, Temperatures, Upload, UploadSpec,
 };
+use flashforge_proto::printer::base64_decode;
 use flashforge_proto::{HttpConfig, Model};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

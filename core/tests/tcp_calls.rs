@@ -1,4 +1,4 @@
-//! `client::TcpCalls` paired with the in-memory `mock::Printer` on a virtual clock: the
+//! `driver::TcpCalls` paired with the in-memory `mock::Printer` on a virtual clock: the
 //! adapters' TCP call loop with no socket and no sleep. Each test drives the pair from
 //! deadline to deadline and checks what was written, when a call ended, and how.
 
@@ -7,9 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use flashforge_proto::client::{
-    ClientError, Op, Output, Plan, Step, StepOutput, Target, TcpCalls, TcpEvent,
-};
+use flashforge_proto::client::ClientError;
+use flashforge_proto::driver::{Op, Output, Plan, Step, StepOutput, Target, TcpCalls, TcpEvent};
 use flashforge_proto::http::MachineState;
 use flashforge_proto::mock::Printer;
 use flashforge_proto::{

@@ -267,7 +267,13 @@ fn framing_is_independent_of_chunking_and_keeps_every_reply_whole() {
             }
         }
         if let Some(n) = e.get("trailing_stream_lines").and_then(Value::as_u64) {
-            let lines = gcode::lines::lines(&whole.2).count() as u64;
+            // Non-blank lines, split on LF, CRLF or a bare CR (tcp.md §3.2), counted here
+            // independently of the core's line normaliser.
+            let lines = whole
+                .2
+                .split(|&b| b == b'\n' || b == b'\r')
+                .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+                .count() as u64;
             if lines != n {
                 failures.push(format!("{}: trailing lines {lines} != {n}", f.file));
             }

@@ -47,7 +47,7 @@ pub fn solid(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
         b = (b + a) % 65_521;
     }
     z.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let mut png = flashforge_proto::gcode::PNG_SIGNATURE.to_vec();
+    let mut png = flashforge_proto::printer::PNG_SIGNATURE.to_vec();
     let mut ihdr = Vec::with_capacity(13);
     ihdr.extend_from_slice(&width.to_be_bytes());
     ihdr.extend_from_slice(&height.to_be_bytes());

@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use flashforge_proto::gcode::{bare_file_name, encode_file_list, encode_thumbnail, Command, Led};
+use flashforge_proto::gcode::{bare_file_name, Command, Led};
+use flashforge_proto::printer::{encode_file_list, encode_thumbnail};
 use flashforge_proto::Model;
 
 use crate::printer::{A3Shape, FileSink, SimPrinter, StartError, Status};

@@ -27,14 +27,8 @@ use async_io::{Async, Timer};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 pub use flashforge_async::{Result, Runtime};
-pub use flashforge_proto::client::{
-    ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info,
-    Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
-};
-pub use flashforge_proto::discovery::DiscoveredPrinter;
-pub use flashforge_proto::gcode::Thumbnail;
-pub use flashforge_proto::http::{Axis, Credentials, GcodeFile, JobOptions, MaterialMapping, Rgb};
-pub use flashforge_proto::{Capabilities, Model};
+pub use flashforge_proto::client::ClientError as Error;
+pub use flashforge_proto::prelude::*;
 
 /// The async-io [`Runtime`].
 #[derive(Debug, Clone, Copy, Default)]

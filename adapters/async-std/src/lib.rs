@@ -7,11 +7,8 @@
 
 #![forbid(unsafe_code)]
 
-pub use flashforge_async_io::{Axis, DiscoveredPrinter, JobOptions, Rgb};
-pub use flashforge_async_io::{
-    ClientOptions, ConnectionEvent, Credentials, DiscoverOptions, Endpoint, Error, Heater, Info,
-    Model, Result, Status, Temps, UploadOptions, UploadProgress,
-};
+pub use flashforge_async_io::{Error, Result};
+pub use flashforge_proto::prelude::*;
 
 /// Deprecated: use `flashforge_smol::Printer`.
 #[deprecated(

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use async_lock::Mutex;
 use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::http::{
-    Body, Credentials, HttpConnection, HttpEvent, Lanes, Request, UploadSpec,
-};
+use flashforge_proto::driver::{HttpConnection, HttpEvent, Lanes};
+use flashforge_proto::http::{Body, Credentials, Request, UploadSpec};
 use flashforge_proto::HttpConfig;
 use futures_lite::{AsyncRead, AsyncReadExt};
 

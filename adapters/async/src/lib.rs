@@ -26,20 +26,14 @@ use std::marker::PhantomData;
 use async_lock::Mutex;
 use futures_lite::AsyncRead;
 
-use flashforge_proto::client::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
-pub use flashforge_proto::discovery::DiscoveredPrinter;
 use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
-use flashforge_proto::http::Lanes;
+use flashforge_proto::driver::Lanes;
+use flashforge_proto::driver::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
 use flashforge_proto::printer_ops;
 use tracing::Instrument;
 
-pub use flashforge_proto::client::{
-    ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info,
-    Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
-};
-pub use flashforge_proto::gcode::Thumbnail;
-pub use flashforge_proto::http::{Axis, Credentials, GcodeFile, JobOptions, MaterialMapping, Rgb};
-pub use flashforge_proto::{Capabilities, Model};
+pub use flashforge_proto::client::ClientError as Error;
+pub use flashforge_proto::prelude::*;
 
 /// `Result` with [`Error`] (the core's typed [`flashforge_proto::client::ClientError`]).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -123,7 +117,7 @@ impl<R: Runtime> Builder<R> {
     ) -> Result<Printer<R>> {
         let endpoint = endpoint.into();
         let span = tracing::info_span!("connect", %endpoint);
-        client::check_credentials(&credentials)?;
+        driver::check_credentials(&credentials)?;
         let mut p = Printer::new(endpoint, Some(credentials), self);
         p.target = Target::connecting_http(&p.target.host);
         let info = p
@@ -348,7 +342,7 @@ impl<R: Runtime> Printer<R> {
                     .http()?
                     .upload(&spec, &mut reader, chunk, progress)
                     .await?;
-                client::finish_upload(body)
+                driver::finish_upload(body)
             }
             UploadRoute::Tcp { name, size, start } => {
                 {

@@ -8,7 +8,8 @@ use futures_lite::{AsyncRead, AsyncReadExt};
 
 use crate::runtime::{until, Runtime};
 
-use flashforge_proto::client::{ClientError, ConnectionEvent, TcpCalls, TcpEvent, UploadProgress};
+use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
+use flashforge_proto::driver::{TcpCalls, TcpEvent};
 use flashforge_proto::{Command, Config, Reply};
 
 use crate::{Callback, Result};

@@ -8,9 +8,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::http::{
-    Body, Credentials, HttpConnection, HttpEvent, Lanes, Request, UploadSpec,
-};
+use flashforge_proto::driver::{HttpConnection, HttpEvent, Lanes};
+use flashforge_proto::http::{Body, Credentials, Request, UploadSpec};
 use flashforge_proto::HttpConfig;
 
 use crate::tcp::read_some;

@@ -30,19 +30,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flashforge_proto::client::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
-pub use flashforge_proto::discovery::DiscoveredPrinter;
 use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
-use flashforge_proto::http::Lanes;
+use flashforge_proto::driver::Lanes;
+use flashforge_proto::driver::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
 use flashforge_proto::printer_ops;
 
-pub use flashforge_proto::client::{
-    ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info,
-    Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
-};
-pub use flashforge_proto::gcode::Thumbnail;
-pub use flashforge_proto::http::{Axis, Credentials, GcodeFile, JobOptions, MaterialMapping, Rgb};
-pub use flashforge_proto::{Capabilities, Model};
+pub use flashforge_proto::client::ClientError as Error;
+pub use flashforge_proto::prelude::*;
 
 /// `Result` with [`Error`] (the core's typed [`flashforge_proto::client::ClientError`]).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -91,7 +85,7 @@ impl Builder {
     ) -> Result<Printer> {
         let endpoint = endpoint.into();
         let _span = tracing::info_span!("connect", %endpoint).entered();
-        client::check_credentials(&credentials)?;
+        driver::check_credentials(&credentials)?;
         let mut p = Printer::new(endpoint, Some(credentials), self);
         p.target = Target::connecting_http(&p.target.host);
         let info = p.execute_steps(Plan::new(Op::Info, &p.target)?)?;
@@ -288,7 +282,7 @@ impl Printer {
                 let body = self
                     .http()?
                     .upload(&spec, &mut reader, chunk, &mut progress)?;
-                client::finish_upload(body)
+                driver::finish_upload(body)
             }
             UploadRoute::Tcp { name, size, start } => {
                 self.with_tcp(|l| l.upload(&name, size, &mut reader, chunk, &mut progress))?;

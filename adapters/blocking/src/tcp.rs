@@ -4,7 +4,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use flashforge_proto::client::{ClientError, ConnectionEvent, TcpCalls, TcpEvent, UploadProgress};
+use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
+use flashforge_proto::driver::{TcpCalls, TcpEvent};
 use flashforge_proto::{Command, Config, Reply};
 
 use crate::{Callback, Result};

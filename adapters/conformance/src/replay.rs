@@ -127,7 +127,7 @@ pub fn captured_png(r: &ReplayPrinter, name: &str) -> Vec<u8> {
     }
     let j: Value = serde_json::from_slice(c.body()).expect("JSON body");
     let b64 = j["imageData"].as_str().expect("imageData");
-    flashforge_proto::http::base64_decode(b64.as_bytes()).expect("base64")
+    flashforge_proto::printer::base64_decode(b64.as_bytes()).expect("base64")
 }
 
 /// The thumbnail embedded in a G-code file (the base64 lines between `; thumbnail begin` and
@@ -141,7 +141,7 @@ pub fn embedded_thumbnail(gcode: &[u8]) -> Vec<u8> {
         .take_while(|l| l.trim() != "; thumbnail end")
         .map(|l| l.trim_start_matches(';').trim())
         .collect();
-    flashforge_proto::http::base64_decode(b64.as_bytes()).expect("embedded thumbnail")
+    flashforge_proto::printer::base64_decode(b64.as_bytes()).expect("embedded thumbnail")
 }
 
 /// The G-code file the captures uploaded (`cap_test.gcode`, 1152 bytes).

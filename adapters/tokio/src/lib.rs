@@ -44,14 +44,8 @@ use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UdpSocket};
 
 pub use flashforge_async::{Result, Runtime};
-pub use flashforge_proto::client::{
-    ClientError as Error, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info,
-    Overrides, Status, Temps, Toggle, UploadOptions, UploadProgress,
-};
-pub use flashforge_proto::discovery::DiscoveredPrinter;
-pub use flashforge_proto::gcode::Thumbnail;
-pub use flashforge_proto::http::{Axis, Credentials, GcodeFile, JobOptions, MaterialMapping, Rgb};
-pub use flashforge_proto::{Capabilities, Model};
+pub use flashforge_proto::client::ClientError as Error;
+pub use flashforge_proto::prelude::*;
 
 /// The tokio [`Runtime`].
 #[derive(Debug, Clone, Copy, Default)]

@@ -415,20 +415,20 @@ mod tests {
     fn an_oversized_tcp_reply_reaches_the_caller_as_a_typed_capacity_error() {
         #[allow(clippy::disallowed_methods)] // tests may read the clock
         let now = std::time::Instant::now();
-        let mut calls = super::super::TcpCalls::new(crate::Config::default(), now);
+        let mut calls = crate::driver::TcpCalls::new(crate::Config::default(), now);
         let id = calls.submit(crate::Command::Temperatures, now).unwrap();
         // Connect, log in, then answer the command with more than a reply may hold.
         let mut outcome = None;
         for _ in 0..100 {
             while let Some(event) = calls.poll_event() {
                 match event {
-                    super::super::TcpEvent::Connect => calls.handle_connected(now),
-                    super::super::TcpEvent::Write(line) if line.starts_with(b"~M601") => calls
+                    crate::driver::TcpEvent::Connect => calls.handle_connected(now),
+                    crate::driver::TcpEvent::Write(line) if line.starts_with(b"~M601") => calls
                         .handle_bytes(
                             b"CMD M601 Received.\r\nControl Success V2.1.\r\nok\r\n",
                             now,
                         ),
-                    super::super::TcpEvent::Write(line) if line.starts_with(b"~M105") => {
+                    crate::driver::TcpEvent::Write(line) if line.starts_with(b"~M105") => {
                         calls.handle_bytes(&[b'A'; 5000], now);
                     }
                     _ => {}

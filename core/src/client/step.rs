@@ -6,7 +6,7 @@ use crate::{Command, Reply};
 
 use super::{ClientError, Output};
 
-/// One step of a [`Plan`].
+/// One step of a [`Plan`](crate::driver::Plan).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Step {

@@ -137,3 +137,15 @@ pub fn dialect_of(model: Model) -> Dialect {
         _ => Dialect::Modern,
     }
 }
+
+/// A fresh [`Credentials`](crate::http::Credentials) check: both parts non-empty. (The printer decides whether they are
+/// right.)
+pub fn check_credentials(c: &crate::http::Credentials) -> Result<(), ClientError> {
+    if c.serial().is_empty() || c.expose_check_code().is_empty() {
+        return Err(crate::UsageError::Empty {
+            what: "serial number or check code",
+        }
+        .into());
+    }
+    Ok(())
+}

@@ -4,6 +4,7 @@
 use std::io::ErrorKind;
 
 use super::*;
+use crate::driver::*;
 use crate::http::{Axis, Control, Filtration, Heat, JobOptions, Request};
 use crate::{Command, Model, UsageError};
 

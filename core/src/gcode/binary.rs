@@ -18,6 +18,7 @@ const THUMB_TAG_SWAPPED: [u8; 4] = [0x2A, 0x2A, 0xA2, 0xA2];
 /// The PNG signature.
 pub const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
 
+#[cfg(feature = "printer")]
 /// Appends the binary `~M661` payload (the printer side; what the parser reads): the list tag,
 /// the count, then a tagged, length-prefixed entry per path (`/data/<name>`).
 pub fn encode_file_list<'a>(paths: impl ExactSizeIterator<Item = &'a str>, out: &mut Vec<u8>) {
@@ -30,6 +31,7 @@ pub fn encode_file_list<'a>(paths: impl ExactSizeIterator<Item = &'a str>, out: 
     }
 }
 
+#[cfg(feature = "printer")]
 /// Appends the binary part of a `~M662` reply (the printer side): tag, u32be length, image.
 pub fn encode_thumbnail(image: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&THUMB_TAG);

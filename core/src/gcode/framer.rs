@@ -7,10 +7,10 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{CapacityError, Error, ProtocolError};
 use crate::gcode::binary::{scan_list, scan_thumb, BinaryLimits, ListCursor, Scan, ThumbCursor};
+use crate::gcode::binary::{LIST_TAG, PNG_SIGNATURE};
 use crate::gcode::command::{ReplyKind, ReplyProfile};
 use crate::gcode::lines::{decode, normalise, split_line, strip_prefix_ci};
 use crate::gcode::reply::{is_echo, is_pseudo_echo};
-use crate::gcode::{LIST_TAG, PNG_SIGNATURE};
 
 /// What [`ReplyFramer::push`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,13 +8,13 @@ use std::borrow::Cow;
 /// prefix (any case); removes the double quotes an A3 wraps around a payload, also when the
 /// closing quote is on a later physical line. Invalid UTF-8 falls back to Latin-1 for that line.
 #[derive(Debug, Clone)]
-pub struct Lines<'a> {
+pub(crate) struct Lines<'a> {
     rest: &'a [u8],
     in_quote: bool,
 }
 
 /// Normalise `bytes` into lines (see [`Lines`]).
-pub fn lines(bytes: &[u8]) -> Lines<'_> {
+pub(crate) fn lines(bytes: &[u8]) -> Lines<'_> {
     Lines {
         rest: bytes,
         in_quote: false,

@@ -2,16 +2,13 @@
 //!
 //! These codecs have no notion of time; [`crate::Session`] adds the clock-driven parts.
 
-mod binary;
+pub(crate) mod binary;
 mod command;
 mod framer;
-pub mod lines;
+pub(crate) mod lines;
 mod reply;
 
-pub use binary::{
-    encode_file_list, encode_thumbnail, BinaryLimits, FileList, ImageFormat, Thumbnail, ENTRY_TAG,
-    LIST_TAG, PNG_SIGNATURE, THUMB_TAG,
-};
+pub use binary::{BinaryLimits, FileList, ImageFormat, Thumbnail};
 pub use command::{
     bare_file_name, normalise_upload_name, Axes, Code, Command, Led, Millimetres, RawLine,
     ReplyKind, ReplyProfile,

@@ -113,7 +113,8 @@ enum Job {
 ///
 /// ```
 /// use std::time::Instant;
-/// use flashforge_proto::http::{Body, Credentials, HttpConnection, HttpEvent, Request};
+/// use flashforge_proto::driver::{HttpConnection, HttpEvent};
+/// use flashforge_proto::http::{Body, Credentials, Request};
 /// use flashforge_proto::HttpConfig;
 ///
 /// let t0 = Instant::now();
@@ -287,6 +288,7 @@ impl HttpConnection {
     }
 
     /// Bytes to write to the socket, in order.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         match &mut self.state {
             State::Active { exchange, .. } => exchange.poll_transmit(),
@@ -295,11 +297,13 @@ impl HttpConnection {
     }
 
     /// The next event.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<HttpEvent> {
         self.events.pop_front()
     }
 
     /// When to call [`HttpConnection::handle_timeout`] next.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Active { exchange, .. } => exchange.poll_timeout(),

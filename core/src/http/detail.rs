@@ -111,7 +111,7 @@ pub struct Temperature {
 }
 
 /// Readings at or below this are "no sensor" sentinels (py's rule; the firmware sends −108).
-pub const SENTINEL_BELOW: f64 = -50.0;
+pub(crate) const SENTINEL_BELOW: f64 = -50.0;
 
 fn reading(v: Option<f64>) -> Option<f64> {
     v.filter(|t| *t > SENTINEL_BELOW)
@@ -214,7 +214,7 @@ pub struct JobFilament {
 
 /// Normalise a colour: `#RRGGBB` stays, `#RGB` expands, bare `RRGGBB` gains `#` (all upper
 /// case); anything else is empty.
-pub fn normalise_color(raw: &str) -> String {
+pub(crate) fn normalise_color(raw: &str) -> String {
     let t = raw.trim();
     let hex = t.strip_prefix('#').unwrap_or(t);
     if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -453,14 +453,16 @@ impl MachineInfo {
     }
 }
 
+#[cfg(feature = "serde")]
 /// `HH:MM` as the references format it (3600 s → `01:00`).
-pub fn format_hhmm(d: Duration) -> String {
+pub(crate) fn format_hhmm(d: Duration) -> String {
     let s = d.as_secs();
     format!("{:02}:{:02}", s / 3600, s % 3600 / 60)
 }
 
+#[cfg(feature = "serde")]
 /// `{h}h:{m}m` without padding (1200 min → `20h:0m`).
-pub fn format_total_run_time(d: Duration) -> String {
+pub(crate) fn format_total_run_time(d: Duration) -> String {
     let m = d.as_secs() / 60;
     format!("{}h:{}m", m / 60, m % 60)
 }

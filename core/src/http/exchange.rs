@@ -192,6 +192,7 @@ impl HttpExchange {
     }
 
     /// Bytes to write to the socket, in order.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         if self.out.is_empty() {
             None
@@ -201,11 +202,13 @@ impl HttpExchange {
     }
 
     /// The next event.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<ExchangeEvent> {
         self.events.pop_front()
     }
 
     /// The next deadline to call [`HttpExchange::handle_timeout`] at.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::Done => None,

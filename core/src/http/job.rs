@@ -91,7 +91,7 @@ pub fn check_mappings(m: &[MaterialMapping]) -> Result<(), UsageError> {
 }
 
 /// The compact JSON array of mappings, as ts sends it.
-pub fn mappings_json(m: &[MaterialMapping]) -> Vec<u8> {
+pub(crate) fn mappings_json(m: &[MaterialMapping]) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + m.len() * 120);
     out.push(b'[');
     for (i, a) in m.iter().enumerate() {

@@ -8,7 +8,7 @@
 //!   [`crate::HttpConfig`]. The JSON bodies parse into lenient typed models: [`parse_detail`]
 //!   ([`MachineInfo`]), [`parse_product`], [`parse_gcode_list`], [`parse_gcode_thumb`],
 //!   [`parse_envelope`]. One odd field never fails a reply.
-//! * **Driving**: [`HttpConnection`] is one lane's connection cycle (keep-alive reuse,
+//! * **Driving**: [`HttpConnection`](crate::driver::HttpConnection) is one lane's connection cycle (keep-alive reuse,
 //!   must-close, the one retry of a read on a stale kept-alive connection, one request at a
 //!   time); [`HttpExchange`] is the single request/response inside it, against deadlines from
 //!   the caller.
@@ -33,10 +33,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod base64;
+pub(crate) mod base64;
 mod capabilities;
 mod color;
-mod connection;
+pub(crate) mod connection;
 mod control;
 mod detail;
 mod exchange;
@@ -44,7 +44,7 @@ mod job;
 mod json;
 mod lenient;
 mod reply;
-mod request;
+pub(crate) mod request;
 mod response;
 mod upload;
 
@@ -53,21 +53,19 @@ mod report;
 
 use std::fmt;
 
-pub use self::base64::{decode as base64_decode, encode as base64_encode, Base64Error};
+pub use self::base64::Base64Error;
 pub use crate::model::{JobFormat, Palette};
 pub use color::{Rgb, COLOR_NAMES};
-pub use connection::{HttpConnection, HttpEvent, Lanes};
 pub use control::{
     Axis, Control, Filtration, Heat, JobAction, PrinterSettings, SlotAction, Temperatures,
 };
 pub use detail::{
-    format_hhmm, format_total_run_time, normalise_color, BuildVolume, DirectFeed, JobFilament,
-    MachineInfo, MachineState, MaterialStation, Slot, Temperature, SENTINEL_BELOW,
+    BuildVolume, DirectFeed, JobFilament, MachineInfo, MachineState, MaterialStation, Slot,
+    Temperature,
 };
 pub use exchange::{ExchangeEvent, HttpExchange};
 pub use job::{
-    check_file_name, check_mappings, mappings_json, JobOptions, MaterialMapping, MAX_FILE_NAME,
-    MAX_NAME_LEN,
+    check_file_name, check_mappings, JobOptions, MaterialMapping, MAX_FILE_NAME, MAX_NAME_LEN,
 };
 pub use reply::{
     parse_detail, parse_envelope, parse_gcode_list, parse_gcode_thumb, parse_product, ApiError,
@@ -75,7 +73,7 @@ pub use reply::{
 };
 #[cfg(feature = "serde")]
 pub use report::{decode, DecodeOutcome};
-pub use request::{Credentials, Lane, Method, Request, ResponseKind};
+pub use request::{Credentials, Method, Request, ResponseKind};
 pub use response::{Progress, Response, ResponseEvent, ResponseParser};
 pub use upload::{Upload, UploadSpec};
 
@@ -212,9 +210,13 @@ pub fn parse_body(kind: ResponseKind, body: &[u8]) -> Result<Body, HttpError> {
     })
 }
 
+#[cfg(feature = "serde")]
 /// If `bytes` is a whole HTTP response (`HTTP/1.x …`), its de-framed body; otherwise `bytes`
 /// itself (a bare JSON body). Used by tools that read captures.
-pub fn body_of_capture(bytes: &[u8], config: &crate::HttpConfig) -> Result<Vec<u8>, HttpError> {
+pub(crate) fn body_of_capture(
+    bytes: &[u8],
+    config: &crate::HttpConfig,
+) -> Result<Vec<u8>, HttpError> {
     let start = bytes
         .iter()
         .position(|b| !b.is_ascii_whitespace())

@@ -4,10 +4,10 @@
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
+use super::detail::{format_hhmm, format_total_run_time};
 use super::{
-    body_of_capture, format_hhmm, format_total_run_time, parse_detail, parse_envelope,
-    parse_gcode_list, parse_gcode_thumb, parse_product, ApiReply, Envelope, GcodeFile, MachineInfo,
-    ProductFlags, Temperature,
+    body_of_capture, parse_detail, parse_envelope, parse_gcode_list, parse_gcode_thumb,
+    parse_product, ApiReply, Envelope, GcodeFile, MachineInfo, ProductFlags, Temperature,
 };
 use crate::model::MODELS;
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use flashforge_proto::http::{base64_decode, base64_encode};
+use flashforge_proto::printer::{base64_decode, base64_encode};
 use flashforge_proto::Model;
 use serde_json::{json, Value};
 
