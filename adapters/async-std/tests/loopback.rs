@@ -4,3 +4,15 @@
 #![allow(deprecated)]
 
 flashforge_conformance::smoke!(flashforge_async_std, async_std::task::block_on);
+
+/// The crate re-exports the whole prelude (its own copy of the list once lacked these).
+#[test]
+fn the_prelude_is_reexported_whole() {
+    use flashforge_async_std::{
+        Capabilities, GcodeFile, MaterialMapping, Model, Overrides, Thumbnail, Toggle,
+    };
+    let caps: Capabilities = Model::AD5X.capabilities();
+    assert!(caps.material_station);
+    assert_eq!(Overrides::default(), Overrides::default());
+    let _: Option<(Toggle, GcodeFile, MaterialMapping, Thumbnail)> = None;
+}
