@@ -2,22 +2,26 @@
 //!
 //! These codecs have no notion of time; [`crate::Session`] adds the clock-driven parts.
 
+mod ack;
 pub(crate) mod binary;
 mod command;
 mod framer;
 pub(crate) mod lines;
+mod machine;
 mod reply;
 
+pub use ack::{CommandAck, Login, RawText, UploadBoundary};
 pub use binary::{BinaryLimits, FileList, ImageFormat, Thumbnail};
 pub use command::{
     bare_file_name, normalise_upload_name, Axes, Code, Command, Led, Millimetres, RawLine,
     ReplyKind, ReplyProfile,
 };
 pub use framer::{FrameStatus, ReplyFramer};
+pub use machine::{
+    A4Variant, BuildVolume, EndstopStatus, MachineStatus, MoveMode, PrinterInfo, StatusFlags,
+};
 pub use reply::{
-    A4Variant, BuildVolume, CommandAck, EndstopStatus, Login, MachineStatus, MoveMode, NumText,
-    Position, PrintStatus, PrinterInfo, RawText, StatusFlags, TempReading, Temperatures, ToolTemp,
-    UploadBoundary, MAX_EXTRA_AXES, MAX_TOOLS,
+    NumText, Position, PrintStatus, TempReading, Temperatures, ToolTemp, MAX_EXTRA_AXES, MAX_TOOLS,
 };
 
 use crate::error::CommandError;

@@ -1,0 +1,399 @@
+//! What the printer is and how it stands (tcp.md §5.2, §5.3): `~M115` ([`PrinterInfo`]) and
+//! `~M119` ([`EndstopStatus`] with [`MachineStatus`], [`MoveMode`] and [`StatusFlags`]).
+
+use crate::error::ProtocolError;
+use crate::gcode::lines::lines;
+
+/// The A4 variant derived from the `~M115` machine type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
+pub enum A4Variant {
+    /// Adventurer 4 Lite.
+    Lite,
+    /// Adventurer 4 Pro.
+    Pro,
+}
+
+/// Build volume in whole millimetres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct BuildVolume {
+    /// X mm.
+    pub x: u32,
+    /// Y mm.
+    pub y: u32,
+    /// Z mm.
+    pub z: u32,
+}
+
+/// `~M115` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PrinterInfo {
+    /// `Machine Type:` (required).
+    pub machine_type: String,
+    /// `Machine Name:` (user-editable).
+    pub machine_name: Option<String>,
+    /// `Firmware:` (required), e.g. `V3.2.0` or `v2.0.5 20220527`.
+    pub firmware: String,
+    /// `SN:` or `Serial Number:`.
+    pub serial_number: Option<String>,
+    /// Parsed dimensions line.
+    pub build_volume: Option<BuildVolume>,
+    /// The raw dimensions line (`X: 150 Y: 150 Z: 150`).
+    pub dimensions: Option<String>,
+    /// `Tool Count:` / `Tool count:`.
+    pub tool_count: Option<u32>,
+    /// `Mac Address:` as reported.
+    pub mac_address: Option<String>,
+    /// Lite or Pro when the type names an Adventurer 4.
+    pub a4_variant: Option<A4Variant>,
+}
+
+impl PrinterInfo {
+    /// Parse an `~M115` reply. Machine type and firmware are required; all else is optional.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        let mut machine_type = None;
+        let mut firmware = None;
+        let mut info = Self {
+            machine_type: String::new(),
+            machine_name: None,
+            firmware: String::new(),
+            serial_number: None,
+            build_volume: None,
+            dimensions: None,
+            tool_count: None,
+            mac_address: None,
+            a4_variant: None,
+        };
+        let value = |s: &str| Some(s.trim().to_owned()).filter(|v| !v.is_empty());
+        for line in lines(bytes) {
+            let line = &*line;
+            if let Some(v) = line.strip_prefix("Machine Type:") {
+                machine_type = machine_type.or_else(|| value(v));
+            } else if let Some(v) = line.strip_prefix("Machine Name:") {
+                info.machine_name = info.machine_name.or_else(|| value(v));
+            } else if let Some(v) = line.strip_prefix("Firmware:") {
+                firmware = firmware.or_else(|| value(v));
+            } else if let Some(v) = line
+                .strip_prefix("SN:")
+                .or_else(|| line.strip_prefix("Serial Number:"))
+            {
+                info.serial_number = info.serial_number.or_else(|| value(v));
+            } else if let Some(v) = line
+                .strip_prefix("Tool Count:")
+                .or_else(|| line.strip_prefix("Tool count:"))
+            {
+                info.tool_count = v.trim().parse().ok();
+            } else if let Some(v) = line.strip_prefix("Mac Address:") {
+                info.mac_address = value(v);
+            } else if info.build_volume.is_none() {
+                if let Some(bv) = parse_dimensions(line) {
+                    info.build_volume = Some(bv);
+                    info.dimensions = Some(line.to_owned());
+                }
+            }
+        }
+        info.machine_type = machine_type.ok_or(ProtocolError::MissingField("Machine Type"))?;
+        info.firmware = firmware.ok_or(ProtocolError::MissingField("Firmware"))?;
+        let upper = info.machine_type.to_ascii_uppercase();
+        if upper.contains("ADVENTURER 4") || upper.contains("ADVENTURER4") {
+            info.a4_variant = Some(if upper.contains("PRO") {
+                A4Variant::Pro
+            } else {
+                A4Variant::Lite
+            });
+        }
+        Ok(info)
+    }
+}
+
+/// `X:\s*(\d+)\s+Y:\s*(\d+)\s+Z:\s*(\d+)` anywhere in the line.
+fn parse_dimensions(line: &str) -> Option<BuildVolume> {
+    let start = line.find("X:")?;
+    let mut rest = &line[start..];
+    let mut out = [0u32; 3];
+    for (i, key) in ["X:", "Y:", "Z:"].iter().enumerate() {
+        rest = rest.strip_prefix(key)?.trim_start();
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        out[i] = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        if i < 2 {
+            let trimmed = rest.trim_start();
+            if trimmed.len() == rest.len() {
+                return None;
+            }
+            rest = trimmed;
+        }
+    }
+    Some(BuildVolume {
+        x: out[0],
+        y: out[1],
+        z: out[2],
+    })
+}
+
+/// `MachineStatus:` values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MachineStatus {
+    /// `BUILDING_FROM_SD` (or `PRINTING`): printing.
+    BuildingFromSd,
+    /// `BUILDING_COMPLETED`: finished, waiting to be cleared.
+    BuildingCompleted,
+    /// `PAUSED`.
+    Paused,
+    /// `READY` or `IDLE`.
+    Ready,
+    /// `BUSY`.
+    Busy,
+    /// Anything else, verbatim.
+    Unknown(String),
+}
+
+impl MachineStatus {
+    fn parse(raw: &str) -> Self {
+        let up = raw.to_ascii_uppercase();
+        if up.contains("BUILDING_FROM_SD") || up.contains("PRINTING") {
+            Self::BuildingFromSd
+        } else if up.contains("BUILDING_COMPLETED") {
+            Self::BuildingCompleted
+        } else if up.contains("PAUSED") {
+            Self::Paused
+        } else if up.contains("READY") || up.contains("IDLE") {
+            Self::Ready
+        } else if up.contains("BUSY") {
+            Self::Busy
+        } else {
+            Self::Unknown(raw.to_owned())
+        }
+    }
+
+    /// The fixture name (`BuildingFromSd`, …, `Unknown`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::BuildingFromSd => "BuildingFromSd",
+            Self::BuildingCompleted => "BuildingCompleted",
+            Self::Paused => "Paused",
+            Self::Ready => "Ready",
+            Self::Busy => "Busy",
+            Self::Unknown(_) => "Unknown",
+        }
+    }
+}
+
+/// `MoveMode:` values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveMode {
+    /// `MOVING`.
+    Moving,
+    /// `PAUSED`.
+    Paused,
+    /// `READY`, `0` or `0.0`.
+    Ready,
+    /// `WAIT_ON_TOOL`.
+    WaitOnTool,
+    /// `HOMING`.
+    Homing,
+    /// Anything else, verbatim (A3 numeric modes such as `1.0`).
+    Unknown(String),
+}
+
+impl MoveMode {
+    fn parse(raw: &str) -> Self {
+        let up = raw.to_ascii_uppercase();
+        match up.as_str() {
+            "0" | "0.0" => return Self::Ready,
+            _ => {}
+        }
+        if up.contains("MOVING") {
+            Self::Moving
+        } else if up.contains("PAUSED") {
+            Self::Paused
+        } else if up.contains("READY") {
+            Self::Ready
+        } else if up.contains("WAIT_ON_TOOL") {
+            Self::WaitOnTool
+        } else if up.contains("HOMING") {
+            Self::Homing
+        } else {
+            Self::Unknown(raw.to_owned())
+        }
+    }
+
+    /// The fixture name (`Moving`, …, `Unknown`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Moving => "Moving",
+            Self::Paused => "Paused",
+            Self::Ready => "Ready",
+            Self::WaitOnTool => "WaitOnTool",
+            Self::Homing => "Homing",
+            Self::Unknown(_) => "Unknown",
+        }
+    }
+}
+
+/// The undocumented `Status S:… L:… J:… F:…` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[allow(non_snake_case)]
+pub struct StatusFlags {
+    /// `S:`.
+    pub S: Option<u32>,
+    /// `L:`.
+    pub L: Option<u32>,
+    /// `J:`.
+    pub J: Option<u32>,
+    /// `F:`.
+    pub F: Option<u32>,
+}
+
+/// `~M119` reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndstopStatus {
+    /// Axis key (`X-max`, `Z-min`, …) → opaque value, in the order reported.
+    pub endstops: Vec<(String, u32)>,
+    /// Parsed `MachineStatus:`.
+    pub machine_status: Option<MachineStatus>,
+    /// Verbatim `MachineStatus:` value.
+    pub machine_status_raw: Option<String>,
+    /// Parsed `MoveMode:`.
+    pub move_mode: Option<MoveMode>,
+    /// Verbatim `MoveMode:` value.
+    pub move_mode_raw: Option<String>,
+    /// `Status` flags, when that line is present.
+    pub status_flags: Option<StatusFlags>,
+    /// `LED: 1` or `LEDStatus: on`.
+    pub led_on: bool,
+    /// A3 `FilamentStatus:` (`ok` = filament present).
+    pub filament_status: Option<String>,
+    /// `CurrentFile:` / `PrintFileName:`; empty → `None`.
+    pub current_file: Option<String>,
+}
+
+impl EndstopStatus {
+    /// Parse an `~M119` reply; the `Endstop` line is required.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        let mut s = Self {
+            endstops: Vec::new(),
+            machine_status: None,
+            machine_status_raw: None,
+            move_mode: None,
+            move_mode_raw: None,
+            status_flags: None,
+            led_on: false,
+            filament_status: None,
+            current_file: None,
+        };
+        let mut saw_endstop = false;
+        let owned = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        for line in lines(bytes) {
+            let line = &*line;
+            if let Some(v) = line.strip_prefix("MachineStatus:") {
+                s.machine_status_raw = owned(v);
+                s.machine_status = Some(MachineStatus::parse(v.trim()));
+            } else if let Some(v) = line.strip_prefix("MoveMode:") {
+                s.move_mode_raw = owned(v);
+                s.move_mode = Some(MoveMode::parse(v.trim()));
+            } else if let Some(v) = line
+                .strip_prefix("Status:")
+                .or_else(|| line.strip_prefix("Status "))
+            {
+                s.status_flags = Some(StatusFlags {
+                    S: letter_value(v, 'S'),
+                    L: letter_value(v, 'L'),
+                    J: letter_value(v, 'J'),
+                    F: letter_value(v, 'F'),
+                });
+            } else if let Some(v) = line.strip_prefix("LEDStatus:") {
+                s.led_on = v.trim().eq_ignore_ascii_case("on");
+            } else if let Some(v) = line.strip_prefix("LED:") {
+                s.led_on = v.trim() == "1";
+            } else if let Some(v) = line.strip_prefix("FilamentStatus:") {
+                s.filament_status = owned(v);
+            } else if let Some(v) = line
+                .strip_prefix("CurrentFile:")
+                .or_else(|| line.strip_prefix("PrintFileName:"))
+            {
+                s.current_file = owned(v);
+            } else if line.contains("Endstop") {
+                saw_endstop = true;
+                parse_endstops(line, &mut s.endstops);
+            }
+        }
+        if !saw_endstop {
+            return Err(ProtocolError::NoEndstopLine);
+        }
+        Ok(s)
+    }
+
+    /// Printing from storage.
+    pub fn is_printing(&self) -> bool {
+        self.machine_status == Some(MachineStatus::BuildingFromSd)
+    }
+
+    /// Finished, waiting to be cleared.
+    pub fn is_complete(&self) -> bool {
+        self.machine_status == Some(MachineStatus::BuildingCompleted)
+    }
+
+    /// Machine or motion paused.
+    pub fn is_paused(&self) -> bool {
+        self.machine_status == Some(MachineStatus::Paused)
+            || self.move_mode == Some(MoveMode::Paused)
+    }
+
+    /// Machine and motion ready.
+    pub fn is_ready(&self) -> bool {
+        self.machine_status == Some(MachineStatus::Ready) && self.move_mode == Some(MoveMode::Ready)
+    }
+}
+
+/// `<letter>:\s*(\d+)` within `s`.
+fn letter_value(s: &str, letter: char) -> Option<u32> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        let boundary = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if boundary && bytes[i] == letter as u8 && bytes[i + 1] == b':' {
+            let rest = s[i + 2..].trim_start();
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            return rest[..digits].parse().ok();
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Every `<A>-max:` / `<A>-min:` value in an `Endstop` line.
+fn parse_endstops(line: &str, out: &mut Vec<(String, u32)>) {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i + 5 < b.len() {
+        let key = &b[i..i + 5];
+        let is_key = key[0].is_ascii_alphabetic()
+            && key[1] == b'-'
+            && (&key[2..5] == b"max" || &key[2..5] == b"min")
+            && b[i + 5] == b':';
+        if is_key {
+            let rest = line[i + 6..].trim_start();
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if let Ok(v) = rest[..digits].parse() {
+                let k = &line[i..i + 5];
+                if !out.iter().any(|(e, _)| e == k) {
+                    out.push((k.to_owned(), v));
+                }
+            }
+            i += 6;
+        } else {
+            i += 1;
+        }
+    }
+}
