@@ -225,26 +225,6 @@ impl<R: Runtime> Printer<R> {
         }
     }
 
-    /// The model.
-    pub fn model(&self) -> Model {
-        self.target.model
-    }
-
-    /// What the printer can do (after overrides).
-    pub fn capabilities(&self) -> Capabilities {
-        self.target.capabilities
-    }
-
-    /// Where it listens.
-    pub fn endpoint(&self) -> Endpoint {
-        self.endpoint
-    }
-
-    /// Model, capabilities, firmware.
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
     /// Run any operation (the typed methods below are shorthands).
     pub async fn run(&self, op: Op) -> Result<Output> {
         let span = tracing::info_span!("op", op = op.name(), model = %self.target.model);

@@ -183,26 +183,6 @@ impl Printer {
         }
     }
 
-    /// The model.
-    pub fn model(&self) -> Model {
-        self.target.model
-    }
-
-    /// What the printer can do (after overrides).
-    pub fn capabilities(&self) -> Capabilities {
-        self.target.capabilities
-    }
-
-    /// Where it listens.
-    pub fn endpoint(&self) -> Endpoint {
-        self.endpoint
-    }
-
-    /// Model, capabilities, firmware.
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
     /// Run any operation (the typed methods below are shorthands).
     pub fn run(&self, op: Op) -> Result<Output> {
         let _span = tracing::info_span!("op", op = op.name(), model = %self.target.model).entered();

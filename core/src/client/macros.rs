@@ -2,12 +2,29 @@
 
 /// The operation methods of every adapter's `Printer`, written once: each is [`Plan`]-driven
 /// through the adapter's own `run(&self, Op)` (blocking or `async`); `info` also reads the
-/// adapter's `credentials: Option<Credentials>` field for the serial number. Adapters invoke
+/// adapter's `credentials: Option<Credentials>` field for the serial number, and the getters
+/// read its `target: Target` and `endpoint: Endpoint` fields. Adapters invoke
 /// it inside `impl Printer { ... }` as `printer_ops!(async, .await)` or `printer_ops!(,)`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! printer_ops {
     ($($kw:ident)?, $($aw:tt)*) => {
+        /// The model.
+        pub fn model(&self) -> $crate::Model {
+            self.target.model
+        }
+        /// What the printer can do (after overrides).
+        pub fn capabilities(&self) -> $crate::Capabilities {
+            self.target.capabilities
+        }
+        /// Where it listens.
+        pub fn endpoint(&self) -> $crate::client::Endpoint {
+            self.endpoint
+        }
+        /// Model, capabilities, firmware.
+        pub fn target(&self) -> &$crate::driver::Target {
+            &self.target
+        }
         /// One status snapshot: state, progress, temperatures per tool, bed, chamber, fans,
         /// speed, ETA, layers, current file, material station.
         pub $($kw)? fn status(&self) -> Result<$crate::client::Status> {
