@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use flashforge_proto::model::Family;
 use flashforge_proto::Model;
 use sha2::{Digest, Sha256};
 
@@ -80,15 +81,25 @@ pub enum A3Shape {
 impl PrinterSpec {
     /// Defaults for `model` (names and ids as the emulator's defaults, real product ids).
     pub fn new(model: Model) -> Self {
-        let (name, firmware, tag) = match model {
-            Model::Adventurer3 => ("Adventurer 3", "v1.3.7", "A3"),
-            Model::Adventurer4 => ("Adventurer 4", "v2.0.5 20220527", "A4"),
-            Model::Adventurer5M => ("Adventurer 5M", "3.2.7", "5M"),
-            Model::Adventurer5MPro => ("Adventurer 5M Pro", "3.2.7", "5MP"),
-            Model::AD5X => ("AD5X", "1.1.7-1.0.2", "AD5X"),
-            Model::Creator5 => ("Creator 5", "1.9.2", "C5"),
-            Model::Creator5Pro => ("Creator 5 Pro", "1.9.2", "C5P"),
-            _ => ("Unknown", "0.0.0", "X"),
+        // The name is the model table's; firmware by model where the emulator has one, else
+        // by family, so a model added to the table is simulated without an edit here.
+        let name = model.spec().name;
+        let firmware = match (model, model.family()) {
+            (Model::Adventurer3, _) => "v1.3.7",
+            (Model::Adventurer4, _) => "v2.0.5 20220527",
+            (Model::AD5X, _) => "1.1.7-1.0.2",
+            (_, Family::Adventurer5) => "3.2.7",
+            (_, Family::Creator5) => "1.9.2",
+            _ => "0.0.0",
+        };
+        let tag = match model {
+            Model::Adventurer5MPro => "5MP".to_owned(),
+            Model::Creator5Pro => "C5P".to_owned(),
+            m => m
+                .spec()
+                .aliases
+                .first()
+                .map_or("X".to_owned(), |a| a.to_ascii_uppercase()),
         };
         Self {
             model,
