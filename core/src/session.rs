@@ -120,11 +120,16 @@ pub struct Stats {
     pub logins: u64,
     /// Upload payload bytes accepted.
     pub upload_bytes: u64,
+    /// Read-only queries sent again after the connection dropped with them in flight.
+    pub queries_retried: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
     User(CommandId),
+    /// A read-only query sent again once after the connection dropped with it in flight; it is
+    /// never retried a second time.
+    Retry(CommandId),
     KeepAlive,
     Login,
     LoginRelease,
@@ -137,6 +142,9 @@ enum Origin {
 struct InFlight {
     origin: Origin,
     framer: ReplyFramer,
+    /// The command, kept only for a first attempt of a read-only query (the one thing sent
+    /// again after a dropped connection).
+    retry: Option<Command>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,7 +359,9 @@ impl Session {
         self.pump(now);
     }
 
-    /// The printer closed the connection.
+    /// The printer closed the connection. A read-only query in flight ([`Command::is_query`])
+    /// is sent again once after the next login; any other command in flight fails with
+    /// [`CommandError::Disconnected`] (or `Incomplete` when part of its reply came).
     pub fn handle_eof(&mut self, now: Instant) {
         let now = self.clamp(now);
         match self.phase {
@@ -518,7 +528,9 @@ impl Session {
     pub fn cancel(&mut self, id: CommandId) -> bool {
         let before = self.queue.len();
         self.queue
-            .retain(|(o, _)| !matches!(o, Origin::User(i) | Origin::UploadBegin(i, _) if *i == id));
+            .retain(|(o, _)| {
+                !matches!(o, Origin::User(i) | Origin::Retry(i) | Origin::UploadBegin(i, _) if *i == id)
+            });
         self.queue.len() != before
     }
 
@@ -591,7 +603,11 @@ impl Session {
         let mut line = Vec::with_capacity(32);
         if let Err(e) = command.encode(&mut line) {
             // Commands are validated when queued; internal ones always encode.
-            if let Origin::User(id) | Origin::UploadBegin(id, _) | Origin::UploadEnd(id) = origin {
+            if let Origin::User(id)
+            | Origin::Retry(id)
+            | Origin::UploadBegin(id, _)
+            | Origin::UploadEnd(id) = origin
+            {
                 self.reply(id, Err(CommandError::Protocol(e.into())), Vec::new());
             }
             return;
@@ -605,7 +621,12 @@ impl Session {
         if std::mem::take(&mut self.mid_line) {
             framer.skip_partial_line();
         }
-        self.in_flight = Some(InFlight { origin, framer });
+        let retry = (matches!(origin, Origin::User(_)) && command.is_query()).then_some(command);
+        self.in_flight = Some(InFlight {
+            origin,
+            framer,
+            retry,
+        });
         if profile.no_reply {
             if let Some(fl) = self.in_flight.as_mut() {
                 fl.framer.finish();
@@ -649,7 +670,7 @@ impl Session {
             }
         };
         match fl.origin {
-            Origin::User(id) => {
+            Origin::User(id) | Origin::Retry(id) => {
                 let denied = result == Err(CommandError::Denied);
                 self.reply(id, result, raw);
                 if denied && self.phase == Phase::Ready {
@@ -731,12 +752,25 @@ impl Session {
         self.timers.stop_all();
         self.mid_line = false;
         if let Some(fl) = in_flight {
-            match fl.origin {
-                Origin::User(id) | Origin::UploadBegin(id, _) | Origin::UploadEnd(id) => {
+            // A read-only query cut off by a dropped connection is asked again, once, on the
+            // next connection after its login (tcp.md: queries change nothing, so asking
+            // twice is safe); a command that changes the printer is never sent again.
+            let dropped = matches!(
+                error,
+                CommandError::Disconnected | CommandError::Incomplete { .. }
+            );
+            let closing = matches!(self.phase, Phase::Closing { .. });
+            match (fl.origin, fl.retry) {
+                (Origin::User(id), Some(command)) if dropped && !closing => {
+                    self.stats.queries_retried += 1;
+                    self.queue.push_front((Origin::Retry(id), command));
+                }
+                (Origin::User(id) | Origin::Retry(id), _)
+                | (Origin::UploadBegin(id, _) | Origin::UploadEnd(id), _) => {
                     self.reply(id, Err(error.clone()), fl.framer.reply().to_vec());
                 }
-                Origin::KeepAlive => self.keepalive_errors += 1,
-                Origin::Login | Origin::LoginRelease | Origin::Logout => {}
+                (Origin::KeepAlive, _) => self.keepalive_errors += 1,
+                (Origin::Login | Origin::LoginRelease | Origin::Logout, _) => {}
             }
         }
         if let Phase::Uploading { id, .. } = self.phase {
@@ -775,8 +809,13 @@ impl Session {
 
     fn cancel_queue(&mut self) {
         while let Some((origin, _)) = self.queue.pop_front() {
-            if let Origin::User(id) | Origin::UploadBegin(id, _) = origin {
-                self.reply(id, Err(CommandError::Cancelled), Vec::new());
+            match origin {
+                Origin::User(id) | Origin::UploadBegin(id, _) => {
+                    self.reply(id, Err(CommandError::Cancelled), Vec::new());
+                }
+                // Its first attempt was lost with the connection, and no new one comes.
+                Origin::Retry(id) => self.reply(id, Err(CommandError::Disconnected), Vec::new()),
+                _ => {}
             }
         }
     }

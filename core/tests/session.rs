@@ -340,18 +340,17 @@ fn full_queue_is_backpressure_not_growth() {
 }
 
 #[test]
-fn eof_mid_reply_fails_the_command_and_reconnects() {
+fn eof_mid_reply_fails_a_command_that_changes_the_printer_and_reconnects() {
     let mut pair = ready();
     pair.p.responsive = false;
-    let id = pair.submit(Command::MachineInfo);
-    pair.s
-        .handle_bytes(b"CMD M115 Received.\r\nMachine Type: X\r\n", pair.now);
+    let id = pair.submit(Command::Pause);
+    pair.s.handle_bytes(b"CMD M25 Received.\r\n", pair.now);
     pair.s.handle_eof(pair.now);
     pair.drive();
     // Part of the reply came, its end did not: an incomplete reply, not a bare disconnect.
     assert_eq!(
         pair.reply(id),
-        &Err(CommandError::Incomplete { received: 37 })
+        &Err(CommandError::Incomplete { received: 19 })
     );
     assert!(matches!(
         pair.s.state(),
@@ -360,6 +359,79 @@ fn eof_mid_reply_fails_the_command_and_reconnects() {
     pair.p.responsive = true;
     pair.run_for(Duration::from_secs(1));
     assert_eq!(pair.s.state(), ConnectionState::Ready);
+    // A command that changes the printer is never sent again on its own.
+    assert_eq!(
+        pair.sent_lines().iter().filter(|l| **l == "~M25").count(),
+        1,
+        "{:?}",
+        pair.sent_lines()
+    );
+    assert_eq!(pair.s.stats().queries_retried, 0);
+}
+
+#[test]
+fn a_query_cut_off_by_a_dropped_connection_is_asked_once_more_after_the_new_login() {
+    let mut pair = ready();
+    pair.p.responsive = false;
+    let id = pair.submit(Command::MachineInfo);
+    pair.s
+        .handle_bytes(b"CMD M115 Received.\r\nMachine Type: X\r\n", pair.now);
+    pair.s.handle_eof(pair.now);
+    pair.drive();
+    assert!(matches!(
+        pair.s.state(),
+        ConnectionState::Reconnecting { attempt: 1, .. }
+    ));
+    pair.p.responsive = true;
+    pair.run_for(Duration::from_secs(2));
+    assert_eq!(pair.s.state(), ConnectionState::Ready);
+    // Logged in again first, then the same query, answered whole.
+    let lines = pair.sent_lines();
+    let second_login = lines.iter().rposition(|l| *l == "~M601 S1").unwrap();
+    let resent = lines.iter().rposition(|l| *l == "~M115").unwrap();
+    assert!(resent > second_login, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| **l == "~M115").count(), 2);
+    assert!(
+        matches!(pair.reply(id), Ok(Reply::PrinterInfo(_))),
+        "{:?}",
+        pair.reply(id)
+    );
+    assert_eq!(pair.s.stats().queries_retried, 1);
+}
+
+#[test]
+fn a_retried_query_is_not_retried_twice() {
+    let mut pair = ready();
+    pair.p.responsive = false;
+    let id = pair.submit(Command::Temperatures);
+    pair.s.handle_eof(pair.now);
+    pair.drive();
+    // The new connection logs in (answered here by hand: the printer stays silent) and the
+    // retry goes out; then that connection drops too.
+    pair.run_for(Duration::from_secs(2));
+    assert_eq!(pair.s.state(), ConnectionState::LoggingIn { attempt: 0 });
+    pair.s.handle_bytes(
+        b"CMD M601 Received.\r\nControl Success V2.1.\r\nok\r\n",
+        pair.now,
+    );
+    pair.drive();
+    assert_eq!(pair.s.state(), ConnectionState::Ready);
+    assert_eq!(
+        pair.sent_lines().iter().filter(|l| **l == "~M105").count(),
+        2
+    );
+    pair.s.handle_eof(pair.now);
+    pair.drive();
+    assert_eq!(pair.reply(id), &Err(CommandError::Disconnected));
+    pair.p.responsive = true;
+    pair.run_for(Duration::from_secs(2));
+    assert_eq!(
+        pair.sent_lines().iter().filter(|l| **l == "~M105").count(),
+        2,
+        "{:?}",
+        pair.sent_lines()
+    );
+    assert_eq!(pair.s.stats().queries_retried, 1);
 }
 
 #[test]

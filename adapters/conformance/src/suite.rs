@@ -30,6 +30,7 @@ macro_rules! suite {
                 an_upload_never_delays_pause,
                 connection_events_reach_the_callback,
                 tcp_faults,
+                a_query_lost_with_its_connection_is_asked_once_more,
                 a_login_that_never_completes_times_out,
                 idle_connection_dropped_by_the_printer_recovers,
                 http_faults,
@@ -602,8 +603,10 @@ macro_rules! __conformance_tests {
                     let p = open(h, Model::Adventurer4);
                     let good = $run(p.info()).expect("info");
                     let cases: Vec<(TcpFault, bool)> = vec![
-                        (TcpFault::CloseMidReply, false),
-                        (TcpFault::Close, false),
+                        // A query lost with its connection is asked again once, so these
+                        // two may succeed (a_query_lost_with_its_connection_is_asked_once_more).
+                        (TcpFault::CloseMidReply, true),
+                        (TcpFault::Close, true),
                         (TcpFault::Stall, false),
                         (TcpFault::Drip(Duration::from_millis(1)), true),
                         (TcpFault::Garbage, true),
@@ -626,6 +629,43 @@ macro_rules! __conformance_tests {
                         let st = $run(p.status()).unwrap_or_else(|e| panic!("after {what}: {e}"));
                         assert_eq!(st.model, Model::Adventurer4);
                     }
+                    h.faults.clear();
+                }
+
+                pub(super) fn a_query_lost_with_its_connection_is_asked_once_more() {
+                    let server = $crate::sim(Model::Adventurer4);
+                    let h = server.printer();
+                    let p = open(h, Model::Adventurer4);
+                    let good = $run(p.info()).expect("info");
+                    for fault in [TcpFault::Close, TcpFault::CloseMidReply] {
+                        // The printer drops the connection with ~M115 in flight: the query is
+                        // sent again after the new login, and its answer is whole.
+                        h.faults.push_tcp(fault);
+                        let t0 = Instant::now();
+                        let info = $run(p.info()).unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+                        assert!(t0.elapsed() < $crate::FAULT_DEADLINE, "{fault:?}");
+                        assert_eq!(info, good, "{fault:?}");
+                    }
+                    // A command that changes the printer is never sent again on its own: the
+                    // LED command whose connection dropped fails, and reached the printer once.
+                    let before = h
+                        .lock()
+                        .journal
+                        .iter()
+                        .filter(|l| l.contains("M146"))
+                        .count();
+                    h.faults.push_tcp(TcpFault::Close);
+                    let r = $run(p.led(true));
+                    assert!(r.is_err(), "a dropped LED command must fail, got {r:?}");
+                    let st = $run(p.status()).expect("status after the drop");
+                    assert_eq!(st.model, Model::Adventurer4);
+                    let after = h
+                        .lock()
+                        .journal
+                        .iter()
+                        .filter(|l| l.contains("M146"))
+                        .count();
+                    assert_eq!(after - before, 1, "the LED command was sent again");
                     h.faults.clear();
                 }
 

@@ -434,6 +434,24 @@ impl Command {
         }
     }
 
+    /// Whether this command only reads (identity, temperatures, status, position, the file
+    /// list, a thumbnail): asking it twice changes nothing on the printer. Raw lines are not
+    /// known to be queries.
+    pub fn is_query(&self) -> bool {
+        matches!(
+            self,
+            Self::MachineInfo
+                | Self::Temperatures
+                | Self::EndstopStatus
+                | Self::PrintStatus
+                | Self::Position
+                | Self::PositionWithExtruder
+                | Self::ListFiles
+                | Self::Thumbnail { .. }
+                | Self::HardwareId
+        )
+    }
+
     /// How the reply to this command is parsed.
     pub fn reply_kind(&self) -> ReplyKind {
         match self {
