@@ -381,7 +381,7 @@ impl Session {
                         };
                     }
                 }
-                self.fail_connection(error, now);
+                self.drop_connection(error, true, now);
             }
         }
         self.pump(now);
@@ -748,6 +748,12 @@ impl Session {
 
     /// Timeout, EOF or a framing error: fail what was in flight, drop the socket, reconnect.
     fn fail_connection(&mut self, error: CommandError, now: Instant) {
+        self.drop_connection(error, false, now);
+    }
+
+    /// [`Self::fail_connection`]; `closed_by_peer` when the printer closed the connection, the
+    /// one failure after which a read-only query in flight is asked again.
+    fn drop_connection(&mut self, error: CommandError, closed_by_peer: bool, now: Instant) {
         let in_flight = self.in_flight.take();
         self.timers.stop_all();
         self.mid_line = false;
@@ -755,10 +761,11 @@ impl Session {
             // A read-only query cut off by a dropped connection is asked again, once, on the
             // next connection after its login (tcp.md: queries change nothing, so asking
             // twice is safe); a command that changes the printer is never sent again.
-            let dropped = matches!(
-                error,
-                CommandError::Disconnected | CommandError::Incomplete { .. }
-            );
+            let dropped = closed_by_peer
+                && matches!(
+                    error,
+                    CommandError::Disconnected | CommandError::Incomplete { .. }
+                );
             let closing = matches!(self.phase, Phase::Closing { .. });
             match (fl.origin, fl.retry) {
                 (Origin::User(id), Some(command)) if dropped && !closing => {
