@@ -66,14 +66,14 @@ pub enum ConnectionState {
     Failed(SessionError),
 }
 
-/// What the session tells its driver. Drain with [`Session::poll_event`](super::Session::poll_event).
+/// What the session tells its driver. Drain with [`Session::poll_event`](crate::Session::poll_event).
 // Events are moved out once; boxing the reply would cost an allocation per command.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
-    /// Open a TCP connection to the printer now, then call [`Session::handle_connected`] or
-    /// [`Session::handle_connect_failed`].
+    /// Open a TCP connection to the printer now, then call [`Session::handle_connected`](crate::Session::handle_connected) or
+    /// [`Session::handle_connect_failed`](crate::Session::handle_connect_failed).
     Connect,
     /// Close the socket (after writing every pending transmit).
     Disconnect,
@@ -81,14 +81,14 @@ pub enum Event {
     State(ConnectionState),
     /// The outcome of a submitted command.
     Reply {
-        /// From [`Session::submit`] or [`Session::start_upload`].
+        /// From [`Session::submit`](crate::Session::submit) or [`Session::start_upload`](crate::Session::start_upload).
         id: CommandId,
         /// The typed reply or why there is none.
         result: Result<Reply, CommandError>,
         /// The reply bytes as framed (for logs and debugging).
         raw: Vec<u8>,
     },
-    /// `~M28` was accepted: stream the file with [`Session::upload_chunk`].
+    /// `~M28` was accepted: stream the file with [`Session::upload_chunk`](crate::Session::upload_chunk).
     UploadReady {
         /// The upload's id.
         id: CommandId,
