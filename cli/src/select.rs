@@ -35,6 +35,7 @@ pub(crate) fn options(global: &Global) -> ClientOptions {
 }
 
 /// Where and how to connect, from flags, environment, config and discovery.
+#[derive(Clone)]
 pub(crate) struct Selected {
     pub(crate) label: String,
     pub(crate) endpoint: Endpoint,

@@ -1,12 +1,15 @@
 //! `flashforge watch`: a live view of one or several printers, polled together.
 
+use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use flashforge_tokio::Status;
+
 use crate::args::Global;
-use crate::exit::Result;
+use crate::exit::{Result, EXIT_UNREACHABLE};
 use crate::output;
-use crate::select::{connect, select, Conn};
+use crate::select::{connect, select, Conn, Selected};
 
 /// Poll every future to completion concurrently on the current task (no spawning).
 async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
@@ -33,6 +36,95 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     out.into_iter().flatten().collect()
 }
 
+/// One printer's latest row and how many polls have ended since the watch began.
+struct Row {
+    latest: std::result::Result<Status, String>,
+    polls: u64,
+}
+
+/// Connect for a watch: as any command does, except that a printer whose HTTP port refuses
+/// the connection is watched over TCP (an Adventurer 3 or 4 named by address beside a 5M
+/// that `--serial`/`--check-code` were given for: it is never asked over HTTP every frame).
+async fn connect_watched(g: &Global, s: &Selected) -> Result<Conn> {
+    match connect(g, s).await {
+        Err(e) if !s.legacy && e.code() == EXIT_UNREACHABLE => {
+            let legacy = Selected {
+                legacy: true,
+                ..s.clone()
+            };
+            connect(g, &legacy).await.map_err(|_| e)
+        }
+        r => r,
+    }
+}
+
+/// Poll one printer on its own schedule, forever, writing each result into `row`. A printer
+/// that is slow or silent only delays its own row.
+async fn poll_printer(
+    g: &Global,
+    s: &Selected,
+    row: &RefCell<Row>,
+    conn: &RefCell<Option<Conn>>,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let taken = conn.borrow_mut().take();
+        let result = match taken {
+            Some(c) => Ok(c),
+            None => connect_watched(g, s).await,
+        };
+        let latest = match result {
+            Ok(c) => {
+                let r = c.status().await.map_err(|e| e.to_string());
+                // A failed poll keeps the connection: the client reconnects on its own.
+                *conn.borrow_mut() = Some(c);
+                r
+            }
+            // Unreachable: an error row, tried again next time.
+            Err(e) => Err(e.message().to_owned()),
+        };
+        let mut r = row.borrow_mut();
+        r.latest = latest;
+        r.polls += 1;
+    }
+}
+
+/// Draw a frame every interval from each printer's latest row. The first frame waits, at
+/// most one interval, for every printer's first answer. Returns whether every printer's row
+/// in the last frame was an error.
+async fn render(
+    g: &Global,
+    labels: &[String],
+    rows: &[RefCell<Row>],
+    every: Duration,
+    count: Option<u64>,
+) -> bool {
+    let tty = std::io::stdout().is_terminal() && !g.json;
+    let first_by = tokio::time::Instant::now() + every;
+    while tokio::time::Instant::now() < first_by && rows.iter().any(|r| r.borrow().polls == 0) {
+        tokio::time::sleep(Duration::from_millis(10).min(every)).await;
+    }
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n = 0u64;
+    loop {
+        tick.tick().await;
+        let frame: Vec<_> = labels
+            .iter()
+            .zip(rows)
+            .map(|(label, r)| (label.clone(), r.borrow().latest.clone()))
+            .collect();
+        output::watch_frame(&frame, g.json, tty);
+        n += 1;
+        if count.is_some_and(|c| n >= c) {
+            return frame.iter().all(|(_, r)| r.is_err());
+        }
+    }
+}
+
 pub(crate) async fn run(g: &Global, interval: f64, count: Option<u64>) -> Result {
     let names: Vec<Option<&str>> = if g.printer.is_empty() {
         vec![None]
@@ -43,71 +135,36 @@ pub(crate) async fn run(g: &Global, interval: f64, count: Option<u64>) -> Result
     for n in names {
         selected.push(select(g, n).await?);
     }
-    // A printer that cannot be reached shows as an error row and is retried every frame;
-    // it does not end the watch of the others.
-    let mut conns: Vec<Option<Conn>> = selected.iter().map(|_| None).collect();
-    let tty = std::io::stdout().is_terminal() && !g.json;
     let every = Duration::from_secs_f64(interval.clamp(0.1, 3600.0));
-    let mut tick = tokio::time::interval(every);
-    let mut n = 0u64;
-    loop {
-        tick.tick().await;
-        let missing: Vec<bool> = conns.iter().map(Option::is_none).collect();
-        let connects = selected
-            .iter()
-            .zip(missing)
-            .map(|(s, missing)| async move {
-                if missing {
-                    Some(connect(g, s).await)
-                } else {
-                    None
-                }
+    // Each printer is polled on its own schedule; frames are drawn on theirs. A printer that
+    // cannot be reached is an error row and is retried every interval; it never holds back
+    // the others' rows.
+    let rows: Vec<RefCell<Row>> = selected
+        .iter()
+        .map(|_| {
+            RefCell::new(Row {
+                latest: Err("no answer yet".to_owned()),
+                polls: 0,
             })
-            .collect();
-        let connected = join_all(connects).await;
-        let mut errors: Vec<Option<String>> = Vec::new();
-        for (slot, r) in conns.iter_mut().zip(connected) {
-            errors.push(match r {
-                Some(Ok(c)) => {
-                    *slot = Some(c);
-                    None
-                }
-                Some(Err(e)) => Some(e.message().to_owned()),
-                None => None,
-            });
-        }
-        // All printers at once: a slow or silent one does not hold back the others' rows.
-        let polls = conns
-            .iter()
-            .map(|c| async move {
-                match c {
-                    Some(p) => Some(p.status().await),
-                    None => None,
-                }
-            })
-            .collect();
-        let results = join_all(polls).await;
-        let frame: Vec<_> = selected
-            .iter()
-            .zip(results.into_iter().zip(errors))
-            .map(|(s, (r, err))| {
-                let row = match (r, err) {
-                    (Some(Ok(st)), _) => Ok(st),
-                    (Some(Err(e)), _) => Err(e.to_string()),
-                    (None, Some(e)) => Err(e),
-                    (None, None) => Err("not connected".to_owned()),
-                };
-                (s.label.clone(), row)
-            })
-            .collect();
-        output::watch_frame(&frame, g.json, tty);
-        n += 1;
-        if count.is_some_and(|c| n >= c) {
-            break;
+        })
+        .collect();
+    let conns: Vec<RefCell<Option<Conn>>> = selected.iter().map(|_| RefCell::new(None)).collect();
+    let labels: Vec<String> = selected.iter().map(|s| s.label.clone()).collect();
+    let pollers = selected
+        .iter()
+        .zip(rows.iter().zip(&conns))
+        .map(|(s, (row, conn))| poll_printer(g, s, row, conn, every))
+        .collect();
+    let all_failed = tokio::select! {
+        failed = render(g, &labels, &rows, every, count) => failed,
+        _ = join_all(pollers) => false,
+    };
+    for c in &conns {
+        let taken = c.borrow_mut().take();
+        if let Some(p) = taken {
+            p.close().await;
         }
     }
-    for p in conns.iter().flatten() {
-        p.close().await;
-    }
+    let _ = all_failed;
     Ok(())
 }

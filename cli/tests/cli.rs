@@ -567,6 +567,90 @@ fn watch_streams_json_updates() {
     assert_eq!(rows.iter().filter(|r| r["error"].is_string()).count(), 2);
 }
 
+/// A closed loopback port (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn watch_polls_each_printer_on_its_own_schedule() {
+    // A printer that accepts connections and never answers, beside a live 5M and a live
+    // Adventurer 4 named by address with the 5M's --serial/--check-code given for all.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sp = silent.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = std::sync::Arc::clone(&held);
+    std::thread::spawn(move || {
+        for c in silent.incoming().flatten() {
+            keep.lock().unwrap().push(c);
+        }
+    });
+    let server = sim(Model::Adventurer5M);
+    let h = server.printer();
+    let a4 = sim(Model::Adventurer4);
+    let a4h = a4.printer();
+    let live = addr(h);
+    let legacy = format!("127.0.0.1:{}:{}", a4h.tcp.unwrap().port(), closed_port());
+    let quiet = format!("127.0.0.1:{sp}:{sp}");
+    let serial = h.serial();
+    let t0 = std::time::Instant::now();
+    let o = ff(&[
+        "-p",
+        &live,
+        "-p",
+        &quiet,
+        "-p",
+        &legacy,
+        "--serial",
+        &serial,
+        "--check-code",
+        CHECK_CODE,
+        "--timeout",
+        "3",
+        "watch",
+        "--count",
+        "6",
+        "--interval",
+        "0.3",
+        "--json",
+    ]);
+    let took = t0.elapsed();
+    ok(&o, "watch beside a silent printer");
+    let rows: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 18, "{}", o.stdout);
+    let of =
+        |label: &str| -> Vec<&Value> { rows.iter().filter(|r| r["printer"] == label).collect() };
+    let (l, q, a) = (of(&live), of(&quiet), of(&legacy));
+    assert_eq!((l.len(), q.len(), a.len()), (6, 6, 6), "{}", o.stdout);
+    // The silent printer is an error row every frame; the others keep their own pace: at
+    // most the first frame may predate their first answer.
+    assert!(q.iter().all(|r| r["error"].is_string()), "{}", o.stdout);
+    assert!(
+        l.iter().filter(|r| r["state"] == "Ready").count() >= 5,
+        "{}",
+        o.stdout
+    );
+    // The Adventurer 4 is watched over TCP (its HTTP port refuses), not asked over HTTP.
+    assert!(
+        a.iter().filter(|r| r["state"] == "Ready").count() >= 5,
+        "{}",
+        o.stdout
+    );
+    assert!(a4h.lock().journal.iter().any(|l| l.contains("M119")));
+    // Six frames 0.3 s apart, never one per 3 s deadline of the silent printer (which would
+    // take 18 s or more); generous for a loaded machine.
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+    drop(held);
+}
+
 #[test]
 fn discover_by_unicast_target() {
     let server = SimServer::start(
