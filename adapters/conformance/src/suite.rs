@@ -488,8 +488,9 @@ macro_rules! __conformance_tests {
                     $run(p.start(&stored, JobOptions::default())).expect("start");
                     let p = &p;
                     std::thread::scope(|scope| {
-                        // 8 MiB read 256 KiB per 50 ms: the upload runs for about 1.6 s.
-                        let size = 8u64 << 20;
+                        // 16 MiB read 256 KiB per 50 ms: the upload runs for 3.2 s at least,
+                        // however loaded the machine (the reader sleeps between chunks).
+                        let size = 16u64 << 20;
                         let up = scope.spawn(move || {
                             $run(p.upload(
                                 "slow.gcode",
@@ -510,12 +511,14 @@ macro_rules! __conformance_tests {
                                 up.join().unwrap()
                             );
                         }
-                        assert!(took < Duration::from_millis(500), "pause took {took:?}");
+                        // The upload was still running when pause returned (checked above): the
+                        // pause did not queue behind it. The bound is loose for loaded machines.
+                        assert!(took < Duration::from_millis(2000), "pause took {took:?}");
                         up.join().unwrap().expect("upload completes");
                     });
                     assert_eq!(
                         $crate::stored_sha256(h, "slow.gcode"),
-                        Some(Pattern::sha256_hex(8 << 20))
+                        Some(Pattern::sha256_hex(16 << 20))
                     );
                 }
 
@@ -683,7 +686,8 @@ macro_rules! __conformance_tests {
                     )
                     .expect_err("never logged in");
                     assert_eq!(e, Error::TimedOut);
-                    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+                    // Three reply deadlines of 1.5 s plus generous slack for a loaded machine.
+                    assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
                     h.faults.clear();
                     let p = open(h, Model::Adventurer4);
                     $run(p.status()).expect("after the printer recovers");

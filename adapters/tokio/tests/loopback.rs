@@ -69,7 +69,9 @@ fn a_cancelled_upload_does_not_wedge_the_client() {
         let t0 = Instant::now();
         let info = p.info().await.expect("next call after a cancelled upload");
         assert_eq!(info.model, Model::Adventurer4);
-        assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+        // A new session (connect, login, ~M115), not a wait on the abandoned one; loose bound
+        // for a loaded machine.
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
         // Cancelled plain commands leave no stale replies either.
         for _ in 0..20 {
             let _ = tokio::time::timeout(Duration::from_micros(50), p.temperatures()).await;
