@@ -274,6 +274,7 @@ pub fn rss_kib() -> Option<u64> {
 /// The PNG signature.
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
 
+pub mod hostile;
 pub mod replay;
 mod suite;
 
