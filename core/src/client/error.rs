@@ -335,6 +335,10 @@ impl From<HttpError> for ClientError {
         match e {
             HttpError::TimedOut => Self::TimedOut,
             HttpError::Closed => Self::Disconnected,
+            // 401 Unauthorized and 403 Forbidden refuse the credentials, as the envelope's
+            // code 3 does: the caller's fix is the serial number or check code, not the
+            // protocol.
+            HttpError::Status(401 | 403) => Self::Unauthorized,
             other => Self::Protocol(ProtocolCause::Http(other)),
         }
     }
@@ -484,6 +488,18 @@ mod tests {
             Some(&HttpError::Status(404))
         );
         assert_eq!(e.to_string(), "protocol error: HTTP status 404");
+        // A refused login is the credentials' fault, whichever way the printer says it.
+        for status in [401, 403] {
+            assert_eq!(
+                ClientError::from(HttpError::Status(status)),
+                ClientError::Unauthorized,
+                "{status}"
+            );
+        }
+        assert!(matches!(
+            ClientError::from(HttpError::Status(500)),
+            ClientError::Protocol(ProtocolCause::Http(HttpError::Status(500)))
+        ));
         // Timeouts and closes are not protocol errors.
         assert_eq!(
             ClientError::from(HttpError::TimedOut),
