@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use clap::{Args as ClapArgs, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use flashforge_proto::Model;
 use flashforge_sim::A3Shape;
 
@@ -18,8 +18,18 @@ Credentials: the serial number and the check code are on the printer's screen
 $XDG_CONFIG_HOME/flashforge/config.toml. Adventurer 3/4 need none. The check code is never
 printed or logged.";
 
+/// How `--printer` is read, and what `--json` does to errors.
+const PRINTER_AND_JSON: &str = "\
+--printer: an IP address is used as it is; a malformed one (`127.0.0.1:99999:0`, `1.2.3`) is a
+usage error. Only a name or serial number is searched for on the LAN (said on stderr). Empty
+FLASHFORGE_* variables count as unset. With --json, errors are one JSON object on stderr:
+{\"error\": ..., \"kind\": ..., \"exit\": N}.";
+
 fn after_help() -> String {
-    format!("{}\n\n{CREDENTIALS}", exit::help_text())
+    format!(
+        "{}\n\n{PRINTER_AND_JSON}\n\n{CREDENTIALS}",
+        exit::help_text()
+    )
 }
 
 /// Find, watch and drive FlashForge 3D printers on the LAN.
@@ -62,8 +72,9 @@ pub(crate) struct Global {
     /// Config file (default: $XDG_CONFIG_HOME/flashforge/config.toml).
     #[arg(long, global = true)]
     pub(crate) config: Option<PathBuf>,
-    /// Reply deadline in seconds.
-    #[arg(long, global = true, default_value_t = 5.0)]
+    /// Deadline in seconds (more than 0, at most 86400): of connecting, of logging in (every
+    /// attempt together) and of each reply.
+    #[arg(long, global = true, default_value_t = 5.0, value_parser = parse_seconds)]
     pub(crate) timeout: f64,
     /// Machine-readable output (one JSON object per line).
     #[arg(long, global = true)]
@@ -80,16 +91,20 @@ pub(crate) struct Global {
 pub(crate) enum Cmd {
     /// Find printers (broadcast and multicast, or unicast with --target).
     Discover {
-        /// Seconds to search.
-        #[arg(long, default_value_t = 3.0)]
+        /// Seconds to search (more than 0, at most 86400).
+        #[arg(long, default_value_t = 3.0, value_parser = parse_seconds)]
         seconds: f64,
     },
     /// One status snapshot.
     Status,
     /// Live view of one or several printers (repeat --printer).
+    ///
+    /// With --count, the exit code is 0 when the last update of at least one printer
+    /// succeeded; when every printer's last update failed, it is the first printer's error
+    /// code (3 unreachable, 4 credentials, 9 no answer, ...).
     Watch {
-        /// Seconds between updates.
-        #[arg(long, default_value_t = 1.0)]
+        /// Seconds between updates (more than 0, at most 86400).
+        #[arg(long, default_value_t = 1.0, value_parser = parse_seconds)]
         interval: f64,
         /// Stop after this many updates.
         #[arg(long)]
@@ -289,17 +304,88 @@ pub(crate) struct SimArgs {
     pub(crate) check_code: String,
     /// Fault switch, for every reply until exit (repeat): tcp-close-mid-reply, tcp-close,
     /// tcp-stall, tcp-drip, tcp-garbage, tcp-oversize, tcp-unsolicited, tcp-extra-ok,
-    /// http-500, http-truncated, http-non-json, http-wrong-types, http-stall, http-close,
-    /// http-drip, http-lan-mode-off, http-busy, udp-drop.
+    /// http-500, http-401, http-403, http-truncated, http-non-json, http-wrong-types,
+    /// http-stall, http-close, http-drip, http-lan-mode-off, http-busy, udp-drop.
     #[arg(long = "fault")]
     pub(crate) faults: Vec<String>,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long)]
+    /// Stop after this many seconds (more than 0, at most 86400; default: until Ctrl-C).
+    #[arg(long, value_parser = parse_seconds)]
     pub(crate) duration: Option<f64>,
     /// Reply shape of simulated Adventurer 3s: b (as the emulator's A3 answers) or a (the
     /// earlier forms: `CMD … Received.` echoes and final `ok`s).
     #[arg(long = "a3-shape", value_parser = parse_a3_shape, default_value = "b")]
     pub(crate) a3_shape: A3Shape,
+}
+
+/// The longest duration any seconds-valued option takes: a day.
+pub(crate) const MAX_SECONDS: f64 = 86_400.0;
+
+/// A number of seconds: finite, more than 0 and at most [`MAX_SECONDS`] (`NaN`, `inf`, `0`
+/// and `1e300` are usage errors, never a panic or a wait without end).
+pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
+    let range = "a number of seconds more than 0 and at most 86400 (a day)";
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not {range}"))?;
+    if v.is_finite() && v > 0.0 && v <= MAX_SECONDS {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is out of range: give {range}"))
+    }
+}
+
+impl Args {
+    /// The command line, with every `FLASHFORGE_*` variable that is set but empty treated as
+    /// unset (`FLASHFORGE_SERIAL=` gives no serial number rather than an empty one).
+    pub(crate) fn parse_env() -> Self {
+        let mut cmd = Self::command();
+        let empty: Vec<clap::Id> = cmd
+            .get_arguments()
+            .filter(|a| {
+                a.get_env()
+                    .and_then(std::env::var_os)
+                    .is_some_and(|v| v.is_empty())
+            })
+            .map(|a| a.get_id().clone())
+            .collect();
+        for id in empty {
+            cmd = cmd.mut_arg(id, |a| a.env(None));
+        }
+        let parsed = cmd
+            .clone()
+            .try_get_matches()
+            .and_then(|mut m| Self::from_arg_matches_mut(&mut m))
+            .map_err(|e| e.format(&mut cmd));
+        parsed.unwrap_or_else(|e| {
+            // `--help` and `--version` go to stdout as they are; a usage error under `--json`
+            // is one JSON object like every other error.
+            if e.use_stderr() && wants_json(std::env::args_os()) {
+                eprintln!(
+                    "{}",
+                    exit::json_error(exit::EXIT_USAGE, &usage_line(&e), "")
+                );
+                std::process::exit(i32::from(exit::EXIT_USAGE));
+            }
+            e.exit()
+        })
+    }
+}
+
+/// Whether `--json` is among the arguments (before a `--`), for errors clap reports before
+/// the arguments are parsed.
+fn wants_json(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Clap's error as one line: its first line without the `error: ` prefix.
+fn usage_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
 fn parse_a3_shape(s: &str) -> Result<A3Shape, String> {
@@ -313,4 +399,27 @@ fn parse_a3_shape(s: &str) -> Result<A3Shape, String> {
 pub(crate) fn parse_model(s: &str) -> Result<Model, String> {
     Model::from_alias(s)
         .ok_or_else(|| format!("unknown model `{s}` (a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_finite_positive_and_at_most_a_day() {
+        assert_eq!(parse_seconds("1.5"), Ok(1.5));
+        assert_eq!(parse_seconds("86400"), Ok(86_400.0));
+        assert_eq!(parse_seconds("0.001"), Ok(0.001));
+        for bad in [
+            "NaN", "nan", "inf", "-inf", "1e300", "0", "-1", "86400.5", "", "5s",
+        ] {
+            let e = parse_seconds(bad).unwrap_err();
+            assert!(e.contains("at most 86400"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
 }

@@ -7,7 +7,7 @@ use flashforge_tokio::Error as ClientError;
 
 /// Declares every `EXIT_*` constant and [`CODES`] from one list of rows.
 macro_rules! exit_codes {
-    ($($(#[$attr:meta])* $name:ident = $code:literal => $meaning:literal,)+) => {
+    ($($(#[$attr:meta])* $name:ident = $code:literal, $kind:literal => $meaning:literal,)+) => {
         $(
             #[doc = concat!("Exit code ", stringify!($code), ": ", $meaning, ".")]
             $(#[$attr])*
@@ -15,26 +15,28 @@ macro_rules! exit_codes {
         )+
         /// Every exit code with its meaning, in order.
         pub(crate) const CODES: &[(u8, &str)] = &[$(($code, $meaning)),+];
+        /// Every exit code's `kind` in `--json` errors, in the order of [`CODES`].
+        const KINDS: &[(u8, &str)] = &[$(($code, $kind)),+];
     };
 }
 
 exit_codes! {
-    EXIT_SUCCESS = 0 => "success",
+    EXIT_SUCCESS = 0, "ok" => "success",
     /// Any failure without a code of its own.
-    EXIT_OTHER = 1 => "other error",
+    EXIT_OTHER = 1, "other" => "other error",
     /// Clap's usage errors, and arguments clap cannot check (a heater name, a colour).
-    EXIT_USAGE = 2 => "bad usage",
-    EXIT_UNREACHABLE = 3 => "printer unreachable or not found",
-    EXIT_AUTH = 4 => "wrong serial number or check code",
-    EXIT_LAN_MODE = 5 => "LAN-only mode is off on the printer",
-    EXIT_BUSY = 6 => "printer busy (a job runs, or the last one was not cleared)",
-    EXIT_UNSUPPORTED = 7 => "the model does not support the operation",
-    EXIT_CONTROL = 8 => "another client holds control of the printer",
-    EXIT_TIMEOUT = 9 => "no answer before the deadline (`--timeout`)",
-    EXIT_PROTOCOL = 10 => "the printer broke the protocol",
-    EXIT_ABORTED = 11 => "aborted at the confirmation prompt",
+    EXIT_USAGE = 2, "usage" => "bad usage",
+    EXIT_UNREACHABLE = 3, "unreachable" => "printer unreachable or not found",
+    EXIT_AUTH = 4, "credentials" => "wrong serial number or check code",
+    EXIT_LAN_MODE = 5, "lan_mode_off" => "LAN-only mode is off on the printer",
+    EXIT_BUSY = 6, "busy" => "printer busy (a job runs, or the last one was not cleared)",
+    EXIT_UNSUPPORTED = 7, "unsupported" => "the model does not support the operation",
+    EXIT_CONTROL = 8, "control_held" => "another client holds control of the printer",
+    EXIT_TIMEOUT = 9, "timeout" => "no answer before the deadline (`--timeout`)",
+    EXIT_PROTOCOL = 10, "protocol" => "the printer broke the protocol",
+    EXIT_ABORTED = 11, "aborted" => "aborted at the confirmation prompt",
     /// `decode` of a capture that ends inside its reply, or a reply cut short on the wire.
-    EXIT_INCOMPLETE = 12 => "the reply was incomplete (cut short before its end)",
+    EXIT_INCOMPLETE = 12, "incomplete" => "the reply was incomplete (cut short before its end)",
 }
 
 /// The `Exit codes:` section of `--help`, one line per row of [`CODES`].
@@ -46,11 +48,31 @@ pub(crate) fn help_text() -> String {
     s
 }
 
+/// The `kind` of exit code `code` in `--json` errors (`other` for a code not in the table).
+pub(crate) fn kind(code: u8) -> &'static str {
+    KINDS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("other", |(_, k)| k)
+}
+
+/// The one-line JSON object of an error under `--json`:
+/// `{"error": MESSAGE, "kind": KIND, "exit": CODE}`, plus `"hint"` when there is one.
+pub(crate) fn json_error(code: u8, message: &str, hint: &str) -> String {
+    let mut v = serde_json::json!({"error": message, "kind": kind(code), "exit": code});
+    if !hint.is_empty() {
+        v["hint"] = hint.into();
+    }
+    v.to_string()
+}
+
 /// A failure with its exit code and a message a person can act on.
 #[derive(Debug)]
 pub(crate) struct Failure {
     code: u8,
     message: String,
+    /// What to try, when there is advice (shown after the message).
+    hint: &'static str,
 }
 
 impl Failure {
@@ -58,16 +80,27 @@ impl Failure {
         Self {
             code,
             message: message.into(),
+            hint: "",
         }
     }
     pub(crate) fn code(&self) -> u8 {
         self.code
     }
-    pub(crate) fn message(&self) -> &str {
-        &self.message
+    /// The message with its hint, as a person reads it.
+    pub(crate) fn message(&self) -> String {
+        if self.hint.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{}\n  hint: {}", self.message, self.hint)
+        }
     }
-    pub(crate) fn report(&self) {
-        eprintln!("error: {}", self.message);
+    /// To stderr: `error: …` for a person, or one JSON object per line with `--json`.
+    pub(crate) fn report(&self, json: bool) {
+        if json {
+            eprintln!("{}", json_error(self.code, &self.message, self.hint));
+        } else {
+            eprintln!("error: {}", self.message());
+        }
     }
 }
 
@@ -107,12 +140,11 @@ impl From<ClientError> for Failure {
             ClientError::Usage(_) => (EXIT_USAGE, ""),
             _ => (EXIT_OTHER, ""),
         };
-        let message = if hint.is_empty() {
-            e.to_string()
-        } else {
-            format!("{e}\n  hint: {hint}")
-        };
-        Self { code, message }
+        Self {
+            code,
+            message: e.to_string(),
+            hint,
+        }
     }
 }
 
@@ -121,6 +153,31 @@ pub(crate) type Result<T = ()> = std::result::Result<T, Failure>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_kind() {
+        assert_eq!(KINDS.len(), CODES.len());
+        for ((code, _), (kcode, k)) in CODES.iter().zip(KINDS) {
+            assert_eq!(code, kcode);
+            assert_eq!(KINDS.iter().filter(|(_, o)| o == k).count(), 1, "{k}");
+        }
+        assert_eq!(kind(EXIT_AUTH), "credentials");
+        assert_eq!(kind(200), "other");
+    }
+
+    #[test]
+    fn json_errors_are_one_object_on_one_line() {
+        let line = json_error(EXIT_TIMEOUT, "timed out\nreally", "raise --timeout");
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["error"], "timed out\nreally");
+        assert_eq!(v["kind"], "timeout");
+        assert_eq!(v["exit"], 9);
+        assert_eq!(v["hint"], "raise --timeout");
+        let v: serde_json::Value =
+            serde_json::from_str(&json_error(EXIT_USAGE, "bad", "")).unwrap();
+        assert!(v.get("hint").is_none());
+    }
 
     #[test]
     fn codes_count_up_from_zero() {

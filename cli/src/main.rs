@@ -14,25 +14,25 @@ mod watch;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let args = args::Args::parse();
+    let args = args::Args::parse_env();
     output::init_tracing(args.global.verbose, args.global.quiet);
+    let json = args.global.json;
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            exit::Failure::new(exit::EXIT_OTHER, format!("cannot start the runtime: {e}"))
+                .report(json);
             return ExitCode::from(exit::EXIT_OTHER);
         }
     };
     match rt.block_on(commands::run(args)) {
         Ok(()) => ExitCode::from(exit::EXIT_SUCCESS),
         Err(e) => {
-            e.report();
+            e.report(json);
             ExitCode::from(e.code())
         }
     }

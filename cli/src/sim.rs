@@ -28,6 +28,8 @@ fn parse_fault(s: &str) -> Result<Fault> {
         "tcp-unsolicited" => Fault::Tcp(TcpFault::Unsolicited),
         "tcp-extra-ok" => Fault::Tcp(TcpFault::ExtraOk),
         "http-500" => Fault::Http(HttpFault::Status(500)),
+        "http-401" => Fault::Http(HttpFault::Status(401)),
+        "http-403" => Fault::Http(HttpFault::Status(403)),
         "http-truncated" => Fault::Http(HttpFault::TruncatedBody),
         "http-non-json" => Fault::Http(HttpFault::NonJson),
         "http-wrong-types" => Fault::Http(HttpFault::WrongTypes),
@@ -122,7 +124,7 @@ pub(crate) async fn run(a: &SimArgs, g: &Global) -> Result {
         emit("check code: the --sim-check-code value (see --help); Ctrl-C stops the printers");
     }
     match a.duration {
-        Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.clamp(0.0, 1e6))).await,
+        Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
         None => {
             let _ = tokio::signal::ctrl_c().await;
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use flashforge_tokio::Status;
 
 use crate::args::Global;
-use crate::exit::{Result, EXIT_UNREACHABLE};
+use crate::exit::{Failure, Result, EXIT_UNREACHABLE};
 use crate::output;
 use crate::select::{connect, select, Conn, Selected};
 
@@ -39,6 +39,8 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 /// One printer's latest row and how many polls have ended since the watch began.
 struct Row {
     latest: std::result::Result<Status, String>,
+    /// Why the latest poll failed, with its exit code (`None` after a good poll).
+    failure: Option<(u8, String)>,
     polls: u64,
 }
 
@@ -78,30 +80,39 @@ async fn poll_printer(
         };
         let latest = match result {
             Ok(c) => {
-                let r = c.status().await.map_err(|e| e.to_string());
+                let r = c.status().await.map_err(Failure::from);
                 // A failed poll keeps the connection: the client reconnects on its own.
                 *conn.borrow_mut() = Some(c);
                 r
             }
             // Unreachable: an error row, tried again next time.
-            Err(e) => Err(e.message().to_owned()),
+            Err(e) => Err(e),
         };
         let mut r = row.borrow_mut();
-        r.latest = latest;
+        match latest {
+            Ok(st) => {
+                r.latest = Ok(st);
+                r.failure = None;
+            }
+            Err(f) => {
+                r.latest = Err(f.message());
+                r.failure = Some((f.code(), f.message()));
+            }
+        }
         r.polls += 1;
     }
 }
 
 /// Draw a frame every interval from each printer's latest row. The first frame waits, at
-/// most one interval, for every printer's first answer. Returns whether every printer's row
-/// in the last frame was an error.
+/// most one interval, for every printer's first answer. Returns the failures of the last
+/// frame when every printer's row in it was an error.
 async fn render(
     g: &Global,
     labels: &[String],
     rows: &[RefCell<Row>],
     every: Duration,
     count: Option<u64>,
-) -> bool {
+) -> Option<Vec<(String, (u8, String))>> {
     let tty = std::io::stdout().is_terminal() && !g.json;
     let first_by = tokio::time::Instant::now() + every;
     while tokio::time::Instant::now() < first_by && rows.iter().any(|r| r.borrow().polls == 0) {
@@ -120,7 +131,12 @@ async fn render(
         output::watch_frame(&frame, g.json, tty);
         n += 1;
         if count.is_some_and(|c| n >= c) {
-            return frame.iter().all(|(_, r)| r.is_err());
+            let failures: Vec<_> = labels
+                .iter()
+                .zip(rows)
+                .filter_map(|(l, r)| r.borrow().failure.clone().map(|f| (l.clone(), f)))
+                .collect();
+            return (failures.len() == labels.len()).then_some(failures);
         }
     }
 }
@@ -135,7 +151,7 @@ pub(crate) async fn run(g: &Global, interval: f64, count: Option<u64>) -> Result
     for n in names {
         selected.push(select(g, n).await?);
     }
-    let every = Duration::from_secs_f64(interval.clamp(0.1, 3600.0));
+    let every = Duration::from_secs_f64(interval.max(0.1));
     // Each printer is polled on its own schedule; frames are drawn on theirs. A printer that
     // cannot be reached is an error row and is retried every interval; it never holds back
     // the others' rows.
@@ -144,6 +160,7 @@ pub(crate) async fn run(g: &Global, interval: f64, count: Option<u64>) -> Result
         .map(|_| {
             RefCell::new(Row {
                 latest: Err("no answer yet".to_owned()),
+                failure: Some((EXIT_UNREACHABLE, "no answer yet".to_owned())),
                 polls: 0,
             })
         })
@@ -157,7 +174,7 @@ pub(crate) async fn run(g: &Global, interval: f64, count: Option<u64>) -> Result
         .collect();
     let all_failed = tokio::select! {
         failed = render(g, &labels, &rows, every, count) => failed,
-        _ = join_all(pollers) => false,
+        _ = join_all(pollers) => None,
     };
     for c in &conns {
         let taken = c.borrow_mut().take();
@@ -165,6 +182,22 @@ pub(crate) async fn run(g: &Global, interval: f64, count: Option<u64>) -> Result
             p.close().await;
         }
     }
-    let _ = all_failed;
-    Ok(())
+    match all_failed {
+        // Scripts can tell a watch that saw nothing: the first printer's error decides the
+        // exit code (3 unreachable, 4 credentials, 9 no answer, …).
+        Some(failures) => {
+            let (label, (code, message)) = &failures[0];
+            let others: Vec<&str> = failures[1..].iter().map(|(l, _)| l.as_str()).collect();
+            let also = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" (and {} failed too)", others.join(", "))
+            };
+            Err(Failure::new(
+                *code,
+                format!("every printer failed its last update; {label}: {message}{also}"),
+            ))
+        }
+        None => Ok(()),
+    }
 }

@@ -28,12 +28,23 @@ impl Out {
 }
 
 fn ff_in(args: &[&str], stdin: &str) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flashforge"))
-        .args(args)
+    ff_env(args, stdin, &[])
+}
+
+/// `flashforge args` with `stdin` and these environment variables (the `FLASHFORGE_*` of the
+/// test's own environment removed first).
+fn ff_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashforge"));
+    cmd.args(args)
         .env_remove("FLASHFORGE_SERIAL")
         .env_remove("FLASHFORGE_CHECK_CODE")
         .env_remove("FLASHFORGE_PRINTER")
-        .env("XDG_CONFIG_HOME", "/nonexistent-flashforge-test")
+        .env_remove("FLASHFORGE_MODEL")
+        .env("XDG_CONFIG_HOME", "/nonexistent-flashforge-test");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1054,4 +1065,246 @@ fn tempdir() -> PathBuf {
     ));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// The one JSON error object of a `--json` run's stderr (its last non-empty line; `-v` logs
+/// may come before it).
+fn json_error(o: &Out) -> Value {
+    let line = o
+        .stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let v: Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("stderr's last line is not JSON ({e}): {}", o.stderr));
+    assert!(v["error"].is_string() && v["kind"].is_string(), "{v}");
+    assert_eq!(v["exit"], o.code, "{v}");
+    v
+}
+
+/// A UDP socket on loopback that a test passes as `--target`: were discovery to run, its
+/// probe would come here (by unicast, never onto the LAN).
+fn probe_trap() -> (std::net::UdpSocket, String) {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a = s.local_addr().unwrap().to_string();
+    (s, a)
+}
+
+/// Whether a datagram arrived at the trap (waits up to `wait`).
+fn probed(trap: &std::net::UdpSocket, wait: Duration) -> bool {
+    trap.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 512];
+    trap.recv_from(&mut buf).is_ok()
+}
+
+/// Issue 14 point 2: `--timeout` and every other seconds-valued option take more than 0
+/// and at most a day; `NaN` (a panic before), `inf` and `1e300` (no deadline before) are
+/// usage errors that name the range.
+#[test]
+fn seconds_options_are_finite_positive_and_at_most_a_day() {
+    let (trap, t) = probe_trap();
+    for bad in ["NaN", "inf", "-inf", "1e300", "0", "-1", "86401", "soon"] {
+        // `--opt=VALUE`, so that `-inf` and `-1` are values rather than flags.
+        let timeout = format!("--timeout={bad}");
+        let interval = format!("--interval={bad}");
+        let seconds = format!("--seconds={bad}");
+        let duration = format!("--duration={bad}");
+        for args in [
+            vec!["-p", "127.0.0.1:1:1", &timeout, "status"],
+            vec!["-p", "127.0.0.1:1:1", "watch", &interval],
+            vec!["--target", &t, "discover", &seconds],
+            vec!["sim", &duration],
+        ] {
+            let o = ff(&args);
+            assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+            assert!(o.stderr.contains("at most 86400"), "{args:?}: {}", o.stderr);
+            assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
+        }
+    }
+    // Under --json the usage error is one JSON object too.
+    let o = ff(&[
+        "-p",
+        "127.0.0.1:1:1",
+        "--timeout",
+        "NaN",
+        "--json",
+        "status",
+    ]);
+    let e = json_error(&o);
+    assert_eq!(e["kind"], "usage");
+    assert!(e["error"].as_str().unwrap().contains("86400"), "{e}");
+    assert!(!probed(&trap, Duration::from_millis(200)));
+    // The largest value is accepted.
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    let a = addr(h);
+    ok(&ff(&["-p", &a, "--timeout", "86400", "status"]), "a day");
+}
+
+/// Issue 14 point 7: an argument that looks like an address and is not a valid one is a
+/// usage error naming what is wrong, and no discovery probe is sent (a trap socket given as
+/// `--target` would receive it); a name is searched for, and the CLI says so.
+#[test]
+fn a_malformed_address_is_a_usage_error_and_sends_nothing() {
+    let (trap, t) = probe_trap();
+    let cases = [
+        ("127.0.0.1:99999:0", "`99999` is not a port"),
+        ("300.1.1.1", "more than 255"),
+        ("127.0.0.1:0", "port 0"),
+        ("1.2.3", "an IPv4 address has four"),
+        ("[::1", "no closing `]`"),
+        ("printer.local:8899", "host names are not looked up"),
+    ];
+    for (arg, why) in cases {
+        let started = std::time::Instant::now();
+        let o = ff(&["-p", arg, "--target", &t, "--timeout", "5", "status"]);
+        assert_eq!(o.code, 2, "{arg}: {}", o.stderr);
+        assert!(o.stderr.contains(why), "{arg}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(&format!("printer address `{arg}`")),
+            "{arg}: {}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("searching"), "{arg}: {}", o.stderr);
+        // Discovery would take its 3 s; a usage error is immediate (generous on a busy machine).
+        assert!(started.elapsed() < Duration::from_secs(3), "{arg}");
+        let o = ff(&["-p", arg, "--target", &t, "--json", "status"]);
+        assert_eq!(json_error(&o)["kind"], "usage");
+        // A profile's address is held to the same rule.
+        let dir = tempdir();
+        let cfg = dir.join("config.toml");
+        std::fs::write(&cfg, format!("[printers.shop]\naddress = \"{arg}\"\n")).unwrap();
+        let c = cfg.to_str().unwrap();
+        let o = ff(&["--config", c, "-p", "shop", "--target", &t, "status"]);
+        assert_eq!(o.code, 2, "profile {arg}: {}", o.stderr);
+    }
+    assert!(
+        !probed(&trap, Duration::from_millis(500)),
+        "a probe was sent"
+    );
+    // The control: a name is looked for by discovery (here by unicast to the trap), and the
+    // CLI says where it searches.
+    let o = ff(&["-p", "Workshop 5M", "--target", &t, "status"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "searching {t} for a printer named or numbered `Workshop 5M`"
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(probed(&trap, Duration::from_secs(1)), "no probe for a name");
+}
+
+/// Issue 14 point 9: an empty `FLASHFORGE_*` variable counts as unset: an Adventurer 4 is
+/// reached without credentials beside empty `FLASHFORGE_SERIAL=` and `FLASHFORGE_CHECK_CODE=`,
+/// and an empty `FLASHFORGE_PRINTER=` is no printer (not a name to search the LAN for).
+#[test]
+fn empty_environment_variables_count_as_unset() {
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    let a = addr(h);
+    let empty = [
+        ("FLASHFORGE_SERIAL", ""),
+        ("FLASHFORGE_CHECK_CODE", ""),
+        ("FLASHFORGE_MODEL", ""),
+    ];
+    let o = ff_env(
+        &["-p", &a, "--timeout", "3", "status", "--json"],
+        "",
+        &empty,
+    );
+    ok(&o, "status beside empty variables");
+    assert_eq!(o.json()["model"], "Adventurer4");
+    // Only the serial given, the check code empty: the pair is incomplete.
+    let o = ff_env(
+        &["-p", &a, "status"],
+        "",
+        &[("FLASHFORGE_SERIAL", "SN1"), ("FLASHFORGE_CHECK_CODE", "")],
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("give both"), "{}", o.stderr);
+    let (trap, t) = probe_trap();
+    let o = ff_env(
+        &["--target", &t, "status"],
+        "",
+        &[("FLASHFORGE_PRINTER", "")],
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("no printer given"), "{}", o.stderr);
+    assert!(!probed(&trap, Duration::from_millis(300)));
+}
+
+/// Issue 14 point 10: `watch --count` ends non-zero when every printer's last update failed
+/// (the first printer's code), with `--json` every error is one JSON object on stderr, and
+/// HTTP 401/403 are the credentials error.
+#[test]
+fn scripts_can_trust_exit_codes_and_json_errors() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("127.0.0.1:{port}:{port}");
+    let watch = [
+        "--timeout",
+        "1",
+        "watch",
+        "--count",
+        "2",
+        "--interval",
+        "0.2",
+    ];
+    let mut args = vec!["-p", dead.as_str()];
+    args.extend(watch);
+    let o = ff(&args);
+    assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("every printer failed"), "{}", o.stderr);
+    let rows = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(&format!("{dead}  error:")));
+    assert_eq!(rows.count(), 2, "{}", o.stdout);
+    args.push("--json");
+    let o = ff(&args);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert_eq!(json_error(&o)["kind"], "unreachable");
+    assert_eq!(o.stdout.lines().count(), 2, "{}", o.stdout);
+
+    let server = sim(Model::Adventurer5M);
+    let h = server.printer();
+    for status in [401, 403] {
+        h.faults.sticky_http(HttpFault::Status(status));
+        let o = on(h, true, &["status"]);
+        assert_eq!(o.code, 4, "{status}: {}", o.stderr);
+        assert!(o.stderr.contains("check code"), "{}", o.stderr);
+        let o = on(h, true, &["status", "--json"]);
+        let e = json_error(&o);
+        assert_eq!(e["kind"], "credentials", "{e}");
+        assert_eq!(e["exit"], 4, "{e}");
+        h.faults.clear();
+    }
+    // A watch of a good printer exits 0; of one that refuses the credentials, 4.
+    let mut args = vec![];
+    let a = addr(h);
+    let serial = h.serial();
+    args.extend(["-p", &a, "--serial", &serial, "--check-code", CHECK_CODE]);
+    args.extend(["--timeout", "2", "watch", "--count", "1", "--json"]);
+    ok(&ff(&args), "watch of a good printer");
+    h.faults.sticky_http(HttpFault::Status(401));
+    let o = ff(&args);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert_eq!(json_error(&o)["kind"], "credentials");
+    h.faults.clear();
+    // Errors the CLI finds itself are JSON too.
+    let o = ff(&["status", "--json"]);
+    assert_eq!(o.code, 2);
+    assert!(json_error(&o)["error"]
+        .as_str()
+        .unwrap()
+        .contains("no printer given"));
+    let o = ff(&["-p", &dead, "--json", "status"]);
+    assert_eq!(json_error(&o)["kind"], "unreachable");
+    assert!(json_error(&o)["hint"].is_string());
 }
