@@ -32,7 +32,12 @@ impl std::ops::Deref for Conn {
 pub(crate) fn options(global: &Global) -> ClientOptions {
     // `--timeout` is checked by its parser (finite, more than 0, at most a day).
     let t = Duration::from_secs_f64(global.timeout);
-    ClientOptions::default().reply_timeout(t).connect_timeout(t)
+    // One deadline: connecting, logging in (every attempt and back-off together) and each
+    // reply; a printer that never answers the login fails after `t`, not after three logins.
+    ClientOptions::default()
+        .reply_timeout(t)
+        .connect_timeout(t)
+        .call_wait_limit(t)
 }
 
 /// Where and how to connect, from flags, environment, config and discovery.

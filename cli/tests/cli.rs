@@ -1308,3 +1308,23 @@ fn scripts_can_trust_exit_codes_and_json_errors() {
     assert_eq!(json_error(&o)["kind"], "unreachable");
     assert!(json_error(&o)["hint"].is_string());
 }
+
+/// Issue 14 point 2: `--timeout` is one deadline for connecting and logging in, every login
+/// attempt together: a printer that never answers the login fails after about one
+/// `--timeout` (3 s here), not three (9 s before). The bound leaves 4 s for a busy machine.
+#[test]
+fn a_login_that_never_answers_takes_one_timeout() {
+    let server = sim(Model::Adventurer4);
+    let h = server.printer();
+    h.faults.sticky_tcp(TcpFault::Stall);
+    let a = addr(h);
+    let started = std::time::Instant::now();
+    let o = ff(&["-p", &a, "--timeout", "3", "status", "--json"]);
+    let took = started.elapsed();
+    assert_eq!(o.code, 9, "{}", o.stderr);
+    assert_eq!(json_error(&o)["kind"], "timeout");
+    assert!(took >= Duration::from_millis(2900), "{took:?}");
+    assert!(took < Duration::from_secs(7), "{took:?}");
+    h.faults.clear();
+    ok(&on(h, false, &["status"]), "after the printer recovers");
+}

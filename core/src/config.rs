@@ -84,6 +84,11 @@ pub struct Config {
     pub reconnect_backoff_max: Duration,
     /// Reconnect attempts before the session fails; `None` = forever (default `None`).
     pub max_reconnect_attempts: Option<u32>,
+    /// Longest a [`crate::driver::TcpCalls`] call waits to be written, counted from its
+    /// submission: connecting, every login attempt and the back-off between them together.
+    /// A call still unsent then fails with `TimedOut`; once written, its reply deadline ends
+    /// it. `None` (the default): three reply deadlines (3 × `reply_timeout`).
+    pub call_wait_limit: Option<Duration>,
 }
 
 impl Default for Config {
@@ -109,6 +114,7 @@ impl Default for Config {
             reconnect_backoff: Duration::from_millis(500),
             reconnect_backoff_max: Duration::from_secs(30),
             max_reconnect_attempts: None,
+            call_wait_limit: None,
         }
     }
 }

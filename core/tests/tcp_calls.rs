@@ -219,6 +219,27 @@ fn a_call_still_queued_at_its_wait_limit_times_out_unsent() {
 }
 
 #[test]
+fn a_wait_limit_of_one_reply_deadline_bounds_every_login_attempt_together() {
+    // Issue 14 point 2: one deadline for the call, its login attempts included.
+    let mut printer = Printer::new(Dialect::Modern);
+    printer.responsive = false;
+    let mut config = Config::default();
+    config.call_wait_limit = Some(Duration::from_secs(2));
+    let mut pair = Pair::new(config.clone(), printer);
+    let (at, outcome) = pair.call(Command::Temperatures);
+    assert_eq!(at, 2_000, "not 3 × the 5 s reply deadline");
+    assert_eq!(outcome.unwrap_err(), ClientError::TimedOut);
+    assert_eq!(
+        pair.sent_lines(),
+        ["~M601 S1"],
+        "the command was never written"
+    );
+    // A printer that answers still gets the call through within the limit.
+    let mut pair = Pair::new(config, Printer::new(Dialect::Modern));
+    assert!(pair.call(Command::Temperatures).1.is_ok());
+}
+
+#[test]
 fn a_call_in_flight_ends_at_the_reply_deadline_not_the_wait_limit() {
     let mut pair = Pair::modern();
     pair.call(Command::Temperatures).1.unwrap();
@@ -303,6 +324,20 @@ fn a_denied_login_fails_the_call_with_control_held() {
     );
     assert!(pair.calls.is_finished());
     assert!(pair.calls.needs_replacing());
+}
+
+#[test]
+fn a_denial_is_control_held_even_when_the_wait_limit_ends_the_retries() {
+    // A wait limit shorter than the four attempts' back-off (3 s): the call still says why.
+    let mut printer = Printer::new(Dialect::Modern);
+    printer.deny_logins = 10;
+    let mut config = Config::default();
+    config.call_wait_limit = Some(Duration::from_millis(1500));
+    let mut pair = Pair::new(config, printer);
+    let (at, outcome) = pair.call(Command::Temperatures);
+    assert_eq!(at, 1_500);
+    assert_eq!(outcome.unwrap_err(), ClientError::ControlHeld);
+    assert!(!pair.sent_lines().contains(&"~M105"));
 }
 
 #[test]

@@ -64,6 +64,22 @@ impl ClientOptions {
         self.http.read_timeout = d;
         self
     }
+    /// Longest a TCP call waits to be written: connecting, every login attempt and the
+    /// back-off between them, together (default 3 × the reply deadline). With
+    /// `reply_timeout(d).connect_timeout(d).call_wait_limit(d)`, a printer that never
+    /// answers the login fails the call after `d`, not after three logins.
+    ///
+    /// ```
+    /// # use flashforge_proto::client::ClientOptions;
+    /// # use std::time::Duration;
+    /// let d = Duration::from_secs(2);
+    /// let options = ClientOptions::default().reply_timeout(d).call_wait_limit(d);
+    /// assert_eq!(options.tcp.call_wait_limit, Some(d));
+    /// ```
+    pub fn call_wait_limit(mut self, d: Duration) -> Self {
+        self.tcp.call_wait_limit = Some(d);
+        self
+    }
     /// Deadline of opening a connection (default 5 s).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;

@@ -63,9 +63,12 @@ pub struct TcpCalls {
 impl TcpCalls {
     /// A session that will ask to connect.
     pub fn new(config: crate::Config, now: std::time::Instant) -> Self {
-        // Long enough for a connect, a login and a back-off or two; a call still queued after
-        // this fails with `TimedOut` instead of waiting for a printer that never lets it in.
-        let wait_limit = config.reply_timeout.saturating_mul(3);
+        // By default long enough for a connect, a login and a back-off or two; a call still
+        // queued after this fails with `TimedOut` instead of waiting for a printer that never
+        // lets it in. A caller with one deadline for everything sets `call_wait_limit`.
+        let wait_limit = config
+            .call_wait_limit
+            .unwrap_or_else(|| config.reply_timeout.saturating_mul(3));
         Self {
             session: crate::Session::new(config, now),
             replies: Vec::new(),
@@ -270,7 +273,9 @@ impl TcpCalls {
     /// session that gave up reports why (`ControlHeld` for a denied login).
     ///
     /// A call that is still queued (never written) at its wait limit is withdrawn and fails
-    /// with [`ClientError::TimedOut`]; a call in flight ends by the session's reply deadline.
+    /// with [`ClientError::TimedOut`] ([`ClientError::ControlHeld`] when the printer denied
+    /// the login and the session is trying again); a call in flight ends by the session's
+    /// reply deadline.
     pub fn outcome(
         &mut self,
         id: crate::CommandId,
@@ -314,7 +319,17 @@ impl TcpCalls {
         }
         let expired = self.call_deadline.is_some_and(|(c, t)| c == id && now >= t);
         if expired && self.session.cancel(id) {
-            return Some(Err(ClientError::TimedOut));
+            // Logging in again after a denial (a timed-out login reconnects and starts over
+            // at attempt 0): the printer answered, and another client holds its control.
+            let denied = matches!(
+                self.session.state(),
+                crate::ConnectionState::LoggingIn { attempt } if attempt > 0
+            );
+            return Some(Err(if denied {
+                ClientError::ControlHeld
+            } else {
+                ClientError::TimedOut
+            }));
         }
         None
     }
