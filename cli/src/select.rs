@@ -156,7 +156,7 @@ pub(crate) fn parse_address(s: &str) -> Option<std::result::Result<Endpoint, Str
         .is_some_and(|(_, p)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
     let ipv6ish = s.matches(':').count() >= 2
         && s.chars()
-            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '%'));
     if !(numeric || bracket || ends_in_port || ipv6ish) {
         return None;
     }
@@ -291,6 +291,7 @@ mod tests {
         assert!(bad(":8899").contains("no IP address"));
         assert!(bad("printer.local:8899").contains("host names are not looked up"));
         assert!(bad("fe80::1::2").contains("IPv6"));
+        assert!(bad("fe80::1%eth0").contains("IPv6"));
         assert!(bad("12345").contains("has 1 numbers"));
     }
 
