@@ -1328,3 +1328,106 @@ fn a_login_that_never_answers_takes_one_timeout() {
     h.faults.clear();
     ok(&on(h, false, &["status"]), "after the printer recovers");
 }
+
+/// Out-of-range settings are usage errors (exit 2) that name the valid range, and the
+/// printer receives no command for them (issue 14 point 5).
+#[test]
+fn out_of_range_settings_name_the_range_and_send_nothing() {
+    // What the refused commands would have sent, on either channel.
+    const SENT: [&str; 8] = [
+        "POST /control",
+        "M104",
+        "M140",
+        "M106",
+        "M107",
+        "G91",
+        "G1 ",
+        "G90",
+    ];
+    let sent = |h: &SimHandle| SENT.map(|n| journal_count(h, n));
+    let cases: &[(Model, bool, &[&str], &str)] = &[
+        (
+            Model::Adventurer5M,
+            true,
+            &["temp", "set", "nozzle", "301"],
+            "nozzle temperature must be between 0 and 300 °C",
+        ),
+        (
+            Model::Adventurer5M,
+            true,
+            &["temp", "set", "bed", "2100"],
+            "bed temperature must be between 0 and 120 °C",
+        ),
+        (
+            Model::Adventurer5M,
+            true,
+            &["move", "z", "221"],
+            "Z jog distance must be between -220 and 220 mm",
+        ),
+        (
+            Model::Adventurer5M,
+            true,
+            &["move", "x", "NaN"],
+            "X jog distance is not a finite number",
+        ),
+        (Model::Adventurer5M, true, &["fan", "101"], "0..=100"),
+        (Model::Adventurer5M, true, &["fan", "255"], "0..=100"),
+        (
+            Model::Adventurer4,
+            false,
+            &["move", "y", "-201"],
+            "Y jog distance must be between -200 and 200 mm",
+        ),
+        (
+            Model::Adventurer4,
+            false,
+            &["temp", "set", "nozzle", "999"],
+            "nozzle temperature must be between 0 and 300 °C",
+        ),
+        (
+            Model::Creator5Pro,
+            true,
+            &["temp", "set", "chamber", "81"],
+            "chamber temperature must be between 0 and 80 °C",
+        ),
+        (
+            Model::Creator5Pro,
+            true,
+            &["temp", "set", "tool3", "351"],
+            "nozzle temperature must be between 0 and 350 °C",
+        ),
+    ];
+    let mut servers = std::collections::HashMap::new();
+    for (model, http, args, message) in cases {
+        let server = servers.entry(*model).or_insert_with(|| sim(*model));
+        let h = server.printer();
+        let before = sent(h);
+        let o = on(h, *http, args);
+        assert_eq!(o.code, 2, "{model} {args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(message), "{model} {args:?}: {}", o.stderr);
+        assert_eq!(
+            sent(h),
+            before,
+            "{model} {args:?}: a refused value sent a command"
+        );
+    }
+    // The journal does see what is sent: the limits themselves are accepted and sent.
+    for (model, http, args) in [
+        (Model::Adventurer5M, true, &["move", "z", "220"][..]),
+        (
+            Model::Adventurer4,
+            false,
+            &["temp", "set", "nozzle", "300"][..],
+        ),
+        (
+            Model::Creator5Pro,
+            true,
+            &["temp", "set", "chamber", "80"][..],
+        ),
+    ] {
+        let h = servers[&model].printer();
+        let before = sent(h);
+        ok(&on(h, http, args), "at the limit");
+        assert_ne!(sent(h), before, "{model} {args:?}");
+    }
+}

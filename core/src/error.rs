@@ -93,6 +93,19 @@ pub enum UsageError {
         /// Which parameter.
         what: &'static str,
     },
+    /// A number outside the range this model accepts, with the range: what a person needs
+    /// to correct it (`fan speed must be between 0 and 100 %`).
+    #[error("{what} must be between {min} and {max}{unit}")]
+    NotInRange {
+        /// Which parameter.
+        what: &'static str,
+        /// The lowest value accepted.
+        min: i64,
+        /// The highest value accepted.
+        max: i64,
+        /// The unit, with its leading space (`" °C"`, `" %"`, `" mm"`), or empty.
+        unit: &'static str,
+    },
     /// A raw line does not start with a G or M code.
     #[error("raw line must be a G/M code such as `~M105` or `G28`")]
     NotACode,

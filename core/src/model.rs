@@ -169,7 +169,88 @@ pub struct ModelSpec {
     pub palette: Option<Palette>,
     /// Its print-start body layout.
     pub job_format: JobFormats,
+    /// The ranges of its settings (temperatures, speed, jog distances), checked before
+    /// anything is sent.
+    pub limits: Limits,
 }
+
+/// The ranges a model's settings are checked against before anything is sent: one place for
+/// every per-model bound (issue 14 point 5). Each bound names its source.
+///
+/// Temperatures are bounds of what is sent, not the hardware's rating: the firmware applies
+/// its own clamp below them. Where protocol/http.md and protocol/models.md give a number it is
+/// used; where they give none (the nozzle and bed of the TCP and 5M families) the bound is a
+/// conservative sanity limit (see `NOZZLE_MAX_5M`), so a typo (`2100`) never heats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Highest nozzle (tool) target, °C; the lowest is 0 (off).
+    pub nozzle_max: u16,
+    /// Highest bed target, °C.
+    pub bed_max: u16,
+    /// Highest chamber target, °C (only where [`Capabilities::chamber_heater`]).
+    pub chamber_max: u16,
+    /// The print-speed override range in percent (`printerCtl_cmd.speed`, http.md §5.2).
+    pub speed: (u16, u16),
+    /// The build volume X × Y × Z in mm (models.md §6): a jog moves at most this far along
+    /// its axis, either way.
+    pub build_volume: (u16, u16, u16),
+}
+
+impl Limits {
+    /// The longest jog along `axis` (0 = X, 1 = Y, 2 = Z), in mm.
+    pub fn jog_max(&self, axis: usize) -> u16 {
+        let (x, y, z) = self.build_volume;
+        [x, y, z].get(axis).copied().unwrap_or(0)
+    }
+}
+
+/// Nozzle and bed bounds of the TCP and 5M families. The protocol documents give no number for
+/// them (tcp.md §4: `~M104`/`~M140` take any `S`), so 300 °C nozzle and 120 °C bed are
+/// conservative sanity bounds chosen for issue 14 (not a documented hardware rating): high
+/// enough for every filament these printers are sold for, low enough that a typo never heats.
+const NOZZLE_MAX_5M: u16 = 300;
+/// See [`NOZZLE_MAX_5M`].
+const BED_MAX_5M: u16 = 120;
+
+/// The speed clamp of the 5M and 5M Pro firmware: `M220` is clamped to 50–150 % (http.md §5.2,
+/// models.md "Speed override"; 5M firmware 3.2.7).
+const SPEED_5M: (u16, u16) = (50, 150);
+/// The AD5X firmware's clamp, 50–500 % (http.md §5.2; AD5X firmware 1.1.7 / 1.2.1). The
+/// Creator 5 series' clamp is not documented: it gets this, the widest documented range, so
+/// no value its firmware may take is refused.
+const SPEED_WIDE: (u16, u16) = (50, 500);
+
+/// The TCP-only models (Adventurer 3, 4): no speed override over HTTP (the range is unused).
+const fn legacy_limits(build_volume: (u16, u16, u16)) -> Limits {
+    Limits {
+        nozzle_max: NOZZLE_MAX_5M,
+        bed_max: BED_MAX_5M,
+        chamber_max: 0,
+        speed: SPEED_5M,
+        build_volume,
+    }
+}
+
+/// The 5M family: 220³ mm (models.md §6).
+const FIVE_M_LIMITS: Limits = Limits {
+    nozzle_max: NOZZLE_MAX_5M,
+    bed_max: BED_MAX_5M,
+    chamber_max: 0,
+    speed: SPEED_5M,
+    build_volume: (220, 220, 220),
+};
+
+/// The Creator 5 series: tools 0–350 °C and bed 0–130 °C as the emulator clamps them (http.md
+/// §5.3, the only numbers the references give), chamber at most 80 °C (http.md §5.3, models.md
+/// §6: docs; unverified on hardware), 256³ mm (models.md §6).
+const CREATOR5_LIMITS: Limits = Limits {
+    nozzle_max: 350,
+    bed_max: 130,
+    chamber_max: 80,
+    speed: SPEED_WIDE,
+    build_volume: (256, 256, 256),
+};
 
 /// The `/control` commands every HTTP model implements (http.md §5.1).
 pub const CONTROLS_COMMON: [&str; 9] = [
@@ -285,6 +366,7 @@ pub const MODELS: &[ModelSpec] = &[
         controls: &[],
         palette: None,
         job_format: FIVE_M_JOBS,
+        limits: legacy_limits((150, 150, 150)),
     },
     ModelSpec {
         model: Model::Adventurer4,
@@ -304,6 +386,8 @@ pub const MODELS: &[ModelSpec] = &[
         controls: &[],
         palette: None,
         job_format: FIVE_M_JOBS,
+        // models.md §6: 220 × 200 × 250 (the clients' default; `~M115` reports it).
+        limits: legacy_limits((220, 200, 250)),
     },
     ModelSpec {
         model: Model::Adventurer5M,
@@ -322,6 +406,7 @@ pub const MODELS: &[ModelSpec] = &[
         controls: A5M_CONTROLS,
         palette: None,
         job_format: FIVE_M_JOBS,
+        limits: FIVE_M_LIMITS,
     },
     ModelSpec {
         model: Model::Adventurer5MPro,
@@ -347,6 +432,7 @@ pub const MODELS: &[ModelSpec] = &[
         controls: A5M_PRO_CONTROLS,
         palette: None,
         job_format: FIVE_M_JOBS,
+        limits: FIVE_M_LIMITS,
     },
     ModelSpec {
         model: Model::AD5X,
@@ -370,6 +456,10 @@ pub const MODELS: &[ModelSpec] = &[
         controls: AD5X_CONTROLS,
         palette: Some(Palette::Ad5x),
         job_format: JobFormats::Fixed(JobFormat::Ad5x),
+        limits: Limits {
+            speed: SPEED_WIDE,
+            ..FIVE_M_LIMITS
+        },
     },
     ModelSpec {
         model: Model::Creator5,
@@ -388,6 +478,7 @@ pub const MODELS: &[ModelSpec] = &[
         controls: C5_CONTROLS,
         palette: Some(Palette::Creator5),
         job_format: JobFormats::Fixed(JobFormat::Creator5),
+        limits: CREATOR5_LIMITS,
     },
     ModelSpec {
         model: Model::Creator5Pro,
@@ -413,8 +504,17 @@ pub const MODELS: &[ModelSpec] = &[
         controls: C5_PRO_CONTROLS,
         palette: Some(Palette::Creator5),
         job_format: JobFormats::Fixed(JobFormat::Creator5),
+        limits: CREATOR5_LIMITS,
     },
 ];
+
+/// An unrecognised model: the widest bounds of any row, so nothing a known model takes is
+/// refused (its firmware decides), and jogs of at most 300 mm.
+const UNKNOWN_LIMITS: Limits = Limits {
+    chamber_max: 80,
+    build_volume: (300, 300, 300),
+    ..CREATOR5_LIMITS
+};
 
 /// The row of [`Model::Unknown`]: no capabilities, no channel known, every `/control`
 /// command allowed (the printer decides).
@@ -435,6 +535,7 @@ pub const UNKNOWN: ModelSpec = ModelSpec {
     controls: &[],
     palette: None,
     job_format: FIVE_M_JOBS,
+    limits: UNKNOWN_LIMITS,
 };
 
 impl Model {
@@ -448,6 +549,11 @@ impl Model {
         }
         all
     };
+
+    /// The ranges of this model's settings ([`ModelSpec::limits`]).
+    pub fn limits(self) -> Limits {
+        self.spec().limits
+    }
 
     /// This model's row of the model table ([`UNKNOWN`] for [`Model::Unknown`]).
     pub fn spec(self) -> &'static ModelSpec {

@@ -40,7 +40,9 @@ macro_rules! printer_ops {
         pub $($kw)? fn temperatures(&self) -> Result<$crate::client::Temps> {
             self.run($crate::driver::Op::Temperatures)$($aw)*?.temperatures()
         }
-        /// Set a heater's target in °C (per tool on a Creator 5).
+        /// Set a heater's target in °C (per tool on a Creator 5), at most the model's bound
+        /// for the heater (`flashforge_proto::model::Limits`), else
+        /// `UsageError::NotInRange`, nothing sent.
         pub $($kw)? fn set_temperature(&self, heater: $crate::client::Heater, celsius: u16) -> Result<()> {
             self.run($crate::driver::Op::SetTemperature(heater, Some(celsius)))$($aw)*?.done()
         }
@@ -73,15 +75,18 @@ macro_rules! printer_ops {
         pub $($kw)? fn home(&self) -> Result<()> {
             self.run($crate::driver::Op::Home)$($aw)*?.done()
         }
-        /// Jog one axis by `mm` (relative).
+        /// Jog one axis by `mm` (relative; at most the build volume along the axis either
+        /// way, else `UsageError::NotInRange`, nothing sent).
         pub $($kw)? fn jog(&self, axis: $crate::http::Axis, mm: f64) -> Result<()> {
             self.run($crate::driver::Op::Jog(axis, mm))$($aw)*?.done()
         }
-        /// Part-cooling fan speed in percent, 0–100 (0 = off).
+        /// Part-cooling fan speed in percent, 0–100 (0 = off; more is
+        /// `UsageError::NotInRange`, nothing sent).
         pub $($kw)? fn fan(&self, percent: u8) -> Result<()> {
             self.run($crate::driver::Op::Fan(percent))$($aw)*?.done()
         }
-        /// Print speed override in percent (HTTP printers).
+        /// Print speed override in percent (HTTP printers), within the model's firmware
+        /// clamp (`flashforge_proto::model::Limits::speed`).
         pub $($kw)? fn speed(&self, percent: u16) -> Result<()> {
             self.run($crate::driver::Op::Speed(percent))$($aw)*?.done()
         }

@@ -38,7 +38,8 @@ pub enum Op {
     Info,
     /// Temperatures only ([`Temps`]).
     Temperatures,
-    /// Set a heater target in °C; `None` turns it off.
+    /// Set a heater target in °C; `None` turns it off. Above the model's bound for the heater
+    /// ([`crate::model::Limits`]) is a usage error, nothing sent.
     SetTemperature(Heater, Option<u16>),
     /// Turn every heater off.
     TemperaturesOff,
@@ -52,11 +53,14 @@ pub enum Op {
     CameraUrl,
     /// Home all axes.
     Home,
-    /// Jog one axis by `mm`, relative.
+    /// Jog one axis by `mm`, relative: finite and at most the build volume along the axis
+    /// either way ([`crate::model::Limits::build_volume`]), else a usage error.
     Jog(Axis, f64),
     /// Part-cooling fan speed in percent, 0–100 (`0` = off; more is a usage error).
     Fan(u8),
-    /// Print speed override in percent.
+    /// Print speed override in percent, within the model's firmware clamp
+    /// ([`crate::model::Limits::speed`]: 50–150 on the 5M, 50–500 on the AD5X), else a usage
+    /// error.
     Speed(u16),
     /// Pause the job.
     Pause,

@@ -432,6 +432,9 @@ fn set_temperature(
     if matches!(heater, Heater::Chamber) && !t.capabilities.chamber_heater {
         return cx.unsupported();
     }
+    if let Some(celsius) = value {
+        check_temperature(heater, celsius, t.model)?;
+    }
     if http_temperatures(t) {
         let heat = value.map_or(Heat::Off, Heat::Target);
         let mut temps = Temperatures::creator5();
@@ -460,6 +463,37 @@ fn set_temperature(
         }
     } else {
         cx.unsupported()
+    }
+}
+
+/// `celsius` within the model's range for `heater` ([`crate::model::Limits`]).
+fn check_temperature(heater: Heater, celsius: u16, model: Model) -> Result<(), UsageError> {
+    let l = model.limits();
+    let (what, max) = match heater {
+        Heater::Tool(_) => ("nozzle temperature", l.nozzle_max),
+        Heater::Bed => ("bed temperature", l.bed_max),
+        Heater::Chamber => ("chamber temperature", l.chamber_max),
+    };
+    in_range(what, i64::from(celsius), 0, i64::from(max), " °C")
+}
+
+/// [`UsageError::NotInRange`] unless `min <= v <= max`.
+fn in_range(
+    what: &'static str,
+    v: i64,
+    min: i64,
+    max: i64,
+    unit: &'static str,
+) -> Result<(), UsageError> {
+    if (min..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(UsageError::NotInRange {
+            what,
+            min,
+            max,
+            unit,
+        })
     }
 }
 
@@ -557,9 +591,22 @@ fn jog(axis: Axis, mm: f64, cx: Ctx<'_>) -> Result<Planned, ClientError> {
     if !moves(cx.t) {
         return cx.unsupported();
     }
-    if !mm.is_finite() || mm.abs() > 500.0 {
-        return Err(UsageError::OutOfRange {
-            what: "jog distance",
+    let (what, index) = match axis {
+        Axis::X => ("X jog distance", 0),
+        Axis::Y => ("Y jog distance", 1),
+        Axis::Z => ("Z jog distance", 2),
+    };
+    if !mm.is_finite() {
+        return Err(UsageError::NotFinite { what }.into());
+    }
+    // No jog is longer than the build volume along its axis (models.md §6).
+    let max = f64::from(cx.t.model.limits().jog_max(index));
+    if mm.abs() > max {
+        return Err(UsageError::NotInRange {
+            what,
+            min: -(max as i64),
+            max: max as i64,
+            unit: " mm",
         }
         .into());
     }
@@ -592,12 +639,8 @@ pub(super) fn fan_duty(percent: u8) -> u8 {
 
 /// [`Op::Fan`]: percent, sent as a 0–255 duty; `~M107` for 0 over TCP.
 fn fan(percent: u8, cx: Ctx<'_>) -> Result<Planned, ClientError> {
-    if percent > 100 {
-        return Err(UsageError::OutOfRange {
-            what: "fan percent",
-        }
-        .into());
-    }
+    // The API takes percent (0–100); the wire's 0–255 duty is derived (http.md §5.2).
+    in_range("fan speed", i64::from(percent), 0, 100, " %")?;
     if cx.http() {
         cx.control_done(Control::PrinterSettings(PrinterSettings {
             cooling_fan: Some(fan_duty(percent)),
@@ -625,14 +668,21 @@ fn fan(percent: u8, cx: Ctx<'_>) -> Result<Planned, ClientError> {
     }
 }
 
-/// [`Op::Speed`]: 10–500 % (HTTP only).
+/// [`Op::Speed`]: within the model's firmware clamp, 50–150 % on the 5M and 5M Pro, 50–500 %
+/// on the AD5X and Creator 5 series (http.md §5.2; [`crate::model::Limits::speed`]), so a value
+/// the firmware would silently clamp is refused instead (HTTP only).
 fn speed(percent: u16, cx: Ctx<'_>) -> Result<Planned, ClientError> {
     if !cx.http() {
         return cx.unsupported();
     }
-    if !(10..=500).contains(&percent) {
-        return Err(UsageError::OutOfRange { what: "speed" }.into());
-    }
+    let (min, max) = cx.t.model.limits().speed;
+    in_range(
+        "print speed",
+        i64::from(percent),
+        i64::from(min),
+        i64::from(max),
+        " %",
+    )?;
     cx.control_done(Control::PrinterSettings(PrinterSettings {
         speed: Some(percent),
         ..PrinterSettings::default()

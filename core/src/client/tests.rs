@@ -277,11 +277,20 @@ fn fan_takes_percent() {
         assert_eq!(duty(m, 50), Some(128), "{m}");
         assert_eq!(duty(m, 100), Some(255), "{m}");
         assert_eq!(duty(m, 0), Some(0), "{m}");
-        let e = Plan::new(Op::Fan(101), &target(m)).unwrap_err();
-        assert!(
-            matches!(e, ClientError::Usage(UsageError::OutOfRange { .. })),
-            "{m}: {e:?}"
-        );
+        for pct in [101, 255] {
+            let e = Plan::new(Op::Fan(pct), &target(m)).unwrap_err();
+            assert_eq!(
+                e,
+                ClientError::Usage(UsageError::NotInRange {
+                    what: "fan speed",
+                    min: 0,
+                    max: 100,
+                    unit: " %"
+                }),
+                "{m}"
+            );
+            assert_eq!(e.to_string(), "fan speed must be between 0 and 100 %");
+        }
     }
     // The A3's fan is on/off only: 100 % is `~M106` without `S`, 0 is `~M107`, others are
     // unsupported rather than rounded.
@@ -297,6 +306,129 @@ fn fan_takes_percent() {
     assert!(Plan::new(Op::Fan(50), &a3).unwrap_err().is_unsupported());
     // 50 % sent, reported back by `/detail` as 50 % (0–100, like the sim's 128 * 100 / 255).
     assert_eq!(u32::from(ops::fan_duty(50)) * 100 / 255, 50);
+}
+
+/// The range error of `what` from `min` to `max`.
+fn range(what: &'static str, min: i64, max: i64, unit: &'static str) -> ClientError {
+    ClientError::Usage(UsageError::NotInRange {
+        what,
+        min,
+        max,
+        unit,
+    })
+}
+
+/// Temperatures above the model's bound for the heater are refused before anything is
+/// planned, naming the range; the bound itself is planned (issue 14 point 5).
+#[test]
+fn temperatures_are_checked_per_model_and_heater() {
+    let set = |m: Model, h: Heater, c: u16| Plan::new(Op::SetTemperature(h, Some(c)), &target(m));
+    for (m, nozzle, bed) in [
+        (Model::Adventurer3, 300, 120),
+        (Model::Adventurer4, 300, 120),
+        (Model::Adventurer5M, 300, 120),
+        (Model::Adventurer5MPro, 300, 120),
+        (Model::AD5X, 300, 120),
+        (Model::Creator5, 350, 130),
+        (Model::Creator5Pro, 350, 130),
+    ] {
+        assert_eq!(m.limits().nozzle_max, nozzle, "{m}");
+        assert!(set(m, Heater::Tool(0), nozzle).is_ok(), "{m}");
+        assert!(set(m, Heater::Bed, bed).is_ok(), "{m}");
+        let e = set(m, Heater::Tool(0), nozzle + 1).unwrap_err();
+        assert_eq!(
+            e,
+            range("nozzle temperature", 0, nozzle.into(), " °C"),
+            "{m}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("nozzle temperature must be between 0 and {nozzle} °C")
+        );
+        let e = set(m, Heater::Bed, bed + 1).unwrap_err();
+        assert_eq!(e, range("bed temperature", 0, bed.into(), " °C"), "{m}");
+        assert!(set(m, Heater::Bed, u16::MAX).is_err(), "{m}");
+    }
+    // Every tool of a Creator 5 has the same bound.
+    let e = set(Model::Creator5, Heater::Tool(3), 351).unwrap_err();
+    assert_eq!(e, range("nozzle temperature", 0, 350, " °C"));
+    // The chamber: 80 °C on the Creator 5 Pro (http.md §5.3); no heater elsewhere.
+    assert!(set(Model::Creator5Pro, Heater::Chamber, 80).is_ok());
+    let e = set(Model::Creator5Pro, Heater::Chamber, 81).unwrap_err();
+    assert_eq!(e, range("chamber temperature", 0, 80, " °C"));
+    assert!(set(Model::Adventurer5M, Heater::Chamber, 40)
+        .unwrap_err()
+        .is_unsupported());
+}
+
+/// The speed override within the firmware's clamp (http.md §5.2), named in the error.
+#[test]
+fn speed_is_checked_against_the_models_clamp() {
+    let speed = |m: Model, p: u16| Plan::new(Op::Speed(p), &target(m));
+    for (m, min, max) in [
+        (Model::Adventurer5M, 50, 150),
+        (Model::Adventurer5MPro, 50, 150),
+        (Model::AD5X, 50, 500),
+        (Model::Creator5, 50, 500),
+        (Model::Creator5Pro, 50, 500),
+    ] {
+        assert!(speed(m, min).is_ok() && speed(m, max).is_ok(), "{m}");
+        for p in [0, min - 1, max + 1, u16::MAX] {
+            assert_eq!(
+                speed(m, p).unwrap_err(),
+                range("print speed", min.into(), max.into(), " %"),
+                "{m} {p}"
+            );
+        }
+    }
+    assert_eq!(
+        speed(Model::Adventurer5M, 151).unwrap_err().to_string(),
+        "print speed must be between 50 and 150 %"
+    );
+}
+
+/// A jog is finite and no longer than the build volume along its axis (models.md §6).
+#[test]
+fn jog_distances_are_bounded_by_the_build_volume() {
+    let jog = |m: Model, a: Axis, mm: f64| Plan::new(Op::Jog(a, mm), &target(m));
+    for (m, (x, y, z)) in [
+        (Model::Adventurer3, (150, 150, 150)),
+        (Model::Adventurer4, (220, 200, 250)),
+        (Model::Adventurer5M, (220, 220, 220)),
+        (Model::AD5X, (220, 220, 220)),
+    ] {
+        for (a, max, what) in [
+            (Axis::X, x, "X jog distance"),
+            (Axis::Y, y, "Y jog distance"),
+            (Axis::Z, z, "Z jog distance"),
+        ] {
+            let max = f64::from(max);
+            assert!(
+                jog(m, a, max).is_ok() && jog(m, a, -max).is_ok(),
+                "{m} {a:?}"
+            );
+            for mm in [max + 0.5, -max - 0.5, 1e300] {
+                assert_eq!(
+                    jog(m, a, mm).unwrap_err(),
+                    range(what, -(max as i64), max as i64, " mm"),
+                    "{m} {a:?} {mm}"
+                );
+            }
+            for mm in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                assert_eq!(
+                    jog(m, a, mm).unwrap_err(),
+                    ClientError::Usage(UsageError::NotFinite { what }),
+                    "{m} {a:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        jog(Model::Adventurer4, Axis::Y, 201.0)
+            .unwrap_err()
+            .to_string(),
+        "Y jog distance must be between -200 and 200 mm"
+    );
 }
 
 fn target(model: Model) -> Target {
