@@ -4,7 +4,9 @@
 use std::io::Write;
 
 use clap::CommandFactory;
+use flashforge_proto::driver::Op;
 use flashforge_proto::http::Rgb;
+use flashforge_proto::Model;
 use flashforge_tokio::{Axis, Error as ClientError, Heater, JobOptions, Printer, UploadOptions};
 
 use crate::args::{Args, AxisArg, CameraAction, Cmd, Global, OnOff, TempAction};
@@ -101,10 +103,36 @@ pub(crate) async fn run(args: Args) -> Result {
         _ => {}
     }
     let s = select(g, g.printer.first().map(String::as_str)).await?;
+    check_ranges(&args.command, &s)?;
     let p = connect(g, &s).await?;
     let r = command(&args.command, g, &s, &p).await;
     p.close().await;
     r
+}
+
+fn axis(a: AxisArg) -> Axis {
+    match a {
+        AxisArg::X => Axis::X,
+        AxisArg::Y => Axis::Y,
+        AxisArg::Z => Axis::Z,
+    }
+}
+
+/// The core's range checks before connecting, so nothing (not even the login) is sent for a
+/// value out of range: for the model when it is known before connecting (`--printer-model`,
+/// the profile, discovery), else with the widest bounds of any model. The planner checks
+/// again against the model the printer reports.
+fn check_ranges(cmd: &Cmd, s: &Selected) -> Result {
+    let op = match cmd {
+        Cmd::Temp {
+            action: TempAction::Set { heater: h, celsius },
+        } => Op::SetTemperature(heater(h)?, Some(*celsius)),
+        Cmd::Move { axis: a, mm } => Op::Jog(axis(*a), *mm),
+        Cmd::Fan { percent } => Op::Fan(*percent),
+        _ => return Ok(()),
+    };
+    op.check_ranges(s.model.unwrap_or(Model::Unknown))
+        .map_err(|e| ClientError::Usage(e).into())
 }
 
 async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
@@ -222,14 +250,9 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
             p.home().await?;
             return ok("homed");
         }
-        Cmd::Move { axis, mm } => {
-            let a = match axis {
-                AxisArg::X => Axis::X,
-                AxisArg::Y => Axis::Y,
-                AxisArg::Z => Axis::Z,
-            };
-            p.jog(a, *mm).await?;
-            return ok(&format!("moved {axis:?} by {mm} mm"));
+        Cmd::Move { axis: a, mm } => {
+            p.jog(axis(*a), *mm).await?;
+            return ok(&format!("moved {a:?} by {mm} mm"));
         }
         Cmd::Fan { percent } => {
             p.fan(*percent).await?;

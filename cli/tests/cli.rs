@@ -1330,7 +1330,8 @@ fn a_login_that_never_answers_takes_one_timeout() {
 }
 
 /// Out-of-range settings are usage errors (exit 2) that name the valid range, and the
-/// printer receives no command for them (issue 14 point 5).
+/// printer receives no command for them (issue 14 point 5). The values are within the widest
+/// bounds, so the model the printer reports decides.
 #[test]
 fn out_of_range_settings_name_the_range_and_send_nothing() {
     // What the refused commands would have sent, on either channel.
@@ -1355,7 +1356,7 @@ fn out_of_range_settings_name_the_range_and_send_nothing() {
         (
             Model::Adventurer5M,
             true,
-            &["temp", "set", "bed", "2100"],
+            &["temp", "set", "bed", "121"],
             "bed temperature must be between 0 and 120 °C",
         ),
         (
@@ -1381,7 +1382,7 @@ fn out_of_range_settings_name_the_range_and_send_nothing() {
         (
             Model::Adventurer4,
             false,
-            &["temp", "set", "nozzle", "999"],
+            &["temp", "set", "nozzle", "301"],
             "nozzle temperature must be between 0 and 300 °C",
         ),
         (
@@ -1430,4 +1431,44 @@ fn out_of_range_settings_name_the_range_and_send_nothing() {
         ok(&on(h, http, args), "at the limit");
         assert_ne!(sent(h), before, "{model} {args:?}");
     }
+}
+
+/// A value out of range for every model, or for the model given with `--printer-model`, is
+/// refused before connecting: exit 2 against an address where nothing listens (a connection
+/// attempt would be exit 3).
+#[test]
+fn out_of_range_values_are_refused_before_connecting() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let a = format!("127.0.0.1:{port}:{port}");
+    let run = |rest: &[&str]| ff(&[&["-p", &a, "--timeout", "1"][..], rest].concat());
+    for (args, message) in [
+        (
+            &["temp", "set", "nozzle", "400"][..],
+            "nozzle temperature must be between 0 and 350 °C",
+        ),
+        (
+            &["--printer-model", "5m", "temp", "set", "nozzle", "301"][..],
+            "nozzle temperature must be between 0 and 300 °C",
+        ),
+        (
+            &["--printer-model", "a3", "move", "x", "151"][..],
+            "X jog distance must be between -150 and 150 mm",
+        ),
+        (
+            &["move", "x", "inf"][..],
+            "X jog distance is not a finite number",
+        ),
+        (&["move", "z", "1e300"][..], "between -300 and 300 mm"),
+    ] {
+        let o = run(args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(message), "{args:?}: {}", o.stderr);
+    }
+    // Within every model's bounds, the model unknown: the connection is tried (and fails).
+    let o = run(&["temp", "set", "nozzle", "301"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
 }

@@ -97,6 +97,15 @@ pub enum Op {
 }
 
 impl Op {
+    /// The range checks of this operation on `model` ([`crate::model::Limits`]: temperatures
+    /// per heater, speed, jog distance, fan percent), without a connection: a caller that
+    /// knows the model (or passes [`Model::Unknown`](crate::Model::Unknown), whose bounds are
+    /// the widest of any model) can refuse a value before it connects. Planning runs the same
+    /// checks; whether the model can do the operation at all is left to planning.
+    pub fn check_ranges(&self, model: crate::Model) -> Result<(), crate::UsageError> {
+        super::ops::check_ranges(self, model)
+    }
+
     /// A short name for logs and errors.
     pub fn name(&self) -> &'static str {
         match self {

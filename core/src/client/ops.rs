@@ -591,25 +591,7 @@ fn jog(axis: Axis, mm: f64, cx: Ctx<'_>) -> Result<Planned, ClientError> {
     if !moves(cx.t) {
         return cx.unsupported();
     }
-    let (what, index) = match axis {
-        Axis::X => ("X jog distance", 0),
-        Axis::Y => ("Y jog distance", 1),
-        Axis::Z => ("Z jog distance", 2),
-    };
-    if !mm.is_finite() {
-        return Err(UsageError::NotFinite { what }.into());
-    }
-    // No jog is longer than the build volume along its axis (models.md §6).
-    let max = f64::from(cx.t.model.limits().jog_max(index));
-    if mm.abs() > max {
-        return Err(UsageError::NotInRange {
-            what,
-            min: -(max as i64),
-            max: max as i64,
-            unit: " mm",
-        }
-        .into());
-    }
+    check_jog(axis, mm, cx.t.model)?;
     if cx.http() && cx.t.capabilities.http_motion {
         cx.control_done(Control::Move { axis, delta: mm })
     } else if cx.tcp() {
@@ -632,6 +614,60 @@ fn jog(axis: Axis, mm: f64, cx: Ctx<'_>) -> Result<Planned, ClientError> {
     }
 }
 
+/// `mm` finite and no longer than the model's build volume along `axis` (models.md §6).
+fn check_jog(axis: Axis, mm: f64, model: Model) -> Result<(), UsageError> {
+    let (what, index) = match axis {
+        Axis::X => ("X jog distance", 0),
+        Axis::Y => ("Y jog distance", 1),
+        Axis::Z => ("Z jog distance", 2),
+    };
+    if !mm.is_finite() {
+        return Err(UsageError::NotFinite { what });
+    }
+    let max = f64::from(model.limits().jog_max(index));
+    if mm.abs() > max {
+        return Err(UsageError::NotInRange {
+            what,
+            min: -(max as i64),
+            max: max as i64,
+            unit: " mm",
+        });
+    }
+    Ok(())
+}
+
+/// The fan's range, percent.
+fn check_fan(percent: u8) -> Result<(), UsageError> {
+    in_range("fan speed", i64::from(percent), 0, 100, " %")
+}
+
+/// The model's speed-override range.
+fn check_speed(percent: u16, model: Model) -> Result<(), UsageError> {
+    let (min, max) = model.limits().speed;
+    in_range(
+        "print speed",
+        i64::from(percent),
+        i64::from(min),
+        i64::from(max),
+        " %",
+    )
+}
+
+/// The range checks of `op` on `model` alone, what [`super::Op::check_ranges`] runs. The
+/// planners run the same checks, after deciding whether the model can do the operation at
+/// all (so a chamber target on a model without a chamber heater is unsupported, not out of
+/// range: it is skipped here).
+pub(super) fn check_ranges(op: &Op, model: Model) -> Result<(), UsageError> {
+    match op {
+        Op::SetTemperature(Heater::Chamber, _) if !model.capabilities().chamber_heater => Ok(()),
+        Op::SetTemperature(heater, Some(celsius)) => check_temperature(*heater, *celsius, model),
+        Op::Jog(axis, mm) => check_jog(*axis, *mm, model),
+        Op::Fan(percent) => check_fan(*percent),
+        Op::Speed(percent) => check_speed(*percent, model),
+        _ => Ok(()),
+    }
+}
+
 /// Percent (0–100) to the 0–255 duty of `printerCtl_cmd` and `~M106 S` (http.md §5.2).
 pub(super) fn fan_duty(percent: u8) -> u8 {
     ((u16::from(percent.min(100)) * 255 + 50) / 100) as u8
@@ -640,7 +676,7 @@ pub(super) fn fan_duty(percent: u8) -> u8 {
 /// [`Op::Fan`]: percent, sent as a 0–255 duty; `~M107` for 0 over TCP.
 fn fan(percent: u8, cx: Ctx<'_>) -> Result<Planned, ClientError> {
     // The API takes percent (0–100); the wire's 0–255 duty is derived (http.md §5.2).
-    in_range("fan speed", i64::from(percent), 0, 100, " %")?;
+    check_fan(percent)?;
     if cx.http() {
         cx.control_done(Control::PrinterSettings(PrinterSettings {
             cooling_fan: Some(fan_duty(percent)),
@@ -675,14 +711,7 @@ fn speed(percent: u16, cx: Ctx<'_>) -> Result<Planned, ClientError> {
     if !cx.http() {
         return cx.unsupported();
     }
-    let (min, max) = cx.t.model.limits().speed;
-    in_range(
-        "print speed",
-        i64::from(percent),
-        i64::from(min),
-        i64::from(max),
-        " %",
-    )?;
+    check_speed(percent, cx.t.model)?;
     cx.control_done(Control::PrinterSettings(PrinterSettings {
         speed: Some(percent),
         ..PrinterSettings::default()

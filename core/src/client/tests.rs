@@ -431,6 +431,47 @@ fn jog_distances_are_bounded_by_the_build_volume() {
     );
 }
 
+/// `Op::check_ranges` refuses what planning refuses for a range, without a target; the
+/// unknown model's bounds are the widest, so checking with it never refuses a value a known
+/// model takes.
+#[test]
+fn range_checks_run_without_a_connection() {
+    let ops = [
+        Op::SetTemperature(Heater::Tool(0), Some(301)),
+        Op::SetTemperature(Heater::Bed, Some(121)),
+        Op::Jog(Axis::Z, 221.0),
+        Op::Jog(Axis::X, f64::NAN),
+        Op::Fan(101),
+        Op::Speed(151),
+    ];
+    for op in &ops {
+        let e = op.check_ranges(Model::Adventurer5M).unwrap_err();
+        assert_eq!(
+            Plan::new(op.clone(), &target(Model::Adventurer5M)).unwrap_err(),
+            ClientError::Usage(e),
+            "{op:?}"
+        );
+    }
+    for m in Model::ALL {
+        let l = m.limits();
+        let u = Model::Unknown.limits();
+        assert!(
+            l.nozzle_max <= u.nozzle_max && l.bed_max <= u.bed_max,
+            "{m}"
+        );
+        assert!(l.chamber_max <= u.chamber_max, "{m}");
+        assert!(u.speed.0 <= l.speed.0 && l.speed.1 <= u.speed.1, "{m}");
+        for a in 0..3 {
+            assert!(l.jog_max(a) <= u.jog_max(a), "{m}");
+        }
+    }
+    // A chamber target without a chamber heater is planning's to refuse (unsupported).
+    assert!(Op::SetTemperature(Heater::Chamber, Some(500))
+        .check_ranges(Model::Adventurer5M)
+        .is_ok());
+    assert!(Op::Status.check_ranges(Model::Unknown).is_ok());
+}
+
 fn target(model: Model) -> Target {
     Target::new(model, "3.1.3", "10.0.0.2")
 }
