@@ -63,7 +63,8 @@ fn mapping(s: &str) -> Result<flashforge_proto::http::MaterialMapping> {
 }
 
 fn confirm(question: &str) -> Result<bool> {
-    eprint!("{question} [y/N] ");
+    // The question names the printer, whose name the printer chose.
+    eprint!("{} [y/N] ", crate::term::clean(question));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin()

@@ -1,9 +1,11 @@
 //! Exit codes and the [`Failure`] that carries one: the one table from which the `--help`
 //! text is written and against which README's exit-code table is checked.
 //!
-//! A leaf: it imports nothing from the rest of the binary.
+//! A leaf: it imports nothing from the rest of the binary but [`crate::term`].
 
 use flashforge_tokio::Error as ClientError;
+
+use crate::term::clean;
 
 /// Declares every `EXIT_*` constant and [`CODES`] from one list of rows.
 macro_rules! exit_codes {
@@ -94,12 +96,20 @@ impl Failure {
             format!("{}\n  hint: {}", self.message, self.hint)
         }
     }
-    /// To stderr: `error: …` for a person, or one JSON object per line with `--json`.
+    /// To stderr: `error: …` for a person, or one JSON object per line with `--json`. The
+    /// message can carry printer text (`ClientError::Printer`, `Refused`, `Busy`, a file
+    /// name), so for a person each of its lines goes through [`clean`]; JSON is escaped by
+    /// serde and stays exact.
     pub(crate) fn report(&self, json: bool) {
         if json {
             eprintln!("{}", json_error(self.code, &self.message, self.hint));
         } else {
-            eprintln!("error: {}", self.message());
+            let lines: Vec<_> = self
+                .message()
+                .split('\n')
+                .map(|l| clean(l).into_owned())
+                .collect();
+            eprintln!("error: {}", lines.join("\n"));
         }
     }
 }
@@ -140,9 +150,10 @@ impl From<ClientError> for Failure {
             ClientError::Usage(_) => (EXIT_USAGE, ""),
             _ => (EXIT_OTHER, ""),
         };
+        // The error's own text is one line: a line break the printer put in it is shown.
         Self {
             code,
-            message: e.to_string(),
+            message: clean(&e.to_string()).into_owned(),
             hint,
         }
     }
@@ -153,6 +164,33 @@ pub(crate) type Result<T = ()> = std::result::Result<T, Failure>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Printer text in an error (`Printer`, `Refused`, `Busy`) reaches stderr escaped, the
+    /// hint's line break kept (issue 14 point 4).
+    #[test]
+    fn printer_text_in_errors_is_escaped() {
+        let hostile = "no\x1b]0;pwned\x07\x1b[2J\u{9b}\nforged line".to_owned();
+        for e in [
+            ClientError::Printer(hostile.clone()),
+            ClientError::Busy(hostile.clone()),
+            ClientError::Refused {
+                code: Some(1),
+                message: hostile.clone(),
+            },
+        ] {
+            let f = Failure::from(e);
+            let message = f.message();
+            let first = message.lines().next().unwrap();
+            assert!(!first.chars().any(char::is_control), "{first:?}");
+            // `Refused` quotes its message with `{:?}`, which writes `\u{1b}`.
+            assert!(
+                first.contains("\\x1b]0;pwned") || first.contains("\\u{1b}]0;pwned"),
+                "{first:?}"
+            );
+        }
+        let f = Failure::from(ClientError::Busy(hostile));
+        assert!(f.message().contains("\n  hint: "), "{:?}", f.message());
+    }
 
     #[test]
     fn every_code_has_a_distinct_kind() {

@@ -10,6 +10,7 @@ mod exit;
 mod output;
 mod select;
 mod sim;
+mod term;
 mod watch;
 
 use std::process::ExitCode;

@@ -9,6 +9,7 @@ use flashforge_tokio::{Capabilities, DiscoveredPrinter, Info, Status, Temps};
 use serde_json::{json, Value};
 
 use crate::exit::{Failure, Result, EXIT_INCOMPLETE, EXIT_OTHER, EXIT_USAGE};
+use crate::term::clean;
 
 /// `-v` → debug, `-vv` → trace, `-q` → errors only; otherwise warnings. Logs go to stderr.
 pub(crate) fn init_tracing(verbose: u8, quiet: bool) {
@@ -26,13 +27,22 @@ pub(crate) fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
-/// One line to stdout; a closed pipe (`| head`) ends quietly.
+/// One line of human output to stdout, through [`clean`]: whatever printer text it carries
+/// (names, file names, firmware, error texts) shows its control characters and escape
+/// sequences as `\x1b`, `\u{9b}`, ... instead of obeying them. A closed pipe (`| head`) ends
+/// quietly.
 pub(crate) fn emit(s: &str) {
+    raw_line(&clean(s));
+}
+
+/// One line to stdout as it is (JSON, whose text serde has escaped).
+fn raw_line(s: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{s}");
 }
 
+/// One JSON object per line, exact: the printer's strings round-trip byte for byte.
 fn json_line(v: &Value) {
-    emit(&v.to_string());
+    raw_line(&v.to_string());
 }
 
 pub(crate) fn done(what: &str, json: bool) {

@@ -1472,3 +1472,74 @@ fn out_of_range_values_are_refused_before_connecting() {
     let o = run(&["temp", "set", "nozzle", "301"]);
     assert_eq!(o.code, 3, "{}", o.stderr);
 }
+
+/// A printer name and a stored file name with an OSC retitle, BEL, a clear-screen CSI and a
+/// C1 CSI: human output shows them escaped (`\x1b`, `\x07`, `\u{9b}`) with no raw control
+/// byte; `--json` round-trips the exact strings (issue 14 point 4).
+#[test]
+fn printer_supplied_text_cannot_drive_the_terminal() {
+    const HOSTILE: &str = "Evil\x1b]0;pwned\x07\x1b[2J\u{9b}31m\tprinter";
+    const SHOWN: &str = "Evil\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}31m\\tprinter";
+    let file = format!("{HOSTILE}.gcode");
+    let shown_file = format!("{SHOWN}.gcode");
+    let raw = |s: &str| {
+        s.chars()
+            .any(|c| c.is_control() && c != '\n' || ('\u{80}'..='\u{9f}').contains(&c))
+    };
+    for (model, http) in [(Model::AD5X, true), (Model::Adventurer4, false)] {
+        let mut spec = PrinterSpec::new(model);
+        spec.check_code = CHECK_CODE.to_owned();
+        spec.name = HOSTILE.to_owned();
+        let server = SimServer::start(vec![spec], &ServerConfig::default()).unwrap();
+        let h = server.printer();
+        h.lock().store_file(&file, b"G28\n");
+        if http {
+            // The running job's file name is in the status.
+            h.lock().start_job(&file, false).unwrap();
+        }
+
+        for cmd in ["info", "status", "files"] {
+            let o = on(h, http, &[cmd]);
+            ok(&o, cmd);
+            assert!(
+                !raw(&o.stdout),
+                "{model} {cmd}: raw control in {:?}",
+                o.stdout
+            );
+            assert!(
+                !raw(&o.stderr),
+                "{model} {cmd}: raw control in {:?}",
+                o.stderr
+            );
+            let want = if cmd == "files" { &shown_file } else { SHOWN };
+            if cmd != "status" || http {
+                assert!(o.stdout.contains(want), "{model} {cmd}: {}", o.stdout);
+            }
+        }
+        let j = on(h, http, &["info", "--json"]).json();
+        assert_eq!(j["name"], HOSTILE, "{model}");
+        let j = on(h, http, &["files", "--json"]).json();
+        let listed = |k: &str| {
+            j[k].as_array().is_some_and(|f| {
+                f.iter()
+                    .any(|v| v == file.as_str() || v["name"] == file.as_str())
+            })
+        };
+        assert!(listed("files") || listed("recent"), "{model}: {j}");
+
+        // Discovery already drops a reply whose name holds a C0 byte; a C1 CSI passes it.
+        const C1: &str = "Evil\u{9b}2J\u{9d}0;pwned\u{9c}";
+        h.lock().spec.name = C1.to_owned();
+        let udp = h.udp.to_string();
+        let o = ff(&["discover", "--target", &udp, "--seconds", "2"]);
+        ok(&o, "discover");
+        assert!(!raw(&o.stdout), "{model} discover: {:?}", o.stdout);
+        assert!(
+            o.stdout.contains("Evil\\u{9b}2J\\u{9d}0;pwned\\u{9c}"),
+            "{model} discover: {}",
+            o.stdout
+        );
+        let o = ff(&["discover", "--target", &udp, "--seconds", "2", "--json"]);
+        assert_eq!(o.json()["name"], C1, "{model}");
+    }
+}
