@@ -186,6 +186,18 @@ pub fn cases() -> Vec<Case> {
             AT_ONCE,
         ),
         http(
+            "http: 401 (credentials)",
+            |h| h.faults.push_http(HttpFault::Status(401)),
+            Expect::Err(unauthorized),
+            AT_ONCE,
+        ),
+        http(
+            "http: 403 (credentials)",
+            |h| h.faults.push_http(HttpFault::Status(403)),
+            Expect::Err(unauthorized),
+            AT_ONCE,
+        ),
+        http(
             "http: truncated body then close",
             |h| h.faults.push_http(HttpFault::TruncatedBody),
             Expect::Err(protocol_or_cut),
