@@ -91,9 +91,14 @@ pub(crate) struct Global {
 pub(crate) enum Cmd {
     /// Find printers (broadcast and multicast, or unicast with --target).
     Discover {
-        /// Seconds to search (more than 0, at most 86400).
+        /// Seconds to search in total (retries and pauses included; more than 0, at most
+        /// 86400); a search that found printers ends earlier once they fall silent.
         #[arg(long, default_value_t = 3.0, value_parser = parse_seconds)]
         seconds: f64,
+        /// List at most this many printers; when more answer, the list says it is cut short
+        /// (a note on stderr; `"truncated": true` on every --json line).
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+        max_printers: u32,
     },
     /// One status snapshot.
     Status,

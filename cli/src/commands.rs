@@ -95,9 +95,12 @@ pub(crate) async fn run(args: Args) -> Result {
         } => return output::decode(parser.as_deref(), command.as_deref(), file),
         Cmd::Sim(a) => return sim::run(a, g).await,
         Cmd::Demo { speed } => return demo::run(*speed, g).await,
-        Cmd::Discover { seconds } => {
-            let found = run_discovery(g, *seconds).await?;
-            output::discovered(&found, g.json);
+        Cmd::Discover {
+            seconds,
+            max_printers,
+        } => {
+            let found = run_discovery(g, *seconds, *max_printers as usize).await?;
+            output::discovered(&found.printers, found.stats.truncated, g.json);
             return Ok(());
         }
         Cmd::Watch { interval, count } => return watch::run(g, *interval, *count).await,

@@ -51,7 +51,7 @@ pub(crate) async fn run(speed: f64, g: &Global) -> Result {
         &DiscoverOptions::unicast(targets).timeout(Duration::from_secs(3)),
     )
     .await?;
-    output::discovered(&found, false);
+    output::discovered(&found, false, false);
 
     step(t0, "status of every printer");
     let mut printers = Vec::new();

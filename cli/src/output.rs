@@ -272,7 +272,15 @@ pub(crate) fn slots(m: &MaterialStation, json: bool) {
     }
 }
 
-pub(crate) fn discovered(found: &[DiscoveredPrinter], json: bool) {
+/// The printers discovery found; `truncated` when more answered than were kept
+/// (`--max-printers`).
+pub(crate) fn discovered(found: &[DiscoveredPrinter], truncated: bool, json: bool) {
+    if truncated && !json {
+        eprintln!(
+            "note: stopped at {} printers (--max-printers); more answered and are not listed",
+            found.len()
+        );
+    }
     if json {
         for p in found {
             json_line(&json!({
@@ -284,6 +292,7 @@ pub(crate) fn discovered(found: &[DiscoveredPrinter], json: bool) {
                 "serial": p.reply.serial_number,
                 "status": format!("{:?}", p.reply.status),
                 "address": flashforge_tokio::Endpoint::from(p).to_string(),
+                "truncated": truncated,
             }));
         }
         return;

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use flashforge_proto::discovery::{DiscoveryConfig, DiscoveryResult};
 use flashforge_proto::Model;
 use flashforge_tokio::{
-    discover, ClientOptions, Credentials, DiscoverOptions, DiscoveredPrinter, Endpoint,
-    LegacyPrinter, Printer,
+    discover_with_stats, ClientOptions, Credentials, DiscoverOptions, Endpoint, LegacyPrinter,
+    Printer,
 };
 
 use crate::args::{parse_model, Global};
@@ -116,8 +117,9 @@ async fn find_by_name(global: &Global, name: &str) -> Result<(Endpoint, Option<M
         };
         eprintln!("searching {where_} for a printer named or numbered `{name}` …");
     }
-    let found = run_discovery(global, 3.0).await?;
+    let found = run_discovery(global, 3.0, DiscoveryConfig::default().max_printers).await?;
     found
+        .printers
         .iter()
         .find(|p| {
             p.reply.name.eq_ignore_ascii_case(name)
@@ -235,13 +237,20 @@ fn ipv4(host: &str) -> std::result::Result<std::net::IpAddr, String> {
         .map_err(|_| format!("`{host}` is not an IPv4 address (no leading zeros)"))
 }
 
-pub(crate) async fn run_discovery(global: &Global, seconds: f64) -> Result<Vec<DiscoveredPrinter>> {
-    let opts = if global.target.is_empty() {
+/// Discovery for `seconds` in total (see `DiscoverOptions::timeout`), keeping at most
+/// `max_printers`.
+pub(crate) async fn run_discovery(
+    global: &Global,
+    seconds: f64,
+    max_printers: usize,
+) -> Result<DiscoveryResult> {
+    let mut opts = if global.target.is_empty() {
         DiscoverOptions::default()
     } else {
         DiscoverOptions::unicast(global.target.iter().copied())
     };
-    Ok(discover(&opts.timeout(Duration::from_secs_f64(seconds.clamp(0.2, 60.0)))).await?)
+    opts.config.max_printers = max_printers;
+    Ok(discover_with_stats(&opts.timeout(Duration::from_secs_f64(seconds))).await?)
 }
 
 pub(crate) async fn connect(global: &Global, s: &Selected) -> Result<Conn> {

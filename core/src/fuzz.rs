@@ -270,8 +270,12 @@ pub fn discovery(data: &[u8], t0: Instant) {
         max_printers: 4,
         ..Default::default()
     };
-    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut d = Discovery::new(cfg, unicast_destinations(lo, &[48899]), t0);
+    // Sources 127.0.0.0–7 are all probed; a length byte with bit 6 set sends from a port that
+    // was not (dropped as unsolicited).
+    let destinations = (0..8)
+        .flat_map(|i| unicast_destinations(IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)), &[48899]))
+        .collect();
+    let mut d = Discovery::new(cfg, destinations, t0);
     while d.poll_transmit().is_some() {}
     let mut rest = data;
     let mut i = 0u64;
@@ -279,7 +283,8 @@ pub fn discovery(data: &[u8], t0: Instant) {
         // Lengths up to 255 × 2 reach both layouts.
         let len = (usize::from(n) * 2).min(tail.len());
         let (dgram, after) = tail.split_at(len);
-        let from = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n % 8)), 48899);
+        let port = if n & 0x40 != 0 { 5353 } else { 48899 };
+        let from = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n % 8)), port);
         let _ = d.handle_datagram(from, dgram, t0 + Duration::from_millis(i));
         while d.poll_event().is_some() {}
         rest = after;

@@ -13,7 +13,7 @@ pub use crate::client::{
     ClientError, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info, IoCause,
     Overrides, ProtocolCause, Status, Temps, Toggle, UploadOptions, UploadProgress,
 };
-pub use crate::discovery::DiscoveredPrinter;
+pub use crate::discovery::{DiscoveredPrinter, DiscoveryResult, DiscoveryStats};
 pub use crate::gcode::Thumbnail;
 pub use crate::http::{
     Axis, Credentials, GcodeFile, JobOptions, MachineState, MaterialMapping, Rgb,

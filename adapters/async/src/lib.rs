@@ -26,7 +26,7 @@ use std::marker::PhantomData;
 use async_lock::Mutex;
 use futures_lite::AsyncRead;
 
-use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
+use flashforge_proto::discovery::{Discovery, DiscoveryEvent, MULTICAST_TTL};
 use flashforge_proto::driver::Lanes;
 use flashforge_proto::driver::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
 use flashforge_proto::printer_ops;
@@ -380,13 +380,21 @@ impl<R: Runtime> Drop for Printer<R> {
 
 /// Find printers: unicast to `options.targets`, or the LAN (broadcast and multicast) when
 /// there are none. Returns when the search ends (about 10 s on a LAN without replies; a
-/// unicast search ends when every target answered and the idle time passed).
+/// unicast search ends when every target answered and the idle time passed). Only answers
+/// to the probes count (see `Discovery::handle_datagram`); [`discover_with_stats`] also says
+/// what was dropped and whether the printer bound cut the list short.
 pub async fn discover<R: Runtime>(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
+    Ok(discover_with_stats::<R>(options).await?.printers)
+}
+
+/// [`discover`], with the counters: datagrams dropped as unsolicited or malformed, and
+/// `stats.truncated` when `max_printers` were found and more answered.
+pub async fn discover_with_stats<R: Runtime>(options: &DiscoverOptions) -> Result<DiscoveryResult> {
     let span = tracing::info_span!("discover", targets = options.targets.len());
     discover_inner::<R>(options).instrument(span).await
 }
 
-async fn discover_inner<R: Runtime>(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
+async fn discover_inner<R: Runtime>(options: &DiscoverOptions) -> Result<DiscoveryResult> {
     let io = Error::io;
     let loopback =
         !options.targets.is_empty() && options.targets.iter().all(|t| t.ip().is_loopback());
@@ -406,7 +414,9 @@ async fn discover_inner<R: Runtime>(options: &DiscoverOptions) -> Result<Vec<Dis
             }
             // Read between sends: a farm's replies would overflow the receive buffer.
             while let Ok((n, from)) = R::try_recv_from(&sock, &mut buf) {
-                let _ = d.handle_datagram(from, &buf[..n], now());
+                if let Err(e) = d.handle_datagram(from, &buf[..n], now()) {
+                    tracing::debug!(error = %e, "discovery datagram dropped");
+                }
             }
         }
         let deadline = d
@@ -415,10 +425,19 @@ async fn discover_inner<R: Runtime>(options: &DiscoverOptions) -> Result<Vec<Dis
         if let Some(Ok((n, from))) =
             runtime::until::<R, _>(deadline, R::recv_from(&sock, &mut buf)).await
         {
-            let _ = d.handle_datagram(from, &buf[..n], now());
+            if let Err(e) = d.handle_datagram(from, &buf[..n], now()) {
+                tracing::debug!(error = %e, "discovery datagram dropped");
+            }
         }
         d.handle_timeout(now());
-        while d.poll_event().is_some() {}
+        while let Some(e) = d.poll_event() {
+            if let DiscoveryEvent::LimitReached { max } = e {
+                tracing::info!(
+                    max,
+                    "printer bound reached: further printers are not listed"
+                );
+            }
+        }
     }
-    Ok(d.into_printers())
+    Ok(d.into_result())
 }

@@ -30,7 +30,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flashforge_proto::discovery::{Discovery, MULTICAST_TTL};
+use flashforge_proto::discovery::{Discovery, DiscoveryEvent, MULTICAST_TTL};
 use flashforge_proto::driver::Lanes;
 use flashforge_proto::driver::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
 use flashforge_proto::printer_ops;
@@ -314,8 +314,16 @@ impl Drop for Printer {
 
 /// Find printers: unicast to `options.targets`, or the LAN (broadcast and multicast) when
 /// there are none. Returns when the search ends (about 10 s on a LAN without replies; a
-/// unicast search ends when every target answered and the idle time passed).
+/// unicast search ends when every target answered and the idle time passed). Only answers
+/// to the probes count (see `Discovery::handle_datagram`); [`discover_with_stats`] also says
+/// what was dropped and whether the printer bound cut the list short.
 pub fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
+    Ok(discover_with_stats(options)?.printers)
+}
+
+/// [`discover`], with the counters: datagrams dropped as unsolicited or malformed, and
+/// `stats.truncated` when `max_printers` were found and more answered.
+pub fn discover_with_stats(options: &DiscoverOptions) -> Result<DiscoveryResult> {
     let _span = tracing::info_span!("discover", targets = options.targets.len()).entered();
     let io = Error::io;
     let bind =
@@ -337,7 +345,9 @@ pub fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
     let mut buf = [0u8; 2048];
     let mut recv = |d: &mut Discovery, sock: &UdpSocket| {
         while let Ok((n, from)) = sock.recv_from(&mut buf) {
-            let _ = d.handle_datagram(from, &buf[..n], Instant::now());
+            if let Err(e) = d.handle_datagram(from, &buf[..n], Instant::now()) {
+                tracing::debug!(error = %e, "discovery datagram dropped");
+            }
             sock.set_nonblocking(true).ok();
         }
         sock.set_nonblocking(false).ok();
@@ -361,7 +371,14 @@ pub fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter>> {
         sock.set_read_timeout(Some(wait)).map_err(io)?;
         recv(&mut d, &sock);
         d.handle_timeout(Instant::now());
-        while d.poll_event().is_some() {}
+        while let Some(e) = d.poll_event() {
+            if let DiscoveryEvent::LimitReached { max } = e {
+                tracing::info!(
+                    max,
+                    "printer bound reached: further printers are not listed"
+                );
+            }
+        }
     }
-    Ok(d.into_printers())
+    Ok(d.into_result())
 }

@@ -63,6 +63,11 @@ pub async fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter
     flashforge_async::discover::<Tokio>(options).await
 }
 
+/// Find printers, with the counters (see [`flashforge_async::discover_with_stats`]).
+pub async fn discover_with_stats(options: &DiscoverOptions) -> Result<DiscoveryResult> {
+    flashforge_async::discover_with_stats::<Tokio>(options).await
+}
+
 /// A tokio reader as the `futures_io::AsyncRead` uploads take.
 #[derive(Debug)]
 pub struct Compat<T>(pub T);

@@ -169,9 +169,12 @@ impl DiscoverOptions {
         }
     }
 
-    /// Give up after `timeout` overall.
+    /// Give up after `timeout` overall: no attempt, pause or retry runs past it
+    /// ([`DiscoveryConfig::total_timeout`]); a search that finds nothing lasts exactly this
+    /// long, one that found printers ends when they fall silent.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
+        self.config.total_timeout = Some(timeout);
         self
     }
 

@@ -46,7 +46,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 pub use reply::{
-    DiscoveryError, DiscoveryReply, PrinterStatus, ReplyFormat, TextField, MAX_REPLY_LEN,
+    DiscoveryError, DiscoveryReply, PortField, PrinterStatus, ReplyFormat, TextField, MAX_REPLY_LEN,
 };
 
 /// The 20-byte probe of the vendor software (`www.usr"e6`, `0xC0`, nine NULs).
@@ -194,10 +194,18 @@ pub struct DiscoveryConfig {
     pub retry_delay: Duration,
     /// Probes sent to every destination, in order (the vendor probe, then the empty one).
     pub probes: Vec<Probe>,
-    /// At most this many printers are kept; more are rejected (256).
+    /// At most this many printers are kept; more are rejected (256), counted in
+    /// [`DiscoveryStats::over_limit`] and reported once by [`DiscoveryEvent::LimitReached`].
     pub max_printers: usize,
     /// One-shot or monitor.
     pub mode: DiscoveryMode,
+    /// The length of the whole search, pauses included (`None`: the attempts and pauses
+    /// decide). When set, nothing runs past `start + total_timeout`: [`Discovery::poll_timeout`]
+    /// never asks to wake up later and discovery finishes there at the latest. Attempts repeat
+    /// until then ([`DiscoveryConfig::max_retries`] no longer ends a one-shot search early), so a
+    /// search that finds nothing lasts exactly this long; a one-shot search that found printers
+    /// still ends when its attempt goes idle.
+    pub total_timeout: Option<Duration>,
 }
 
 impl Default for DiscoveryConfig {
@@ -210,6 +218,7 @@ impl Default for DiscoveryConfig {
             probes: vec![Probe::FlashPrint, Probe::Empty],
             max_printers: 256,
             mode: DiscoveryMode::OneShot,
+            total_timeout: None,
         }
     }
 }
@@ -272,6 +281,13 @@ pub enum DiscoveryEvent {
     Found(DiscoveredPrinter),
     /// A known printer's record changed (status, or a modern reply replacing a legacy one).
     Updated(DiscoveredPrinter),
+    /// A new printer answered but [`DiscoveryConfig::max_printers`] were already kept: the
+    /// list is truncated (reported once; every further one is counted in
+    /// [`DiscoveryStats::over_limit`]).
+    LimitReached {
+        /// [`DiscoveryConfig::max_printers`].
+        max: usize,
+    },
     /// Discovery is over.
     Finished {
         /// Printers found in total.
@@ -291,6 +307,16 @@ pub enum DatagramError {
         /// Why.
         error: DiscoveryError,
     },
+    /// Not an answer to one of this search's probes: from an address that was not probed by
+    /// unicast, or from a port printers do not answer from. Dropped without touching the idle
+    /// timer.
+    #[error("datagram from {from} dropped: {reason}")]
+    Unsolicited {
+        /// Who sent it.
+        from: SocketAddr,
+        /// Why it is not an answer.
+        reason: UnsolicitedReason,
+    },
     /// The printer bound is reached.
     #[error("printer from {from} ignored: already {max} printers")]
     TooManyPrinters {
@@ -299,6 +325,29 @@ pub enum DatagramError {
         /// [`DiscoveryConfig::max_printers`].
         max: usize,
     },
+}
+
+/// Why a datagram is not an answer to a probe (see [`Discovery::handle_datagram`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsolicitedReason {
+    /// The source address cannot be a printer (unspecified, multicast or broadcast).
+    BadSource,
+    /// Only unicast destinations were probed and the source is none of them.
+    NotProbed,
+    /// The source port is neither a probed port of that address nor a documented printer port
+    /// ([`DEFAULT_PORTS`]).
+    WrongPort,
+}
+
+impl std::fmt::Display for UnsolicitedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::BadSource => "the source address cannot be a printer",
+            Self::NotProbed => "no probe went to that address",
+            Self::WrongPort => "not from a probed port or a printer discovery port",
+        })
+    }
 }
 
 /// Counters of one discovery run.
@@ -313,6 +362,24 @@ pub struct DiscoveryStats {
     pub rejected: u64,
     /// Duplicate replies (same printer, same record).
     pub duplicates: u64,
+    /// Datagrams that do not answer one of this search's probes (wrong source address or
+    /// port; [`DatagramError::Unsolicited`]): dropped, not parsed, not counted in `rejected`.
+    pub unsolicited: u64,
+    /// New printers dropped because [`DiscoveryConfig::max_printers`] were already kept (also
+    /// counted in `rejected`).
+    pub over_limit: u64,
+    /// True once a printer was dropped for the bound: the list is incomplete.
+    pub truncated: bool,
+}
+
+/// What a finished search found, with its counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoveryResult {
+    /// The printers, in order of first reply.
+    pub printers: Vec<DiscoveredPrinter>,
+    /// The counters ([`DiscoveryStats::truncated`]: the printer bound was hit).
+    pub stats: DiscoveryStats,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,6 +395,7 @@ enum Pending {
     Attempt(u32),
     Found(usize),
     Updated(usize),
+    LimitReached,
     Finished,
 }
 
@@ -427,21 +495,33 @@ impl Discovery {
         }
     }
 
+    /// The end of the whole search, when [`DiscoveryConfig::total_timeout`] is set.
+    fn total_end(&self) -> Option<Instant> {
+        self.config.total_timeout.map(|t| self.started + t)
+    }
+
+    /// The end of a monitor search: the total, else `timeout × max_retries`.
+    fn monitor_end(&self) -> Instant {
+        let c = &self.config;
+        self.total_end()
+            .unwrap_or(self.started + c.timeout * c.max_retries.max(1))
+    }
+
     fn listening_deadline(&self) -> Instant {
         let c = &self.config;
-        match c.mode {
+        let t = match c.mode {
             DiscoveryMode::OneShot => {
                 (self.attempt_started + c.timeout).min(self.last_activity + c.idle_timeout)
             }
             DiscoveryMode::Monitor => {
-                let mut t = (self.attempt_started + c.timeout)
-                    .min(self.started + c.timeout * c.max_retries.max(1));
+                let mut t = (self.attempt_started + c.timeout).min(self.monitor_end());
                 if !self.printers.is_empty() {
                     t = t.min(self.last_activity + c.idle_timeout);
                 }
                 t
             }
-        }
+        };
+        self.total_end().map_or(t, |end| t.min(end))
     }
 
     /// Advances the timers to `now`: ends attempts, starts the next one, finishes.
@@ -453,7 +533,11 @@ impl Discovery {
                     if now < until {
                         return;
                     }
-                    self.start_attempt(now);
+                    if self.total_end().is_some_and(|end| now >= end) {
+                        self.finish();
+                    } else {
+                        self.start_attempt(now);
+                    }
                     return;
                 }
                 // An attempt's timers run from its start, whether or not every probe went out;
@@ -462,23 +546,32 @@ impl Discovery {
                     if now < self.listening_deadline() {
                         return;
                     }
+                    let total_end = self.total_end();
+                    if total_end.is_some_and(|end| now >= end) {
+                        self.finish();
+                        return;
+                    }
                     let c = &self.config;
                     match c.mode {
                         DiscoveryMode::OneShot => {
+                            // With a total, attempts repeat until it; else `max_retries` of them.
+                            let out_of_attempts =
+                                total_end.is_none() && self.attempt >= c.max_retries.max(1);
                             if self.found_in_attempt > 0
                                 || !self.printers.is_empty()
-                                || self.attempt >= c.max_retries.max(1)
+                                || out_of_attempts
                             {
                                 self.finish();
                             } else {
+                                let until = now + c.retry_delay;
                                 self.phase = Phase::Waiting {
-                                    until: now + c.retry_delay,
+                                    until: total_end.map_or(until, |end| until.min(end)),
                                 };
                                 continue;
                             }
                         }
                         DiscoveryMode::Monitor => {
-                            let total_end = self.started + c.timeout * c.max_retries.max(1);
+                            let total_end = self.monitor_end();
                             let idle_end = self.last_activity + c.idle_timeout;
                             if now >= total_end || (!self.printers.is_empty() && now >= idle_end) {
                                 self.finish();
@@ -493,9 +586,23 @@ impl Discovery {
         }
     }
 
-    /// Hands one received datagram to discovery. Any datagram, even a malformed one, counts as
-    /// activity for the idle timer (as in both reference clients). A new printer or a changed
-    /// record queues an event; a malformed datagram is a typed error and changes nothing else.
+    /// Hands one received datagram to discovery.
+    ///
+    /// Only answers to this search's probes are looked at. A datagram is an answer when it
+    /// comes from
+    /// * a unicast destination's address, from that destination's port or one of the
+    ///   documented printer ports ([`DEFAULT_PORTS`]: 8899, 19000, 48899), or
+    /// * when a multicast or broadcast destination was probed: any unicast source address,
+    ///   from a probed multicast/broadcast port or one of [`DEFAULT_PORTS`].
+    ///
+    /// Printers answer from the socket the probe reached (discovery.md §2), so a reply from
+    /// another port, or from an address no unicast probe went to, is not a printer's: it is
+    /// dropped unparsed as [`DatagramError::Unsolicited`], counted in
+    /// [`DiscoveryStats::unsolicited`], and does not touch the idle timer.
+    ///
+    /// Any other datagram, even a malformed one, counts as activity for the idle timer (as in
+    /// both reference clients). A new printer or a changed record queues an event; a malformed
+    /// datagram is a typed error and changes nothing else.
     pub fn handle_datagram(
         &mut self,
         from: SocketAddr,
@@ -506,11 +613,17 @@ impl Discovery {
             return Ok(());
         }
         self.stats.datagrams += 1;
+        if let Err(reason) = self.solicited(from) {
+            self.stats.unsolicited += 1;
+            return Err(DatagramError::Unsolicited { from, reason });
+        }
         self.last_activity = self.last_activity.max(now);
-        let reply = DiscoveryReply::parse(data).map_err(|error| {
-            self.stats.rejected += 1;
-            DatagramError::Malformed { from, error }
-        })?;
+        let reply = DiscoveryReply::parse(data)
+            .and_then(|r| r.check_ports().map(|()| r))
+            .map_err(|error| {
+                self.stats.rejected += 1;
+                DatagramError::Malformed { from, error }
+            })?;
         let printer = DiscoveredPrinter {
             ip: from.ip(),
             reply,
@@ -535,6 +648,11 @@ impl Discovery {
         }
         if self.printers.len() >= self.config.max_printers {
             self.stats.rejected += 1;
+            self.stats.over_limit += 1;
+            if !self.stats.truncated {
+                self.stats.truncated = true;
+                self.events.push_back(Pending::LimitReached);
+            }
             return Err(DatagramError::TooManyPrinters {
                 from,
                 max: self.config.max_printers,
@@ -547,14 +665,59 @@ impl Discovery {
         Ok(())
     }
 
+    /// Whether a datagram from `from` can answer one of the probes (see
+    /// [`Discovery::handle_datagram`]).
+    fn solicited(&self, from: SocketAddr) -> Result<(), UnsolicitedReason> {
+        let ip = from.ip().to_canonical();
+        let port = from.port();
+        let bad_source = match ip {
+            IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
+            IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
+        };
+        if bad_source || port == 0 {
+            return Err(UnsolicitedReason::BadSource);
+        }
+        let printer_port = DEFAULT_PORTS.contains(&port);
+        let mut address_probed = false;
+        for d in &self.destinations {
+            let port_ok = printer_port || d.addr.port() == port;
+            match d.kind {
+                DestinationKind::Unicast => {
+                    if d.addr.ip().to_canonical() == ip {
+                        address_probed = true;
+                        if port_ok {
+                            return Ok(());
+                        }
+                    }
+                }
+                DestinationKind::Multicast
+                | DestinationKind::DirectedBroadcast
+                | DestinationKind::Broadcast => {
+                    address_probed = true;
+                    if port_ok {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Err(if address_probed {
+            UnsolicitedReason::WrongPort
+        } else {
+            UnsolicitedReason::NotProbed
+        })
+    }
+
     /// The next event. The queue is bounded: at most one pending event per printer plus one per
-    /// attempt and the final one.
+    /// attempt, the limit report and the final one.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<DiscoveryEvent> {
         Some(match self.events.pop_front()? {
             Pending::Attempt(attempt) => DiscoveryEvent::AttemptStarted { attempt },
             Pending::Found(i) => DiscoveryEvent::Found(self.printers[i].clone()),
             Pending::Updated(i) => DiscoveryEvent::Updated(self.printers[i].clone()),
+            Pending::LimitReached => DiscoveryEvent::LimitReached {
+                max: self.config.max_printers,
+            },
             Pending::Finished => DiscoveryEvent::Finished {
                 printers: self.printers.len(),
             },
@@ -579,6 +742,14 @@ impl Discovery {
     /// Consumes the state machine, returning the printers.
     pub fn into_printers(self) -> Vec<DiscoveredPrinter> {
         self.printers
+    }
+
+    /// Consumes the state machine, returning the printers and the counters.
+    pub fn into_result(self) -> DiscoveryResult {
+        DiscoveryResult {
+            printers: self.printers,
+            stats: self.stats,
+        }
     }
 
     /// The current attempt (1-based).
@@ -628,288 +799,4 @@ pub fn decode(parser: &str, bytes: &[u8]) -> Option<(serde_json::Value, bool)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::reply::*;
-    use super::*;
-    use crate::Model;
-
-    fn at(ms: u64, base: Instant) -> Instant {
-        base + Duration::from_millis(ms)
-    }
-
-    #[allow(clippy::disallowed_methods)] // tests may read the clock
-    fn base() -> Instant {
-        Instant::now()
-    }
-
-    fn lo(port: u16) -> SocketAddr {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
-    }
-
-    fn drain(d: &mut Discovery) -> usize {
-        std::iter::from_fn(|| d.poll_transmit()).count()
-    }
-
-    #[test]
-    fn encode_parse_round_trip_for_every_model() {
-        for (reply, model) in [
-            (
-                DiscoveryReply::modern("Adventurer 5M", "SN5M", 0x23),
-                Model::Adventurer5M,
-            ),
-            (
-                DiscoveryReply::modern("x", "SN5MP", 0x24),
-                Model::Adventurer5MPro,
-            ),
-            (DiscoveryReply::modern("AD5X", "SNAD", 0x26), Model::AD5X),
-            (
-                DiscoveryReply::modern("Creator 5", "SNC5", 0x28),
-                Model::Creator5,
-            ),
-            (
-                DiscoveryReply::modern("Rig", "SNC5P", 0x29),
-                Model::Creator5Pro,
-            ),
-            (
-                DiscoveryReply::legacy("Adventurer 3", 0x08),
-                Model::Adventurer3,
-            ),
-            (DiscoveryReply::legacy("Shop", 0x1E), Model::Adventurer4),
-        ] {
-            let reply = reply.with_status(1).with_ports(9000, 9001);
-            assert_eq!(reply.model, model);
-            let bytes = reply.encode();
-            let back = DiscoveryReply::parse(&bytes).unwrap();
-            assert_eq!(back, reply);
-        }
-    }
-
-    #[test]
-    fn garbage_is_rejected_with_a_reason() {
-        let mut d = DiscoveryReply::modern("AD5X", "SN1", 0x26).encode();
-        d[10] = b'Z'; // after the name's NUL
-        assert!(matches!(
-            DiscoveryReply::parse(&d),
-            Err(DiscoveryError::NotPadded {
-                field: TextField::Name,
-                offset: 10,
-                byte: b'Z'
-            })
-        ));
-        let mut d = DiscoveryReply::modern("AD5X", "SN1", 0x26).encode();
-        d[1] = b'\n';
-        assert!(matches!(
-            DiscoveryReply::parse(&d),
-            Err(DiscoveryError::ControlByte {
-                field: TextField::Name,
-                offset: 1,
-                ..
-            })
-        ));
-        let mut d = DiscoveryReply::modern("AD5X", "SN1", 0x26).encode();
-        d[0x92 + 1] = 0xC3;
-        assert!(matches!(
-            DiscoveryReply::parse(&d),
-            Err(DiscoveryError::NonAsciiSerial { offset: 0x93, .. })
-        ));
-        assert_eq!(
-            DiscoveryReply::parse(&[0; 276]),
-            Err(DiscoveryError::EmptyName)
-        );
-        assert_eq!(
-            DiscoveryReply::parse(&[0x41; 139]),
-            Err(DiscoveryError::TooShort { len: 139 })
-        );
-        assert!(matches!(
-            DiscoveryReply::parse(&[0x41; 2000]),
-            Err(DiscoveryError::TooLong { len: 2000, .. })
-        ));
-        // A pseudo-random datagram of a valid length never becomes a printer.
-        let mut x = 0x1234_5678_u32;
-        for len in [140, 200, 276, 300] {
-            for _ in 0..200 {
-                let d: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 17;
-                        x ^= x << 5;
-                        x as u8
-                    })
-                    .collect();
-                assert!(DiscoveryReply::parse(&d).is_err());
-            }
-        }
-    }
-
-    #[test]
-    fn invalid_utf8_name_is_replaced_not_rejected() {
-        let mut d = DiscoveryReply::legacy("Adventurer 3", 8).encode();
-        d[0] = 0xFF;
-        let r = DiscoveryReply::parse(&d).unwrap();
-        assert!(r.name_lossy);
-        assert!(r.name.starts_with('\u{FFFD}'));
-        assert_eq!(r.model, Model::Adventurer3);
-    }
-
-    #[test]
-    fn lan_destinations_follow_the_reference_clients() {
-        let directed = [directed_broadcast(
-            Ipv4Addr::new(192, 168, 7, 20),
-            Ipv4Addr::new(255, 255, 255, 0),
-        )];
-        assert_eq!(directed[0], Ipv4Addr::new(192, 168, 7, 255));
-        let d = lan_destinations(&DEFAULT_PORTS, &directed, true, true);
-        let s: Vec<String> = d.iter().map(|d| d.addr.to_string()).collect();
-        assert_eq!(
-            s,
-            [
-                "225.0.0.9:8899",
-                "225.0.0.9:19000",
-                "192.168.7.255:48899",
-                "255.255.255.255:8899",
-                "255.255.255.255:19000",
-                "255.255.255.255:48899"
-            ]
-        );
-        assert!(lan_destinations(&DEFAULT_PORTS, &directed, false, false).is_empty());
-    }
-
-    #[test]
-    fn one_shot_retries_until_a_printer_answers() {
-        let t0 = base();
-        let cfg = DiscoveryConfig {
-            probes: vec![Probe::FlashPrint],
-            ..Default::default()
-        };
-        let mut d = Discovery::new(cfg, unicast_destinations(lo(0).ip(), &[48899]), t0);
-        assert_eq!(drain(&mut d), 1);
-        // Silence: the attempt ends 1.5 s after the send, then a 1 s pause.
-        assert_eq!(d.poll_timeout(), Some(at(1500, t0)));
-        d.handle_timeout(at(1499, t0));
-        assert_eq!(d.attempt(), 1);
-        d.handle_timeout(at(1500, t0));
-        assert_eq!(d.poll_timeout(), Some(at(2500, t0)));
-        assert_eq!(drain(&mut d), 0);
-        d.handle_timeout(at(2500, t0));
-        assert_eq!(d.attempt(), 2);
-        assert_eq!(drain(&mut d), 1);
-        // Garbage resets the idle timer but finds nothing.
-        assert!(d
-            .handle_datagram(lo(48899), b"hello", at(3000, t0))
-            .is_err());
-        assert_eq!(d.poll_timeout(), Some(at(4500, t0)));
-        let reply = DiscoveryReply::modern("AD5X", "SN1", 0x26).encode();
-        d.handle_datagram(lo(48899), &reply, at(4000, t0)).unwrap();
-        // The same reply again is a duplicate; a modern record is not replaced by a legacy one.
-        d.handle_datagram(lo(48899), &reply, at(4100, t0)).unwrap();
-        let legacy = DiscoveryReply::legacy("AD5X", 0x26).encode();
-        d.handle_datagram(lo(48899), &legacy, at(4200, t0)).unwrap();
-        d.handle_timeout(at(5700, t0));
-        assert!(d.is_finished());
-        let events: Vec<_> = std::iter::from_fn(|| d.poll_event()).collect();
-        assert!(matches!(
-            &events[..],
-            [
-                DiscoveryEvent::AttemptStarted { attempt: 1 },
-                DiscoveryEvent::AttemptStarted { attempt: 2 },
-                DiscoveryEvent::Found(_),
-                DiscoveryEvent::Finished { printers: 1 }
-            ]
-        ));
-        assert_eq!(d.stats().duplicates, 2);
-        assert_eq!(d.stats().rejected, 1);
-        // Datagrams after the end change nothing.
-        d.handle_datagram(lo(1), &reply, at(6000, t0)).unwrap();
-        assert_eq!(d.printers().len(), 1);
-    }
-
-    #[test]
-    fn one_shot_gives_up_after_max_retries_and_caps_the_attempt() {
-        let t0 = base();
-        let cfg = DiscoveryConfig {
-            max_retries: 2,
-            timeout: Duration::from_millis(1000),
-            ..Default::default()
-        };
-        let mut d = Discovery::new(cfg, unicast_destinations(lo(0).ip(), &DEFAULT_PORTS), t0);
-        drain(&mut d);
-        // Chatter keeps the idle timer alive, but the attempt still ends at `timeout`.
-        for ms in (100..1000).step_by(100) {
-            let _ = d.handle_datagram(lo(9), b"x", at(ms, t0));
-        }
-        assert_eq!(d.poll_timeout(), Some(at(1000, t0)));
-        d.handle_timeout(at(1000, t0));
-        d.handle_timeout(at(2000, t0));
-        assert_eq!(d.attempt(), 2);
-        drain(&mut d);
-        d.handle_timeout(at(3500, t0));
-        assert!(d.is_finished());
-        assert_eq!(d.poll_timeout(), None);
-    }
-
-    #[test]
-    fn status_change_and_upgrade_are_updates_and_the_printer_bound_holds() {
-        let t0 = base();
-        let cfg = DiscoveryConfig {
-            max_printers: 2,
-            mode: DiscoveryMode::Monitor,
-            ..Default::default()
-        };
-        let mut d = Discovery::new(cfg, unicast_destinations(lo(0).ip(), &[19000]), t0);
-        drain(&mut d);
-        let legacy = DiscoveryReply::legacy("Adventurer 5M", 0x23).encode();
-        d.handle_datagram(lo(1), &legacy, at(1, t0)).unwrap();
-        let modern = DiscoveryReply::modern("Adventurer 5M", "S", 0x23);
-        d.handle_datagram(lo(1), &modern.encode(), at(2, t0))
-            .unwrap();
-        d.handle_datagram(lo(1), &modern.clone().with_status(1).encode(), at(3, t0))
-            .unwrap();
-        let other = DiscoveryReply::modern("B", "T", 0x24).with_ports(8900, 8898);
-        d.handle_datagram(lo(1), &other.encode(), at(4, t0))
-            .unwrap();
-        let third = DiscoveryReply::modern("C", "U", 0x24);
-        let other_ip = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 1);
-        assert!(matches!(
-            d.handle_datagram(other_ip, &third.encode(), at(5, t0)),
-            Err(DatagramError::TooManyPrinters { max: 2, .. })
-        ));
-        let events: Vec<_> = std::iter::from_fn(|| d.poll_event()).collect();
-        // One Found per printer: the updates before the first poll coalesce into it.
-        assert_eq!(events.len(), 3, "{events:?}");
-        let DiscoveryEvent::Found(first) = &events[1] else {
-            panic!()
-        };
-        assert_eq!(first.reply.status, PrinterStatus::Busy);
-        assert_eq!(first.reply.format, ReplyFormat::Modern);
-        d.handle_datagram(lo(1), &modern.encode(), at(6, t0))
-            .unwrap();
-        assert!(matches!(d.poll_event(), Some(DiscoveryEvent::Updated(_))));
-        // Monitor: idle timeout once a printer is known.
-        assert_eq!(d.poll_timeout(), Some(at(1506, t0)));
-        d.handle_timeout(at(1506, t0));
-        assert!(d.is_finished());
-    }
-
-    #[test]
-    fn monitor_resends_every_timeout_until_the_total() {
-        let t0 = base();
-        let cfg = DiscoveryConfig {
-            mode: DiscoveryMode::Monitor,
-            timeout: Duration::from_millis(100),
-            max_retries: 3,
-            probes: vec![Probe::Empty],
-            ..Default::default()
-        };
-        let mut d = Discovery::new(cfg, unicast_destinations(lo(0).ip(), &[8899]), t0);
-        let mut sent = drain(&mut d);
-        let mut now = t0;
-        while let Some(t) = d.poll_timeout() {
-            assert!(t >= now);
-            now = t;
-            d.handle_timeout(now);
-            sent += drain(&mut d);
-        }
-        assert_eq!(sent, 3);
-        assert_eq!(now, at(300, t0));
-    }
-}
+mod tests;

@@ -94,6 +94,24 @@ impl fmt::Display for TextField {
     }
 }
 
+/// Which port field of a reply was malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortField {
+    /// The TCP command port (`0x84`).
+    Command,
+    /// The HTTP API port of a modern reply (`0x8E`).
+    Http,
+}
+
+impl fmt::Display for PortField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Command => "command (TCP) port",
+            Self::Http => "HTTP port",
+        })
+    }
+}
+
 /// Why a datagram is not a discovery reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -134,6 +152,12 @@ pub enum DiscoveryError {
         offset: usize,
         /// The byte.
         byte: u8,
+    },
+    /// A port field is 0: no printer listens there, so the reply cannot be used to connect.
+    #[error("discovery reply {field} is 0")]
+    ZeroPort {
+        /// Which port.
+        field: PortField,
     },
     /// A serial number that is not printable ASCII.
     #[error("discovery reply serial number has non-ASCII byte {byte:#04x} at offset {offset:#x}")]
@@ -332,6 +356,24 @@ impl DiscoveryReply {
                 raw_u16_at_0x90: None,
             })
         }
+    }
+
+    /// Checks that the reply can be used to connect: its command port (and a modern reply's
+    /// HTTP port) is not 0. [`DiscoveryReply::parse`] keeps such replies so decoders show every
+    /// field (the historical 200-byte replies of discovery.md §3 have no port); the
+    /// [`Discovery`](super::Discovery) state machine rejects them with this error.
+    pub fn check_ports(&self) -> Result<(), DiscoveryError> {
+        if self.command_port == 0 {
+            return Err(DiscoveryError::ZeroPort {
+                field: PortField::Command,
+            });
+        }
+        if self.event_port == Some(0) {
+            return Err(DiscoveryError::ZeroPort {
+                field: PortField::Http,
+            });
+        }
+        Ok(())
     }
 
     #[cfg(feature = "printer")]
