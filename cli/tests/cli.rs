@@ -662,6 +662,66 @@ fn watch_polls_each_printer_on_its_own_schedule() {
     drop(held);
 }
 
+/// Issue 14 point 6: a list cut by `--max-printers` says so (a stderr note; `"truncated"` on
+/// every --json line), and `--seconds` is the total time of a search nobody answers.
+#[test]
+fn discover_reports_the_printer_bound_and_keeps_to_its_seconds() {
+    let server = SimServer::start(
+        vec![
+            PrinterSpec::new(Model::Adventurer5M),
+            PrinterSpec::new(Model::Creator5),
+            PrinterSpec::new(Model::AD5X),
+        ],
+        &ServerConfig::default(),
+    )
+    .unwrap();
+    let targets: Vec<String> = server
+        .printers()
+        .iter()
+        .map(|p| p.udp.to_string())
+        .collect();
+    let mut args = vec!["discover", "--seconds", "2", "--max-printers", "2"];
+    for t in &targets {
+        args.extend(["--target", t.as_str()]);
+    }
+    let o = ff(&[&args[..], &["--json"]].concat());
+    ok(&o, "discover --json");
+    let rows: Vec<Value> = o
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", o.stdout);
+    assert!(rows.iter().all(|r| r["truncated"] == true), "{}", o.stdout);
+    let o = ff(&args);
+    ok(&o, "discover");
+    assert!(o.stderr.contains("stopped at 2 printers"), "{}", o.stderr);
+    // Below the bound: no note, "truncated": false.
+    let o = ff(&[
+        "discover",
+        "--seconds",
+        "2",
+        "--target",
+        &targets[0],
+        "--json",
+    ]);
+    ok(&o, "discover one");
+    assert!(o.stdout.contains("\"truncated\":false"), "{}", o.stdout);
+    assert!(!o.stderr.contains("stopped at"), "{}", o.stderr);
+    // Nobody answers: the search takes its 1 s, not three attempts and two pauses (5 s).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t = silent.local_addr().unwrap().to_string();
+    #[allow(clippy::disallowed_methods)] // wall-clock check of the deadline
+    let t0 = std::time::Instant::now();
+    let o = ff(&["discover", "--seconds", "1", "--target", &t]);
+    let took = t0.elapsed();
+    ok(&o, "silent discover");
+    assert!(o.stdout.contains("no printers found"), "{}", o.stdout);
+    assert!(took >= Duration::from_millis(990), "{took:?}");
+    // Generous on a loaded machine, still well below the old 5 s.
+    assert!(took < Duration::from_millis(3500), "{took:?}");
+}
+
 #[test]
 fn discover_by_unicast_target() {
     let server = SimServer::start(
