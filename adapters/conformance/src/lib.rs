@@ -257,6 +257,64 @@ impl Drop for ScratchDir {
     }
 }
 
+/// A hostile discovery responder on 127.0.0.1 (issue 14 point 6): each probe to
+/// [`ForgingResponder::target`] is answered by the printer from the probed port ("Real"), by a
+/// forger from another port ("Forged"), and by the printer with a reply naming port 0
+/// ("Zero"). Only "Real" may be listed. Stops when dropped.
+pub struct ForgingResponder {
+    target: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ForgingResponder {
+    /// Binds both sockets and starts answering.
+    pub fn start() -> Self {
+        use flashforge_proto::discovery::DiscoveryReply;
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let forger = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sock.set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("timeout");
+        let target = sock.local_addr().expect("addr");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let real = DiscoveryReply::modern("Real", "SNREAL", 0x26).encode();
+            let forged = DiscoveryReply::modern("Forged", "SNFORGED", 0x26).encode();
+            let zero = DiscoveryReply::modern("Zero", "SNZERO", 0x26)
+                .with_ports(0, 0)
+                .encode();
+            let mut buf = [0u8; 512];
+            while !flag.load(Ordering::Relaxed) {
+                if let Ok((_, from)) = sock.recv_from(&mut buf) {
+                    let _ = forger.send_to(&forged, from);
+                    let _ = sock.send_to(&zero, from);
+                    let _ = sock.send_to(&real, from);
+                }
+            }
+        });
+        Self {
+            target,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Where to send the probes.
+    pub fn target(&self) -> std::net::SocketAddr {
+        self.target
+    }
+}
+
+impl Drop for ForgingResponder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Peak resident set of this process in KiB (`VmHWM`), on Linux.
 pub fn peak_rss_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;

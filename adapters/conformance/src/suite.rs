@@ -27,6 +27,7 @@ macro_rules! suite {
                 unreachable_printer_is_a_typed_error,
                 check_code_never_in_debug,
                 discover_finds_every_model_by_unicast,
+                discover_lists_only_answers_to_its_probes,
                 an_upload_never_delays_pause,
                 connection_events_reach_the_callback,
                 tcp_faults,
@@ -478,6 +479,22 @@ macro_rules! __conformance_tests {
                     )
                     .expect("connect discovered");
                     assert_eq!(p.model(), Model::Adventurer5M);
+                }
+
+                /// Issue 14 point 6: a forged reply from another port and a reply naming port 0
+                /// are not listed, and the search keeps to its total time.
+                pub(super) fn discover_lists_only_answers_to_its_probes() {
+                    let r = $crate::ForgingResponder::start();
+                    let opts = $ff::DiscoverOptions::unicast([r.target()])
+                        .timeout(Duration::from_secs(1));
+                    #[allow(clippy::disallowed_methods)] // wall-clock check of the deadline
+                    let t0 = Instant::now();
+                    let found = $run($ff::discover(&opts)).expect("discover");
+                    let took = t0.elapsed();
+                    let names: Vec<_> = found.iter().map(|p| p.reply.name.as_str()).collect();
+                    assert_eq!(names, ["Real"], "{found:?}");
+                    // At most the total; the slack is for a loaded machine.
+                    assert!(took < Duration::from_millis(2500), "{took:?}");
                 }
 
                 pub(super) fn an_upload_never_delays_pause() {
