@@ -46,6 +46,11 @@ pub async fn discover(options: &DiscoverOptions) -> Result<Vec<DiscoveredPrinter
     flashforge_async::discover::<AsyncIo>(options).await
 }
 
+/// Find printers, with the counters (see [`flashforge_async::discover_with_stats`]).
+pub async fn discover_with_stats(options: &DiscoverOptions) -> Result<DiscoveryResult> {
+    flashforge_async::discover_with_stats::<AsyncIo>(options).await
+}
+
 impl Runtime for AsyncIo {
     type Tcp = Async<TcpStream>;
     type Udp = Async<UdpSocket>;
