@@ -91,9 +91,9 @@ pub(crate) struct Global {
 pub(crate) enum Cmd {
     /// Find printers (broadcast and multicast, or unicast with --target).
     Discover {
-        /// Seconds to search in total (retries and pauses included; more than 0, at most
-        /// 86400); a search that found printers ends earlier once they fall silent.
-        #[arg(long, default_value_t = 3.0, value_parser = parse_seconds)]
+        /// Seconds to search in total (retries and pauses included); a search that found
+        /// printers ends earlier once they fall silent. 0.1 to 3600.
+        #[arg(long, default_value_t = 3.0, value_parser = parse_search_seconds)]
         seconds: f64,
         /// List at most this many printers; when more answer, the list says it is cut short
         /// (a note on stderr; `"truncated": true` on every --json line).
@@ -391,6 +391,20 @@ fn usage_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     first.strip_prefix("error: ").unwrap_or(first).to_owned()
+}
+
+/// `discover --seconds`: a finite number of seconds, 0.1 to 3600 (NaN, infinities and
+/// huge values would panic or mean "forever"; out of range is a usage error, not clamped).
+fn parse_search_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if v.is_finite() && (0.1..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}`: seconds must be between 0.1 and 3600"))
+    }
 }
 
 fn parse_a3_shape(s: &str) -> Result<A3Shape, String> {

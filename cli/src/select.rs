@@ -250,7 +250,13 @@ pub(crate) async fn run_discovery(
         DiscoverOptions::unicast(global.target.iter().copied())
     };
     opts.config.max_printers = max_printers;
-    Ok(discover_with_stats(&opts.timeout(Duration::from_secs_f64(seconds))).await?)
+    // `--seconds` is validated (0.1–3600); the clamp only keeps a bad caller from panicking.
+    let total = Duration::from_secs_f64(if seconds.is_finite() {
+        seconds.clamp(0.1, 3600.0)
+    } else {
+        3.0
+    });
+    Ok(discover_with_stats(&opts.timeout(total)).await?)
 }
 
 pub(crate) async fn connect(global: &Global, s: &Selected) -> Result<Conn> {

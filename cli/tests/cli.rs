@@ -720,6 +720,12 @@ fn discover_reports_the_printer_bound_and_keeps_to_its_seconds() {
     assert!(took >= Duration::from_millis(990), "{took:?}");
     // Generous on a loaded machine, still well below the old 5 s.
     assert!(took < Duration::from_millis(3500), "{took:?}");
+    // Seconds that are not a finite, sane number are a usage error, not a panic or forever.
+    for bad in ["NaN", "inf", "-1", "0", "1e300", "7200"] {
+        let o = ff(&["discover", &format!("--seconds={bad}"), "--target", &t]);
+        assert_eq!(o.code, 2, "--seconds {bad}: {}", o.stderr);
+        assert!(o.stderr.contains("seconds"), "{}", o.stderr);
+    }
 }
 
 #[test]
