@@ -60,10 +60,18 @@ pub struct Config {
     pub keepalive: bool,
     /// Reply deadline for most commands (default 5 s).
     pub reply_timeout: Duration,
-    /// Reply deadline for `~M661`, `~M662`, `~M28`, `~M29` (default 10 s).
+    /// Reply deadline for `~M661`, `~M662`, `~M28` (default 10 s).
     pub long_reply_timeout: Duration,
     /// Reply deadline for `~G28` (default 15 s).
     pub home_timeout: Duration,
+    /// Reply deadline of `~M29` after the last byte of a legacy upload (default 120 s: the
+    /// printer may still be writing a large file to its storage, and slow Wi-Fi delays the
+    /// last segments).
+    pub upload_response_timeout: Duration,
+    /// A write (an upload chunk, a command) that makes no progress for this long fails with
+    /// [`crate::client::ClientError::Stalled`] and the connection is dropped: the printer stopped
+    /// reading (default 30 s, as [`HttpConfig::upload_stall_timeout`]). Adapters enforce it.
+    pub upload_stall_timeout: Duration,
     /// Shape B replies whose end cannot be recognised (an acknowledgement without `ok`, a raw
     /// command's lines) complete after this long without a byte (default 2.5 s: longer than a
     /// TCP retransmission, Linux's minimum RTO being 200 ms, and than the 2 s pause a busy
@@ -107,6 +115,8 @@ impl Default for Config {
             reply_timeout: Duration::from_secs(5),
             long_reply_timeout: Duration::from_secs(10),
             home_timeout: Duration::from_secs(15),
+            upload_response_timeout: Duration::from_secs(120),
+            upload_stall_timeout: Duration::from_secs(30),
             quiet_fallback: Duration::from_millis(2500),
             binary_quiet_fallback: Duration::from_millis(1500),
             login_attempts: 4,
@@ -147,10 +157,15 @@ pub struct HttpConfig {
     pub read_timeout: Duration,
     /// How long an upload waits for `100 Continue` before sending the body anyway (default 1 s).
     pub continue_timeout: Duration,
-    /// An upload fails if the caller gives no chunk for this long (default 30 s).
+    /// An upload fails if no progress is made for this long: the caller gives no chunk, or a
+    /// write to the socket stays blocked because the printer stopped reading (adapters bound
+    /// every write by it; the error is [`crate::client::ClientError::Stalled`]). Default 30 s:
+    /// a Wi-Fi printer that is busy writing to its storage pauses its reads for seconds, never
+    /// for half a minute.
     pub upload_stall_timeout: Duration,
-    /// Deadline of the upload's final response after the last byte (default 60 s: the printer
-    /// may unpack a `.3mf` first).
+    /// Deadline of the upload's final response after the last byte (default 120 s: the printer
+    /// may unpack a `.3mf` or flush a large file to its storage first, and on slow Wi-Fi the
+    /// last segments are still in flight when the client has written them).
     pub upload_response_timeout: Duration,
 }
 
@@ -164,7 +179,7 @@ impl Default for HttpConfig {
             read_timeout: Duration::from_secs(15),
             continue_timeout: Duration::from_secs(1),
             upload_stall_timeout: Duration::from_secs(30),
-            upload_response_timeout: Duration::from_secs(60),
+            upload_response_timeout: Duration::from_secs(120),
         }
     }
 }

@@ -142,6 +142,15 @@ pub enum UsageError {
     /// The file contains the multipart delimiter and would be cut short by the printer.
     #[error("file contains the multipart boundary; retry with another boundary seed")]
     BoundaryInBody,
+    /// Only regular files are uploaded by path: this one is a directory, a FIFO, a device or
+    /// a socket (refused before anything is sent; a FIFO is never opened).
+    #[error("{path} is a {kind}, not a regular file: only regular files can be uploaded")]
+    NotRegularFile {
+        /// The path as given.
+        path: String,
+        /// `directory`, `FIFO`, `device`, `socket` or `special file`.
+        kind: &'static str,
+    },
     /// A file name with a quote, backslash, path separator or control character.
     #[error("file name must be a base name without quotes, backslashes or control characters")]
     BadFileName,

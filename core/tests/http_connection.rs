@@ -273,6 +273,55 @@ fn early_final_answer_ends_the_upload_body() {
 }
 
 #[test]
+fn a_success_before_the_whole_body_is_a_protocol_error() {
+    // Mid-body: the printer cannot have the file it confirms (issue 14 point 3).
+    let (mut conn, t0) = lane();
+    start_upload(&mut conn, 1 << 20, t0);
+    conn.handle_connected(t0);
+    let _ = (events(&mut conn), sent(&mut conn));
+    conn.upload_chunk(&[b'G'; 1024], t0).unwrap();
+    conn.handle_bytes(OK, t0);
+    assert_eq!(conn.next_chunk_len(4096), None);
+    conn.finish_upload(t0).unwrap();
+    let ev = events(&mut conn);
+    assert_eq!(ev[0], HttpEvent::Close);
+    assert_eq!(
+        ev[1],
+        HttpEvent::Done(Err(HttpError::EarlySuccess {
+            sent: 1024,
+            total: 1 << 20
+        }))
+    );
+    assert!(!conn.is_busy());
+
+    // Before any body byte.
+    let (mut conn, t0) = lane();
+    start_upload(&mut conn, 10, t0);
+    conn.handle_connected(t0);
+    let _ = (events(&mut conn), sent(&mut conn));
+    conn.handle_bytes(OK, t0);
+    let ev = events(&mut conn);
+    assert_eq!(
+        ev.last(),
+        Some(&HttpEvent::Done(Err(HttpError::EarlySuccess {
+            sent: 0,
+            total: 10
+        })))
+    );
+
+    // The same answer after the whole body is the success.
+    let (mut conn, t0) = lane();
+    start_upload(&mut conn, 10, t0);
+    conn.handle_connected(t0);
+    let _ = (events(&mut conn), sent(&mut conn));
+    conn.upload_chunk(&[b'G'; 10], t0).unwrap();
+    conn.finish_upload(t0).unwrap();
+    assert!(sent(&mut conn).ends_with(b"--\r\n"));
+    conn.handle_bytes(OK, t0);
+    assert_done_ok(&events(&mut conn));
+}
+
+#[test]
 fn starting_over_an_unfinished_request_closes_its_connection() {
     let (mut conn, t0) = lane();
     connected(&mut conn, &Request::Detail, t0);

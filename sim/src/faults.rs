@@ -30,6 +30,11 @@ pub enum TcpFault {
     /// Send the first `n` bytes of the reply, pause, then send the rest (a TCP
     /// retransmission, a busy printer): the reply is whole, only late.
     PauseAfter(usize, Duration),
+    /// The next legacy upload: stop reading after `n` bytes of its file (`~M28` accepted), the
+    /// socket kept open, until [`Faults::clear`] (or 2 minutes), so the client's writes block
+    /// once the kernel buffers are full. Not a reply fault: [`Faults::push_tcp`] arms it for
+    /// the next upload whatever replies come first.
+    StallUpload(usize),
 }
 
 /// A misbehaviour of one HTTP response.
@@ -54,6 +59,13 @@ pub enum HttpFault {
     /// Refuse with this envelope code and no payload (`-2`: LAN-only mode off on a
     /// Creator 5; `3`: unauthorized; `5`: busy).
     Refuse(i64),
+    /// The next upload: stop reading its body after `n` bytes, the socket kept open, until
+    /// [`Faults::clear`] (or 2 minutes), so the client's writes block once the kernel buffers
+    /// are full. Armed for the next upload (kept apart from the response queue).
+    StallUpload(usize),
+    /// The next upload is answered `{"code":0,"message":"Success"}` as soon as its head
+    /// arrives, before any body byte (no `100 Continue`), and the connection closed.
+    EarlySuccess,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +77,13 @@ struct Inner {
     /// Uploads still to be refused their `100 Continue` (kept apart from the response queue).
     no_continue: u32,
     drop_udp: bool,
+    /// Armed upload stalls: read this many body bytes of the next upload, then stop.
+    stall_upload_http: Option<usize>,
+    stall_upload_tcp: Option<usize>,
+    /// Uploads still to be answered before their body.
+    early_success: u32,
+    /// A connection is holding its reads (a stalled upload) until this is cleared.
+    holding: bool,
 }
 
 /// Shared fault switches of one printer (cheap to clone).
@@ -78,9 +97,13 @@ impl Faults {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The next TCP reply misbehaves.
+    /// The next TCP reply misbehaves (`StallUpload`: the next legacy upload stalls).
     pub fn push_tcp(&self, f: TcpFault) {
-        self.lock().tcp.push_back(f);
+        let mut g = self.lock();
+        match f {
+            TcpFault::StallUpload(n) => g.stall_upload_tcp = Some(n),
+            f => g.tcp.push_back(f),
+        }
     }
 
     /// The next HTTP response misbehaves (`NoContinue`: the next upload gets no
@@ -89,6 +112,8 @@ impl Faults {
         let mut g = self.lock();
         match f {
             HttpFault::NoContinue => g.no_continue += 1,
+            HttpFault::StallUpload(n) => g.stall_upload_http = Some(n),
+            HttpFault::EarlySuccess => g.early_success += 1,
             f => g.http.push_back(f),
         }
     }
@@ -134,6 +159,37 @@ impl Faults {
         } else {
             g.sticky_http == Some(HttpFault::NoContinue)
         }
+    }
+
+    /// The armed stall of the next HTTP upload (taken).
+    pub fn take_stall_upload_http(&self) -> Option<usize> {
+        self.lock().stall_upload_http.take()
+    }
+
+    /// The armed stall of the next legacy upload (taken).
+    pub fn take_stall_upload_tcp(&self) -> Option<usize> {
+        self.lock().stall_upload_tcp.take()
+    }
+
+    /// Whether this upload is answered before its body (consumes one queued `EarlySuccess`).
+    pub fn take_early_success(&self) -> bool {
+        let mut g = self.lock();
+        if g.early_success > 0 {
+            g.early_success -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A connection starts holding its reads (until [`Faults::clear`]).
+    pub fn hold(&self) {
+        self.lock().holding = true;
+    }
+
+    /// Whether reads are still held.
+    pub fn holding(&self) -> bool {
+        self.lock().holding
     }
 
     /// Are probes dropped?

@@ -334,24 +334,56 @@ fn next_read(
     }
 }
 
+/// An armed upload stall: how many more bytes a connection reads before it holds its reads.
+/// `limit` is the most the next read may take; once the budget is spent the connection stops
+/// reading (the socket stays open) until the faults are cleared, the server stops, or 2 min.
+fn read_budget(
+    budget: &mut Option<usize>,
+    faults: &Faults,
+    stop: &AtomicBool,
+    limit: usize,
+) -> usize {
+    match budget {
+        Some(0) => {
+            faults.hold();
+            let end = Instant::now() + Duration::from_secs(120);
+            while faults.holding() && !stop.load(Ordering::SeqCst) && Instant::now() < end {
+                thread::sleep(POLL);
+            }
+            *budget = None;
+            limit
+        }
+        Some(n) => limit.min(*n),
+        None => limit,
+    }
+}
+
 fn serve_tcp(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<()> {
     s.set_read_timeout(Some(POLL))?;
     let id = CONN_IDS.fetch_add(1, Ordering::Relaxed);
     let mut session = TcpSession::new(id, Instant::now());
     let mut buf = vec![0u8; 64 * 1024];
+    let mut budget = None;
     let result = loop {
         // The printer drops idle sessions.
+        let limit = read_budget(&mut budget, &h.faults, stop, buf.len());
         let idle = || Instant::now() >= session.idle_deadline(&h.lock());
-        let n = match next_read(&mut s, &mut buf, stop, idle) {
+        let n = match next_read(&mut s, &mut buf[..limit], stop, idle) {
             Ok(Some(n)) => n,
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
+        if let Some(b) = budget.as_mut() {
+            *b -= n.min(*b);
+        }
         let outputs: Vec<Vec<u8>> = {
             let mut p = h.lock();
             session.handle_bytes(&mut p, &buf[..n], Instant::now());
             std::iter::from_fn(|| session.poll_output()).collect()
         };
+        if budget.is_none() && session.uploading() {
+            budget = h.faults.take_stall_upload_tcp();
+        }
         let mut close = false;
         for out in outputs {
             match h.faults.next_tcp() {
@@ -373,6 +405,8 @@ fn serve_tcp(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<(
                     s.write_all(&out)?;
                     s.write_all(b"ok\n")?;
                 }
+                // Armed for the next upload, never queued for a reply.
+                Some(TcpFault::StallUpload(_)) => s.write_all(&out)?,
                 Some(TcpFault::PauseAfter(n, pause)) => {
                     let (head, tail) = out.split_at(n.min(out.len()));
                     s.write_all(head)?;
@@ -406,19 +440,27 @@ fn serve_http(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<
     let mut session = HttpSession::new(h.faults.clone());
     let mut buf = vec![0u8; 64 * 1024];
     let mut last = Instant::now();
+    let mut budget = None;
     let result = loop {
+        let limit = read_budget(&mut budget, &h.faults, stop, buf.len());
         let idle = || last.elapsed() > Duration::from_secs(120);
-        let n = match next_read(&mut s, &mut buf, stop, idle) {
+        let n = match next_read(&mut s, &mut buf[..limit], stop, idle) {
             Ok(Some(n)) => n,
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
         last = Instant::now();
+        if let Some(b) = budget.as_mut() {
+            *b -= n.min(*b);
+        }
         let outputs: Vec<_> = {
             let mut p = h.lock();
             session.handle_bytes(&mut p, &buf[..n], last);
             std::iter::from_fn(|| session.poll_output()).collect()
         };
+        if budget.is_none() && session.uploading() {
+            budget = h.faults.take_stall_upload_http();
+        }
         let mut close = false;
         for (out, fault) in outputs {
             match fault {

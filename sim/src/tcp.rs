@@ -44,6 +44,11 @@ fn fmt_num(v: f64) -> String {
 }
 
 impl TcpSession {
+    /// Whether a legacy upload's file bytes are being read.
+    pub fn uploading(&self) -> bool {
+        self.upload.is_some()
+    }
+
     /// A new connection `id` (unique per printer) opened at `now`.
     pub fn new(id: u64, now: Instant) -> Self {
         Self {

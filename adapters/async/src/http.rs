@@ -12,7 +12,7 @@ use flashforge_proto::http::{Body, Credentials, Request, UploadSpec};
 use flashforge_proto::HttpConfig;
 use futures_lite::{AsyncRead, AsyncReadExt};
 
-use crate::runtime::{until, Runtime};
+use crate::runtime::{until, write_bounded, Runtime};
 use crate::{Callback, Result};
 
 const READ_BUF: usize = 64 * 1024;
@@ -39,6 +39,8 @@ impl<R: Runtime> Lane<R> {
 struct Link<R: Runtime> {
     conn: HttpConnection,
     sock: Option<R::Tcp>,
+    /// Bound of every write without progress ([`HttpConfig::upload_stall_timeout`]).
+    stall: Duration,
 }
 
 struct BodySource<'a> {
@@ -89,6 +91,7 @@ impl<R: Runtime> Http<'_, R> {
         Link {
             conn: HttpConnection::new(self.config),
             sock: None,
+            stall: self.config.upload_stall_timeout,
         }
     }
 
@@ -169,9 +172,12 @@ impl<R: Runtime> Http<'_, R> {
     }
 }
 
+/// Every write is bounded by the stall timeout: a printer that stops reading (a stalled
+/// upload body) fails the call with [`ClientError::Stalled`] instead of blocking it forever.
 async fn write<R: Runtime>(link: &mut Link<R>, bytes: &[u8]) -> Result<()> {
+    let stall = link.stall;
     let sock = link.sock.as_mut().ok_or(ClientError::Closed)?;
-    R::write_all(sock, bytes).await.map_err(ClientError::io)
+    write_bounded::<R>(sock, bytes, stall).await
 }
 
 async fn flush<R: Runtime>(link: &mut Link<R>) -> Result<()> {

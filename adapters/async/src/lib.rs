@@ -340,7 +340,10 @@ impl<R: Runtime> Printer<R> {
         }
     }
 
-    /// Upload a file from disk under its own name.
+    /// Upload a file from disk under its own name. Only a regular file (symbolic links
+    /// followed): a directory, FIFO, device or socket is
+    /// [`UsageError::NotRegularFile`](flashforge_proto::UsageError::NotRegularFile) before
+    /// anything is opened or sent.
     pub async fn upload_file(
         &self,
         path: impl AsRef<Path>,
@@ -349,6 +352,9 @@ impl<R: Runtime> Printer<R> {
     ) -> Result<()> {
         let path = path.as_ref();
         let io = Error::io;
+        // Only a regular file, checked from its metadata before it is opened (a FIFO's open
+        // blocks) and before anything is sent.
+        driver::regular_file_size(path)?;
         let (file, size) = R::open(path).await.map_err(io)?;
         let name = path
             .file_name()

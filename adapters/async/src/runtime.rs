@@ -75,3 +75,26 @@ pub(crate) async fn until<R: Runtime, T>(
         })
         .await
 }
+
+/// Pieces a bounded write is cut into: each must be taken within the stall timeout, so the
+/// bound is "no progress for that long", not "the whole buffer within it".
+const WRITE_PIECE: usize = 64 * 1024;
+
+/// Write all of `buf`, each [`WRITE_PIECE`] within `stall` of the previous one; otherwise
+/// [`ClientError::Stalled`] (the printer stopped reading; drop the stream, it may hold half a
+/// write). Other errors as [`ClientError::io`].
+pub(crate) async fn write_bounded<R: Runtime>(
+    s: &mut R::Tcp,
+    buf: &[u8],
+    stall: std::time::Duration,
+) -> Result<(), flashforge_proto::client::ClientError> {
+    use flashforge_proto::client::ClientError;
+    for piece in buf.chunks(WRITE_PIECE) {
+        match until::<R, _>(R::now() + stall, R::write_all(s, piece)).await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(ClientError::io(e)),
+            None => return Err(ClientError::Stalled),
+        }
+    }
+    Ok(())
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncRead, AsyncReadExt};
 
-use crate::runtime::{until, Runtime};
+use crate::runtime::{until, write_bounded, Runtime};
 
 use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
 use flashforge_proto::driver::{TcpCalls, TcpEvent};
@@ -26,6 +26,11 @@ pub(crate) struct TcpLink<R: Runtime> {
     /// Last successful read or write: a connection used this recently is not probed for a
     /// silent close before the next command (saves the syscalls on hot paths).
     last_io: Instant,
+    /// Bound of every write without progress ([`Config::upload_stall_timeout`]).
+    write_timeout: Duration,
+    /// A write hit its bound since the current call began: the call fails with
+    /// [`ClientError::Stalled`] (the session has dropped the connection).
+    stalled: bool,
 }
 
 /// Connections idle for longer than this are probed for EOF before a command is written.
@@ -39,6 +44,8 @@ impl<R: Runtime> TcpLink<R> {
         callback: Option<Callback>,
     ) -> Self {
         Self {
+            write_timeout: config.upload_stall_timeout,
+            stalled: false,
             calls: TcpCalls::new(config, R::now()),
             addr,
             sock: None,
@@ -50,6 +57,21 @@ impl<R: Runtime> TcpLink<R> {
     }
 
     pub(crate) async fn command(&mut self, command: Command) -> Result<Reply> {
+        self.stalled = false;
+        let r = self.command_inner(command).await;
+        self.stall_outcome(r)
+    }
+
+    /// A call during which a write stalled fails with [`ClientError::Stalled`], whatever the
+    /// session made of the dropped connection.
+    fn stall_outcome<T>(&mut self, r: Result<T>) -> Result<T> {
+        if std::mem::take(&mut self.stalled) {
+            return Err(ClientError::Stalled);
+        }
+        r
+    }
+
+    async fn command_inner(&mut self, command: Command) -> Result<Reply> {
         self.check_idle_socket().await;
         let id = self.calls.submit(command, R::now())?;
         loop {
@@ -111,11 +133,17 @@ impl<R: Runtime> TcpLink<R> {
         while let Some(event) = self.calls.poll_event() {
             match event {
                 TcpEvent::Write(bytes) => {
-                    let ok = match self.sock.as_mut() {
-                        Some(s) => R::write_all(s, &bytes).await.is_ok(),
-                        None => false,
+                    let r = match self.sock.as_mut() {
+                        Some(s) => write_bounded::<R>(s, &bytes, self.write_timeout).await,
+                        None => Err(ClientError::Closed),
                     };
-                    if !ok {
+                    if let Err(e) = r {
+                        if e == ClientError::Stalled {
+                            tracing::debug!("write stalled: the printer stopped reading");
+                            self.stalled = true;
+                        }
+                        // The stream may hold half a write: never use it again.
+                        self.sock = None;
                         self.calls.handle_eof(R::now());
                     }
                 }
@@ -154,6 +182,19 @@ impl<R: Runtime> TcpLink<R> {
 
     /// Legacy `~M28`/`~M29` upload streamed from `reader`.
     pub(crate) async fn upload(
+        &mut self,
+        name: &str,
+        size: u64,
+        reader: &mut (dyn AsyncRead + Unpin + Send),
+        chunk: usize,
+        progress: &mut (dyn FnMut(UploadProgress) + Send),
+    ) -> Result<()> {
+        self.stalled = false;
+        let r = self.upload_inner(name, size, reader, chunk, progress).await;
+        self.stall_outcome(r)
+    }
+
+    async fn upload_inner(
         &mut self,
         name: &str,
         size: u64,

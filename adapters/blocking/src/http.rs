@@ -147,6 +147,10 @@ impl Http<'_> {
         let sock = TcpStream::connect_timeout(&self.addr, self.connect_timeout)
             .map_err(ClientError::unreachable)?;
         let _ = sock.set_nodelay(true);
+        // Every write is bounded: a printer that stops reading (a stalled upload body) makes
+        // the write fail after the stall timeout without progress instead of blocking forever.
+        sock.set_write_timeout(Some(nonzero(self.config.upload_stall_timeout)))
+            .map_err(ClientError::io)?;
         self.event(ConnectionEvent::HttpConnected);
         Ok(sock)
     }
@@ -166,7 +170,21 @@ impl Http<'_> {
 
 fn write(link: &mut Link, bytes: &[u8]) -> Result<()> {
     let sock = link.sock.as_mut().ok_or(ClientError::Closed)?;
-    sock.write_all(bytes).map_err(ClientError::io)
+    sock.write_all(bytes).map_err(write_error)
+}
+
+/// A write's error: the socket's write timeout (no progress for the stall timeout) is
+/// [`ClientError::Stalled`]; the caller drops the connection.
+pub(crate) fn write_error(e: std::io::Error) -> ClientError {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => ClientError::Stalled,
+        _ => ClientError::io(e),
+    }
+}
+
+/// `set_write_timeout` refuses a zero duration (it would mean "no timeout").
+pub(crate) fn nonzero(d: Duration) -> Duration {
+    d.max(Duration::from_millis(1))
 }
 
 fn flush(link: &mut Link) -> Result<()> {

@@ -275,7 +275,10 @@ impl Printer {
         }
     }
 
-    /// Upload a file from disk under its own name.
+    /// Upload a file from disk under its own name. Only a regular file (symbolic links
+    /// followed): a directory, FIFO, device or socket is
+    /// [`UsageError::NotRegularFile`](flashforge_proto::UsageError::NotRegularFile) before
+    /// anything is opened or sent.
     pub fn upload_file(
         &self,
         path: impl AsRef<Path>,
@@ -284,8 +287,11 @@ impl Printer {
     ) -> Result<()> {
         let path = path.as_ref();
         let io = Error::io;
+        // Only a regular file, checked before it is opened (a FIFO's open blocks) and before
+        // anything is sent; then again on what was opened.
+        driver::regular_file_size(path)?;
         let file = File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
+        let size = driver::check_regular_file(path, &file.metadata().map_err(io)?)?;
         let name = path
             .file_name()
             .and_then(|n| n.to_str())

@@ -23,6 +23,11 @@ pub(crate) struct TcpLink {
     /// silent close before the next command (saves the syscalls on hot paths).
     last_io: Instant,
     read_timeout: Option<Duration>,
+    /// Bound of every write ([`Config::upload_stall_timeout`]).
+    write_timeout: Duration,
+    /// A write hit its bound since the current call began: the call fails with
+    /// [`ClientError::Stalled`] (the session has dropped the connection).
+    stalled: bool,
 }
 
 /// Connections idle for longer than this are probed for EOF before a command is written.
@@ -35,7 +40,10 @@ impl TcpLink {
         connect_timeout: Duration,
         callback: Option<Callback>,
     ) -> Self {
+        let write_timeout = crate::http::nonzero(config.upload_stall_timeout);
         Self {
+            write_timeout,
+            stalled: false,
             calls: TcpCalls::new(config, Instant::now()),
             addr,
             sock: None,
@@ -48,6 +56,21 @@ impl TcpLink {
     }
 
     pub(crate) fn command(&mut self, command: Command) -> Result<Reply> {
+        self.stalled = false;
+        let r = self.command_inner(command);
+        self.stall_outcome(r)
+    }
+
+    /// A call during which a write stalled fails with [`ClientError::Stalled`], whatever the
+    /// session made of the dropped connection.
+    fn stall_outcome<T>(&mut self, r: Result<T>) -> Result<T> {
+        if std::mem::take(&mut self.stalled) {
+            return Err(ClientError::Stalled);
+        }
+        r
+    }
+
+    fn command_inner(&mut self, command: Command) -> Result<Reply> {
         self.check_idle_socket();
         let id = self.calls.submit(command, Instant::now())?;
         loop {
@@ -131,11 +154,17 @@ impl TcpLink {
         while let Some(event) = self.calls.poll_event() {
             match event {
                 TcpEvent::Write(bytes) => {
-                    let ok = self
-                        .sock
-                        .as_mut()
-                        .is_some_and(|s| s.write_all(&bytes).is_ok());
-                    if !ok {
+                    let r = match self.sock.as_mut() {
+                        Some(s) => s.write_all(&bytes),
+                        None => Err(ErrorKind::NotConnected.into()),
+                    };
+                    if let Err(e) = r {
+                        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                            tracing::debug!("write stalled: the printer stopped reading");
+                            self.stalled = true;
+                        }
+                        // The stream may hold half a write: never use it again.
+                        self.sock = None;
                         self.calls.handle_eof(Instant::now());
                     }
                 }
@@ -144,6 +173,7 @@ impl TcpLink {
                     match TcpStream::connect_timeout(&self.addr, self.connect_timeout) {
                         Ok(sock) => {
                             let _ = sock.set_nodelay(true);
+                            let _ = sock.set_write_timeout(Some(self.write_timeout));
                             self.read_timeout = None;
                             self.last_io = Instant::now();
                             self.sock = Some(sock);
@@ -172,6 +202,19 @@ impl TcpLink {
 
     /// Legacy `~M28`/`~M29` upload streamed from `reader`.
     pub(crate) fn upload(
+        &mut self,
+        name: &str,
+        size: u64,
+        reader: &mut dyn Read,
+        chunk: usize,
+        progress: &mut dyn FnMut(UploadProgress),
+    ) -> Result<()> {
+        self.stalled = false;
+        let r = self.upload_inner(name, size, reader, chunk, progress);
+        self.stall_outcome(r)
+    }
+
+    fn upload_inner(
         &mut self,
         name: &str,
         size: u64,

@@ -37,6 +37,10 @@ macro_rules! suite {
                 http_faults,
                 second_client_is_refused_the_control_lock,
                 upload_from_a_file,
+                a_stalled_http_upload_is_a_stall_error,
+                a_stalled_legacy_upload_is_a_stall_error,
+                a_success_before_the_body_is_a_protocol_error,
+                only_regular_files_are_uploaded,
             ]
         );
     };
@@ -745,6 +749,166 @@ macro_rules! __conformance_tests {
                         let st = $run(p.status()).unwrap_or_else(|e| panic!("after {what}: {e}"));
                         assert_eq!(st.model, Model::Adventurer5MPro, "after {what}");
                         $run(p.led(true)).unwrap_or_else(|e| panic!("led after {what}: {e}"));
+                    }
+                }
+
+                /// The stall timeout of the stall tests, and the slack they allow on top
+                /// (filling the socket buffers, a loaded machine).
+                const STALL: Duration = Duration::from_secs(1);
+                const STALL_SLACK: Duration = Duration::from_secs(10);
+                /// Large enough to fill every buffer between the client and the simulator.
+                const STALL_FILE: u64 = 32 << 20;
+
+                fn stalled_upload(model: Model, fault: impl FnOnce(&SimHandle)) {
+                    let server = $crate::sim_with(model, |s| s.keep_file_bytes = 0);
+                    let h = server.printer();
+                    let options = $crate::options().stall_timeout(STALL);
+                    let b = Printer::builder().options(options);
+                    let p = if has(model, Feature::Http) {
+                        $run(b.connect($crate::endpoint(h), $crate::credentials(h)))
+                            .expect("connect")
+                    } else {
+                        $run(b.connect_legacy($crate::endpoint(h)))
+                            .expect("connect")
+                            .into_inner()
+                    };
+                    fault(h);
+                    let mut sent = 0;
+                    let t0 = Instant::now();
+                    let r = $run(p.upload(
+                        "stalled.gcode",
+                        STALL_FILE,
+                        Pattern::new(STALL_FILE),
+                        UploadOptions::default(),
+                        |pr: $ff::UploadProgress| sent = pr.sent,
+                    ));
+                    let took = t0.elapsed();
+                    eprintln!(
+                        "{model}: stalled upload ended {r:?} after {took:?} ({sent} bytes sent, stall timeout {STALL:?})"
+                    );
+                    assert_eq!(r, Err(Error::Stalled), "{model}");
+                    assert!(took < STALL + STALL_SLACK, "{model}: took {took:?}");
+                    assert!(sent < STALL_FILE, "{model}: {sent}");
+                    assert!(
+                        !h.lock().files.contains_key("stalled.gcode"),
+                        "{model}: a stalled upload is not stored"
+                    );
+                    // The printer reads again; the stalled connection it held is gone.
+                    h.faults.clear();
+                    let end = Instant::now() + Duration::from_secs(30);
+                    while h.lock().controller().is_some() && Instant::now() < end {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    let st = $run(p.status())
+                        .unwrap_or_else(|e| panic!("{model}: status after the stall: {e}"));
+                    assert_eq!(st.model, model);
+                    // And an upload after it goes through.
+                    $run(p.upload(
+                        "after.gcode",
+                        4096,
+                        Pattern::new(4096),
+                        UploadOptions::default(),
+                        |_| {},
+                    ))
+                    .unwrap_or_else(|e| panic!("{model}: upload after the stall: {e}"));
+                    $run(p.close());
+                }
+
+                pub(super) fn a_stalled_http_upload_is_a_stall_error() {
+                    // The printer stops reading the multipart body after 1 MiB.
+                    stalled_upload(Model::Adventurer5M, |h| {
+                        h.faults.push_http(HttpFault::StallUpload(1 << 20))
+                    });
+                }
+
+                pub(super) fn a_stalled_legacy_upload_is_a_stall_error() {
+                    // The printer stops reading the `~M28` file bytes after 1 MiB.
+                    stalled_upload(Model::Adventurer4, |h| {
+                        h.faults.push_tcp(TcpFault::StallUpload(1 << 20))
+                    });
+                }
+
+                pub(super) fn a_success_before_the_body_is_a_protocol_error() {
+                    use $crate::flashforge_proto::client::ProtocolCause;
+                    use $crate::flashforge_proto::http::HttpError;
+                    let server = $crate::sim(Model::Adventurer5M);
+                    let h = server.printer();
+                    let p = open(h, Model::Adventurer5M);
+                    h.faults.push_http(HttpFault::EarlySuccess);
+                    let size = 1u64 << 20;
+                    let r = $run(p.upload(
+                        "early.gcode",
+                        size,
+                        Pattern::new(size),
+                        UploadOptions::default(),
+                        |_| {},
+                    ));
+                    match &r {
+                        Err(Error::Protocol(ProtocolCause::Http(HttpError::EarlySuccess {
+                            total,
+                            ..
+                        }))) => assert_eq!(*total, size),
+                        other => panic!("want the early-success protocol error, got {other:?}"),
+                    }
+                    assert!(!h.lock().files.contains_key("early.gcode"));
+                    let st = $run(p.status()).expect("status after the early answer");
+                    assert_eq!(st.model, Model::Adventurer5M);
+                }
+
+                pub(super) fn only_regular_files_are_uploaded() {
+                    use $crate::flashforge_proto::UsageError;
+                    let dir = $crate::ScratchDir::new("only_regular_files");
+                    let sub = dir.file("real.gcode", Pattern::new(16));
+                    let folder = sub.with_file_name("folder.gcode");
+                    std::fs::create_dir(&folder).expect("a directory");
+                    let fifo = sub.with_file_name("pipe.gcode");
+                    let made = std::process::Command::new("mkfifo")
+                        .arg(&fifo)
+                        .status()
+                        .is_ok_and(|s| s.success());
+                    if made {
+                        // A regression would block in open(): a writer unblocks it after 30 s,
+                        // so the test fails instead of hanging.
+                        let f = fifo.clone();
+                        std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_secs(30));
+                            let _ = std::fs::OpenOptions::new().write(true).open(f);
+                        });
+                    } else {
+                        eprintln!("mkfifo unavailable: the FIFO case is skipped");
+                    }
+                    let uploads = |h: &SimHandle| {
+                        h.lock()
+                            .journal
+                            .iter()
+                            .filter(|l| l.contains("/uploadGcode") || l.contains("M28"))
+                            .count()
+                    };
+                    for model in [Model::Adventurer5M, Model::Adventurer4] {
+                        let server = $crate::sim(model);
+                        let h = server.printer();
+                        let p = open(h, model);
+                        let mut paths = vec![(folder.clone(), "directory")];
+                        if made {
+                            paths.push((fifo.clone(), "FIFO"));
+                        }
+                        for (path, kind) in paths {
+                            let t0 = Instant::now();
+                            let r = $run(p.upload_file(&path, UploadOptions::default(), |_| {}));
+                            match &r {
+                                Err(Error::Usage(UsageError::NotRegularFile { kind: k, .. })) => {
+                                    assert_eq!(*k, kind, "{model}")
+                                }
+                                other => panic!("{model}: {kind}: want a usage error, got {other:?}"),
+                            }
+                            assert!(t0.elapsed() < Duration::from_secs(10), "{model}: {kind}");
+                            assert_eq!(uploads(h), 0, "{model}: {kind}: nothing was sent");
+                        }
+                        // A regular file still goes.
+                        $run(p.upload_file(&sub, UploadOptions::default(), |_| {}))
+                            .unwrap_or_else(|e| panic!("{model}: regular file: {e}"));
+                        assert_eq!(uploads(h), 1, "{model}");
+                        $run(p.close());
                     }
                 }
 

@@ -53,6 +53,11 @@ pub enum ClientError {
     Printer(String),
     /// No reply before the deadline.
     TimedOut,
+    /// The printer stopped reading: a write (an upload body, a `~M28` chunk, a command) made
+    /// no progress for the stall timeout
+    /// ([`ClientOptions::stall_timeout`](super::ClientOptions::stall_timeout)). The connection
+    /// was dropped; the next call opens a new one.
+    Stalled,
     /// The reply started but its end never came (cut short by a pause longer than the
     /// deadline, or a connection that closed mid-reply): no partial data is returned.
     Incomplete {
@@ -185,6 +190,9 @@ impl fmt::Display for ClientError {
             } => write!(f, "printer refused: code missing, {message:?}"),
             Self::Printer(m) => write!(f, "printer error: {m}"),
             Self::TimedOut => f.write_str("no reply from the printer before the deadline"),
+            Self::Stalled => f.write_str(
+                "the printer stopped reading what was sent (no progress for the stall timeout)",
+            ),
             Self::Incomplete { received } => write!(
                 f,
                 "incomplete reply from the printer: {received} bytes arrived, its end did not"
@@ -216,6 +224,7 @@ impl StdError for ClientError {
             | Self::Refused { .. }
             | Self::Printer(_)
             | Self::TimedOut
+            | Self::Stalled
             | Self::Incomplete { .. }
             | Self::Disconnected
             | Self::UnexpectedReply(_)
@@ -242,6 +251,7 @@ impl ClientError {
         matches!(
             self,
             Self::TimedOut
+                | Self::Stalled
                 | Self::Incomplete { .. }
                 | Self::Disconnected
                 | Self::Unreachable(_)
@@ -259,7 +269,7 @@ impl ClientError {
                 ErrorKind::PermissionDenied
             }
             Self::Busy(_) | Self::Refused { .. } | Self::Printer(_) => ErrorKind::Other,
-            Self::TimedOut => ErrorKind::TimedOut,
+            Self::TimedOut | Self::Stalled => ErrorKind::TimedOut,
             Self::Incomplete { .. } => ErrorKind::UnexpectedEof,
             Self::Disconnected => ErrorKind::ConnectionAborted,
             Self::Unreachable(_) => ErrorKind::ConnectionRefused,

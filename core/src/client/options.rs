@@ -125,6 +125,46 @@ impl ClientOptions {
         self.model = model.filter(|m| *m != Model::Unknown);
         self
     }
+    /// How long a write may make no progress before the call fails with
+    /// [`ClientError::Stalled`](super::ClientError::Stalled) and its connection is dropped:
+    /// the printer stopped reading an upload body (HTTP or `~M28`) or a command. Also the most
+    /// time between two upload chunks from the caller's reader. Default 30 s
+    /// ([`HttpConfig::upload_stall_timeout`](crate::HttpConfig::upload_stall_timeout) and
+    /// [`Config::upload_stall_timeout`](crate::Config::upload_stall_timeout)).
+    ///
+    /// ```
+    /// # use flashforge_proto::client::ClientOptions;
+    /// # use std::time::Duration;
+    /// let o = ClientOptions::default().stall_timeout(Duration::from_secs(60));
+    /// assert_eq!(o.stall_timeout_value(), Duration::from_secs(60));
+    /// assert_eq!(o.tcp.upload_stall_timeout, Duration::from_secs(60));
+    /// ```
+    pub fn stall_timeout(mut self, d: Duration) -> Self {
+        self.http.upload_stall_timeout = d;
+        self.tcp.upload_stall_timeout = d;
+        self
+    }
+    /// The stall timeout (see [`ClientOptions::stall_timeout`]).
+    pub fn stall_timeout_value(&self) -> Duration {
+        self.http.upload_stall_timeout
+    }
+    /// Deadline of an upload's final answer after the whole file was written (HTTP
+    /// `/uploadGcode`'s response, the `~M29` reply of a legacy upload). Default 120 s: a large
+    /// file over slow Wi-Fi is still in flight when the client wrote its last byte, and the
+    /// printer may unpack or store it before answering.
+    ///
+    /// ```
+    /// # use flashforge_proto::client::ClientOptions;
+    /// # use std::time::Duration;
+    /// let o = ClientOptions::default().upload_timeout(Duration::from_secs(300));
+    /// assert_eq!(o.http.upload_response_timeout, Duration::from_secs(300));
+    /// assert_eq!(o.tcp.upload_response_timeout, Duration::from_secs(300));
+    /// ```
+    pub fn upload_timeout(mut self, d: Duration) -> Self {
+        self.http.upload_response_timeout = d;
+        self.tcp.upload_response_timeout = d;
+        self
+    }
     /// Upload chunk size (clamped to 4 KiB–8 MiB).
     pub fn upload_chunk_size(mut self, n: usize) -> Self {
         self.upload_chunk_size = n.clamp(4096, 8 << 20);

@@ -141,3 +141,54 @@ pub fn random_seed() -> u64 {
 pub fn finish_upload(body: Body) -> Result<(), ClientError> {
     check_body(body).map(drop)
 }
+
+/// The size of the file at `path` if it is a regular file (symbolic links followed), from its
+/// metadata only: a directory, FIFO, device or socket is
+/// [`UsageError::NotRegularFile`](crate::UsageError::NotRegularFile), checked before the file
+/// is opened (opening a FIFO blocks until a writer appears) and before anything is sent. An
+/// adapter's `upload_file` calls it first, and again on the opened file's metadata (the path
+/// may have been replaced in between).
+pub fn regular_file_size(path: &std::path::Path) -> Result<u64, ClientError> {
+    let meta = std::fs::metadata(path).map_err(ClientError::io)?;
+    check_regular_file(path, &meta)
+}
+
+/// [`regular_file_size`] of metadata already read (of the opened file, say).
+pub fn check_regular_file(
+    path: &std::path::Path,
+    meta: &std::fs::Metadata,
+) -> Result<u64, ClientError> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(meta.len());
+    }
+    let kind = if t.is_dir() {
+        "directory"
+    } else {
+        special_kind(&t)
+    };
+    Err(crate::UsageError::NotRegularFile {
+        path: path.display().to_string(),
+        kind,
+    }
+    .into())
+}
+
+#[cfg(unix)]
+fn special_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "FIFO"
+    } else if t.is_block_device() || t.is_char_device() {
+        "device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: &std::fs::FileType) -> &'static str {
+    "special file"
+}

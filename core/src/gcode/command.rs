@@ -474,10 +474,10 @@ impl Command {
         let code = self.code();
         let timeout = match self {
             Self::Home => config.home_timeout,
-            Self::ListFiles
-            | Self::Thumbnail { .. }
-            | Self::UploadBegin { .. }
-            | Self::UploadEnd => config.long_reply_timeout,
+            Self::UploadEnd => config.upload_response_timeout,
+            Self::ListFiles | Self::Thumbnail { .. } | Self::UploadBegin { .. } => {
+                config.long_reply_timeout
+            }
             _ => config.reply_timeout,
         };
         let binary = matches!(self, Self::ListFiles | Self::Thumbnail { .. });

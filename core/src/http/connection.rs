@@ -374,6 +374,11 @@ impl HttpConnection {
             return;
         };
         let reused = *reused;
+        // An upload's answer counts only after the whole body (see `early_success`).
+        let early = match (&self.job, exchange.request_complete()) {
+            (Some(Job::Upload(_)), false) => exchange.upload_progress(),
+            _ => None,
+        };
         let mut outcome = None;
         while let Some(ev) = exchange.poll_event() {
             match ev {
@@ -411,6 +416,24 @@ impl HttpConnection {
             _ => ResponseKind::Envelope,
         };
         let body = result.and_then(|resp| parse_response(kind, &resp));
+        let body = match early {
+            Some(progress) => early_success(body, progress),
+            None => body,
+        };
         self.events.push_back(HttpEvent::Done(body));
+    }
+}
+
+/// An upload's final answer that arrived before the whole body was sent: a refusal (bad
+/// credentials, busy, a non-2xx status) is the outcome, but a success cannot be one — the
+/// printer does not have the file — so it is [`HttpError::EarlySuccess`].
+fn early_success(
+    body: Result<Body, HttpError>,
+    (sent, total): (u64, u64),
+) -> Result<Body, HttpError> {
+    match &body {
+        Ok(Body::Envelope(r)) if r.envelope.check().is_err() => body,
+        Ok(_) => Err(HttpError::EarlySuccess { sent, total }),
+        Err(_) => body,
     }
 }

@@ -170,6 +170,12 @@ impl HttpExchange {
         response.keep_alive && self.body_complete && self.leftover.is_empty()
     }
 
+    /// Whether the whole request (for an upload: every file byte and the closing boundary) was
+    /// handed to the caller to write.
+    pub fn request_complete(&self) -> bool {
+        self.body_complete
+    }
+
     /// Bytes that arrived after the final response.
     pub fn leftover(&self) -> &[u8] {
         &self.leftover

@@ -114,6 +114,15 @@ pub enum HttpError {
     /// The parser already failed on this connection.
     #[error("response parser failed earlier; reconnect")]
     Failed,
+    /// The printer reported an upload's success before the whole body was sent (http.md §9):
+    /// it cannot have the file, so this is not a success.
+    #[error("the printer confirmed the upload after {sent} of {total} file bytes, before the whole body was sent")]
+    EarlySuccess {
+        /// File bytes written when the answer came.
+        sent: u64,
+        /// File size.
+        total: u64,
+    },
     /// A non-2xx HTTP status.
     #[error("HTTP status {0}")]
     Status(u16),

@@ -78,6 +78,17 @@ impl HttpSession {
         self.out.pop_front()
     }
 
+    /// Whether an upload's body is being read.
+    pub fn uploading(&self) -> bool {
+        matches!(
+            self.state,
+            State::Body {
+                target: Target::Upload(_),
+                ..
+            }
+        )
+    }
+
     /// The connection should be closed once the output is flushed.
     pub fn wants_close(&self) -> bool {
         self.close && self.out.is_empty()
@@ -129,6 +140,11 @@ impl HttpSession {
         }
         let target = if req.path == "/uploadGcode" {
             match Upload::accept(p, &req) {
+                Ok(_) if self.faults.take_early_success() => {
+                    // A printer that claims the file before it has a byte of it.
+                    self.close = true;
+                    return self.respond(p, Some(envelope(0, "Success")));
+                }
                 Ok(up) => {
                     if req.expects_continue() && !self.faults.take_no_continue() {
                         self.out.push_back((wire::CONTINUE.to_vec(), None));
