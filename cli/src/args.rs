@@ -76,6 +76,16 @@ pub(crate) struct Global {
     /// attempt together) and of each reply.
     #[arg(long, global = true, default_value_t = 5.0, value_parser = parse_seconds)]
     pub(crate) timeout: f64,
+    /// Seconds an upload waits for the printer's final answer after the whole file was sent
+    /// (HTTP `/uploadGcode`, legacy `~M29`). The default suits large files over slow Wi-Fi,
+    /// where the last segments are still in flight and the printer stores the file first.
+    #[arg(long, global = true, default_value_t = 120.0, value_parser = parse_seconds)]
+    pub(crate) upload_timeout: f64,
+    /// Seconds a write may make no progress before the call fails (exit 9): the printer
+    /// stopped reading an upload or a command. Long enough for a busy printer's pauses on
+    /// Wi-Fi, short enough that a dead upload does not hang.
+    #[arg(long, global = true, default_value_t = 30.0, value_parser = parse_seconds)]
+    pub(crate) stall_timeout: f64,
     /// Machine-readable output (one JSON object per line).
     #[arg(long, global = true)]
     pub(crate) json: bool,

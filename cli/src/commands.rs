@@ -62,6 +62,13 @@ fn mapping(s: &str) -> Result<flashforge_proto::http::MaterialMapping> {
     })
 }
 
+/// The size of the file to upload; a usage error (exit 2) when it is not a regular file.
+fn upload_size(file: &std::path::Path) -> Result<u64> {
+    let meta = std::fs::metadata(file)
+        .map_err(|e| Failure::new(EXIT_OTHER, format!("{}: {e}", file.display())))?;
+    Ok(flashforge_proto::driver::check_regular_file(file, &meta)?)
+}
+
 fn confirm(question: &str) -> Result<bool> {
     // The question names the printer, whose name the printer chose.
     eprint!("{} [y/N] ", crate::term::clean(question));
@@ -105,6 +112,11 @@ pub(crate) async fn run(args: Args) -> Result {
         }
         Cmd::Watch { interval, count } => return watch::run(g, *interval, *count).await,
         _ => {}
+    }
+    if let Cmd::Upload { file, .. } = &args.command {
+        // Before the printer is looked up or logged into: a path that is not a regular file
+        // sends nothing (and a FIFO is never opened).
+        upload_size(file)?;
     }
     let s = select(g, g.printer.first().map(String::as_str)).await?;
     check_ranges(&args.command, &s)?;
@@ -198,9 +210,7 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
             for m in material_map {
                 job.mappings.push(mapping(m)?);
             }
-            let size = std::fs::metadata(file)
-                .map_err(|e| Failure::new(EXIT_OTHER, format!("{}: {e}", file.display())))?
-                .len();
+            let size = upload_size(file)?;
             let bar = output::progress_bar(size, g.quiet || g.json);
             let opts = UploadOptions::default().start(*print).job(job);
             p.upload_file(file, opts, |pr| bar.set_position(pr.sent))

@@ -34,7 +34,7 @@ exit_codes! {
     EXIT_BUSY = 6, "busy" => "printer busy (a job runs, or the last one was not cleared)",
     EXIT_UNSUPPORTED = 7, "unsupported" => "the model does not support the operation",
     EXIT_CONTROL = 8, "control_held" => "another client holds control of the printer",
-    EXIT_TIMEOUT = 9, "timeout" => "no answer before the deadline (`--timeout`)",
+    EXIT_TIMEOUT = 9, "timeout" => "no answer before the deadline (`--timeout`), or the printer stopped reading (`--stall-timeout`)",
     EXIT_PROTOCOL = 10, "protocol" => "the printer broke the protocol",
     EXIT_ABORTED = 11, "aborted" => "aborted at the confirmation prompt",
     /// `decode` of a capture that ends inside its reply, or a reply cut short on the wire.
@@ -141,6 +141,10 @@ impl From<ClientError> for Failure {
             ClientError::TimedOut | ClientError::Disconnected => (
                 EXIT_TIMEOUT,
                 "the printer stopped answering; try again or raise --timeout",
+            ),
+            ClientError::Stalled => (
+                EXIT_TIMEOUT,
+                "the printer stopped reading what was sent (weak Wi-Fi, a full or busy printer); try again or raise --stall-timeout",
             ),
             ClientError::Incomplete { .. } => (
                 EXIT_INCOMPLETE,

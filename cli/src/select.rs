@@ -39,6 +39,8 @@ pub(crate) fn options(global: &Global) -> ClientOptions {
         .reply_timeout(t)
         .connect_timeout(t)
         .call_wait_limit(t)
+        .upload_timeout(Duration::from_secs_f64(global.upload_timeout))
+        .stall_timeout(Duration::from_secs_f64(global.stall_timeout))
 }
 
 /// Where and how to connect, from flags, environment, config and discovery.

@@ -1184,7 +1184,13 @@ fn seconds_options_are_finite_positive_and_at_most_a_day() {
         ] {
             let o = ff(&args);
             assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
-            assert!(o.stderr.contains("at most 86400"), "{args:?}: {}", o.stderr);
+            // A discovery searches at most an hour; every other option takes up to a day.
+            let range = if args.contains(&"discover") {
+                "between 0.1 and 3600"
+            } else {
+                "at most 86400"
+            };
+            assert!(o.stderr.contains(range), "{args:?}: {}", o.stderr);
             assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
         }
     }
@@ -1608,4 +1614,70 @@ fn printer_supplied_text_cannot_drive_the_terminal() {
         let o = ff(&["discover", "--target", &udp, "--seconds", "2", "--json"]);
         assert_eq!(o.json()["name"], C1, "{model}");
     }
+}
+
+/// Issue 14 points 1 and 3 at the command line: the upload deadlines are options shown in
+/// `--help` and validated; a directory or FIFO is a usage error before the printer is even
+/// logged into; a printer that stops reading the upload ends it with exit 9 within the stall
+/// timeout (plus slack for a loaded machine), the local file untouched.
+#[test]
+fn upload_deadlines_and_what_can_be_uploaded() {
+    let o = ff(&["--help"]);
+    ok(&o, "help");
+    for opt in ["--upload-timeout", "--stall-timeout"] {
+        assert!(o.stdout.contains(opt), "{opt} in --help");
+    }
+    for bad in ["0", "-1", "NaN", "inf", "1e300", "x"] {
+        for opt in ["--upload-timeout", "--stall-timeout"] {
+            let o = ff(&[opt, bad, "status"]);
+            assert_eq!(o.code, 2, "{opt} {bad}: {}", o.stderr);
+        }
+    }
+
+    let server = sim(Model::Adventurer5M);
+    let h = server.printer();
+    let dir = tempdir();
+    let folder = dir.join("folder.gcode");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut paths = vec![folder];
+    let fifo = dir.join("pipe.gcode");
+    if Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        paths.push(fifo);
+    } else {
+        eprintln!("mkfifo unavailable: the FIFO case is skipped");
+    }
+    for path in &paths {
+        let t0 = std::time::Instant::now();
+        let o = on(h, true, &["upload", path.to_str().unwrap()]);
+        assert_eq!(o.code, 2, "{}: {}", path.display(), o.stderr);
+        assert!(o.stderr.contains("not a regular file"), "{}", o.stderr);
+        assert!(t0.elapsed() < Duration::from_secs(20));
+    }
+    assert_eq!(h.lock().journal.len(), 0, "nothing reached the printer");
+
+    // 32 MiB: more than every socket buffer between the CLI and the simulator.
+    let big = dir.join("big.gcode");
+    std::fs::write(&big, vec![b'G'; 32 << 20]).unwrap();
+    let before = std::fs::metadata(&big).unwrap();
+    h.faults.push_http(HttpFault::StallUpload(1 << 20));
+    let t0 = std::time::Instant::now();
+    let o = on(
+        h,
+        true,
+        &["--stall-timeout", "1", "upload", big.to_str().unwrap()],
+    );
+    let took = t0.elapsed();
+    eprintln!("CLI stalled upload: exit {} after {took:?}", o.code);
+    assert_eq!(o.code, 9, "{}", o.stderr);
+    assert!(o.stderr.contains("stopped reading"), "{}", o.stderr);
+    assert!(took < Duration::from_secs(1 + 15), "{took:?}");
+    let after = std::fs::metadata(&big).unwrap();
+    assert_eq!(after.len(), before.len());
+    assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+    h.faults.clear();
+    let _ = std::fs::remove_dir_all(&dir);
 }
