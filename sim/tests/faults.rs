@@ -175,3 +175,107 @@ fn http_faults_become_errors_and_the_next_request_works() {
     assert_eq!(h.lock().files["quiet.gcode"].size, 4);
     p.close();
 }
+
+/// Writes up to `len` bytes of `G` until the peer stops taking them for `window`; returns the
+/// bytes written.
+fn write_until_blocked(s: &mut TcpStream, len: usize, window: Duration) -> usize {
+    s.set_write_timeout(Some(window)).unwrap();
+    let chunk = vec![b'G'; 64 * 1024];
+    let mut sent = 0;
+    while sent < len {
+        match s.write(&chunk[..chunk.len().min(len - sent)]) {
+            Ok(n) => sent += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    sent
+}
+
+/// Writes until the simulator holds its reads and the writes block (a slow simulator thread
+/// on a loaded machine only makes this take longer); returns the bytes written.
+fn write_until_held(h: &SimHandle, s: &mut TcpStream, len: usize) -> usize {
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut sent = 0;
+    loop {
+        sent += write_until_blocked(s, len - sent, Duration::from_millis(500));
+        if h.faults.holding() || sent == len || Instant::now() > end {
+            assert!(h.faults.holding(), "the simulator holds its reads");
+            return sent;
+        }
+    }
+}
+
+/// `StallUpload(n)` stops reading a legacy upload after `n` file bytes (the socket stays
+/// open, so the sender's writes block once the buffers are full) and reads on after
+/// `Faults::clear`: the file then completes.
+#[test]
+fn a_stalled_legacy_upload_holds_its_reads_until_cleared() {
+    let server = SimServer::single(PrinterSpec::new(Model::Adventurer4)).unwrap();
+    let h = server.printer();
+    let mut s = logged_in(&server);
+    let size = 32usize << 20;
+    h.faults.push_tcp(TcpFault::StallUpload(1 << 20));
+    s.write_all(format!("~M28 {size} 0:/user/raw.gcode\n").as_bytes())
+        .unwrap();
+    let (reply, _) = read_for(&mut s, Duration::from_millis(300));
+    assert!(String::from_utf8_lossy(&reply).contains("ok"), "{reply:?}");
+    let sent = write_until_held(h, &mut s, size);
+    assert!(sent >= 1 << 20 && sent < size, "blocked after {sent} bytes");
+    h.faults.clear();
+    let rest = write_until_blocked(&mut s, size - sent, Duration::from_secs(20));
+    assert_eq!(sent + rest, size, "reads on after clear");
+    s.set_write_timeout(None).unwrap();
+    s.write_all(b"~M29\n").unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !h.lock().files.contains_key("raw.gcode") && Instant::now() < end {
+        let _ = read_for(&mut s, Duration::from_millis(50));
+    }
+    assert_eq!(h.lock().files["raw.gcode"].size, size as u64);
+}
+
+/// `StallUpload(n)` on HTTP stops reading the multipart body; `EarlySuccess` answers the
+/// upload head with `{"code":0}` before any body byte.
+#[test]
+fn http_upload_stall_and_early_success_on_the_wire() {
+    let server = SimServer::single(PrinterSpec::new(Model::Adventurer5M)).unwrap();
+    let h = server.printer();
+    let head = |len: usize| {
+        format!(
+            "POST /uploadGcode HTTP/1.1\r\nHost: x\r\nserialNumber: {}\r\ncheckCode: {}\r\n\
+             fileSize: {len}\r\nprintNow: false\r\nlevelingBeforePrint: false\r\n\
+             Content-Type: multipart/form-data; boundary=B\r\nContent-Length: {}\r\n\r\n\
+             --B\r\nContent-Disposition: form-data; name=\"gcodeFile\"; filename=\"w.gcode\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n",
+            h.serial(),
+            h.check_code(),
+            len + 200
+        )
+    };
+
+    h.faults.push_http(HttpFault::EarlySuccess);
+    let mut s = TcpStream::connect(h.http.unwrap()).unwrap();
+    s.write_all(head(1000).as_bytes()).unwrap();
+    let (reply, closed) = read_for(&mut s, Duration::from_secs(2));
+    let text = String::from_utf8_lossy(&reply);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.contains("\"code\":0"),
+        "{text}"
+    );
+    assert!(closed, "closed after the early answer");
+
+    let size = 32usize << 20;
+    h.faults.push_http(HttpFault::StallUpload(1 << 20));
+    let mut s = TcpStream::connect(h.http.unwrap()).unwrap();
+    s.write_all(head(size).as_bytes()).unwrap();
+    let sent = write_until_held(h, &mut s, size);
+    assert!(sent >= 1 << 20 && sent < size, "blocked after {sent} bytes");
+    h.faults.clear();
+}
