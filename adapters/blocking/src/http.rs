@@ -31,6 +31,8 @@ impl Lane {
 struct Link {
     conn: HttpConnection,
     sock: Option<TcpStream>,
+    /// Bound of every write without progress ([`HttpConfig::upload_stall_timeout`]).
+    stall: Duration,
 }
 
 struct BodySource<'a> {
@@ -85,6 +87,7 @@ impl Http<'_> {
         Link {
             conn: HttpConnection::new(self.config),
             sock: None,
+            stall: self.config.upload_stall_timeout,
         }
     }
 
@@ -149,7 +152,7 @@ impl Http<'_> {
         let _ = sock.set_nodelay(true);
         // Every write is bounded: a printer that stops reading (a stalled upload body) makes
         // the write fail after the stall timeout without progress instead of blocking forever.
-        sock.set_write_timeout(Some(nonzero(self.config.upload_stall_timeout)))
+        sock.set_write_timeout(Some(write_slice(self.config.upload_stall_timeout)))
             .map_err(ClientError::io)?;
         self.event(ConnectionEvent::HttpConnected);
         Ok(sock)
@@ -169,8 +172,43 @@ impl Http<'_> {
 }
 
 fn write(link: &mut Link, bytes: &[u8]) -> Result<()> {
+    let stall = link.stall;
     let sock = link.sock.as_mut().ok_or(ClientError::Closed)?;
-    sock.write_all(bytes).map_err(write_error)
+    write_bounded(sock, bytes, stall).map_err(write_error)
+}
+
+/// The socket's write timeout for a stall timeout of `stall`: a quarter of it, so that a
+/// write that blocks after some progress (the kernel then returns the partial count only when
+/// the timeout ends) is noticed within `stall` plus a quarter.
+pub(crate) fn write_slice(stall: Duration) -> Duration {
+    nonzero(stall / 4)
+}
+
+/// Write all of `buf` on a socket whose write timeout is [`write_slice`]`(stall)`; fails with
+/// `TimedOut` once no byte was taken for `stall`.
+pub(crate) fn write_bounded(
+    sock: &mut TcpStream,
+    mut buf: &[u8],
+    stall: Duration,
+) -> std::io::Result<()> {
+    let mut progress = Instant::now();
+    while !buf.is_empty() {
+        match sock.write(buf) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                buf = &buf[n..];
+                progress = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if progress.elapsed() >= stall {
+                    return Err(ErrorKind::TimedOut.into());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A write's error: the socket's write timeout (no progress for the stall timeout) is

@@ -1,6 +1,6 @@
 //! The core's [`TcpCalls`] bound to a `std::net::TcpStream`: sockets and read timeouts only.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,7 @@ impl TcpLink {
         connect_timeout: Duration,
         callback: Option<Callback>,
     ) -> Self {
-        let write_timeout = crate::http::nonzero(config.upload_stall_timeout);
+        let write_timeout = config.upload_stall_timeout;
         Self {
             write_timeout,
             stalled: false,
@@ -155,7 +155,7 @@ impl TcpLink {
             match event {
                 TcpEvent::Write(bytes) => {
                     let r = match self.sock.as_mut() {
-                        Some(s) => s.write_all(&bytes),
+                        Some(s) => crate::http::write_bounded(s, &bytes, self.write_timeout),
                         None => Err(ErrorKind::NotConnected.into()),
                     };
                     if let Err(e) = r {
@@ -173,7 +173,9 @@ impl TcpLink {
                     match TcpStream::connect_timeout(&self.addr, self.connect_timeout) {
                         Ok(sock) => {
                             let _ = sock.set_nodelay(true);
-                            let _ = sock.set_write_timeout(Some(self.write_timeout));
+                            let _ = sock.set_write_timeout(Some(crate::http::write_slice(
+                                self.write_timeout,
+                            )));
                             self.read_timeout = None;
                             self.last_io = Instant::now();
                             self.sock = Some(sock);
