@@ -192,3 +192,62 @@ fn special_kind(t: &std::fs::FileType) -> &'static str {
 fn special_kind(_: &std::fs::FileType) -> &'static str {
     "special file"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::UsageError;
+
+    #[test]
+    fn only_regular_files_have_an_upload_size() {
+        let dir = std::env::temp_dir().join(format!("ff-regular-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("a.gcode");
+        std::fs::write(&file, b"G28\n").unwrap();
+        assert_eq!(regular_file_size(&file), Ok(4));
+        match regular_file_size(&dir) {
+            Err(ClientError::Usage(UsageError::NotRegularFile { kind, path })) => {
+                assert_eq!(kind, "directory");
+                assert_eq!(path, dir.display().to_string());
+            }
+            other => panic!("{other:?}"),
+        }
+        #[cfg(unix)]
+        {
+            let fifo = dir.join("p.gcode");
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .is_ok_and(|s| s.success());
+            if made {
+                // Never opened: this returns at once.
+                assert!(matches!(
+                    regular_file_size(&fifo),
+                    Err(ClientError::Usage(UsageError::NotRegularFile {
+                        kind: "FIFO",
+                        ..
+                    }))
+                ));
+            } else {
+                eprintln!("mkfifo unavailable: the FIFO case is skipped");
+            }
+            if std::path::Path::new("/dev/null").exists() {
+                assert!(matches!(
+                    regular_file_size(std::path::Path::new("/dev/null")),
+                    Err(ClientError::Usage(UsageError::NotRegularFile {
+                        kind: "device",
+                        ..
+                    }))
+                ));
+            }
+        }
+        assert!(matches!(
+            regular_file_size(&dir.join("missing")),
+            Err(ClientError::Io(_))
+        ));
+        let e = ClientError::Stalled;
+        assert_eq!(e.io_kind(), std::io::ErrorKind::TimedOut);
+        assert!(e.is_connection_error());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
