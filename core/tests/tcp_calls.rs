@@ -327,6 +327,30 @@ fn a_denied_login_fails_the_call_with_control_held() {
 }
 
 #[test]
+fn a_call_written_late_in_its_window_still_ends_at_its_one_deadline() {
+    // Issue 14 point 2: the login is answered at 1.5 s of a 2 s call, ~M105 goes out and is
+    // never answered: the call ends at 2 s, not 2 s + the 5 s reply deadline.
+    let mut printer = Printer::new(Dialect::Modern);
+    printer.responsive = false;
+    let mut config = Config::default();
+    config.call_wait_limit = Some(Duration::from_secs(2));
+    let mut pair = Pair::new(config, printer);
+    let id = pair.calls.submit(Command::Temperatures, pair.now).unwrap();
+    pair.drive();
+    pair.now = pair.t0 + Duration::from_millis(1500);
+    pair.calls.handle_timeout(pair.now);
+    pair.calls.handle_bytes(
+        b"CMD M601 Received.\r\nControl Success V2.1.\r\nok\r\n",
+        pair.now,
+    );
+    pair.drive();
+    assert_eq!(pair.sent_lines(), ["~M601 S1", "~M105"]);
+    let (at, outcome) = pair.wait(id);
+    assert_eq!(at, 2_000);
+    assert_eq!(outcome.unwrap_err(), ClientError::TimedOut);
+}
+
+#[test]
 fn a_denial_is_control_held_even_when_the_wait_limit_ends_the_retries() {
     // A wait limit shorter than the four attempts' back-off (3 s): the call still says why.
     let mut printer = Printer::new(Dialect::Modern);

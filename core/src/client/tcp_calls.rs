@@ -114,8 +114,18 @@ impl TcpCalls {
     ) -> Result<crate::CommandId, ClientError> {
         // One call at a time: anything left over belongs to a call whose caller went away.
         self.forget_calls();
+        // One deadline for the whole call, queueing, login and reply together: the wait
+        // limit, or for a command with a longer deadline than a reply's (homing, the file
+        // list) that deadline, so a long command is never cut short by it.
+        let config = self.session.config();
+        let own = command.profile(config).timeout;
+        let limit = if own > config.reply_timeout {
+            self.wait_limit.max(own)
+        } else {
+            self.wait_limit
+        };
         let id = self.session.submit(command, now)?;
-        self.call_deadline = Some((id, now + self.wait_limit));
+        self.call_deadline = Some((id, now + limit));
         Ok(id)
     }
 
@@ -272,10 +282,11 @@ impl TcpCalls {
     /// (so it is not sent after a later reconnect) and reports the printer unreachable; a
     /// session that gave up reports why (`ControlHeld` for a denied login).
     ///
-    /// A call that is still queued (never written) at its wait limit is withdrawn and fails
-    /// with [`ClientError::TimedOut`] ([`ClientError::ControlHeld`] when the printer denied
-    /// the login and the session is trying again); a call in flight ends by the session's
-    /// reply deadline.
+    /// A call has one deadline: the wait limit from its submission (for a command with a
+    /// longer deadline than a reply's, such as homing, that deadline where it is longer). A call still queued (never written) then is withdrawn
+    /// and fails with [`ClientError::TimedOut`] ([`ClientError::ControlHeld`] when the
+    /// printer denied the login and the session is trying again); a call in flight then fails
+    /// with [`ClientError::TimedOut`] too, whatever remains of its reply deadline.
     pub fn outcome(
         &mut self,
         id: crate::CommandId,
@@ -318,7 +329,12 @@ impl TcpCalls {
             return self.connect_error.take().map(Err);
         }
         let expired = self.call_deadline.is_some_and(|(c, t)| c == id && now >= t);
-        if expired && self.session.cancel(id) {
+        if expired && !self.session.cancel(id) {
+            // Sent late in its window and still unanswered at the call's deadline: the call
+            // ends here; the reply, should it still come, is dropped with the next call.
+            return Some(Err(ClientError::TimedOut));
+        }
+        if expired {
             // Logging in again after a denial (a timed-out login reconnects and starts over
             // at attempt 0): the printer answered, and another client holds its control.
             let denied = matches!(
