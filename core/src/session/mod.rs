@@ -658,7 +658,12 @@ impl Session {
                 );
             let closing = matches!(self.phase, Phase::Closing { .. });
             match (fl.origin, fl.retry) {
-                (Origin::User(id), Some(command)) if dropped && !closing => {
+                // Only where the queue has room: its bound holds for retries too.
+                (Origin::User(id), Some(command))
+                    if dropped
+                        && !closing
+                        && self.queue.len() < self.config.max_pending_commands =>
+                {
                     self.stats.queries_retried += 1;
                     self.queue.push_front((Origin::Retry(id), command));
                 }
