@@ -409,7 +409,7 @@ fn parse_search_seconds(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+        .map_err(|_| format!("`{s}` is not a number: seconds must be between 0.1 and 3600"))?;
     if v.is_finite() && (0.1..=3600.0).contains(&v) {
         Ok(v)
     } else {
