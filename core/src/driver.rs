@@ -45,7 +45,7 @@ pub use crate::client::step::{Step, StepOutput};
 pub use crate::client::target::{check_credentials, dialect_of, Target};
 pub use crate::client::tcp_calls::{TcpCalls, TcpEvent};
 pub use crate::client::upload::{
-    check_regular_file, finish_upload, random_seed, regular_file_size, upload_route, UploadRoute,
+    check_regular_file, finish_upload, random_seed, upload_route, UploadRoute,
 };
 pub use crate::http::connection::{HttpConnection, HttpEvent, Lanes};
 pub use crate::http::request::Lane;

@@ -354,7 +354,7 @@ impl<R: Runtime> Printer<R> {
         let io = Error::io;
         // Only a regular file, checked from its metadata before it is opened (a FIFO's open
         // blocks) and before anything is sent.
-        driver::regular_file_size(path)?;
+        driver::check_regular_file(path, &std::fs::metadata(path).map_err(io)?)?;
         let (file, size) = R::open(path).await.map_err(io)?;
         let name = path
             .file_name()

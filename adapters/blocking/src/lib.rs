@@ -289,7 +289,7 @@ impl Printer {
         let io = Error::io;
         // Only a regular file, checked before it is opened (a FIFO's open blocks) and before
         // anything is sent; then again on what was opened.
-        driver::regular_file_size(path)?;
+        driver::check_regular_file(path, &std::fs::metadata(path).map_err(io)?)?;
         let file = File::open(path).map_err(io)?;
         let size = driver::check_regular_file(path, &file.metadata().map_err(io)?)?;
         let name = path

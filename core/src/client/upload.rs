@@ -142,18 +142,12 @@ pub fn finish_upload(body: Body) -> Result<(), ClientError> {
     check_body(body).map(drop)
 }
 
-/// The size of the file at `path` if it is a regular file (symbolic links followed), from its
-/// metadata only: a directory, FIFO, device or socket is
-/// [`UsageError::NotRegularFile`](crate::UsageError::NotRegularFile), checked before the file
-/// is opened (opening a FIFO blocks until a writer appears) and before anything is sent. An
-/// adapter's `upload_file` calls it first, and again on the opened file's metadata (the path
-/// may have been replaced in between).
-pub fn regular_file_size(path: &std::path::Path) -> Result<u64, ClientError> {
-    let meta = std::fs::metadata(path).map_err(ClientError::io)?;
-    check_regular_file(path, &meta)
-}
-
-/// [`regular_file_size`] of metadata already read (of the opened file, say).
+/// The size of the file whose metadata (`std::fs::metadata`, symbolic links followed) is
+/// `meta`, if it is a regular file: a directory, FIFO, device or socket is
+/// [`UsageError::NotRegularFile`](crate::UsageError::NotRegularFile). An adapter's
+/// `upload_file` reads the metadata before opening the file (opening a FIFO blocks until a
+/// writer appears) and before anything is sent, and where it can again on the opened file
+/// (the path may have been replaced in between). The core reads no file itself.
 pub fn check_regular_file(
     path: &std::path::Path,
     meta: &std::fs::Metadata,
@@ -196,6 +190,12 @@ fn special_kind(_: &std::fs::FileType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The adapters' two steps: the metadata, then the check.
+    fn regular_file_size(path: &std::path::Path) -> Result<u64, ClientError> {
+        let meta = std::fs::metadata(path).map_err(ClientError::io)?;
+        check_regular_file(path, &meta)
+    }
     use crate::UsageError;
 
     #[test]
