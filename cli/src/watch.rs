@@ -38,9 +38,8 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 
 /// One printer's latest row and how many polls have ended since the watch began.
 struct Row {
-    latest: std::result::Result<Status, String>,
-    /// Why the latest poll failed, with its exit code (`None` after a good poll).
-    failure: Option<(u8, String)>,
+    /// The status, or why the latest poll failed with its exit code.
+    latest: std::result::Result<Status, (u8, String)>,
     polls: u64,
 }
 
@@ -89,16 +88,7 @@ async fn poll_printer(
             Err(e) => Err(e),
         };
         let mut r = row.borrow_mut();
-        match latest {
-            Ok(st) => {
-                r.latest = Ok(st);
-                r.failure = None;
-            }
-            Err(f) => {
-                r.latest = Err(f.message());
-                r.failure = Some((f.code(), f.message()));
-            }
-        }
+        r.latest = latest.map_err(|f| (f.code(), f.message()));
         r.polls += 1;
     }
 }
@@ -126,7 +116,10 @@ async fn render(
         let frame: Vec<_> = labels
             .iter()
             .zip(rows)
-            .map(|(label, r)| (label.clone(), r.borrow().latest.clone()))
+            .map(|(label, r)| {
+                let row = r.borrow().latest.clone().map_err(|(_, message)| message);
+                (label.clone(), row)
+            })
             .collect();
         output::watch_frame(&frame, g.json, tty);
         n += 1;
@@ -134,7 +127,7 @@ async fn render(
             let failures: Vec<_> = labels
                 .iter()
                 .zip(rows)
-                .filter_map(|(l, r)| r.borrow().failure.clone().map(|f| (l.clone(), f)))
+                .filter_map(|(l, r)| r.borrow().latest.clone().err().map(|f| (l.clone(), f)))
                 .collect();
             return (failures.len() == labels.len()).then_some(failures);
         }
@@ -159,8 +152,7 @@ pub(crate) async fn run(g: &Global, interval: f64, count: Option<u64>) -> Result
         .iter()
         .map(|_| {
             RefCell::new(Row {
-                latest: Err("no answer yet".to_owned()),
-                failure: Some((EXIT_UNREACHABLE, "no answer yet".to_owned())),
+                latest: Err((EXIT_UNREACHABLE, "no answer yet".to_owned())),
                 polls: 0,
             })
         })
