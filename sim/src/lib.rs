@@ -64,8 +64,9 @@ pub use http::{
 };
 pub use png::solid as solid_png;
 pub use printer::{
-    A3Shape, FileSink, Heater, Job, PrinterSpec, SimPrinter, Slot, StartError, Station, Status,
-    StoredFile, AMBIENT, RECENT_FILES,
+    A3Shape, FileSink, Heater, Job, Placement, PrinterSpec, SimPrinter, Slot, StartError, Station,
+    Status, StoredFile, AMBIENT, RECENT_FILES, STANDARD_CAMERA_PORT, STANDARD_HTTP_PORT,
+    STANDARD_TCP_PORT,
 };
 pub use server::{discovery_reply, lock, ServerConfig, SimHandle, SimServer};
 pub use tcp::{TcpSession, MAX_LINE};

@@ -56,6 +56,51 @@ pub struct PrinterSpec {
     /// How an Adventurer 3 frames its TCP replies (ignored by the other models): Shape B, as
     /// the emulator's A3 captures show, unless set otherwise.
     pub a3_shape: A3Shape,
+    /// Where the printer listens: its own address with the standard ports, or the server's
+    /// address with ports from [`crate::ServerConfig`].
+    pub net: Placement,
+    /// Discovery replies advertise LAN-only mode (byte `0x90` = 1), as the simulated printer
+    /// behaves: HTTP with the check code, no cloud.
+    pub lan_only: bool,
+}
+
+/// The TCP command port of a FlashForge printer.
+pub const STANDARD_TCP_PORT: u16 = 8899;
+/// The HTTP API port of the 5M family, AD5X and Creator 5 series.
+pub const STANDARD_HTTP_PORT: u16 = 8898;
+/// The camera port (`http://IP:8080/?action=stream`).
+pub const STANDARD_CAMERA_PORT: u16 = 8080;
+
+/// Where one printer listens.
+///
+/// With `bind` set, each port left `None` is the printer's standard one (TCP 8899, HTTP 8898,
+/// the model's discovery ports, camera 8080), so a client with no port settings (Home
+/// Assistant, the Python client) finds it as it would a real printer. With `bind` unset the
+/// printer shares the server's address ([`crate::ServerConfig::ip`]) and takes the server's
+/// ports (0: any free port), as tests on one address need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Placement {
+    /// The printer's own address (a loopback address such as `127.0.0.2`).
+    pub bind: Option<std::net::IpAddr>,
+    /// TCP command port (ignored by the Creator 5 series, which has no TCP server).
+    pub tcp_port: Option<u16>,
+    /// HTTP API port (ignored by the Adventurer 3/4).
+    pub http_port: Option<u16>,
+    /// UDP ports answering unicast discovery probes (default: the model's discovery ports).
+    pub discovery_ports: Option<Vec<u16>>,
+    /// MJPEG camera port (models with a camera).
+    pub camera_port: Option<u16>,
+}
+
+impl Placement {
+    /// On its own address with the standard ports.
+    pub fn at(ip: std::net::IpAddr) -> Self {
+        Self {
+            bind: Some(ip),
+            ..Self::default()
+        }
+    }
 }
 
 /// The reply shape of a simulated Adventurer 3 on TCP (`protocol/tcp.md` §3.1, §5).
@@ -119,6 +164,8 @@ impl PrinterSpec {
             emulator_login: false,
             content_type_typo: true,
             a3_shape: A3Shape::default(),
+            net: Placement::default(),
+            lan_only: true,
         }
     }
 

@@ -207,6 +207,24 @@ impl SimServer {
         &self.printers[0]
     }
 
+    /// The flag every thread of this server watches (set on shutdown).
+    #[allow(dead_code)] // used by the control API (next commit)
+    pub(crate) fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// The server's thread list (threads added here are joined on shutdown).
+    #[allow(dead_code)]
+    pub(crate) fn threads(&self) -> Threads {
+        self.threads.clone()
+    }
+
+    /// A listener to wake (connect to) on shutdown, so its accept loop sees the stop flag.
+    #[allow(dead_code)]
+    pub(crate) fn add_wake(&mut self, addr: SocketAddr) {
+        self.wake.push(addr);
+    }
+
     /// Stops every thread and closes every socket; returns when all threads have ended.
     pub fn shutdown(mut self) {
         self.stop_all();
