@@ -157,6 +157,14 @@ pub struct ModelSpec {
     pub discovery: DiscoveryLayout,
     /// Product ids in discovery replies and `/detail.pid` (the first is the default).
     pub product_ids: &'static [u16],
+    /// The UDP ports it answers discovery probes on, unicast or broadcast (discovery.md §2:
+    /// the emulator's legacy mode binds 8899, its modern mode 48899 and 19000; the Adventurer 4
+    /// answers on all three).
+    pub discovery_ports: &'static [u16],
+    /// The ports of [`discovery_ports`](Self::discovery_ports) where it is a member of the
+    /// multicast group `225.0.0.9` (8899 for the Adventurer 3, 19000 for the modern family
+    /// and the Adventurer 4).
+    pub multicast_ports: &'static [u16],
     /// How it names itself in `~M115`, `/detail.model` and legacy discovery replies.
     pub names: NamePattern,
     /// What it can do (models.md §6), before `/product` or `/detail` refine it.
@@ -358,6 +366,8 @@ pub const MODELS: &[ModelSpec] = &[
         aliases: &["a3", "adventurer3", "adventureriii", "ad3"],
         discovery: DiscoveryLayout::Legacy,
         product_ids: &[0x08],
+        discovery_ports: &[8899],
+        multicast_ports: &[8899],
         names: NamePattern {
             any: &["ADVENTURER III", "ADVENTURER 3", "ADVENTURER3", "AD3"],
             pro: None,
@@ -378,6 +388,8 @@ pub const MODELS: &[ModelSpec] = &[
         discovery: DiscoveryLayout::Legacy,
         // Pro, Lite.
         product_ids: &[0x1E, 0x16],
+        discovery_ports: &[8899, 19000, 48899],
+        multicast_ports: &[8899, 19000],
         names: NamePattern {
             any: &["ADVENTURER 4", "ADVENTURER4", "AD4"],
             pro: None,
@@ -398,6 +410,8 @@ pub const MODELS: &[ModelSpec] = &[
         aliases: &["5m", "adventurer5m", "ad5m", "a5m"],
         discovery: DiscoveryLayout::Modern,
         product_ids: &[35],
+        discovery_ports: &[48899, 19000],
+        multicast_ports: &[19000],
         names: NamePattern {
             any: &["5M"],
             pro: Some(false),
@@ -417,6 +431,8 @@ pub const MODELS: &[ModelSpec] = &[
         aliases: &["5mpro", "adventurer5mpro", "ad5mpro", "a5mpro"],
         discovery: DiscoveryLayout::Modern,
         product_ids: &[36],
+        discovery_ports: &[48899, 19000],
+        multicast_ports: &[19000],
         names: NamePattern {
             any: &["5M"],
             pro: Some(true),
@@ -443,6 +459,8 @@ pub const MODELS: &[ModelSpec] = &[
         aliases: &["ad5x", "adventurer5x", "a5x"],
         discovery: DiscoveryLayout::Modern,
         product_ids: &[38],
+        discovery_ports: &[48899, 19000],
+        multicast_ports: &[19000],
         names: NamePattern {
             any: &["AD5X"],
             pro: None,
@@ -470,6 +488,8 @@ pub const MODELS: &[ModelSpec] = &[
         aliases: &["c5", "creator5"],
         discovery: DiscoveryLayout::Modern,
         product_ids: &[40],
+        discovery_ports: &[48899, 19000],
+        multicast_ports: &[19000],
         names: NamePattern {
             any: &["CREATOR 5", "CREATOR5"],
             pro: Some(false),
@@ -489,6 +509,8 @@ pub const MODELS: &[ModelSpec] = &[
         aliases: &["c5pro", "creator5pro"],
         discovery: DiscoveryLayout::Modern,
         product_ids: &[41],
+        discovery_ports: &[48899, 19000],
+        multicast_ports: &[19000],
         names: NamePattern {
             any: &["CREATOR 5", "CREATOR5"],
             pro: Some(true),
@@ -527,6 +549,8 @@ pub const UNKNOWN: ModelSpec = ModelSpec {
     aliases: &[],
     discovery: DiscoveryLayout::Modern,
     product_ids: &[],
+    discovery_ports: &[],
+    multicast_ports: &[],
     names: NamePattern {
         any: &[],
         pro: None,
@@ -869,6 +893,11 @@ mod tests {
         for s in MODELS {
             assert_eq!(s.model.spec(), s, "{}", s.name);
             assert_eq!(Model::from_alias(s.name), Some(s.model), "{}", s.name);
+            // It answers discovery somewhere, and only joins the group on a port it answers on.
+            assert!(!s.discovery_ports.is_empty(), "{}", s.name);
+            for p in s.multicast_ports {
+                assert!(s.discovery_ports.contains(p), "{}: {p}", s.name);
+            }
             assert_eq!(Model::from_alias(s.key), Some(s.model), "{}", s.key);
             assert_eq!(Model::from_machine_type(s.name), s.model, "{}", s.name);
             assert_eq!(

@@ -12,13 +12,12 @@ use flashforge_proto::discovery::DiscoveryReply;
 
 use crate::faults::{Faults, HttpFault, TcpFault};
 use crate::http::HttpSession;
+use crate::net;
 use crate::printer::{PrinterSpec, SimPrinter, Status};
 use crate::tcp::TcpSession;
 
 /// How often blocked threads look at the shutdown flag.
 const POLL: Duration = Duration::from_millis(50);
-/// Stack of acceptor and UDP threads.
-const SMALL_STACK: usize = 64 * 1024;
 /// Stack of connection threads.
 const CONN_STACK: usize = 256 * 1024;
 
@@ -35,6 +34,8 @@ pub struct ServerConfig {
     pub http_port: u16,
     /// UDP discovery port of the first printer (0 = any).
     pub udp_port: u16,
+    /// Camera port of the first printer with a camera (0 = any).
+    pub camera_port: u16,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +45,7 @@ impl Default for ServerConfig {
             tcp_port: 0,
             http_port: 0,
             udp_port: 0,
+            camera_port: 0,
         }
     }
 }
@@ -64,8 +66,12 @@ pub struct SimHandle {
     pub tcp: Option<SocketAddr>,
     /// HTTP API address (`None` for the Adventurer 3/4).
     pub http: Option<SocketAddr>,
-    /// UDP discovery address.
+    /// UDP discovery address (the first of [`discovery`](Self::discovery)).
     pub udp: SocketAddr,
+    /// Every UDP port answering discovery probes, on the printer's address.
+    pub discovery: Vec<SocketAddr>,
+    /// MJPEG camera address (models with a camera).
+    pub camera: Option<SocketAddr>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -122,73 +128,68 @@ pub(crate) fn spawn(
     Ok(())
 }
 
-fn port(base: u16, i: usize) -> u16 {
-    if base == 0 {
-        0
-    } else {
-        base.wrapping_add(i as u16)
-    }
-}
-
 impl SimServer {
-    /// Starts one printer per spec on loopback (ports from `config`).
+    /// Starts one printer per spec: each on its own address with the standard ports where
+    /// its [`Placement`](crate::Placement) says so, else on `config`'s address and ports.
+    ///
+    /// A large farm needs about four descriptors per printer: the soft `RLIMIT_NOFILE` is
+    /// raised to make room ([`raise_fd_limit`](crate::raise_fd_limit)). A socket that cannot be
+    /// bound fails the whole start with an error naming the printer and the address.
     pub fn start(specs: Vec<PrinterSpec>, config: &ServerConfig) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = Arc::new(Mutex::new(Vec::new()));
-        let mut printers = Vec::with_capacity(specs.len());
-        let mut wake = Vec::new();
         let now = Instant::now();
-        for (i, spec) in specs.into_iter().enumerate() {
-            let model = spec.model;
-            let tcp = if model.has_tcp() {
-                Some(TcpListener::bind((config.ip, port(config.tcp_port, i)))?)
-            } else {
-                None
-            };
-            let http = if model.is_http() {
-                Some(TcpListener::bind((config.ip, port(config.http_port, i)))?)
-            } else {
-                None
-            };
-            let udp = UdpSocket::bind((config.ip, port(config.udp_port, i)))?;
-            udp.set_read_timeout(Some(POLL * 4))?;
-            let mut spec = spec;
-            if spec.ip == "127.0.0.1" {
-                spec.ip = config.ip.to_string();
-            }
+        let plans: Vec<_> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| net::plan(s, config, i))
+            .collect();
+        let need = net::descriptors(&plans);
+        // Best effort: where it cannot be raised, binding says so with the numbers.
+        let _ = net::raise_fd_limit(need);
+        let mut bound = Vec::with_capacity(specs.len());
+        for (i, (mut spec, plan)) in specs.into_iter().zip(plans).enumerate() {
+            let b = net::bind(&spec, &plan, i, need)?;
+            let addr =
+                |l: &Option<TcpListener>| l.as_ref().map(TcpListener::local_addr).transpose();
+            let (tcp, http, camera) = (addr(&b.tcp)?, addr(&b.http)?, addr(&b.camera)?);
+            let discovery = b
+                .udp
+                .iter()
+                .map(UdpSocket::local_addr)
+                .collect::<io::Result<Vec<_>>>()?;
+            // The printer reports and links to where it really is.
+            spec.ip = plan.ip.to_string();
+            spec.net.tcp_port = tcp.map(|a| a.port());
+            spec.net.http_port = http.map(|a| a.port());
+            spec.net.camera_port = camera.map(|a| a.port());
+            spec.net.discovery_ports = Some(discovery.iter().map(SocketAddr::port).collect());
             let handle = SimHandle {
                 printer: Arc::new(Mutex::new(SimPrinter::new(spec, now))),
                 faults: Faults::default(),
-                tcp: tcp.as_ref().map(TcpListener::local_addr).transpose()?,
-                http: http.as_ref().map(TcpListener::local_addr).transpose()?,
-                udp: udp.local_addr()?,
+                tcp,
+                http,
+                udp: discovery
+                    .first()
+                    .copied()
+                    .unwrap_or(SocketAddr::new(plan.ip, 0)),
+                discovery,
+                camera,
                 conns: Arc::new(Mutex::new(Vec::new())),
             };
-            if let Some(l) = tcp {
-                wake.push(l.local_addr()?);
-                let (h, st, th) = (handle.clone(), stop.clone(), threads.clone());
-                spawn(&threads, format!("sim-tcp-{i}"), SMALL_STACK, move || {
-                    accept_loop(l, h, st, th, true)
-                })?;
-            }
-            if let Some(l) = http {
-                wake.push(l.local_addr()?);
-                let (h, st, th) = (handle.clone(), stop.clone(), threads.clone());
-                spawn(&threads, format!("sim-http-{i}"), SMALL_STACK, move || {
-                    accept_loop(l, h, st, th, false)
-                })?;
-            }
-            let (h, st) = (handle.clone(), stop.clone());
-            spawn(&threads, format!("sim-udp-{i}"), SMALL_STACK, move || {
-                udp_loop(&udp, &h, &st)
-            })?;
-            printers.push(handle);
+            bound.push((b, handle));
         }
+        let printers = bound.iter().map(|(_, h)| h.clone()).collect();
+        let accept: net::Accept = {
+            let (st, th) = (stop.clone(), threads.clone());
+            Arc::new(move |stream, h: &SimHandle, kind| on_accept(stream, h, kind, &st, &th))
+        };
+        net::serve(bound, stop.clone(), &threads, accept)?;
         Ok(Self {
             printers,
             stop,
             threads,
-            wake,
+            wake: Vec::new(),
         })
     }
 
@@ -266,34 +267,42 @@ impl Drop for SimServer {
 
 static CONN_IDS: AtomicU64 = AtomicU64::new(1);
 
-fn accept_loop(
-    listener: TcpListener,
-    handle: SimHandle,
-    stop: Arc<AtomicBool>,
-    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    tcp: bool,
+/// An accepted connection: remembered (so [`SimHandle::drop_connections`] can cut it) and
+/// served on its own thread.
+fn on_accept(
+    stream: TcpStream,
+    handle: &SimHandle,
+    kind: net::Kind,
+    stop: &Arc<AtomicBool>,
+    threads: &Threads,
 ) {
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        let _ = stream.set_nodelay(true);
-        if let Ok(clone) = stream.try_clone() {
-            let mut conns = lock(&handle.conns);
-            conns.retain(|c| c.peer_addr().is_ok());
-            conns.push(clone);
-        }
-        let (h, st) = (handle.clone(), stop.clone());
-        let name = if tcp { "sim-tcp-conn" } else { "sim-http-conn" };
-        let _ = spawn(&threads, name.to_owned(), CONN_STACK, move || {
-            let _ = if tcp {
-                serve_tcp(stream, &h, &st)
-            } else {
-                serve_http(stream, &h, &st)
-            };
-        });
+    if stop.load(Ordering::SeqCst) {
+        return;
     }
+    let _ = stream.set_nodelay(true);
+    if let Ok(clone) = stream.try_clone() {
+        let mut conns = lock(&handle.conns);
+        conns.retain(|c| c.peer_addr().is_ok());
+        conns.push(clone);
+    }
+    let (h, st) = (handle.clone(), stop.clone());
+    let name = match kind {
+        net::Kind::Tcp => "sim-tcp-conn",
+        net::Kind::Http => "sim-http-conn",
+        net::Kind::Camera => "sim-camera-conn",
+    };
+    let _ = spawn(threads, name.to_owned(), CONN_STACK, move || {
+        let _ = match kind {
+            net::Kind::Tcp => serve_tcp(stream, &h, &st),
+            net::Kind::Http => serve_http(stream, &h, &st),
+            net::Kind::Camera => serve_camera_stub(stream),
+        };
+    });
+}
+
+/// Until the camera lands: a camera connection is closed.
+fn serve_camera_stub(s: TcpStream) -> io::Result<()> {
+    s.shutdown(Shutdown::Both)
 }
 
 fn garbage(n: usize) -> Vec<u8> {
@@ -496,28 +505,6 @@ fn serve_http(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<
     result
 }
 
-fn udp_loop(sock: &UdpSocket, h: &SimHandle, stop: &AtomicBool) {
-    let mut buf = [0u8; 2048];
-    while !stop.load(Ordering::SeqCst) {
-        let Ok((_, from)) = sock.recv_from(&mut buf) else {
-            continue;
-        };
-        if h.faults.udp_dropped() {
-            continue;
-        }
-        let reply = {
-            let mut p = h.lock();
-            p.advance(Instant::now());
-            discovery_reply(
-                &p,
-                h.tcp.map_or(8899, |a| a.port()),
-                h.http.map(|a| a.port()),
-            )
-        };
-        let _ = sock.send_to(&reply.encode(), from);
-    }
-}
-
 /// The discovery reply of a printer in its model's layout, advertising the given ports.
 pub fn discovery_reply(
     p: &SimPrinter,
@@ -537,4 +524,5 @@ pub fn discovery_reply(
     reply
         .with_status(status)
         .with_ports(command_port, http_port.unwrap_or(8898))
+        .with_lan_mode(p.spec.lan_only)
 }

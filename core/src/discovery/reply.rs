@@ -426,6 +426,19 @@ impl DiscoveryReply {
         self
     }
 
+    #[cfg(feature = "printer")]
+    /// Sets the LAN-mode flag at `0x90` (builder style; modern replies only): `true` = LAN-only,
+    /// as a printer whose HTTP API takes the check code reports.
+    pub fn with_lan_mode(mut self, lan_only: bool) -> Self {
+        if self.format == ReplyFormat::Modern {
+            let flag = u8::from(lan_only);
+            self.lan_mode = Some(flag);
+            // 0x90 is the flag, 0x91 reserved (0): the raw big-endian u16 a parser reads back.
+            self.raw_u16_at_0x90 = Some(u16::from(flag) << 8);
+        }
+        self
+    }
+
     /// Sets the command and HTTP ports (builder style; the HTTP port only on modern replies).
     pub fn with_ports(mut self, command_port: u16, event_port: u16) -> Self {
         self.command_port = command_port;
