@@ -63,7 +63,7 @@ pub use faults::{Faults, HttpFault, TcpFault};
 pub use http::{
     check_mappings, render_detail, render_product, HttpSession, MAX_HEAD, MAX_JSON_BODY,
 };
-pub use net::raise_fd_limit;
+pub use net::{raise_fd_limit, Sockets};
 pub use png::solid as solid_png;
 pub use printer::{
     A3Shape, FileSink, Heater, Job, Placement, PrinterSpec, SimPrinter, Slot, StartError, Station,

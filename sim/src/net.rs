@@ -12,6 +12,18 @@
 //! answers from its own unicast socket for `P`. No socket is bound to the wildcard address, so
 //! a simulator on loopback is never reachable from the LAN, and the group is joined on the
 //! loopback interface only (no IGMP report leaves the host).
+//!
+//! # Shared sockets for a large farm
+//!
+//! Per-printer sockets cost about four descriptors a printer; where the process may not hold
+//! that many (10,000 printers under a hard `RLIMIT_NOFILE` of 20,000), printers on loopback
+//! addresses share one socket per port instead ([`Sockets::Shared`]): a wildcard socket bound
+//! to the loopback device (`SO_BINDTODEVICE lo`, so nothing from another interface reaches
+//! it). A connection goes to the printer whose address it was made to (`local_addr`); a
+//! datagram to the printer named by its destination (`IP_PKTINFO`), every printer on that
+//! port for a broadcast or multicast one, and the reply leaves from the printer's address.
+//! The shared sockets are exclusive: another simulator cannot use those ports at the same
+//! time.
 
 use std::collections::HashMap;
 use std::io;
@@ -25,6 +37,9 @@ use flashforge_proto::discovery::MULTICAST_GROUP;
 use flashforge_proto::Model;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::socket::{
+    self as nixsock, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn,
+};
 
 use crate::printer::{PrinterSpec, STANDARD_CAMERA_PORT, STANDARD_HTTP_PORT, STANDARD_TCP_PORT};
 use crate::server::{discovery_reply, lock, ServerConfig, SimHandle, Threads};
@@ -33,6 +48,20 @@ use crate::server::{discovery_reply, lock, ServerConfig, SimHandle, Threads};
 const POLL: Duration = Duration::from_millis(50);
 /// Descriptors kept free for connections, files and the rest of the process.
 const SPARE_FDS: u64 = 256;
+
+/// How a farm's printers hold their sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Sockets {
+    /// Shared where per-printer sockets would not fit in the process's descriptor limit.
+    #[default]
+    Auto,
+    /// Each printer its own sockets (several simulators can run side by side).
+    PerPrinter,
+    /// Printers on loopback addresses with fixed ports share one socket per port (see the
+    /// module docs); the others keep their own.
+    Shared,
+}
 
 /// What a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +82,8 @@ pub(crate) struct Bound {
     /// Receivers of broadcast and multicast probes this printer answers:
     /// (destination address, port).
     pub(crate) groups: Vec<SocketAddrV4>,
+    /// Served through the farm's shared sockets instead (the plan's addresses).
+    pub(crate) shared: Option<Plan>,
 }
 
 fn port(base: u16, i: usize) -> u16 {
@@ -161,13 +192,35 @@ fn context(e: io::Error, what: String, fd_need: u64) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}{hint}"))
 }
 
-/// Binds the sockets of one printer.
+/// Can this printer use the shared sockets? On a loopback address with fixed ports.
+pub(crate) fn shareable(plan: &Plan) -> bool {
+    plan.ip.is_loopback()
+        && plan.ip.is_ipv4()
+        && [plan.tcp, plan.http, plan.camera]
+            .iter()
+            .flatten()
+            .chain(&plan.discovery)
+            .all(|&p| p != 0)
+}
+
+/// Binds the sockets of one printer (none when it is served by the shared sockets).
 pub(crate) fn bind(
     spec: &PrinterSpec,
     plan: &Plan,
     index: usize,
     fd_need: u64,
+    shared: bool,
 ) -> io::Result<Bound> {
+    if shared {
+        return Ok(Bound {
+            tcp: None,
+            http: None,
+            camera: None,
+            udp: Vec::new(),
+            groups: Vec::new(),
+            shared: Some(plan.clone()),
+        });
+    }
     let who = format!("printer {index} ({} {:?})", spec.model.name(), spec.name);
     let tcp_listener = |port: u16, what: &str| -> io::Result<TcpListener> {
         let l = TcpListener::bind((plan.ip, port)).map_err(|e| {
@@ -214,6 +267,7 @@ pub(crate) fn bind(
         camera,
         udp,
         groups,
+        shared: None,
     })
 }
 
@@ -251,6 +305,57 @@ enum Entry {
         /// Printers answering probes that arrive here.
         printers: Vec<usize>,
     },
+    /// The farm's TCP socket for one port: connections go by their local address.
+    SharedListener {
+        sock: TcpListener,
+    },
+    /// The farm's UDP socket for one port: datagrams go by their destination.
+    SharedUdp {
+        sock: UdpSocket,
+        port: u16,
+    },
+}
+
+/// Who the shared sockets serve.
+#[derive(Default)]
+struct SharedMap {
+    /// (printer address, port) → printer and what it serves there.
+    tcp: HashMap<SocketAddr, (usize, Kind)>,
+    /// (printer address, discovery port) → printer.
+    udp: HashMap<SocketAddr, usize>,
+    /// Port → printers answering broadcasts there / multicasts there.
+    broadcast: HashMap<u16, Vec<usize>>,
+    multicast: HashMap<u16, Vec<usize>>,
+}
+
+/// A wildcard socket on the loopback device only, shared with nothing else.
+fn loopback_socket(ty: socket2::Type, port: u16) -> io::Result<socket2::Socket> {
+    use socket2::{Domain, Socket};
+    let s = Socket::new(Domain::IPV4, ty, None)?;
+    s.set_reuse_address(true)?;
+    s.bind_device(Some(b"lo"))?;
+    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn shared_tcp(port: u16) -> io::Result<TcpListener> {
+    let s = loopback_socket(socket2::Type::STREAM, port)
+        .map_err(|e| context(e, format!("the farm's shared TCP port {port}"), 0))?;
+    s.listen(1024)?;
+    Ok(s.into())
+}
+
+fn shared_udp(port: u16, multicast: bool) -> io::Result<UdpSocket> {
+    let s = loopback_socket(socket2::Type::DGRAM, port)
+        .map_err(|e| context(e, format!("the farm's shared discovery port {port}"), 0))?;
+    let s: UdpSocket = s.into();
+    nixsock::setsockopt(&s, nixsock::sockopt::Ipv4PacketInfo, &true).map_err(io::Error::from)?;
+    if multicast {
+        // Best effort, as for per-printer receivers: unicast and broadcast still work.
+        let _ = s.join_multicast_v4(&MULTICAST_GROUP, &Ipv4Addr::LOCALHOST);
+    }
+    Ok(s)
 }
 
 /// A printer as the poll thread sees it.
@@ -274,7 +379,34 @@ pub(crate) fn serve(
     let mut entries: Vec<Entry> = Vec::new();
     let mut served: Vec<Served> = Vec::with_capacity(bound.len());
     let mut groups: HashMap<SocketAddrV4, usize> = HashMap::new();
+    let mut map = SharedMap::default();
     for (i, (b, handle)) in bound.into_iter().enumerate() {
+        if let Some(plan) = &b.shared {
+            let model = handle.lock().spec.model.spec();
+            for (port, kind) in [
+                (plan.tcp, Kind::Tcp),
+                (plan.http, Kind::Http),
+                (plan.camera, Kind::Camera),
+            ] {
+                if let Some(port) = port {
+                    map.tcp.insert(SocketAddr::new(plan.ip, port), (i, kind));
+                }
+            }
+            for &port in &plan.discovery {
+                map.udp.insert(SocketAddr::new(plan.ip, port), i);
+                if model.discovery_ports.contains(&port) {
+                    map.broadcast.entry(port).or_default().push(i);
+                }
+                if model.multicast_ports.contains(&port) {
+                    map.multicast.entry(port).or_default().push(i);
+                }
+            }
+            served.push(Served {
+                handle,
+                udp: Vec::new(),
+            });
+            continue;
+        }
         let member_on = match handle.udp.ip() {
             IpAddr::V4(ip) if !ip.is_loopback() => ip,
             _ => Ipv4Addr::LOCALHOST,
@@ -320,8 +452,27 @@ pub(crate) fn serve(
         }
         served.push(Served { handle, udp });
     }
+    let mut ports: Vec<u16> = map.tcp.keys().map(SocketAddr::port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    for port in ports {
+        entries.push(Entry::SharedListener {
+            sock: shared_tcp(port)?,
+        });
+    }
+    let mut ports: Vec<u16> = map.udp.keys().map(SocketAddr::port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    for port in ports {
+        entries.push(Entry::SharedUdp {
+            sock: shared_udp(port, map.multicast.contains_key(&port))?,
+            port,
+        });
+    }
     for (t, e) in entries.iter().enumerate() {
         let fd = match e {
+            Entry::SharedListener { sock } => sock.as_raw_fd(),
+            Entry::SharedUdp { sock, .. } => sock.as_raw_fd(),
             Entry::Listener { sock, .. } => sock.as_raw_fd(),
             Entry::Group { sock, .. } => sock.as_raw_fd(),
             Entry::Unicast { printer, slot } => served[*printer].udp[*slot].1.as_raw_fd(),
@@ -330,11 +481,18 @@ pub(crate) fn serve(
             .register(&mut SourceFd(&fd), Token(t), Interest::READABLE)?;
     }
     crate::server::spawn(threads, "sim-poll".to_owned(), 256 * 1024, move || {
-        run(poll, &entries, &served, &stop, &accept);
+        run(poll, &entries, &served, &map, &stop, &accept);
     })
 }
 
-fn run(mut poll: Poll, entries: &[Entry], served: &[Served], stop: &AtomicBool, accept: &Accept) {
+fn run(
+    mut poll: Poll,
+    entries: &[Entry],
+    served: &[Served],
+    map: &SharedMap,
+    stop: &AtomicBool,
+    accept: &Accept,
+) {
     let mut events = Events::with_capacity(1024);
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::SeqCst) {
@@ -366,7 +524,45 @@ fn run(mut poll: Poll, entries: &[Entry], served: &[Served], stop: &AtomicBool, 
                     let p = &served[*printer];
                     let sock = &p.udp[*slot].1;
                     while let Ok((_, from)) = sock.recv_from(&mut buf) {
-                        answer(p, sock, from);
+                        answer(p, &Reply::Own(sock), from);
+                    }
+                }
+                Entry::SharedListener { sock } => loop {
+                    match sock.accept() {
+                        Ok((s, _)) => {
+                            // To an address without a printer: refused by closing.
+                            let to = s.local_addr().ok().and_then(|a| map.tcp.get(&a));
+                            if let Some(&(printer, kind)) = to {
+                                accept(s, &served[printer].handle, kind);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => break,
+                    }
+                },
+                Entry::SharedUdp { sock, port } => {
+                    while let Some((from, to)) = recv_with_destination(sock, &mut buf) {
+                        let Some(to) = to else { continue };
+                        let unicast = map.udp.get(&SocketAddr::new(to.into(), *port));
+                        let targets: &[usize] = match unicast {
+                            Some(i) => std::slice::from_ref(i),
+                            None if to == MULTICAST_GROUP => {
+                                map.multicast.get(port).map_or(&[], Vec::as_slice)
+                            }
+                            None if to == Ipv4Addr::BROADCAST
+                                || to == Ipv4Addr::new(127, 255, 255, 255) =>
+                            {
+                                map.broadcast.get(port).map_or(&[], Vec::as_slice)
+                            }
+                            None => &[],
+                        };
+                        for &i in targets {
+                            let p = &served[i];
+                            let IpAddr::V4(ip) = p.handle.udp.ip() else {
+                                continue;
+                            };
+                            answer(p, &Reply::Shared(sock, ip), SocketAddr::V4(from));
+                        }
                     }
                 }
                 Entry::Group {
@@ -386,7 +582,7 @@ fn run(mut poll: Poll, entries: &[Entry], served: &[Served], stop: &AtomicBool, 
                                 .or(p.udp.first())
                                 .map(|(_, s)| s);
                             if let Some(s) = own {
-                                answer(p, s, from);
+                                answer(p, &Reply::Own(s), from);
                             }
                         }
                     }
@@ -396,8 +592,41 @@ fn run(mut poll: Poll, entries: &[Entry], served: &[Served], stop: &AtomicBool, 
     }
 }
 
+/// One datagram of a shared socket: its source and, from `IP_PKTINFO`, its destination.
+/// `None` when nothing more is waiting.
+fn recv_with_destination(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+) -> Option<(SocketAddrV4, Option<Ipv4Addr>)> {
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let mut cmsg = nix::cmsg_space!(nix::libc::in_pktinfo);
+    let msg = nixsock::recvmsg::<SockaddrIn>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .ok()?;
+    let from = msg.address.map(|a| SocketAddrV4::new(a.ip(), a.port()))?;
+    let to = msg.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::Ipv4PacketInfo(info) => {
+            Some(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)))
+        }
+        _ => None,
+    });
+    Some((from, to))
+}
+
+/// Where a reply leaves from.
+enum Reply<'a> {
+    /// The printer's own socket.
+    Own(&'a UdpSocket),
+    /// A shared socket, with the printer's address as the source.
+    Shared(&'a UdpSocket, Ipv4Addr),
+}
+
 /// Answers one probe from `from` with the printer's discovery reply.
-fn answer(p: &Served, sock: &UdpSocket, from: SocketAddr) {
+fn answer(p: &Served, via: &Reply<'_>, from: SocketAddr) {
     let h = &p.handle;
     if h.faults.udp_dropped() {
         return;
@@ -411,5 +640,27 @@ fn answer(p: &Served, sock: &UdpSocket, from: SocketAddr) {
             h.http.map(|a| a.port()),
         )
     };
-    let _ = sock.send_to(&reply.encode(), from);
+    let bytes = reply.encode();
+    match *via {
+        Reply::Own(sock) => {
+            let _ = sock.send_to(&bytes, from);
+        }
+        Reply::Shared(sock, source) => {
+            let SocketAddr::V4(to) = from else { return };
+            let info = nix::libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: nix::libc::in_addr {
+                    s_addr: u32::from(source).to_be(),
+                },
+                ipi_addr: nix::libc::in_addr { s_addr: 0 },
+            };
+            let _ = nixsock::sendmsg(
+                sock.as_raw_fd(),
+                &[io::IoSlice::new(&bytes)],
+                &[ControlMessage::Ipv4PacketInfo(&info)],
+                MsgFlags::MSG_DONTWAIT,
+                Some(&SockaddrIn::from(to)),
+            );
+        }
+    }
 }

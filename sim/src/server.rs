@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub udp_port: u16,
     /// Camera port of the first printer with a camera (0 = any).
     pub camera_port: u16,
+    /// Own sockets per printer, or shared ones for a farm too large for them.
+    pub sockets: net::Sockets,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +48,7 @@ impl Default for ServerConfig {
             http_port: 0,
             udp_port: 0,
             camera_port: 0,
+            sockets: net::Sockets::Auto,
         }
     }
 }
@@ -146,18 +149,31 @@ impl SimServer {
             .collect();
         let need = net::descriptors(&plans);
         // Best effort: where it cannot be raised, binding says so with the numbers.
-        let _ = net::raise_fd_limit(need);
+        let limit = net::raise_fd_limit(need).unwrap_or(0);
+        let share = match config.sockets {
+            net::Sockets::PerPrinter => false,
+            net::Sockets::Shared => true,
+            net::Sockets::Auto => need + 256 > limit,
+        };
         let mut bound = Vec::with_capacity(specs.len());
         for (i, (mut spec, plan)) in specs.into_iter().zip(plans).enumerate() {
-            let b = net::bind(&spec, &plan, i, need)?;
+            let shared = share && net::shareable(&plan);
+            let b = net::bind(&spec, &plan, i, need, shared)?;
             let addr =
                 |l: &Option<TcpListener>| l.as_ref().map(TcpListener::local_addr).transpose();
-            let (tcp, http, camera) = (addr(&b.tcp)?, addr(&b.http)?, addr(&b.camera)?);
-            let discovery = b
-                .udp
-                .iter()
-                .map(UdpSocket::local_addr)
-                .collect::<io::Result<Vec<_>>>()?;
+            let at = |p: Option<u16>| p.map(|p| SocketAddr::new(plan.ip, p));
+            let (tcp, http, camera, discovery) = if shared {
+                let d = plan.discovery.iter().map(|&p| SocketAddr::new(plan.ip, p));
+                (at(plan.tcp), at(plan.http), at(plan.camera), d.collect())
+            } else {
+                let udp = b.udp.iter().map(UdpSocket::local_addr);
+                (
+                    addr(&b.tcp)?,
+                    addr(&b.http)?,
+                    addr(&b.camera)?,
+                    udp.collect::<io::Result<Vec<_>>>()?,
+                )
+            };
             // The printer reports and links to where it really is.
             spec.ip = plan.ip.to_string();
             spec.net.tcp_port = tcp.map(|a| a.port());

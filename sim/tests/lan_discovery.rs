@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use flashforge_proto::discovery::{DiscoveryReply, FLASHPRINT_PROBE};
 use flashforge_proto::Model;
-use flashforge_sim::{Placement, PrinterSpec, ServerConfig, SimServer, MODELS};
+use flashforge_sim::{Placement, PrinterSpec, ServerConfig, SimServer, Sockets, MODELS};
 
 const IN_NETNS: &str = "FF_SIM_IN_NETNS";
 
@@ -68,8 +68,8 @@ fn ip(last: u8) -> IpAddr {
 }
 
 /// All seven models on 127.0.0.10 … 127.0.0.16, and a second Adventurer 5M on 127.0.0.20
-/// sharing the probe ports, each with the standard ports.
-fn farm() -> SimServer {
+/// sharing the probe ports, each with the standard ports; own or shared sockets.
+fn farm(sockets: Sockets) -> SimServer {
     let mut specs: Vec<PrinterSpec> = MODELS
         .iter()
         .enumerate()
@@ -82,7 +82,9 @@ fn farm() -> SimServer {
     let mut twin = PrinterSpec::numbered(Model::Adventurer5M, 99);
     twin.net = Placement::at(ip(20));
     specs.push(twin);
-    SimServer::start(specs, &ServerConfig::default()).expect("farm starts")
+    let mut cfg = ServerConfig::default();
+    cfg.sockets = sockets;
+    SimServer::start(specs, &cfg).expect("farm starts")
 }
 
 /// Sends one probe to `to` and collects replies by source until `want` sources answered or
@@ -142,10 +144,34 @@ fn answering(server: &SimServer, port: u16, multicast: bool) -> BTreeMap<SocketA
 
 #[test]
 fn broadcast_and_multicast_probes_reach_every_printer_from_its_own_address() {
-    if !in_netns("broadcast_and_multicast_probes_reach_every_printer_from_its_own_address") {
-        return;
+    if in_netns("broadcast_and_multicast_probes_reach_every_printer_from_its_own_address") {
+        probes_reach_every_printer(Sockets::PerPrinter);
     }
-    let server = farm();
+}
+
+#[test]
+fn probes_reach_every_printer_of_a_farm_on_shared_sockets() {
+    if in_netns("probes_reach_every_printer_of_a_farm_on_shared_sockets") {
+        probes_reach_every_printer(Sockets::Shared);
+    }
+}
+
+#[test]
+fn the_client_finds_the_whole_farm_on_the_lan() {
+    if in_netns("the_client_finds_the_whole_farm_on_the_lan") {
+        client_finds_the_farm(Sockets::PerPrinter);
+    }
+}
+
+#[test]
+fn the_client_finds_a_farm_on_shared_sockets() {
+    if in_netns("the_client_finds_a_farm_on_shared_sockets") {
+        client_finds_the_farm(Sockets::Shared);
+    }
+}
+
+fn probes_reach_every_printer(sockets: Sockets) {
+    let server = farm(sockets);
     let group = Ipv4Addr::new(225, 0, 0, 9);
     let cases = [
         (SocketAddr::new(group.into(), 19000), 19000, true),
@@ -192,15 +218,33 @@ fn broadcast_and_multicast_probes_reach_every_printer_from_its_own_address() {
             }
         }
     }
+    // A unicast probe to one printer is answered by that printer alone.
+    for h in server.printers() {
+        let got = probe(h.udp, 1);
+        assert_eq!(
+            got.keys().copied().collect::<Vec<_>>(),
+            vec![h.udp],
+            "unicast to {}",
+            h.udp
+        );
+    }
+    // A connection to an address of the farm without a printer gets nothing.
+    let nobody = SocketAddr::new(ip(30), 8899);
+    if let Ok(mut s) = std::net::TcpStream::connect_timeout(&nobody, Duration::from_secs(2)) {
+        use std::io::{Read, Write};
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ = s.write_all(b"~M115\r\n");
+        let mut b = [0u8; 16];
+        assert!(
+            matches!(s.read(&mut b), Ok(0) | Err(_)),
+            "nobody answers at {nobody}"
+        );
+    }
     server.shutdown();
 }
 
-#[test]
-fn the_client_finds_the_whole_farm_on_the_lan() {
-    if !in_netns("the_client_finds_the_whole_farm_on_the_lan") {
-        return;
-    }
-    let server = farm();
+fn client_finds_the_farm(sockets: Sockets) {
+    let server = farm(sockets);
     let mut options = flashforge_blocking::DiscoverOptions::default();
     options.config.total_timeout = Some(Duration::from_secs(4));
     let found = flashforge_blocking::discover(&options).expect("discovery runs");
