@@ -239,7 +239,7 @@ pub(crate) enum Cmd {
         file: PathBuf,
     },
     /// Run simulated printers on loopback until Ctrl-C (for trying things and other tools' tests).
-    Sim(SimArgs),
+    Sim(SimPlaceholder),
     /// Simulated printers, end to end: discover, status, upload, print, watch, pause, resume,
     /// cancel, thumbnail.
     Demo {
@@ -294,29 +294,143 @@ pub(crate) enum AxisArg {
 /// The check code of simulated printers unless `--check-code` says otherwise.
 pub(crate) const DEFAULT_CHECK_CODE: &str = "12345678";
 
+/// After `flashforge sim`'s options: how the printers are numbered and placed, the farm file.
+const SIM_AFTER_HELP: &str = "\
+Several printers (--count, repeated --model): a given --name gets ` #N`, --serial `-N` and
+--mac N-1 added (N = 1, 2, ...); without them every printer has numbered defaults.
+
+Placement: without --bind or --bind-range every printer is on 127.0.0.1 with the
+--tcp-port/--http-port/--udp-port bases counting up (0 or absent: any free port). --bind IP puts
+one printer on IP with the standard ports (TCP 8899, HTTP 8898, the model's discovery ports,
+camera 8080); several printers on one address need --tcp-port, --http-port and --udp-port bases
+(and --camera-port for models with a camera). --bind-range IP gives printer N the address
+IP + N-1 (127.0.0.255 is followed by 127.0.1.0), each with the standard ports; it stays inside
+127.0.0.0/8. Only loopback addresses are accepted unless --allow-non-loopback. Two printers on
+one address and port, or with one serial, are refused before anything is bound.
+
+Farm file (--farm, TOML, at most 1 MiB and 10000 printers): top-level defaults speed,
+check_code, firmware, job_seconds, a3_shape, faults, control; then [[printer]] tables with
+model (required), name, serial, check_code, firmware, mac, bind, tcp_port, http_port,
+discovery_ports, camera_port, job_seconds, a3_shape, speed, count (bind counts up per printer)
+and faults. --farm excludes the per-printer flags; --control overrides the file's control.
+Example: cli/examples/farm.toml.";
+
+/// The options that describe printers, which a farm file replaces.
+const PER_PRINTER: [&str; 17] = [
+    "models",
+    "count",
+    "name",
+    "serial",
+    "check_code",
+    "firmware",
+    "mac",
+    "job_seconds",
+    "a3_shape",
+    "speed",
+    "bind",
+    "bind_range",
+    "tcp_port",
+    "http_port",
+    "udp_port",
+    "camera_port",
+    "faults",
+];
+
+/// `flashforge sim`: its own command line, without the client's options.
+#[derive(Debug, Parser)]
+#[command(
+    name = "flashforge sim",
+    bin_name = "flashforge sim",
+    version,
+    about = "Run simulated FlashForge printers on loopback until Ctrl-C (for trying things and \
+             other tools' tests).",
+    after_help = SIM_AFTER_HELP
+)]
+pub(crate) struct SimCli {
+    #[command(flatten)]
+    pub(crate) sim: SimArgs,
+    /// Machine-readable output: one JSON object per printer.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// More log output (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Only errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+/// `sim` in the client's command line: only for `flashforge --help`. `flashforge sim ...` is
+/// parsed by [`SimCli`]; reaching this means a client option came before `sim`.
 #[derive(Debug, ClapArgs)]
+#[command(disable_help_flag = true)]
+pub(crate) struct SimPlaceholder {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub(crate) rest: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Default, ClapArgs)]
 pub(crate) struct SimArgs {
-    /// Models (repeat): a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro.
-    #[arg(short, long = "model", value_parser = parse_model, default_value = "5m")]
+    /// Model (repeat for several): a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro [default: 5m].
+    #[arg(short, long = "model", value_parser = parse_model)]
     pub(crate) models: Vec<Model>,
-    /// Printers per model.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) count: u32,
-    /// TCP port of the first printer (0 = any free port; the next printers count up).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) tcp_port: u16,
-    /// HTTP port of the first printer (0 = any).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) http_port: u16,
-    /// UDP discovery port of the first printer (0 = any).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) udp_port: u16,
-    /// Simulated-time speed-up for jobs and heaters.
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) speed: f64,
-    /// Check code of every simulated printer (default 12345678; never printed).
-    #[arg(long = "sim-check-code", hide_default_value = true, default_value = DEFAULT_CHECK_CODE)]
-    pub(crate) check_code: String,
+    /// Printers per model (1 to 10000 in total).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) count: Option<u32>,
+    /// Printer name, as discovery, `~M115` and `/detail` show it (at most 128 bytes).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Serial number (printable ASCII, at most 128 bytes) [default: SNSIM<MODEL>0001].
+    #[arg(long)]
+    pub(crate) serial: Option<String>,
+    /// Check code HTTP requests must carry (printable ASCII; never printed) [default: 12345678].
+    #[arg(long, alias = "sim-check-code")]
+    pub(crate) check_code: Option<String>,
+    /// Firmware version string [default: the model's].
+    #[arg(long)]
+    pub(crate) firmware: Option<String>,
+    /// MAC address `AA:BB:CC:DD:EE:FF` [default: 88:A9:A7:00:00:01].
+    #[arg(long)]
+    pub(crate) mac: Option<String>,
+    /// Simulated print time of a job in seconds (more than 0, at most 86400) [default: 600].
+    #[arg(long, value_parser = parse_seconds)]
+    pub(crate) job_seconds: Option<f64>,
+    /// Reply shape of simulated Adventurer 3s: b (as the emulator's A3 answers) or a (the
+    /// earlier forms: `CMD … Received.` echoes and final `ok`s) [default: b].
+    #[arg(long = "a3-shape", value_parser = parse_a3_shape)]
+    pub(crate) a3_shape: Option<A3Shape>,
+    /// Simulated-time speed-up for jobs and heaters (more than 0, at most 10000) [default: 1].
+    #[arg(long, value_parser = parse_speed)]
+    pub(crate) speed: Option<f64>,
+    /// Put every printer on this address (standard ports for one printer; see below).
+    #[arg(long, conflicts_with = "bind_range")]
+    pub(crate) bind: Option<std::net::IpAddr>,
+    /// One address per printer from this IPv4 address on, counting up, standard ports.
+    #[arg(long)]
+    pub(crate) bind_range: Option<std::net::IpAddr>,
+    /// Accept --bind, --bind-range, --control and farm addresses that are not loopback (the
+    /// printers are then reachable from the network).
+    #[arg(long)]
+    pub(crate) allow_non_loopback: bool,
+    /// TCP port of the first printer (the next printers count up; 0 = any free port).
+    #[arg(long)]
+    pub(crate) tcp_port: Option<u16>,
+    /// HTTP port of the first printer (the next printers count up; 0 = any free port).
+    #[arg(long)]
+    pub(crate) http_port: Option<u16>,
+    /// UDP discovery port of the first printer (the next printers count up; 0 = any free
+    /// port); with --bind it replaces the model's discovery ports.
+    #[arg(long)]
+    pub(crate) udp_port: Option<u16>,
+    /// Camera port of the first printer (with --bind or --bind-range) [default: 8080].
+    #[arg(long)]
+    pub(crate) camera_port: Option<u16>,
+    /// Address of the control API (`127.0.0.1:PORT`) [default: off].
+    #[arg(long)]
+    pub(crate) control: Option<SocketAddr>,
+    /// Printers from a farm file (TOML; see below); excludes the per-printer options.
+    #[arg(long, conflicts_with_all = PER_PRINTER)]
+    pub(crate) farm: Option<PathBuf>,
     /// Fault switch, for every reply until exit (repeat): tcp-close-mid-reply, tcp-close,
     /// tcp-stall, tcp-drip, tcp-garbage, tcp-oversize, tcp-unsolicited, tcp-extra-ok,
     /// http-500, http-401, http-403, http-truncated, http-non-json, http-wrong-types,
@@ -326,10 +440,20 @@ pub(crate) struct SimArgs {
     /// Stop after this many seconds (more than 0, at most 86400; default: until Ctrl-C).
     #[arg(long, value_parser = parse_seconds)]
     pub(crate) duration: Option<f64>,
-    /// Reply shape of simulated Adventurer 3s: b (as the emulator's A3 answers) or a (the
-    /// earlier forms: `CMD … Received.` echoes and final `ok`s).
-    #[arg(long = "a3-shape", value_parser = parse_a3_shape, default_value = "b")]
-    pub(crate) a3_shape: A3Shape,
+}
+
+/// `--speed`: finite, more than 0, at most 10000.
+fn parse_speed(s: &str) -> Result<f64, String> {
+    let range = "a speed-up more than 0 and at most 10000";
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not {range}"))?;
+    if v.is_finite() && v > 0.0 && v <= 10_000.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is out of range: give {range}"))
+    }
 }
 
 /// The longest duration any seconds-valued option takes: a day.
@@ -350,10 +474,80 @@ pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// What the command line asks for: a client command, or the simulator with its own options.
+#[derive(Debug)]
+pub(crate) enum Invocation {
+    Client(Box<Args>),
+    Sim(SimCli),
+}
+
+/// Options that mean the same to the client and to `sim`: given before `sim` they go to it.
+fn shared_flag(a: &std::ffi::OsStr) -> bool {
+    let Some(a) = a.to_str() else { return false };
+    matches!(a, "--json" | "--verbose" | "--quiet")
+        || (a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| c == 'v' || c == 'q'))
+}
+
+/// The arguments of `flashforge sim` when the command line is `flashforge [--json|-v|-q]... sim
+/// ...` (or `flashforge help sim`): the rest, with those flags, after a program name.
+fn sim_arguments(args: &[std::ffi::OsString]) -> Option<Vec<std::ffi::OsString>> {
+    let rest = args.get(1..)?;
+    let at = rest.iter().position(|a| !shared_flag(a))?;
+    let mut out = vec![std::ffi::OsString::from("flashforge sim")];
+    if rest[at] == "sim" {
+        out.extend(rest[at + 1..].iter().cloned());
+    } else if rest[at] == "help" && rest.get(at + 1).is_some_and(|a| a == "sim") {
+        out.push("--help".into());
+    } else {
+        return None;
+    }
+    out.extend(rest[..at].iter().cloned());
+    Some(out)
+}
+
+/// Parse or exit: `--help` and `--version` on stdout as they are; a usage error under
+/// `--json` is one JSON object like every other error.
+fn or_exit<T>(parsed: Result<T, clap::Error>, json: bool) -> T {
+    parsed.unwrap_or_else(|e| {
+        if e.use_stderr() && json {
+            eprintln!(
+                "{}",
+                exit::json_error(exit::EXIT_USAGE, &usage_line(&e), "")
+            );
+            std::process::exit(i32::from(exit::EXIT_USAGE));
+        }
+        e.exit()
+    })
+}
+
+/// The global options that are the client's alone (not `--json`, `-v`, `-q`).
+const CLIENT_ONLY: [&str; 10] = [
+    "printer",
+    "serial",
+    "check_code",
+    "legacy",
+    "printer_model",
+    "target",
+    "config",
+    "timeout",
+    "upload_timeout",
+    "stall_timeout",
+];
+
 impl Args {
-    /// The command line, with every `FLASHFORGE_*` variable that is set but empty treated as
-    /// unset (`FLASHFORGE_SERIAL=` gives no serial number rather than an empty one).
-    pub(crate) fn parse_env() -> Self {
+    /// The command line: `sim` with [`SimCli`], everything else with [`Args::parse_client`].
+    pub(crate) fn parse_env() -> Invocation {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let json = wants_json(args.iter().cloned());
+        if let Some(sim) = sim_arguments(&args) {
+            return Invocation::Sim(or_exit(SimCli::try_parse_from(sim), json));
+        }
+        Invocation::Client(Box::new(Self::parse_client(args, json)))
+    }
+
+    /// The client's command line, with every `FLASHFORGE_*` variable that is set but empty
+    /// treated as unset (`FLASHFORGE_SERIAL=` gives no serial number rather than an empty one).
+    fn parse_client(args: Vec<std::ffi::OsString>, json: bool) -> Self {
         let mut cmd = Self::command();
         let empty: Vec<clap::Id> = cmd
             .get_arguments()
@@ -369,22 +563,36 @@ impl Args {
         }
         let parsed = cmd
             .clone()
-            .try_get_matches()
-            .and_then(|mut m| Self::from_arg_matches_mut(&mut m))
+            .try_get_matches_from(args)
+            .and_then(|mut m| {
+                if m.subcommand_name() == Some("sim") {
+                    return Err(client_option_before_sim(&m, &mut cmd));
+                }
+                Self::from_arg_matches_mut(&mut m)
+            })
             .map_err(|e| e.format(&mut cmd));
-        parsed.unwrap_or_else(|e| {
-            // `--help` and `--version` go to stdout as they are; a usage error under `--json`
-            // is one JSON object like every other error.
-            if e.use_stderr() && wants_json(std::env::args_os()) {
-                eprintln!(
-                    "{}",
-                    exit::json_error(exit::EXIT_USAGE, &usage_line(&e), "")
-                );
-                std::process::exit(i32::from(exit::EXIT_USAGE));
-            }
-            e.exit()
-        })
+        or_exit(parsed, json)
     }
+}
+
+/// `flashforge --serial X sim`: the client option is a usage error naming it.
+fn client_option_before_sim(m: &clap::ArgMatches, cmd: &mut clap::Command) -> clap::Error {
+    let flag = CLIENT_ONLY
+        .iter()
+        .find(|id| {
+            m.try_contains_id(id).unwrap_or(false)
+                && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .map_or("a client option".to_owned(), |id| {
+            format!("--{}", id.replace('_', "-"))
+        });
+    cmd.error(
+        clap::error::ErrorKind::ArgumentConflict,
+        format!(
+            "{flag} is an option of the client, not of `flashforge sim` (which takes its own \
+             options after `sim`; see `flashforge sim --help`)"
+        ),
+    )
 }
 
 /// Whether `--json` is among the arguments (before a `--`), for errors clap reports before
@@ -417,7 +625,7 @@ fn parse_search_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_a3_shape(s: &str) -> Result<A3Shape, String> {
+pub(crate) fn parse_a3_shape(s: &str) -> Result<A3Shape, String> {
     match s.to_ascii_lowercase().as_str() {
         "a" | "shape-a" => Ok(A3Shape::ShapeA),
         "b" | "shape-b" => Ok(A3Shape::ShapeB),

@@ -12,7 +12,7 @@ use flashforge_tokio::{Axis, Error as ClientError, Heater, JobOptions, Printer, 
 use crate::args::{Args, AxisArg, CameraAction, Cmd, Global, OnOff, TempAction};
 use crate::exit::{Failure, Result, EXIT_ABORTED, EXIT_OTHER, EXIT_USAGE};
 use crate::select::{connect, run_discovery, select, Selected};
-use crate::{demo, output, sim, watch};
+use crate::{demo, output, watch};
 
 fn heater(name: &str) -> Result<Heater> {
     Ok(match name.to_ascii_lowercase().as_str() {
@@ -100,7 +100,12 @@ pub(crate) async fn run(args: Args) -> Result {
             command,
             file,
         } => return output::decode(parser.as_deref(), command.as_deref(), file),
-        Cmd::Sim(a) => return sim::run(a, g).await,
+        Cmd::Sim(_) => {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                "`flashforge sim` takes its own options after `sim` (see `flashforge sim --help`)",
+            ))
+        }
         Cmd::Demo { speed } => return demo::run(*speed, g).await,
         Cmd::Discover {
             seconds,

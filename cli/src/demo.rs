@@ -29,15 +29,8 @@ pub(crate) async fn run(speed: f64, g: &Global) -> Result {
     ];
     let args = SimArgs {
         models: models.clone(),
-        count: 1,
-        tcp_port: 0,
-        http_port: 0,
-        udp_port: 0,
-        speed,
-        check_code: DEFAULT_CHECK_CODE.to_owned(),
-        faults: Vec::new(),
-        duration: None,
-        a3_shape: Default::default(),
+        speed: Some(speed),
+        ..SimArgs::default()
     };
     let server = sim::start(&args)?;
     emit(&format!(

@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod demo;
 mod exit;
+mod farm;
 mod output;
 mod select;
 mod sim;
@@ -16,9 +17,12 @@ mod watch;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = args::Args::parse_env();
-    output::init_tracing(args.global.verbose, args.global.quiet);
-    let json = args.global.json;
+    let invocation = args::Args::parse_env();
+    let (verbose, quiet, json) = match &invocation {
+        args::Invocation::Client(a) => (a.global.verbose, a.global.quiet, a.global.json),
+        args::Invocation::Sim(s) => (s.verbose, s.quiet, s.json),
+    };
+    output::init_tracing(verbose, quiet);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -30,7 +34,13 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::EXIT_OTHER);
         }
     };
-    match rt.block_on(commands::run(args)) {
+    let result = rt.block_on(async {
+        match invocation {
+            args::Invocation::Client(a) => commands::run(*a).await,
+            args::Invocation::Sim(s) => sim::run(&s.sim, s.json).await,
+        }
+    });
+    match result {
         Ok(()) => ExitCode::from(exit::EXIT_SUCCESS),
         Err(e) => {
             e.report(json);

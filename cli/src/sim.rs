@@ -3,11 +3,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use flashforge_sim::{HttpFault, PrinterSpec, ServerConfig, SimServer, TcpFault};
+use flashforge_sim::{HttpFault, ServerConfig, SimServer, TcpFault};
 use serde_json::json;
 
-use crate::args::{Global, SimArgs};
+use crate::args::SimArgs;
 use crate::exit::{Failure, Result, EXIT_OTHER, EXIT_USAGE};
+use crate::farm::Farm;
 use crate::output::emit;
 
 enum Fault {
@@ -43,33 +44,48 @@ fn parse_fault(s: &str) -> Result<Fault> {
     })
 }
 
-/// Start the printers the arguments describe (shared by `sim` and the tests' harness).
+/// Start the printers the arguments describe (shared by `sim` and `demo`).
 pub(crate) fn start(a: &SimArgs) -> Result<SimServer> {
-    let mut specs = Vec::new();
-    for (mi, &m) in a.models.iter().enumerate() {
-        for i in 0..a.count.max(1) {
-            let mut spec = if a.count <= 1 {
-                PrinterSpec::new(m)
-            } else {
-                PrinterSpec::numbered(m, mi as u32 * 1000 + i)
-            };
-            spec.speed = a.speed.clamp(0.01, 10_000.0);
-            spec.check_code.clone_from(&a.check_code);
-            spec.a3_shape = a.a3_shape;
-            specs.push(spec);
+    let farm = Farm::from_args(a).map_err(|e| Failure::new(EXIT_USAGE, e.to_string()))?;
+    start_farm(&farm)
+}
+
+/// Start a resolved farm: its fault names are checked before anything is bound.
+pub(crate) fn start_farm(farm: &Farm) -> Result<SimServer> {
+    let mut faults = Vec::with_capacity(farm.printers.len());
+    for e in &farm.printers {
+        let mut mine = Vec::with_capacity(e.faults.len());
+        for f in &e.faults {
+            if f.contains([':', '@']) {
+                return Err(Failure::new(
+                    EXIT_USAGE,
+                    format!(
+                        "{}: fault `{f}`: repetitions and scopes (`:times@scope`) are not supported yet",
+                        e.label
+                    ),
+                ));
+            }
+            mine.push(
+                parse_fault(f).map_err(|x| {
+                    Failure::new(EXIT_USAGE, format!("{}: {}", e.label, x.message()))
+                })?,
+            );
         }
+        faults.push(mine);
     }
     let mut cfg = ServerConfig::default();
     cfg.ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    cfg.tcp_port = a.tcp_port;
-    cfg.http_port = a.http_port;
-    cfg.udp_port = a.udp_port;
-    let server = SimServer::start(specs, &cfg)
+    cfg.tcp_port = farm.tcp_base;
+    cfg.http_port = farm.http_base;
+    cfg.udp_port = farm.udp_base;
+    let server = SimServer::start(farm.specs(), &cfg)
         .map_err(|e| Failure::new(EXIT_OTHER, format!("cannot start the simulator: {e}")))?;
-    for f in &a.faults {
-        let fault = parse_fault(f)?;
-        for h in server.printers() {
-            match &fault {
+    // The control API (another change adds `SimServer::start_control`); until then
+    // `control` is parsed and checked but not served:
+    // if let Some(c) = farm.control { server.start_control(c)?; }
+    for (h, mine) in server.printers().iter().zip(&faults) {
+        for fault in mine {
+            match fault {
                 Fault::Tcp(t) => h.faults.sticky_tcp(*t),
                 Fault::Http(x) => h.faults.sticky_http(*x),
                 Fault::Udp => h.faults.drop_udp(true),
@@ -90,9 +106,9 @@ pub(crate) fn address(h: &flashforge_sim::SimHandle) -> String {
         .to_string()
 }
 
-pub(crate) async fn run(a: &SimArgs, g: &Global) -> Result {
+pub(crate) async fn run(a: &SimArgs, json: bool) -> Result {
     let server = start(a)?;
-    if !g.json {
+    if !json {
         emit(&format!(
             "{:<24} {:<18} {:<16} {:<28} {}",
             "NAME", "MODEL", "SERIAL", "ADDRESS (--printer)", "DISCOVERY (--target)"
@@ -100,7 +116,7 @@ pub(crate) async fn run(a: &SimArgs, g: &Global) -> Result {
     }
     for h in server.printers() {
         let p = h.lock();
-        if g.json {
+        if json {
             emit(
                 &json!({
                     "name": p.spec.name, "model": p.spec.model, "serial": p.spec.serial,
@@ -120,8 +136,8 @@ pub(crate) async fn run(a: &SimArgs, g: &Global) -> Result {
             ));
         }
     }
-    if !g.json {
-        emit("check code: the --sim-check-code value (see --help); Ctrl-C stops the printers");
+    if !json {
+        emit("check code: the --check-code value (see --help); Ctrl-C stops the printers");
     }
     match a.duration {
         Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
