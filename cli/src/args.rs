@@ -478,7 +478,7 @@ pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
 #[derive(Debug)]
 pub(crate) enum Invocation {
     Client(Box<Args>),
-    Sim(SimCli),
+    Sim(Box<SimCli>),
 }
 
 /// Options that mean the same to the client and to `sim`: given before `sim` they go to it.
@@ -540,7 +540,7 @@ impl Args {
         let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
         let json = wants_json(args.iter().cloned());
         if let Some(sim) = sim_arguments(&args) {
-            return Invocation::Sim(or_exit(SimCli::try_parse_from(sim), json));
+            return Invocation::Sim(Box::new(or_exit(SimCli::try_parse_from(sim), json)));
         }
         Invocation::Client(Box::new(Self::parse_client(args, json)))
     }

@@ -465,7 +465,7 @@ pub(crate) fn parse_mac(s: &str) -> Option<u64> {
     }
     let mut v = 0u64;
     for p in parts {
-        if p.len() != 2 {
+        if p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         v = v << 8 | u64::from(u8::from_str_radix(p, 16).ok()?);
