@@ -474,6 +474,19 @@ pub(crate) fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The whole command line as shell completions see it: the client's, with `sim` described by
+/// its own option set ([`SimCli`]) rather than the placeholder.
+pub(crate) fn completion_command() -> clap::Command {
+    Args::command().mut_subcommand("sim", |c| {
+        let about = c.get_about().cloned();
+        let mut sim = SimCli::command().name("sim").bin_name("flashforge sim");
+        if let Some(a) = about {
+            sim = sim.about(a);
+        }
+        sim
+    })
+}
+
 /// What the command line asks for: a client command, or the simulator with its own options.
 #[derive(Debug)]
 pub(crate) enum Invocation {
@@ -658,5 +671,7 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
+        SimCli::command().debug_assert();
+        completion_command().debug_assert();
     }
 }

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use clap::CommandFactory;
 use flashforge_proto::driver::Op;
 use flashforge_proto::http::Rgb;
 use flashforge_proto::Model;
@@ -89,7 +88,7 @@ pub(crate) async fn run(args: Args) -> Result {
         Cmd::Completions { shell } => {
             clap_complete::generate(
                 *shell,
-                &mut Args::command(),
+                &mut crate::args::completion_command(),
                 "flashforge",
                 &mut std::io::stdout(),
             );

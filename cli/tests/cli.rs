@@ -1681,3 +1681,280 @@ fn upload_deadlines_and_what_can_be_uploaded() {
     h.faults.clear();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---- `flashforge sim`: its own options, identity and placement flags, farm files ----
+
+fn sim_json_lines(o: &Out) -> Vec<Value> {
+    o.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn farm_file(body: &str) -> String {
+    let p = tempdir().join("farm.toml");
+    std::fs::write(&p, body).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn sim_help_lists_only_the_simulators_options() {
+    for args in [
+        &["sim", "--help"][..],
+        &["help", "sim"],
+        &["-v", "sim", "--help"],
+    ] {
+        let o = ff(args);
+        ok(&o, "sim --help");
+        for opt in [
+            "--bind ",
+            "--bind-range",
+            "--farm",
+            "--serial",
+            "--check-code",
+            "--name",
+            "--mac",
+            "--firmware",
+            "--job-seconds",
+            "--a3-shape",
+            "--speed",
+            "--count",
+            "--model",
+            "--control",
+            "--camera-port",
+            "--allow-non-loopback",
+            "--duration",
+            "--json",
+        ] {
+            assert!(
+                o.stdout.contains(opt),
+                "{args:?} lacks {opt}:\n{}",
+                o.stdout
+            );
+        }
+        for client in [
+            "--printer",
+            "--timeout",
+            "--stall-timeout",
+            "--upload-timeout",
+            "--legacy",
+            "--target",
+            "--config",
+            "--sim-check-code",
+        ] {
+            assert!(
+                !o.stdout.contains(client),
+                "{args:?} shows {client}:\n{}",
+                o.stdout
+            );
+        }
+    }
+    let o = ff(&["--help"]);
+    ok(&o, "help");
+    assert!(o.stdout.contains("  sim "), "{}", o.stdout);
+    let o = ff(&["completions", "bash"]);
+    ok(&o, "completions");
+    assert!(o.stdout.contains("--bind-range"));
+}
+
+#[test]
+fn a_client_option_given_to_sim_is_a_usage_error_naming_it() {
+    for (args, flag) in [
+        (&["sim", "--printer", "127.0.0.1"][..], "--printer"),
+        (&["sim", "--timeout", "3"], "--timeout"),
+        (&["sim", "--stall-timeout", "3"], "--stall-timeout"),
+        (&["sim", "--target", "127.0.0.1:1"], "--target"),
+        (&["--serial", "X", "sim"], "--serial"),
+        (&["--timeout", "3", "sim", "--duration", "1"], "--timeout"),
+    ] {
+        let o = ff(args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(flag), "{args:?}: {}", o.stderr);
+    }
+    let o = ff(&["--json", "sim", "--printer", "127.0.0.1"]);
+    assert_eq!(o.code, 2);
+    let e = json_error(&o);
+    assert_eq!(e["exit"], 2);
+    assert!(e["error"].as_str().unwrap().contains("--printer"), "{e}");
+}
+
+#[test]
+fn sim_identity_flags_show_in_its_output() {
+    let o = ff(&[
+        "sim",
+        "--serial",
+        "SNFLAG01",
+        "--name",
+        "Bench printer",
+        "-m",
+        "ad5x",
+        "--check-code",
+        CHECK_CODE,
+        "--duration",
+        "1",
+        "--json",
+    ]);
+    ok(&o, "sim --serial");
+    let lines = sim_json_lines(&o);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["serial"], "SNFLAG01");
+    assert_eq!(lines[0]["name"], "Bench printer");
+    assert_eq!(lines[0]["model"], "AD5X");
+    // FLASHFORGE_SERIAL is the client's: sim does not take it.
+    let o = ff_env(
+        &["sim", "--duration", "0.2", "--json"],
+        "",
+        &[("FLASHFORGE_SERIAL", "SNFROMENV")],
+    );
+    ok(&o, "sim with FLASHFORGE_SERIAL");
+    assert!(!o.stdout.contains("SNFROMENV"), "{}", o.stdout);
+    // Several printers are numbered; -v before `sim` is the simulator's.
+    let o = ff(&[
+        "-v",
+        "sim",
+        "--serial",
+        "SNR",
+        "--count",
+        "2",
+        "--duration",
+        "0.2",
+        "--json",
+    ]);
+    ok(&o, "sim --count 2");
+    let serials: Vec<_> = sim_json_lines(&o)
+        .iter()
+        .map(|l| l["serial"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(serials, ["SNR-1", "SNR-2"]);
+}
+
+#[test]
+fn sim_refuses_bad_flags_before_binding() {
+    let long = "S".repeat(129);
+    for (args, needle) in [
+        (vec!["sim", "--serial", long.as_str()], "at most 128"),
+        (vec!["sim", "--mac", "nope"], "MAC `nope`"),
+        (vec!["sim", "--check-code", ""], "check code"),
+        (vec!["sim", "--speed", "0"], "more than 0"),
+        (vec!["sim", "--speed", "NaN"], "more than 0"),
+        (vec!["sim", "--bind", "192.168.1.7"], "--allow-non-loopback"),
+        (
+            vec!["sim", "--bind", "127.0.77.1", "--count", "2"],
+            "--bind-range",
+        ),
+        (
+            vec!["sim", "--bind", "127.0.77.1", "--bind-range", "127.0.77.2"],
+            "--bind-range",
+        ),
+        (
+            vec!["sim", "--bind-range", "127.255.255.255", "--count", "2"],
+            "127.0.0.0/8",
+        ),
+        (
+            vec!["sim", "--control", "192.168.1.7:80"],
+            "control address",
+        ),
+        (vec!["sim", "--count", "0"], "--count"),
+        (
+            vec!["sim", "--count", "5001", "-m", "5m", "-m", "a3"],
+            "at most 10000",
+        ),
+        (
+            vec!["sim", "--fault", "http-busy:once@/detail"],
+            "not supported yet",
+        ),
+        (vec!["sim", "--fault", "no-such-fault"], "unknown fault"),
+        (
+            vec!["sim", "--farm", "/nonexistent/farm.toml"],
+            "cannot read the farm file",
+        ),
+        (
+            vec!["sim", "--farm", "/nonexistent/farm.toml", "--serial", "X"],
+            "--serial",
+        ),
+    ] {
+        let o = ff(&args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(needle), "{args:?}: {}", o.stderr);
+    }
+}
+
+#[test]
+fn sim_runs_a_farm_file() {
+    let f = farm_file(&format!(
+        "speed = 5\ncheck_code = \"{CHECK_CODE}\"\n\
+         [[printer]]\nmodel = \"5m-pro\"\nname = \"Left\"\nserial = \"SNFARM1\"\nbind = \"127.0.77.2\"\n\
+         [[printer]]\nmodel = \"a3\"\nname = \"Right\"\nserial = \"SNFARM2\"\nbind = \"127.0.77.3\"\n"
+    ));
+    let o = ff(&["sim", "--farm", &f, "--duration", "1", "--json"]);
+    ok(&o, "sim --farm");
+    let lines = sim_json_lines(&o);
+    let got: Vec<_> = lines
+        .iter()
+        .map(|l| (l["name"].clone(), l["serial"].clone(), l["model"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("Left".into(), "SNFARM1".into(), "Adventurer5MPro".into()),
+            ("Right".into(), "SNFARM2".into(), "Adventurer3".into()),
+        ]
+    );
+    let o = ff(&["sim", "--farm", &f, "--duration", "1"]);
+    ok(&o, "sim --farm table");
+    assert!(o.stdout.starts_with("NAME"), "{}", o.stdout);
+    assert!(o.stdout.contains("SNFARM2"), "{}", o.stdout);
+}
+
+#[test]
+fn bad_farm_files_are_usage_errors_naming_the_problem() {
+    let two = |a: &str, b: &str| {
+        format!("[[printer]]\nmodel = \"5m\"\n{a}\n[[printer]]\nmodel = \"ad5x\"\n{b}\n")
+    };
+    for (body, needles) in [
+        (
+            "[[printer]]\nmodel = \"5m\"\ncolour = \"red\"\n".to_owned(),
+            &["unknown field `colour`", "line 3"][..],
+        ),
+        (
+            "[[printer]]\nmodel = \"5m\"\ncount = \"many\"\n".to_owned(),
+            &["line 3", "count"],
+        ),
+        (
+            two("serial = \"SAME\"", "serial = \"SAME\""),
+            &["duplicate serial SAME", "[[printer]] 1", "[[printer]] 2"],
+        ),
+        (
+            two(
+                "serial = \"A\"\nbind = \"127.0.77.9\"",
+                "serial = \"B\"\nbind = \"127.0.77.9\"",
+            ),
+            &["both use TCP 127.0.77.9:8899", "serial A", "serial B"],
+        ),
+        (
+            "[[printer]]\nmodel = \"5m\"\nbind = \"10.1.2.3\"\n".to_owned(),
+            &["10.1.2.3 is not a loopback address"],
+        ),
+        (
+            "[[printer]]\nmodel = \"5m\"\ncount = 10001\n".to_owned(),
+            &["10001 printers", "at most 10000"],
+        ),
+        (
+            "[[printer]]\nmodel = \"5m\"\nfaults = [\"http-busy:once@/detail\"]\n".to_owned(),
+            &["not supported yet"],
+        ),
+    ] {
+        let f = farm_file(&body);
+        let o = ff(&["sim", "--farm", &f, "--duration", "1"]);
+        assert_eq!(o.code, 2, "{body}: {}", o.stderr);
+        for n in needles {
+            assert!(o.stderr.contains(n), "{body}: lacks {n}: {}", o.stderr);
+        }
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    }
+    // Larger than 1 MiB: refused before parsing.
+    let f = farm_file(&"#".repeat((1 << 20) + 1));
+    let o = ff(&["sim", "--farm", &f]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("larger than"), "{}", o.stderr);
+}
