@@ -682,7 +682,8 @@ fn check_unique(printers: &[Entry]) -> Result<(), FarmError> {
     for e in printers {
         if let Some(other) = serials.insert(&e.spec.serial, &e.label) {
             return Err(invalid(format!(
-                "duplicate serial {}: {other} and {}",
+                "duplicate serial {}: {other} and {} (give each printer its own serial; \
+                 `count` numbers one)",
                 e.spec.serial, e.label
             )));
         }
@@ -699,7 +700,8 @@ fn check_unique(printers: &[Entry]) -> Result<(), FarmError> {
             }
             if let Some((other, w)) = socks.insert((ip, udp, port), (&e.label, what)) {
                 return Err(invalid(format!(
-                    "{other} ({w}) and {} ({what}) both use {proto} {}",
+                    "{other} and {} both use {proto} {} (as {w} and {what} port); give \
+                     them different addresses or ports",
                     e.label,
                     SocketAddr::new(ip, port)
                 )));

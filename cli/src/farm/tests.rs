@@ -377,3 +377,51 @@ fn mac_addresses_parse() {
         assert_eq!(parse_mac(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn control_from_the_flag_overrides_the_files_and_farm_excludes_printer_flags() {
+    let path =
+        std::env::temp_dir().join(format!("flashforge-farm-unit-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "control = \"127.0.0.1:8000\"\n[[printer]]\nmodel = \"5m\"\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    assert_eq!(
+        from_flags(&["--farm", p]).unwrap().control,
+        Some("127.0.0.1:8000".parse().unwrap())
+    );
+    assert_eq!(
+        from_flags(&["--farm", p, "--control", "127.0.0.1:9000"])
+            .unwrap()
+            .control,
+        Some("127.0.0.1:9000".parse().unwrap())
+    );
+    assert_eq!(
+        from_flags(&["--control", "127.0.0.1:7000"])
+            .unwrap()
+            .control
+            .map(|c| c.port()),
+        Some(7000)
+    );
+    assert_eq!(from_flags(&[]).unwrap().control, None);
+    for flag in [
+        &["--serial", "X"][..],
+        &["-m", "a3"],
+        &["--bind", "127.0.0.2"],
+        &["--speed", "2"],
+        &["--fault", "udp-drop"],
+        &["--count", "2"],
+    ] {
+        let mut v = vec!["flashforge sim", "--farm", p];
+        v.extend_from_slice(flag);
+        let e = SimCli::try_parse_from(v).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            clap::error::ErrorKind::ArgumentConflict,
+            "{flag:?}"
+        );
+    }
+    std::fs::remove_file(&path).unwrap();
+}
