@@ -501,7 +501,11 @@ fn check_job_seconds(who: &str, v: f64) -> Result<Duration, FarmError> {
     }
 }
 
+/// Port `base + step`; 0 stays 0 (any free port, for every printer).
 fn port_plus(who: &str, what: &str, base: u16, step: u32) -> Result<u16, FarmError> {
+    if base == 0 {
+        return Ok(0);
+    }
     u16::try_from(u32::from(base) + step)
         .map_err(|_| invalid(format!("{who}: {what} {base} + {step} is past port 65535")))
 }
@@ -689,7 +693,8 @@ fn check_unique(printers: &[Entry]) -> Result<(), FarmError> {
         }
         let mine = sockets(&e.spec);
         let mut own: HashMap<(IpAddr, bool, u16), &str> = HashMap::new();
-        for (ip, udp, port, what) in mine {
+        // Port 0 is any free port: never a clash.
+        for (ip, udp, port, what) in mine.into_iter().filter(|s| s.2 != 0) {
             let proto = if udp { "UDP" } else { "TCP" };
             if let Some(w) = own.insert((ip, udp, port), what) {
                 return Err(invalid(format!(

@@ -234,6 +234,22 @@ fn bind_with_several_printers_counts_the_port_bases_up() {
     assert_eq!(s[1].net.tcp_port, Some(9001));
     assert_eq!(s[1].net.http_port, Some(9101));
     assert_eq!(s[1].net.discovery_ports, Some(vec![9201]));
+    // 0 is any free port for every printer, not a base to count up from.
+    let f = from_flags(&[
+        "--bind",
+        "127.0.0.2",
+        "--count",
+        "2",
+        "--tcp-port",
+        "0",
+        "--http-port",
+        "0",
+        "--udp-port",
+        "0",
+    ])
+    .unwrap();
+    assert_eq!(f.specs()[1].net.tcp_port, Some(0));
+    assert_eq!(f.specs()[1].net.discovery_ports, Some(vec![0]));
     // Without an address the bases go to the server, as before.
     let f = from_flags(&["--tcp-port", "9000"]).unwrap();
     assert_eq!((f.tcp_base, f.http_base, f.udp_base), (9000, 0, 0));
