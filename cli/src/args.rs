@@ -372,10 +372,10 @@ pub(crate) struct SimPlaceholder {
 #[derive(Debug, Default, ClapArgs)]
 pub(crate) struct SimArgs {
     /// Model (repeat for several): a3, a4, 5m, 5m-pro, ad5x, c5, c5-pro [default: 5m].
-    #[arg(short, long = "model", value_parser = parse_model)]
+    #[arg(short, long = "model", value_name = "MODEL", value_parser = parse_model)]
     pub(crate) models: Vec<Model>,
     /// Printers per model (1 to 10000 in total).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) count: Option<u32>,
     /// Printer name, as discovery, `~M115` and `/detail` show it (at most 128 bytes).
     #[arg(long)]
@@ -384,7 +384,7 @@ pub(crate) struct SimArgs {
     #[arg(long)]
     pub(crate) serial: Option<String>,
     /// Check code HTTP requests must carry (printable ASCII; never printed) [default: 12345678].
-    #[arg(long, alias = "sim-check-code")]
+    #[arg(long, value_name = "CODE", alias = "sim-check-code")]
     pub(crate) check_code: Option<String>,
     /// Firmware version string [default: the model's].
     #[arg(long)]
@@ -393,52 +393,52 @@ pub(crate) struct SimArgs {
     #[arg(long)]
     pub(crate) mac: Option<String>,
     /// Simulated print time of a job in seconds (more than 0, at most 86400) [default: 600].
-    #[arg(long, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub(crate) job_seconds: Option<f64>,
     /// Reply shape of simulated Adventurer 3s: b (as the emulator's A3 answers) or a (the
     /// earlier forms: `CMD … Received.` echoes and final `ok`s) [default: b].
-    #[arg(long = "a3-shape", value_parser = parse_a3_shape)]
+    #[arg(long = "a3-shape", value_name = "a|b", value_parser = parse_a3_shape)]
     pub(crate) a3_shape: Option<A3Shape>,
     /// Simulated-time speed-up for jobs and heaters (more than 0, at most 10000) [default: 1].
-    #[arg(long, value_parser = parse_speed)]
+    #[arg(long, value_name = "FACTOR", value_parser = parse_speed)]
     pub(crate) speed: Option<f64>,
     /// Put every printer on this address (standard ports for one printer; see below).
-    #[arg(long, conflicts_with = "bind_range")]
+    #[arg(long, value_name = "IP", conflicts_with = "bind_range")]
     pub(crate) bind: Option<std::net::IpAddr>,
     /// One address per printer from this IPv4 address on, counting up, standard ports.
-    #[arg(long)]
+    #[arg(long, value_name = "IP")]
     pub(crate) bind_range: Option<std::net::IpAddr>,
     /// Accept --bind, --bind-range, --control and farm addresses that are not loopback (the
     /// printers are then reachable from the network).
     #[arg(long)]
     pub(crate) allow_non_loopback: bool,
     /// TCP port of the first printer (the next printers count up; 0 = any free port).
-    #[arg(long)]
+    #[arg(long, value_name = "PORT")]
     pub(crate) tcp_port: Option<u16>,
     /// HTTP port of the first printer (the next printers count up; 0 = any free port).
-    #[arg(long)]
+    #[arg(long, value_name = "PORT")]
     pub(crate) http_port: Option<u16>,
     /// UDP discovery port of the first printer (the next printers count up; 0 = any free
     /// port); with --bind it replaces the model's discovery ports.
-    #[arg(long)]
+    #[arg(long, value_name = "PORT")]
     pub(crate) udp_port: Option<u16>,
     /// Camera port of the first printer (with --bind or --bind-range) [default: 8080].
-    #[arg(long)]
+    #[arg(long, value_name = "PORT")]
     pub(crate) camera_port: Option<u16>,
     /// Address of the control API (`127.0.0.1:PORT`) [default: off].
-    #[arg(long)]
+    #[arg(long, value_name = "IP:PORT")]
     pub(crate) control: Option<SocketAddr>,
     /// Printers from a farm file (TOML; see below); excludes the per-printer options.
-    #[arg(long, conflicts_with_all = PER_PRINTER)]
+    #[arg(long, value_name = "FILE", conflicts_with_all = PER_PRINTER)]
     pub(crate) farm: Option<PathBuf>,
     /// Fault switch, for every reply until exit (repeat): tcp-close-mid-reply, tcp-close,
     /// tcp-stall, tcp-drip, tcp-garbage, tcp-oversize, tcp-unsolicited, tcp-extra-ok,
     /// http-500, http-401, http-403, http-truncated, http-non-json, http-wrong-types,
     /// http-stall, http-close, http-drip, http-lan-mode-off, http-busy, udp-drop.
-    #[arg(long = "fault")]
+    #[arg(long = "fault", value_name = "FAULT")]
     pub(crate) faults: Vec<String>,
     /// Stop after this many seconds (more than 0, at most 86400; default: until Ctrl-C).
-    #[arg(long, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub(crate) duration: Option<f64>,
 }
 
