@@ -32,7 +32,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use flashforge_proto::model::DiscoveryLayout;
 use flashforge_proto::Model;
 use flashforge_sim::{
     A3Shape, Placement, PrinterSpec, STANDARD_CAMERA_PORT, STANDARD_HTTP_PORT, STANDARD_TCP_PORT,
@@ -424,10 +423,8 @@ fn check_bind(ip: IpAddr, allow_non_loopback: bool, who: &str) -> Result<(), Far
 
 /// The UDP ports a model answers discovery probes on when none are given.
 pub(crate) fn default_discovery_ports(model: Model) -> &'static [u16] {
-    match model.spec().discovery {
-        DiscoveryLayout::Legacy => &[48899],
-        _ => &[48899, 19000],
-    }
+    // The model table's ports, as the simulator binds them.
+    model.spec().discovery_ports
 }
 
 fn printable(s: &str) -> bool {

@@ -1900,6 +1900,12 @@ fn sim_runs_a_farm_file() {
             ("Right".into(), "SNFARM2".into(), "Adventurer3".into()),
         ]
     );
+    // Each on its own address with the standard ports.
+    assert_eq!(lines[0]["tcp"], "127.0.77.2:8899", "{:?}", lines[0]);
+    assert_eq!(lines[0]["http"], "127.0.77.2:8898", "{:?}", lines[0]);
+    assert_eq!(lines[0]["udp"], "127.0.77.2:48899", "{:?}", lines[0]);
+    assert_eq!(lines[1]["tcp"], "127.0.77.3:8899", "{:?}", lines[1]);
+    assert_eq!(lines[1]["udp"], "127.0.77.3:8899", "{:?}", lines[1]);
     let o = ff(&["sim", "--farm", &f, "--duration", "1"]);
     ok(&o, "sim --farm table");
     assert!(o.stdout.starts_with("NAME"), "{}", o.stdout);
