@@ -59,7 +59,10 @@ pub mod replay;
 mod server;
 mod tcp;
 
-pub use faults::{Faults, HttpFault, TcpFault};
+pub use faults::{
+    fault_name, ActiveRule, Fault, FaultParseError, FaultRule, Faults, HttpFault, TcpFault, Times,
+    FAULT_KINDS,
+};
 pub use http::{
     check_mappings, render_detail, render_product, HttpSession, MAX_HEAD, MAX_JSON_BODY,
 };

@@ -419,17 +419,17 @@ fn serve_tcp(mut s: TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<(
         if let Some(b) = budget.as_mut() {
             *b -= n.min(*b);
         }
-        let outputs: Vec<Vec<u8>> = {
+        let outputs: Vec<(Vec<u8>, String)> = {
             let mut p = h.lock();
             session.handle_bytes(&mut p, &buf[..n], Instant::now());
-            std::iter::from_fn(|| session.poll_output()).collect()
+            std::iter::from_fn(|| session.poll_reply()).collect()
         };
         if budget.is_none() && session.uploading() {
             budget = h.faults.take_stall_upload_tcp();
         }
         let mut close = false;
-        for out in outputs {
-            match h.faults.next_tcp() {
+        for (out, command) in outputs {
+            match h.faults.next_tcp_for(&command) {
                 None => s.write_all(&out)?,
                 Some(TcpFault::Stall) => {}
                 Some(TcpFault::Close) => close = true,

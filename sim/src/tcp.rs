@@ -30,8 +30,10 @@ pub struct TcpSession {
     finished_upload: Option<(String, u64, u64)>,
     relative: bool,
     selected: Option<String>,
-    out: VecDeque<Vec<u8>>,
+    out: VecDeque<(Vec<u8>, String)>,
     last_rx: Instant,
+    /// The command word of the line being answered (what scoped fault rules match).
+    command: String,
 }
 
 fn fmt_num(v: f64) -> String {
@@ -61,6 +63,7 @@ impl TcpSession {
             selected: None,
             out: VecDeque::new(),
             last_rx: now,
+            command: String::new(),
         }
     }
 
@@ -71,6 +74,12 @@ impl TcpSession {
 
     /// Bytes to send, in order.
     pub fn poll_output(&mut self) -> Option<Vec<u8>> {
+        self.poll_reply().map(|(bytes, _)| bytes)
+    }
+
+    /// Bytes to send, in order, each with the command word (`~M105`) of the line it answers,
+    /// so the server can apply the fault rules scoped to that command.
+    pub fn poll_reply(&mut self) -> Option<(Vec<u8>, String)> {
         self.out.pop_front()
     }
 
@@ -132,7 +141,7 @@ impl TcpSession {
     }
 
     fn send(&mut self, bytes: impl Into<Vec<u8>>) {
-        self.out.push_back(bytes.into());
+        self.out.push_back((bytes.into(), self.command.clone()));
     }
 
     fn on_line(&mut self, p: &mut SimPrinter, line: &str, now: Instant) {
@@ -140,6 +149,10 @@ impl TcpSession {
             return;
         };
         p.log(line.trim());
+        line.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .clone_into(&mut self.command);
         let a3 = p.spec.model == Model::Adventurer3;
         // The emulator's A3 logs in and out with its two-`ok` forms.
         let a3_b = a3 && p.spec.a3_shape == A3Shape::ShapeB;

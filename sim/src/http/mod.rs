@@ -58,6 +58,8 @@ pub struct HttpSession {
     /// The request asked for `Connection: close`: read its body, answer, then close.
     close_after_reply: bool,
     faults: Faults,
+    /// The path of the request being answered (what scoped fault rules match).
+    path: String,
 }
 
 impl HttpSession {
@@ -70,6 +72,7 @@ impl HttpSession {
             close: false,
             close_after_reply: false,
             faults,
+            path: String::new(),
         }
     }
 
@@ -130,6 +133,7 @@ impl HttpSession {
             return self.respond_status(400, "Bad Request", true);
         };
         p.log(format!("{} {}", req.method, req.path));
+        req.path.clone_into(&mut self.path);
         self.close_after_reply = req.wants_close();
         let body = req.body();
         if req.method == "GET" && req.path.starts_with("/getThum") {
@@ -232,7 +236,7 @@ impl HttpSession {
             return self.not_found();
         };
         self.close |= self.close_after_reply;
-        let fault = self.faults.next_http();
+        let fault = self.faults.next_http_for(&self.path);
         let mut body = render::body(value, fault);
         let status = match fault {
             Some(HttpFault::Status(code)) => (code, "Internal Server Error"),
