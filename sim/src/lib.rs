@@ -50,6 +50,8 @@
 
 #![forbid(unsafe_code)]
 
+mod control;
+mod drive;
 mod faults;
 mod http;
 mod net;
@@ -59,6 +61,7 @@ pub mod replay;
 mod server;
 mod tcp;
 
+pub use drive::{status_name, DriveError, HeaterId, StateChange};
 pub use faults::{
     fault_name, ActiveRule, Fault, FaultParseError, FaultRule, Faults, HttpFault, TcpFault, Times,
     FAULT_KINDS,

@@ -393,6 +393,11 @@ pub struct SimPrinter {
     pub station: Option<Station>,
     /// Runout sensor (5M Pro `~M405`/`~M406`).
     pub runout_sensor: bool,
+    /// Filament ran out (`~M119` `FilamentStatus: no filament` / `F:1`, `/detail`
+    /// `hasRightFilament: false`).
+    pub filament_runout: bool,
+    /// Length of the next job started, instead of [`PrinterSpec::job_duration`].
+    pub next_job_duration: Option<Duration>,
     /// Holder of the TCP control lock and when it was last heard from.
     controller: Option<(u64, Instant)>,
     last_advance: Instant,
@@ -465,6 +470,8 @@ impl SimPrinter {
                 indep: slot("PLA", "#FFFFFF"),
             }),
             runout_sensor: true,
+            filament_runout: false,
+            next_job_duration: None,
             controller: None,
             last_advance: now,
             journal: VecDeque::new(),
@@ -534,7 +541,11 @@ impl SimPrinter {
     pub fn advance(&mut self, now: Instant) {
         let real = now.saturating_duration_since(self.last_advance);
         self.last_advance = self.last_advance.max(now);
-        let mut secs = real.as_secs_f64() * self.spec.speed;
+        self.integrate(real.as_secs_f64() * self.spec.speed);
+    }
+
+    /// Advances `secs` simulated seconds at once (heaters, job progress), whatever the clock.
+    pub(crate) fn integrate(&mut self, mut secs: f64) {
         // Integrate in slices so heating and printing interleave sensibly.
         while secs > 0.0 {
             let dt = secs.min(1.0);
@@ -588,7 +599,7 @@ impl SimPrinter {
         self.job = Some(Job {
             file: name.to_owned(),
             elapsed: Duration::ZERO,
-            total: self.spec.job_duration,
+            total: self.next_job_duration.unwrap_or(self.spec.job_duration),
             layers: self.spec.layers,
             leveling,
         });

@@ -311,6 +311,15 @@ impl TcpSession {
         true
     }
 
+    /// `~M119`'s `FilamentStatus:` (`protocol/tcp.md`: `ok` or `no filament`).
+    fn filament_status(p: &SimPrinter) -> &'static str {
+        if p.filament_runout {
+            "no filament"
+        } else {
+            "ok"
+        }
+    }
+
     fn end_upload(&mut self, p: &mut SimPrinter) -> bool {
         match self.finished_upload.take() {
             Some((name, size, got)) if size == got => {
@@ -351,7 +360,8 @@ impl TcpSession {
                 };
                 let s = u8::from(p.busy());
                 ok(&format!(
-                    "Endstop X-max:0 Y-max:0 Z-min:1\nMachineStatus: {machine}\nMoveMode: {mode}\nStatus S:{s} L:0 J:0 F:0\nLED: {}\nCurrentFile: {}\n",
+                    "Endstop X-max:0 Y-max:0 Z-min:1\nMachineStatus: {machine}\nMoveMode: {mode}\nStatus S:{s} L:0 J:0 F:{}\nLED: {}\nCurrentFile: {}\n",
+                    u8::from(p.filament_runout),
                     u8::from(p.led),
                     Self::current_file(p)
                 ))
@@ -518,7 +528,8 @@ impl TcpSession {
                 // The last job's file stays reported after it ends (tcp_M119_after_cancel).
                 let file = p.job.as_ref().map_or("", |j| j.file.as_str());
                 format!(
-                    "echo: Endstop: X-max: 1 Y-max: 1 Z-min: 1\nMachineStatus: {machine}\nMoveMode: 0.0\nFilamentStatus: ok\nLEDStatus: {}\nPrintFileName: {file}\n",
+                    "echo: Endstop: X-max: 1 Y-max: 1 Z-min: 1\nMachineStatus: {machine}\nMoveMode: 0.0\nFilamentStatus: {}\nLEDStatus: {}\nPrintFileName: {file}\n",
+                    Self::filament_status(p),
                     if p.led { "on" } else { "off" },
                 )
             }
@@ -585,7 +596,8 @@ impl TcpSession {
                     _ => "IDLE",
                 };
                 format!(
-                    "{head}echo: Endstop: X-max: 0 Y-max: 0 Z-min: 1\nMachineStatus: {machine}\nMoveMode: 0.0\nFilamentStatus: ok\nLEDStatus: {}\nPrintFileName: {}\nok\n",
+                    "{head}echo: Endstop: X-max: 0 Y-max: 0 Z-min: 1\nMachineStatus: {machine}\nMoveMode: 0.0\nFilamentStatus: {}\nLEDStatus: {}\nPrintFileName: {}\nok\n",
+                    Self::filament_status(p),
                     if p.led { "on" } else { "off" },
                     Self::current_file(p)
                 )

@@ -85,7 +85,7 @@ pub fn render_detail(p: &SimPrinter) -> Value {
         put("leftTargetTemp", json!(left.map_or(0.0, |h| h.target)));
         put("hasLeftFilament", json!(false));
     }
-    put("hasRightFilament", json!(true));
+    put("hasRightFilament", json!(!p.filament_runout));
     put("platTemp", json!(round1(p.bed.current)));
     put("platTargetTemp", json!(p.bed.target));
     match &p.chamber {
