@@ -61,6 +61,7 @@ pub mod replay;
 mod server;
 mod tcp;
 
+pub use control::{MAX_CONTROL_BODY, MAX_CONTROL_FILE, MAX_CONTROL_HEAD};
 pub use drive::{status_name, DriveError, HeaterId, StateChange};
 pub use faults::{
     fault_name, ActiveRule, Fault, FaultParseError, FaultRule, Faults, HttpFault, TcpFault, Times,
