@@ -474,28 +474,43 @@ fn heater_values(v: &Value, what: &str) -> Result<(Option<f64>, Option<f64>), Re
 }
 
 /// Parses a `POST /printers/{id}/state` body into changes, then applies them in order.
-fn set_state(h: &SimHandle, req: &Request) -> Reply {
-    let body = match json_body(req) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let parse = || -> Result<(Vec<StateChange>, Vec<(HeaterId, Option<f64>, Option<f64>)>, Option<Option<f64>>), Reply> {
+/// What a `POST /printers/{id}/state` body asks for.
+struct StatePlan {
+    changes: Vec<StateChange>,
+    heaters: Vec<(HeaterId, Option<f64>, Option<f64>)>,
+    /// `Some(None)`: back to the spec's job length.
+    job_seconds: Option<Option<f64>>,
+}
+
+fn parse_state(body: &Value) -> Result<StatePlan, Reply> {
+    {
         let mut changes = Vec::new();
         let mut heaters = Vec::new();
         let mut job_seconds = None;
-        let Value::Object(o) = &body else { unreachable!() };
+        let Value::Object(o) = body else {
+            return Err(err(400, "the body must be a JSON object"));
+        };
         let str_of = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
         for k in o.keys() {
             if !matches!(
                 k.as_str(),
-                "status" | "code" | "file" | "progress" | "layer" | "door_open"
-                    | "filament_runout" | "temperatures" | "job_seconds"
+                "status"
+                    | "code"
+                    | "file"
+                    | "progress"
+                    | "layer"
+                    | "door_open"
+                    | "filament_runout"
+                    | "temperatures"
+                    | "job_seconds"
             ) {
                 return Err(err(400, format!("unknown key `{k}`")));
             }
         }
         if let Some(s) = o.get("status") {
-            let s = s.as_str().ok_or_else(|| err(400, "`status` must be a string"))?;
+            let s = s
+                .as_str()
+                .ok_or_else(|| err(400, "`status` must be a string"))?;
             changes.push(match s {
                 "printing" => StateChange::Printing {
                     file: str_of("file").unwrap_or_else(|| "cube.gcode".to_owned()),
@@ -521,7 +536,10 @@ fn set_state(h: &SimHandle, req: &Request) -> Reply {
             changes.push(StateChange::Progress(number(v, "progress")?));
         }
         if let Some(v) = o.get("layer") {
-            let n = v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| err(400, "`layer` must be a positive integer"))?;
+            let n = v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| err(400, "`layer` must be a positive integer"))?;
             changes.push(StateChange::Layer(n));
         }
         if let Some(v) = o.get("door_open") {
@@ -550,9 +568,17 @@ fn set_state(h: &SimHandle, req: &Request) -> Reply {
                     "bed" => HeaterId::Bed,
                     "chamber" => HeaterId::Chamber,
                     "nozzle" => HeaterId::Nozzle(0),
-                    n => match n.strip_prefix("nozzle").and_then(|i| i.parse::<usize>().ok()) {
+                    n => match n
+                        .strip_prefix("nozzle")
+                        .and_then(|i| i.parse::<usize>().ok())
+                    {
                         Some(i) => HeaterId::Nozzle(i),
-                        None => return Err(err(400, format!("unknown heater `{n}` (bed, chamber, nozzle, nozzle0..)"))),
+                        None => {
+                            return Err(err(
+                                400,
+                                format!("unknown heater `{n}` (bed, chamber, nozzle, nozzle0..)"),
+                            ))
+                        }
                     },
                 };
                 let (c, tg) = heater_values(v, k)?;
@@ -562,9 +588,24 @@ fn set_state(h: &SimHandle, req: &Request) -> Reply {
         if changes.is_empty() && heaters.is_empty() && job_seconds.is_none() {
             return Err(err(400, "nothing to change"));
         }
-        Ok((changes, heaters, job_seconds))
+        Ok(StatePlan {
+            changes,
+            heaters,
+            job_seconds,
+        })
+    }
+}
+
+fn set_state(h: &SimHandle, req: &Request) -> Reply {
+    let body = match json_body(req) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    let (changes, heaters, job_seconds) = match parse() {
+    let StatePlan {
+        changes,
+        heaters,
+        job_seconds,
+    } = match parse_state(&body) {
         Ok(x) => x,
         Err(r) => return r,
     };

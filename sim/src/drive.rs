@@ -262,7 +262,7 @@ impl SimPrinter {
 
     /// Back to the fresh state of its spec (files, job, temperatures, journal, lock).
     pub fn reset(&mut self) {
-        *self = SimPrinter::new(self.spec.clone(), Instant::now());
+        *self = Self::new(self.spec.clone(), Instant::now());
     }
 
     /// The printer's state as the control API's JSON.
