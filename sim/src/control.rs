@@ -35,8 +35,29 @@ pub const MAX_CONTROL_HEAD: usize = 16 * 1024;
 pub const MAX_CONTROL_FILE: usize = 64 * 1024 * 1024;
 /// Longest body of any other request.
 pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
-/// Read and write timeout of a control connection.
+/// A connection that sends nothing for this long is dropped; also the write timeout.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a blocked read looks at the shutdown flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Reads some bytes, waking every [`POLL`] to look at the shutdown flag; `Ok(0)` when the
+/// peer closed, the server stops, or nothing came for [`IO_TIMEOUT`].
+fn read_some(s: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> io::Result<usize> {
+    let end = Instant::now() + IO_TIMEOUT;
+    loop {
+        if stop.load(Ordering::SeqCst) || Instant::now() >= end {
+            return Ok(0);
+        }
+        match s.read(buf) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            r => return r,
+        }
+    }
+}
 
 impl SimServer {
     /// Serves the control API on `addr` (port 0: any free port); returns the bound address.
@@ -125,7 +146,7 @@ struct Request {
 }
 
 fn serve(mut s: TcpStream, printers: &[SimHandle], stop: &AtomicBool) -> io::Result<()> {
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_read_timeout(Some(POLL))?;
     s.set_write_timeout(Some(IO_TIMEOUT))?;
     let _ = s.set_nodelay(true);
     if stop.load(Ordering::SeqCst) {
@@ -141,7 +162,7 @@ fn serve(mut s: TcpStream, printers: &[SimHandle], stop: &AtomicBool) -> io::Res
         if buf.len() > MAX_CONTROL_HEAD {
             return refuse(s, err(431, "request head over 16 KiB"));
         }
-        let n = s.read(&mut chunk)?;
+        let n = read_some(&mut s, &mut chunk, stop)?;
         if n == 0 {
             return Ok(());
         }
@@ -198,7 +219,7 @@ fn serve(mut s: TcpStream, printers: &[SimHandle], stop: &AtomicBool) -> io::Res
     body.reserve(length - body.len());
     while body.len() < length {
         let want = (length - body.len()).min(chunk.len());
-        let n = s.read(&mut chunk[..want])?;
+        let n = read_some(&mut s, &mut chunk[..want], stop)?;
         if n == 0 {
             return Ok(());
         }

@@ -204,7 +204,6 @@ impl SimPrinter {
                 job.elapsed = job.total.mul_f64(p);
             }
         }
-        self.log(format!("control: {}", status_name(self.status)));
         Ok(())
     }
 
@@ -260,7 +259,8 @@ impl SimPrinter {
         self.spec.speed = speed.clamp(0.0, 1.0e6);
     }
 
-    /// Back to the fresh state of its spec (files, job, temperatures, journal, lock).
+    /// Back to the fresh state of its spec (files, job, temperatures, journal, lock); the
+    /// spec itself, with a speed set by [`SimPrinter::set_speed`], is kept.
     pub fn reset(&mut self) {
         *self = Self::new(self.spec.clone(), Instant::now());
     }
