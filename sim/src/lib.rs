@@ -8,7 +8,13 @@
 //!   bytes in, reply bytes out — answering as `protocol/` says each model does.
 //! * [`SimServer`]: std threads and `std::net` serving many printers at once on loopback (TCP
 //!   8899-style, HTTP 8898-style and UDP discovery, each on a configurable or free port), with
-//!   [`Faults`] to make replies misbehave for tests.
+//!   [`Faults`] to make replies misbehave for tests: [`FaultRule`]s that apply once, `n` times
+//!   or until removed, to every request or to one HTTP path or TCP command
+//!   (`http-busy:once@/detail`).
+//! * Driving a printer: [`StateChange`] and the [`SimHandle`] operations (`set_state`,
+//!   `set_temperature`, `add_file`, `advance`, `inject`, `reset`, ...) for Rust tests, and the
+//!   same over a JSON control API on its own port ([`SimServer::start_control`]; the
+//!   endpoints are in `sim/CONTROL.md`).
 //! * [`replay::ReplayPrinter`]: a loopback printer that answers from recorded wire captures
 //!   instead of a model — the exact bytes the FlashForge emulator sent for each command,
 //!   chunked and timed as they arrived (bundled for all seven models under `captures/`).
