@@ -376,3 +376,30 @@ fn typed_handle_operations() {
     assert!(h.journal().is_empty());
     server.shutdown();
 }
+
+#[test]
+fn a_file_put_with_expect_continue_and_a_prompt_shutdown_beside_a_silent_client() {
+    let (server, ctl) = start(&[Model::Adventurer5M]);
+    let mut s = TcpStream::connect(ctl).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(
+        b"PUT /printers/0/files/big.gcode HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    )
+    .unwrap();
+    let mut buf = [0u8; 25];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf[..], b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"G28\n").unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert_eq!(server.printer().lock().files["big.gcode"].size, 4);
+
+    // A client that connects and says nothing does not hold up shutdown for its timeout.
+    let _silent = TcpStream::connect(ctl).unwrap();
+    let (_, list) = call(ctl, "GET", "/printers", b""); // the listener has taken it by now
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let t = Instant::now();
+    server.shutdown();
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+}
