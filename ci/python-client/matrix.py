@@ -254,6 +254,7 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
     client = FlashForgeClient(sim["address"], sim["serial"], check_code)
     upload_name = f"pyclient-{model}.gcode"
     upload_path = make_gcode(work, upload_name)
+    seen: dict[str, Any] = {}
 
     async def status():
         info = await client.get_printer_status()
@@ -286,6 +287,7 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
 
     async def get_status():
         info = await status()
+        seen["chamber"] = info.has_chamber_sensor
         check(info.machine_state == MachineState.READY, f"state {info.machine_state}")
         check(info.name == sim["name"], f"name {info.name!r}")
         check(info.ip_address == sim["address"], f"ip_address {info.ip_address!r}")
@@ -388,7 +390,8 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
     async def start():
         check(await client.job_control.print_local_file(upload_name, False),
               "print_local_file() returned False")
-        info = await poll(status, lambda i: i.machine_state == MachineState.PRINTING)
+        # Heating first; the farm runs with --speed so that takes about a second.
+        info = await poll(status, lambda i: i.machine_state == MachineState.PRINTING, 10)
         check(info.machine_state == MachineState.PRINTING, f"state {info.machine_state}")
         check(info.print_file_name == upload_name, f"printing {info.print_file_name!r}")
 
@@ -470,7 +473,9 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
         await r.op("set bed+extruder temp", set_temps)
         await r.op("cancel bed+extruder temp", cancel_temps)
         await r.op("chamber temp", chamber_temp,
-                   na=None if c5 else "client: Creator 5 only (set_chamber_temp)")
+                   na="client: Creator 5 only (set_chamber_temp)" if not c5
+                   else None if seen.get("chamber", True)
+                   else "this printer reports no chamber sensor (/detail chamberTemp -108)")
         await r.op("LED off/on (HTTP)", led)
         await r.op("LED off/on (TCP)", led_tcp, na=no_tcp)
         await r.op("filtration", filtration,
@@ -485,7 +490,8 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
         await r.op("home_axes", home, na=tcp_na)
         await r.op("move + get_location_info", move, na=no_tcp)
         await r.op("get_endstop_status", endstops, na=no_tcp)
-        await r.op("runout sensor off/on", runout, na=tcp_na)
+        await r.op("runout sensor off/on", runout, na=tcp_na or (
+            None if model == "5m-pro" else "client: 5M Pro only (ff_client.py _is_5m_pro)"))
         await r.op("upload_file", upload)
         started = await r.op("print_local_file (start)", start)
         job = None if started else "needs a running job (start failed)"
@@ -531,7 +537,7 @@ async def run_legacy(sim: dict[str, Any], r: Runner, work: str) -> None:
     async def info():
         i = await client.get_printer_info()
         check(i is not None, "get_printer_info() returned None")
-        name = i.machine_name if a3 else i.name
+        name = i.machine_name
         serial = i.serial_number
         check(name == sim["name"], f"name {name!r}, the farm set {sim['name']!r}")
         check(serial == sim["serial"], f"serial {serial!r}, the farm set {sim['serial']!r}")
@@ -611,7 +617,7 @@ async def run_legacy(sim: dict[str, Any], r: Runner, work: str) -> None:
     async def start():
         ok = await (client.gcode().start_job(upload_name) if a3 else client.start_job(upload_name))
         check(ok, "start_job() returned False")
-        st = await poll(machine_status, lambda s: s == "BUILDING_FROM_SD")
+        st = await poll(machine_status, lambda s: s == "BUILDING_FROM_SD", 10)
         check(st == "BUILDING_FROM_SD", f"machine status {st}")
         es = await client.get_endstop_status()
         check(es.current_file and upload_name in es.current_file, f"current file {es.current_file!r}")
@@ -637,12 +643,23 @@ async def run_legacy(sim: dict[str, Any], r: Runner, work: str) -> None:
         st = await poll(machine_status, lambda s: s in ("READY", "BUILDING_COMPLETED"))
         check(st in ("READY", "BUILDING_COMPLETED"), f"machine status {st}")
 
+    async def rename():
+        check(await client.set_printer_name("PyClient A3"), "set_printer_name() False")
+        i = await client.get_printer_info()
+        check(i is not None and i.machine_name == "PyClient A3", f"name {i and i.machine_name!r}")
+        check(await client.set_printer_name(sim["name"]), "renaming back False")
+
+    async def motors():
+        check(await client.disable_motors(), "disable_motors() False")
+        check(await client.enable_motors(), "enable_motors() False")
+
     try:
         if not await r.op("init_control", init_control):
             return
         await r.op("get_printer_info", info)
         await r.op("get_temp_info", temps)
-        await r.op("set/cancel temps", set_temps)
+        await r.op("set/cancel temps", set_temps,
+                   na="client: FlashForgeA3Client has no temperature setters" if a3 else None)
         await r.op("get_endstop_status", endstops)
         await r.op("LED off/on", led)
         await r.op("list_files", file_list)
@@ -656,6 +673,9 @@ async def run_legacy(sim: dict[str, Any], r: Runner, work: str) -> None:
         await r.op("pause", pause, na=job)
         await r.op("resume", resume, na=job)
         await r.op("stop", stop, na=job)
+        if a3:
+            await r.op("set_printer_name", rename)
+            await r.op("disable/enable motors", motors)
     finally:
         await asyncio.wait_for(client.dispose(), 10)
 
