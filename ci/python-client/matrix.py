@@ -20,6 +20,7 @@ Exit status: 0 when there is no `fail` and no `now-passes`, 1 otherwise.
 Usage:
   matrix.py --sim-json FILE --check-code CODE [--broadcast] [--results FILE]
   matrix.py --report RESULTS.json...   # merge per-model runs, print, exit status
+  matrix.py --sim-json FILE --wait-ready COUNT  # poll until the simulator is up
 """
 
 from __future__ import annotations
@@ -741,6 +742,35 @@ def load_sim_json(path: str) -> list[dict[str, Any]]:
     return printers
 
 
+def wait_ready(path: str, count: int, seconds: float) -> int:
+    """Wait until the simulator announced `count` printers and each accepts
+    connections on its TCP and HTTP ports. Polls; no fixed sleep."""
+    deadline = time.monotonic() + seconds
+    waiting: list[str] = []
+    while time.monotonic() < deadline:
+        try:
+            printers = load_sim_json(path)
+        except (OSError, ValueError):
+            printers = []
+        if len(printers) >= count:
+            waiting = []
+            for p in printers:
+                for endpoint in (p.get("tcp"), p.get("http")):
+                    if not endpoint:
+                        continue
+                    host, port = endpoint.rsplit(":", 1)
+                    try:
+                        socket.create_connection((host, int(port)), timeout=0.5).close()
+                    except OSError:
+                        waiting.append(endpoint)
+            if not waiting:
+                return 0
+        time.sleep(0.1)
+    print(f"simulator not ready after {seconds:.0f} s (announced {len(printers)} of {count} "
+          f"printers; not accepting: {waiting})", file=sys.stderr)
+    return 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sim-json", help="the simulator's --json output")
@@ -748,6 +778,8 @@ def main() -> int:
     ap.add_argument("--broadcast", action="store_true",
                     help="run the client's broadcast/multicast discovery (needs a farm on own addresses)")
     ap.add_argument("--results", help="write the rows as JSON here (for --report)")
+    ap.add_argument("--wait-ready", type=int, metavar="COUNT",
+                    help="wait until --sim-json lists COUNT printers whose ports accept, then exit")
     ap.add_argument("--report", nargs="+", metavar="RESULTS", help="merge result files and report")
     args = ap.parse_args()
     logging.basicConfig(
@@ -762,6 +794,8 @@ def main() -> int:
         return report(rows)
     if not args.sim_json:
         ap.error("--sim-json is required")
+    if args.wait_ready:
+        return wait_ready(args.sim_json, args.wait_ready, 20.0)
     printers = load_sim_json(args.sim_json)
     if not printers:
         raise SystemExit(f"no printers in {args.sim_json}")
