@@ -85,6 +85,16 @@ EXPECTED_FAIL: dict[tuple[str, str], str] = {
     ("c5", "get_temperatures"): _C5_TEMPS,
     ("c5-pro", "get_temperatures"): _C5_TEMPS,
 }
+if sys.version_info < (3, 13):
+    # CPython < 3.13: asyncio's _SelectorDatagramTransport.sendto() returns without
+    # sending when the data is empty, and the client's probe is empty.
+    for _model in DISCOVERY_MODELS:
+        EXPECTED_FAIL[(_model, "discover (broadcast+multicast)")] = (
+            "discovery/discovery.py _send_discovery_packets() sends packet = b\"\" through an "
+            "asyncio datagram transport, whose sendto() silently drops empty data before "
+            f"Python 3.13 (this is {sys.version.split()[0]}): no probe leaves the host, so "
+            "PrinterDiscovery.discover() finds nothing; run.sh prefers Python >= 3.13"
+        )
 
 
 class Check(Exception):
