@@ -162,12 +162,14 @@ def make_gcode(directory: str, name: str) -> str:
 
 def unicast_discovery(address: str, port: int) -> bytes:
     """Send the client's own probe (an empty datagram, discovery.py
-    _send_discovery_packets) by unicast and return the reply."""
+    _send_discovery_packets) by unicast and return the reply from that address."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(2.0)
         s.sendto(b"", (address, port))
-        data, _ = s.recvfrom(4096)
-        return data
+        while True:
+            data, source = s.recvfrom(4096)
+            if source[0] == address:
+                return data
 
 
 async def poll(fn: Callable[[], Awaitable[Any]], ok: Callable[[Any], bool], seconds: float = 4.0):
