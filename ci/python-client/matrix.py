@@ -473,6 +473,82 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
         s = _slot(info, 1)
         check(s is not None and s.material_name == "PETG", f"slot 1 {s!r}")
 
+    async def tool_temps():
+        check(await client.temp_control.set_tool_temp(2, 205), "set_tool_temp(2, 205) False")
+        info = await poll(status, lambda i: len(i.tool_temps) == 4 and i.tool_temps[2].set == 205)
+        check(info.tool_temps[2].set == 205, f"T2 target {info.tool_temps[2].set}")
+        check(info.tool_temps[0].set == 0, f"T0 target {info.tool_temps[0].set} changed")
+        check(await client.temp_control.cancel_tool_temp(2), "cancel_tool_temp(2) False")
+        info = await poll(status, lambda i: i.tool_temps[2].set == 0)
+        check(info.tool_temps[2].set == 0, f"T2 target {info.tool_temps[2].set} after cancel")
+
+    async def rapid_home():
+        check(await client.control.home_axes_rapid(), "home_axes_rapid() returned False")
+
+    async def camera_stream():
+        url = await client.detect_camera_stream(2000)
+        check(url == client.camera_stream_url, f"probe found {url!r}, /detail says "
+              f"{client.camera_stream_url!r}")
+
+    def mapping():
+        from flashforge import AD5XMaterialMapping
+
+        return [AD5XMaterialMapping(tool_id=0, slot_id=1, material_name="PLA",
+                                    tool_material_color="#FFFFFF",
+                                    slot_material_color="#FFFFFF")]
+
+    special_name = f"pyclient-{model}-special.gcode"
+    special_path = make_gcode(work, special_name)
+
+    async def upload_special():
+        if model == "ad5x":
+            from flashforge import AD5XUploadParams
+
+            ok = await client.job_control.upload_file_ad5x(AD5XUploadParams(
+                file_path=special_path, start_print=False, leveling_before_print=False,
+                flow_calibration=False, first_layer_inspection=False,
+                time_lapse_video=False, material_mappings=mapping()))
+        else:
+            from flashforge.models import Creator5UploadParams
+
+            ok = await client.job_control.upload_file_creator5(Creator5UploadParams(
+                file_path=special_path, start_print=False, leveling_before_print=False,
+                time_lapse_video=False, use_matl_station=False, gcode_tool_cnt=1))
+        check(ok, "upload returned False")
+        names = await client.files.get_file_list()
+        check(special_name in names, f"{special_name!r} not in file list {names!r}")
+
+    async def job_cycle(start: Callable[[], Awaitable[bool]]) -> None:
+        check(await start(), "the start call returned False")
+        info = await poll(status, lambda i: i.machine_state == MachineState.PRINTING, 10)
+        check(info.machine_state == MachineState.PRINTING, f"state {info.machine_state}")
+        check(info.print_file_name == special_name, f"printing {info.print_file_name!r}")
+        check(await client.job_control.cancel_print_job(), "cancel_print_job() False")
+        await poll(status, lambda i: i.machine_state == MachineState.CANCELLED)
+        check(await client.job_control.clear_platform(), "clear_platform() False")
+        info = await poll(status, lambda i: i.machine_state == MachineState.READY)
+        check(info.machine_state == MachineState.READY, f"state {info.machine_state}")
+
+    async def ad5x_multi():
+        from flashforge import AD5XLocalJobParams
+
+        await job_cycle(lambda: client.job_control.start_ad5x_multi_color_job(
+            AD5XLocalJobParams(file_name=special_name, leveling_before_print=False,
+                               material_mappings=mapping())))
+
+    async def ad5x_single():
+        from flashforge import AD5XSingleColorJobParams
+
+        await job_cycle(lambda: client.job_control.start_ad5x_single_color_job(
+            AD5XSingleColorJobParams(file_name=special_name, leveling_before_print=False)))
+
+    async def c5_job():
+        from flashforge.models import Creator5JobParams
+
+        await job_cycle(lambda: client.job_control.start_creator5_job(
+            Creator5JobParams(file_name=special_name, leveling_before_print=False,
+                              material_mappings=mapping())))
+
     tcp_na = "the client offers this only over TCP 8899 and (by design) not for an HTTP-only Creator 5" if c5 else None
     no_tcp = "the Creator 5 has no TCP service" if c5 else None
     try:
@@ -489,6 +565,8 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
                    na="client: Creator 5 only (set_chamber_temp)" if not c5
                    else None if seen.get("chamber", True)
                    else "this printer reports no chamber sensor (/detail chamberTemp -108)")
+        await r.op("set/cancel tool temp (T2)", tool_temps,
+                   na=None if c5 else "client: Creator 5 tool changer only")
         await r.op("LED off/on (HTTP)", led)
         await r.op("LED off/on (TCP)", led_tcp, na=no_tcp)
         await r.op("filtration", filtration,
@@ -501,6 +579,7 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
         await r.op("get_recent_file_list", recent_files)
         await r.op("get_gcode_thumbnail", thumbnail)
         await r.op("home_axes", home, na=tcp_na)
+        await r.op("home_axes_rapid", rapid_home, na=tcp_na)
         await r.op("move + get_location_info", move, na=no_tcp)
         await r.op("get_endstop_status", endstops, na=no_tcp)
         await r.op("runout sensor off/on", runout, na=tcp_na or (
@@ -516,6 +595,16 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
         await r.op("resume", resume, na=job)
         await r.op("cancel", cancel, na=job)
         await r.op("clear_platform", clear_platform)
+        ms = model in ("ad5x", "c5", "c5-pro")
+        await r.op("upload (AD5X / Creator 5 params)", upload_special,
+                   na=None if ms else "client: AD5X / Creator 5 only")
+        await r.op("start_ad5x_multi_color_job", ad5x_multi,
+                   na=None if model == "ad5x" else "client: AD5X only")
+        await r.op("start_ad5x_single_color_job", ad5x_single,
+                   na=None if model == "ad5x" else "client: AD5X only")
+        await r.op("start_creator5_job", c5_job, na=None if c5 else "client: Creator 5 only")
+        await r.op("detect_camera_stream", camera_stream,
+                   na=None if client.camera_stream_url else "/detail reports no camera stream")
     finally:
         await asyncio.wait_for(client.dispose(), 10)
 
