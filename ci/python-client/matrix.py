@@ -89,7 +89,9 @@ if sys.version_info < (3, 13):
     # CPython < 3.13: asyncio's _SelectorDatagramTransport.sendto() returns without
     # sending when the data is empty, and the client's probe is empty.
     for _model in DISCOVERY_MODELS:
-        EXPECTED_FAIL[(_model, "discover (broadcast+multicast)")] = (
+        EXPECTED_FAIL[(_model, "discover (broadcast+multicast)")] = EXPECTED_FAIL[
+            (_model, "FlashForgePrinterDiscovery")
+        ] = (
             "discovery/discovery.py _send_discovery_packets() sends packet = b\"\" through an "
             "asyncio datagram transport, whose sendto() silently drops empty data before "
             f"Python 3.13 (this is {sys.version.split()[0]}): no probe leaves the host, so "
@@ -211,6 +213,8 @@ async def run_discovery(printers: list[dict[str, Any]], broadcast: bool) -> list
 
     runners = {p["key"]: Runner(p["key"]) for p in printers}
     found: dict[str, Any] = {}
+    legacy_found: dict[str, Any] = {}
+    error = legacy_error = None
     if broadcast:
         # The client's real discovery: multicast 225.0.0.9:8899/19000 and
         # broadcast 255.255.255.255:8899/19000/48899, never unicast. Inside the
@@ -225,6 +229,16 @@ async def run_discovery(printers: list[dict[str, Any]], broadcast: bool) -> list
         print(f"  discovery: {len(found_list)} replies in {time.monotonic() - started:.1f} s")
         for d in found_list:
             found[d.ip_address] = d
+        # The backward-compatible wrapper (what ff-5mp-hass calls).
+        from flashforge import FlashForgePrinterDiscovery
+
+        try:
+            legacy = await asyncio.wait_for(
+                FlashForgePrinterDiscovery().discover_printers_async(3000, 1500, 1), 15)
+            legacy_error = None
+        except Exception as e:  # noqa: BLE001
+            legacy, legacy_error = [], f"{type(e).__name__}: {e}"
+        legacy_found.update({d.ip_address: d for d in legacy})
     for p in printers:
         r = runners[p["key"]]
 
@@ -243,11 +257,24 @@ async def run_discovery(printers: list[dict[str, Any]], broadcast: bool) -> list
             check(d is not None, f"client could not parse the {len(data)}-byte reply")
             check_discovered(d, p, p["key"])
 
+        async def legacy_op(p: dict[str, Any] = p) -> None:
+            check(legacy_error is None, f"discover_printers_async() raised {legacy_error}")
+            d = legacy_found.get(p["address"])
+            check(d is not None, f"no reply from {p['address']} among {sorted(legacy_found)}")
+            check(d.name == p["name"], f"name {d.name!r}")
+            if p["key"] in HTTP_MODELS:
+                check(d.serial_number == p["serial"], f"serial {d.serial_number!r}")
+
         await r.op(
             "discover (broadcast+multicast)",
             broadcast_op,
             na=None if broadcast else "this simulator has no --bind-range: its UDP socket binds "
             "127.0.0.1 only, so the client's broadcast/multicast probes cannot reach it",
+        )
+        await r.op(
+            "FlashForgePrinterDiscovery",
+            legacy_op,
+            na=None if broadcast else "needs the broadcast discovery (see above)",
         )
         if p.get("udp"):
             await r.op("discover (unicast, parsed)", unicast_op)
@@ -549,6 +576,37 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
             Creator5JobParams(file_name=special_name, leveling_before_print=False,
                               material_mappings=mapping())))
 
+    async def tcp_ready():
+        check(await client.tcp_client.is_printer_ready(), "is_printer_ready() False")
+        state = await client.tcp_client.check_machine_state()
+        check(state == "ready", f"check_machine_state() {state!r}")
+
+    async def job_views():
+        check(await client.info.is_printing(), "info.is_printing() False")
+        check(await client.info.get_machine_state() == MachineState.PRINTING, "get_machine_state")
+        if not c5:
+            name = await client.tcp_client.get_current_print_file()
+            check(name is not None and upload_name in name, f"TCP current file {name!r}")
+            state = await client.tcp_client.check_machine_state()
+            check(state == "printing", f"check_machine_state() {state!r}")
+            layer_pct, sd_pct, layer = await client.tcp_client.get_print_progress()
+            check(0 <= sd_pct <= 100 and layer >= 0, f"progress {layer_pct} {sd_pct} {layer}")
+
+    now_name = f"pyclient-{model}-now.gcode"
+    now_path = make_gcode(work, now_name)
+
+    async def upload_print_now():
+        check(await client.job_control.upload_file(now_path, True, False),
+              "upload_file(start_print=True) returned False")
+        info = await poll(status, lambda i: i.machine_state == MachineState.PRINTING, 10)
+        check(info.machine_state == MachineState.PRINTING, f"state {info.machine_state}")
+        check(info.print_file_name == now_name, f"printing {info.print_file_name!r}")
+        check(await client.job_control.cancel_print_job(), "cancel_print_job() False")
+        await poll(status, lambda i: i.machine_state == MachineState.CANCELLED)
+        check(await client.job_control.clear_platform(), "clear_platform() False")
+        info = await poll(status, lambda i: i.machine_state == MachineState.READY)
+        check(info.machine_state == MachineState.READY, f"state {info.machine_state}")
+
     tcp_na = "the client offers this only over TCP 8899 and (by design) not for an HTTP-only Creator 5" if c5 else None
     no_tcp = "the Creator 5 has no TCP service" if c5 else None
     try:
@@ -582,12 +640,14 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
         await r.op("home_axes_rapid", rapid_home, na=tcp_na)
         await r.op("move + get_location_info", move, na=no_tcp)
         await r.op("get_endstop_status", endstops, na=no_tcp)
+        await r.op("is_printer_ready + check_machine_state", tcp_ready, na=no_tcp)
         await r.op("runout sensor off/on", runout, na=tcp_na or (
             None if model == "5m-pro" else "client: 5M Pro only (ff_client.py _is_5m_pro)"))
         await r.op("upload_file", upload)
         started = await r.op("print_local_file (start)", start)
         job = None if started else "needs a running job (start failed)"
         await r.op("tcp get_print_status", tcp_print_status, na=no_tcp)
+        await r.op("job views (is_printing, progress)", job_views, na=job)
         await r.op("set_speed_override", speed, na=job)
         await r.op("set_z_axis_override", z_offset, na=job)
         await r.op("cooling/chamber fan speed", fans, na=job)
@@ -603,6 +663,7 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
         await r.op("start_ad5x_single_color_job", ad5x_single,
                    na=None if model == "ad5x" else "client: AD5X only")
         await r.op("start_creator5_job", c5_job, na=None if c5 else "client: Creator 5 only")
+        await r.op("upload_file (printNow)", upload_print_now)
         await r.op("detect_camera_stream", camera_stream,
                    na=None if client.camera_stream_url else "/detail reports no camera stream")
     finally:
@@ -751,6 +812,13 @@ async def run_legacy(sim: dict[str, Any], r: Runner, work: str) -> None:
         check(i is not None and i.machine_name == "PyClient A3", f"name {i and i.machine_name!r}")
         check(await client.set_printer_name(sim["name"]), "renaming back False")
 
+    async def rapid_home():
+        check(await client.rapid_home(), "rapid_home() returned False")
+
+    async def xyze():
+        loc = await client.get_position_xyze()
+        check(loc is not None and loc.x != "", f"get_position_xyze() {loc}")
+
     async def motors():
         check(await client.disable_motors(), "disable_motors() False")
         check(await client.enable_motors(), "enable_motors() False")
@@ -767,7 +835,9 @@ async def run_legacy(sim: dict[str, Any], r: Runner, work: str) -> None:
         await r.op("list_files", file_list)
         await r.op("get_thumbnail", thumbnail)
         await r.op("home", home)
+        await r.op("rapid_home", rapid_home, na="client: no rapid home on the A3" if a3 else None)
         await r.op("move + position", move)
+        await r.op("get_position_xyze (M663)", xyze, na=None if a3 else "client: A3 only")
         await r.op("upload_file (M28/M29)", upload)
         started = await r.op("start job", start)
         job = None if started else "needs a running job (start failed)"
