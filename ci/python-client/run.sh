@@ -79,7 +79,10 @@ if [ -z "${FF_PYCLIENT_IN_NETNS:-}" ]; then
     if ! "$venv/bin/python" -c 'import flashforge, sys; sys.exit(flashforge.__version__ != "1.6.0")' 2>/dev/null; then
         say "creating $venv (Python $want) and installing $PIN"
         rm -rf "$venv"
-        "$python" -m venv "$venv"
+        "$python" -m venv "$venv" || {
+            echo "python-client: FAIL: $python -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
+            exit 1
+        }
         timeout 120 "$venv/bin/pip" install --disable-pip-version-check -q "$PIN"
     fi
     export FF_PYCLIENT_PYTHON=$venv/bin/python
