@@ -955,7 +955,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("FF_PYCLIENT_DEBUG") else logging.CRITICAL,
-        format="    [client log] %(name)s: %(message)s",
+        format="    [client log] %(levelname)s %(name)s: %(message)s",
     )
     if args.report:
         rows = []
