@@ -431,10 +431,14 @@ pub(crate) struct SimArgs {
     /// Printers from a farm file (TOML; see below); excludes the per-printer options.
     #[arg(long, value_name = "FILE", conflicts_with_all = PER_PRINTER)]
     pub(crate) farm: Option<PathBuf>,
-    /// Fault switch, for every reply until exit (repeat): tcp-close-mid-reply, tcp-close,
-    /// tcp-stall, tcp-drip, tcp-garbage, tcp-oversize, tcp-unsolicited, tcp-extra-ok,
-    /// http-500, http-401, http-403, http-truncated, http-non-json, http-wrong-types,
-    /// http-stall, http-close, http-drip, http-lan-mode-off, http-busy, udp-drop.
+    /// Fault rule (repeat): KIND[:TIMES][@SCOPE]. TIMES: once, a count, or always (the
+    /// default); SCOPE: one HTTP path (`@/detail`) or TCP command (`@~M105`). KIND:
+    /// tcp-close-mid-reply, tcp-close, tcp-stall, tcp-drip[-MS], tcp-garbage, tcp-oversize,
+    /// tcp-unsolicited, tcp-extra-ok, tcp-pause-after-N-MS, tcp-stall-upload-N, http-500,
+    /// http-401, http-403, http-status-NNN, http-truncated, http-non-json, http-wrong-types,
+    /// http-stall, http-close, http-drip[-MS], http-lan-mode-off, http-busy, http-refuse-N,
+    /// http-no-continue, http-early-success, http-stall-upload-N, udp-drop. Example:
+    /// `--fault http-busy:once@/detail`. The control API adds and removes rules at run time.
     #[arg(long = "fault", value_name = "FAULT")]
     pub(crate) faults: Vec<String>,
     /// Stop after this many seconds (more than 0, at most 86400; default: until Ctrl-C).

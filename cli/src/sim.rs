@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use flashforge_sim::{HttpFault, ServerConfig, SimServer, TcpFault};
+use flashforge_sim::{FaultRule, ServerConfig, SimServer};
 use serde_json::json;
 
 use crate::args::SimArgs;
@@ -11,40 +11,6 @@ use crate::exit::{Failure, Result, EXIT_OTHER, EXIT_USAGE};
 use crate::farm::Farm;
 use crate::output::emit;
 
-enum Fault {
-    Tcp(TcpFault),
-    Http(HttpFault),
-    Udp,
-}
-
-fn parse_fault(s: &str) -> Result<Fault> {
-    let d = Duration::from_millis(2);
-    Ok(match s {
-        "tcp-close-mid-reply" => Fault::Tcp(TcpFault::CloseMidReply),
-        "tcp-close" => Fault::Tcp(TcpFault::Close),
-        "tcp-stall" => Fault::Tcp(TcpFault::Stall),
-        "tcp-drip" => Fault::Tcp(TcpFault::Drip(d)),
-        "tcp-garbage" => Fault::Tcp(TcpFault::Garbage),
-        "tcp-oversize" => Fault::Tcp(TcpFault::Oversize),
-        "tcp-unsolicited" => Fault::Tcp(TcpFault::Unsolicited),
-        "tcp-extra-ok" => Fault::Tcp(TcpFault::ExtraOk),
-        "http-500" => Fault::Http(HttpFault::Status(500)),
-        "http-401" => Fault::Http(HttpFault::Status(401)),
-        "http-403" => Fault::Http(HttpFault::Status(403)),
-        "http-truncated" => Fault::Http(HttpFault::TruncatedBody),
-        "http-non-json" => Fault::Http(HttpFault::NonJson),
-        "http-wrong-types" => Fault::Http(HttpFault::WrongTypes),
-        "http-stall" => Fault::Http(HttpFault::Stall),
-        "http-close" => Fault::Http(HttpFault::Close),
-        "http-drip" => Fault::Http(HttpFault::Drip(d)),
-        "http-lan-mode-off" => Fault::Http(HttpFault::Refuse(-2)),
-        "http-busy" => Fault::Http(HttpFault::Refuse(5)),
-        "udp-drop" => Fault::Udp,
-        other => return Err(Failure::new(EXIT_USAGE, format!("unknown fault `{other}`"))),
-    })
-}
-
-/// Start the printers the arguments describe (shared by `sim` and `demo`).
 pub(crate) fn start(a: &SimArgs) -> Result<SimServer> {
     let farm = Farm::from_args(a).map_err(|e| Failure::new(EXIT_USAGE, e.to_string()))?;
     start_farm(&farm)
@@ -52,25 +18,17 @@ pub(crate) fn start(a: &SimArgs) -> Result<SimServer> {
 
 /// Start a resolved farm: its fault names are checked before anything is bound.
 pub(crate) fn start_farm(farm: &Farm) -> Result<SimServer> {
+    // Every fault rule is checked before anything is bound.
     let mut faults = Vec::with_capacity(farm.printers.len());
     for e in &farm.printers {
-        let mut mine = Vec::with_capacity(e.faults.len());
-        for f in &e.faults {
-            if f.contains([':', '@']) {
-                return Err(Failure::new(
-                    EXIT_USAGE,
-                    format!(
-                        "{}: fault `{f}`: repetitions and scopes (`:times@scope`) are not supported yet",
-                        e.label
-                    ),
-                ));
-            }
-            mine.push(
-                parse_fault(f).map_err(|x| {
-                    Failure::new(EXIT_USAGE, format!("{}: {}", e.label, x.message()))
-                })?,
-            );
-        }
+        let mine = e
+            .faults
+            .iter()
+            .map(|f| {
+                f.parse::<FaultRule>()
+                    .map_err(|x| Failure::new(EXIT_USAGE, format!("{}: fault `{f}`: {x}", e.label)))
+            })
+            .collect::<Result<Vec<_>>>()?;
         faults.push(mine);
     }
     let mut cfg = ServerConfig::default();
@@ -78,18 +36,19 @@ pub(crate) fn start_farm(farm: &Farm) -> Result<SimServer> {
     cfg.tcp_port = farm.tcp_base;
     cfg.http_port = farm.http_base;
     cfg.udp_port = farm.udp_base;
-    let server = SimServer::start(farm.specs(), &cfg)
+    let mut server = SimServer::start(farm.specs(), &cfg)
         .map_err(|e| Failure::new(EXIT_OTHER, format!("cannot start the simulator: {e}")))?;
-    // The control API (another change adds `SimServer::start_control`); until then
-    // `control` is parsed and checked but not served:
-    // if let Some(c) = farm.control { server.start_control(c)?; }
-    for (h, mine) in server.printers().iter().zip(&faults) {
-        for fault in mine {
-            match fault {
-                Fault::Tcp(t) => h.faults.sticky_tcp(*t),
-                Fault::Http(x) => h.faults.sticky_http(*x),
-                Fault::Udp => h.faults.drop_udp(true),
-            }
+    if let Some(c) = farm.control {
+        server.start_control(c).map_err(|e| {
+            Failure::new(
+                EXIT_OTHER,
+                format!("cannot start the control API on {c}: {e}"),
+            )
+        })?;
+    }
+    for (h, mine) in server.printers().iter().zip(faults) {
+        for rule in mine {
+            h.faults.inject(rule);
         }
     }
     Ok(server)
@@ -133,6 +92,15 @@ pub(crate) async fn run(a: &SimArgs, json: bool) -> Result {
                 p.spec.serial,
                 address(h),
                 h.udp
+            ));
+        }
+    }
+    if let Some(c) = server.control() {
+        if json {
+            emit(&json!({ "control": format!("http://{c}") }).to_string());
+        } else {
+            emit(&format!(
+                "control API: http://{c}/printers (see the README's Simulator section)"
             ));
         }
     }

@@ -1860,8 +1860,8 @@ fn sim_refuses_bad_flags_before_binding() {
             "at most 10000",
         ),
         (
-            vec!["sim", "--fault", "http-busy:once@/detail"],
-            "not supported yet",
+            vec!["sim", "--fault", "http-busy:twice@/detail"],
+            "bad count `twice`",
         ),
         (vec!["sim", "--fault", "no-such-fault"], "unknown fault"),
         (
@@ -1946,8 +1946,8 @@ fn bad_farm_files_are_usage_errors_naming_the_problem() {
             &["10001 printers", "at most 10000"],
         ),
         (
-            "[[printer]]\nmodel = \"5m\"\nfaults = [\"http-busy:once@/detail\"]\n".to_owned(),
-            &["not supported yet"],
+            "[[printer]]\nmodel = \"5m\"\nfaults = [\"http-busy:once@\"]\n".to_owned(),
+            &["[[printer]] 1", "empty scope after `@`"],
         ),
     ] {
         let f = farm_file(&body);
@@ -1963,4 +1963,104 @@ fn bad_farm_files_are_usage_errors_naming_the_problem() {
     let o = ff(&["sim", "--farm", &f]);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("larger than"), "{}", o.stderr);
+}
+
+/// A tiny HTTP/1.1 client for the simulator's control API.
+fn control(addr: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).expect("control API");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let code = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let json = out.split("\r\n\r\n").nth(1).unwrap_or("null");
+    (code, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
+#[test]
+fn sim_serves_its_control_api_and_takes_fault_rules() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashforge"))
+        .args([
+            "sim",
+            "-m",
+            "5m",
+            "--bind",
+            "127.0.77.40",
+            "--serial",
+            "SNCTL1",
+            "--check-code",
+            CHECK_CODE,
+            "--control",
+            "127.0.0.1:0",
+            "--fault",
+            "http-busy:once@/gcodeList",
+            "--duration",
+            "60",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run flashforge sim");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
+    // The printer line, then the control line, as soon as they are bound.
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let printer: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(printer["tcp"], "127.0.77.40:8899", "{printer}");
+    assert_eq!(printer["http"], "127.0.77.40:8898", "{printer}");
+    let ctl: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let url = ctl["control"].as_str().expect("a control line").to_owned();
+    let addr = url.trim_start_matches("http://");
+
+    // The rule from the command line is listed, once, scoped.
+    let (code, rules) = control(addr, "GET", "/printers/0/faults", "");
+    assert_eq!(code, 200, "{rules}");
+    assert_eq!(rules[0]["rule"], "http-busy:once@/gcodeList", "{rules}");
+    // The CLI's own status (HTTP /detail) is not touched by a rule for /gcodeList.
+    let status = |_: ()| {
+        ff(&[
+            "-p",
+            "127.0.77.40",
+            "--serial",
+            "SNCTL1",
+            "--check-code",
+            CHECK_CODE,
+            "--timeout",
+            "5",
+            "--json",
+            "status",
+        ])
+    };
+    let o = status(());
+    ok(&o, "status beside a rule for another path");
+    assert_eq!(o.json()["state"], "Ready", "{}", o.stdout);
+    // State set through the control API shows in the client.
+    let (code, v) = control(
+        addr,
+        "POST",
+        "/printers/SNCTL1/state",
+        r#"{"status":"error","code":"E0088"}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    let o = status(());
+    assert!(o.stdout.contains("E0088"), "{}\n{}", o.stdout, o.stderr);
+    let (_, p) = control(addr, "GET", "/printers/0", "");
+    assert_eq!(p["error_code"], "E0088", "{p}");
+    assert_eq!(control(addr, "GET", "/printers/7", "").0, 404);
 }

@@ -65,6 +65,7 @@ impl SimServer {
     pub fn start_control(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
         let listener = TcpListener::bind(addr)?;
         let local = listener.local_addr()?;
+        self.control = Some(local);
         let printers: Arc<[SimHandle]> = self.printers().to_vec().into();
         let stop = self.stop_flag();
         let threads = self.threads();

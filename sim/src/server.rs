@@ -109,6 +109,8 @@ pub struct SimServer {
     stop: Arc<AtomicBool>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
     wake: Vec<SocketAddr>,
+    /// Where the control API listens, once started.
+    pub(crate) control: Option<SocketAddr>,
 }
 
 /// Threads of a server, joined when it stops.
@@ -206,6 +208,7 @@ impl SimServer {
             stop,
             threads,
             wake: Vec::new(),
+            control: None,
         })
     }
 
@@ -219,25 +222,27 @@ impl SimServer {
         &self.printers
     }
 
+    /// Where the control API listens ([`SimServer::start_control`]), if it was started.
+    pub fn control(&self) -> Option<SocketAddr> {
+        self.control
+    }
+
     /// The first printer.
     pub fn printer(&self) -> &SimHandle {
         &self.printers[0]
     }
 
     /// The flag every thread of this server watches (set on shutdown).
-    #[allow(dead_code)] // used by the control API (next commit)
     pub(crate) fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
     }
 
     /// The server's thread list (threads added here are joined on shutdown).
-    #[allow(dead_code)]
     pub(crate) fn threads(&self) -> Threads {
         self.threads.clone()
     }
 
     /// A listener to wake (connect to) on shutdown, so its accept loop sees the stop flag.
-    #[allow(dead_code)]
     pub(crate) fn add_wake(&mut self, addr: SocketAddr) {
         self.wake.push(addr);
     }
