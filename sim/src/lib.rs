@@ -59,6 +59,7 @@
 mod control;
 mod drive;
 mod faults;
+mod files;
 mod http;
 mod net;
 mod png;
@@ -73,15 +74,18 @@ pub use faults::{
     fault_name, ActiveRule, Fault, FaultParseError, FaultRule, Faults, HttpFault, TcpFault, Times,
     FAULT_KINDS,
 };
+pub use files::{
+    FileMeta, FileSink, StoredFile, ToolMeta, DEFAULT_THUMBNAIL, MAX_THUMBNAIL_B64, MAX_ZIP_MEMBER,
+    SCAN_WINDOW,
+};
 pub use http::{
     check_mappings, render_detail, render_product, HttpSession, MAX_HEAD, MAX_JSON_BODY,
 };
 pub use net::{raise_fd_limit, Sockets};
 pub use png::solid as solid_png;
 pub use printer::{
-    A3Shape, FileSink, Heater, Job, Placement, PrinterSpec, SimPrinter, Slot, StartError, Station,
-    Status, StoredFile, AMBIENT, RECENT_FILES, STANDARD_CAMERA_PORT, STANDARD_HTTP_PORT,
-    STANDARD_TCP_PORT,
+    A3Shape, Heater, Job, Placement, PrinterSpec, SimPrinter, Slot, StartError, Station, Status,
+    AMBIENT, RECENT_FILES, STANDARD_CAMERA_PORT, STANDARD_HTTP_PORT, STANDARD_TCP_PORT,
 };
 pub use server::{discovery_reply, lock, ServerConfig, SimHandle, SimServer};
 pub use tcp::{TcpSession, MAX_LINE};

@@ -1,6 +1,6 @@
 //! A tiny PNG writer (stored deflate blocks): real, viewable thumbnails without a dependency.
 
-fn crc32(parts: &[&[u8]]) -> u32 {
+pub(crate) fn crc32(parts: &[&[u8]]) -> u32 {
     let mut crc = !0u32;
     for part in parts {
         for &b in *part {

@@ -5,11 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::files::{self, StoredFile};
 use flashforge_proto::model::Family;
 use flashforge_proto::Model;
-use sha2::{Digest, Sha256};
-
-use crate::png;
 
 /// Ambient temperature, °C.
 pub const AMBIENT: f64 = 25.0;
@@ -249,21 +247,6 @@ impl Heater {
     }
 }
 
-/// One stored file.
-#[derive(Debug, Clone)]
-pub struct StoredFile {
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256 of the bytes.
-    pub sha256: [u8; 32],
-    /// The bytes, when not larger than [`PrinterSpec::keep_file_bytes`].
-    pub data: Option<Arc<[u8]>>,
-    /// Thumbnail PNG.
-    pub thumbnail: Arc<[u8]>,
-    /// Estimated print time, seconds (`/gcodeList` detail).
-    pub print_seconds: u32,
-}
-
 /// A material-station slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
@@ -477,8 +460,8 @@ impl SimPrinter {
             journal: VecDeque::new(),
             spec,
         };
-        p.store_file("cube.gcode", b"; cube\nG28\nG1 X10 Y10 Z0.3 F3000\n");
-        p.store_file("Benchy 0.2mm (PLA).3mf", b"PK\x03\x04 simulated 3mf");
+        p.store_file("cube.gcode", &files::demo_gcode());
+        p.store_file("Benchy 0.2mm (PLA).3mf", &files::demo_3mf());
         p
     }
 
@@ -490,19 +473,14 @@ impl SimPrinter {
         self.journal.push_back(what.into());
     }
 
-    /// Stores a whole file.
+    /// Stores a whole file (its thumbnail and metadata read from it).
     pub fn store_file(&mut self, name: &str, data: &[u8]) {
-        let sha256 = Sha256::digest(data).into();
-        let keep = data.len() as u64 <= self.spec.keep_file_bytes;
-        self.insert_file(
-            name,
-            data.len() as u64,
-            sha256,
-            keep.then(|| Arc::from(data)),
-        );
+        let file = StoredFile::new(name, data, self.spec.keep_file_bytes);
+        self.put_file(name, file);
     }
 
-    /// Stores a file received in pieces (see [`FileSink`]).
+    /// Stores a file received in pieces (see [`FileSink`](crate::FileSink)); the thumbnail and
+    /// metadata are read from `data` when it is kept.
     pub fn insert_file(
         &mut self,
         name: &str,
@@ -510,19 +488,19 @@ impl SimPrinter {
         sha256: [u8; 32],
         data: Option<Arc<[u8]>>,
     ) {
-        let seed = sha256[0];
-        let thumbnail = Arc::from(png::solid(48, 48, [seed, 255 - seed, sha256[1] | 0x40]));
-        self.files.insert(
-            name.to_owned(),
-            StoredFile {
-                size,
-                sha256,
-                data,
-                thumbnail,
-                print_seconds: self.spec.job_duration.as_secs() as u32,
-            },
-        );
+        let file = StoredFile::from_parts(name, size, sha256, data);
+        self.put_file(name, file);
+    }
+
+    /// Stores `file` as `name` (replacing a file of that name), most recent first.
+    pub fn put_file(&mut self, name: &str, file: StoredFile) {
+        self.files.insert(name.to_owned(), file);
         self.touch_recent(name);
+    }
+
+    /// A stored file.
+    pub fn file(&self, name: &str) -> Option<&StoredFile> {
+        self.files.get(name)
     }
 
     fn touch_recent(&mut self, name: &str) {
@@ -701,55 +679,5 @@ impl SimPrinter {
     /// The connection holding the control lock.
     pub fn controller(&self) -> Option<u64> {
         self.controller.map(|(c, _)| c)
-    }
-}
-
-/// Receives a file in pieces: hashes everything, keeps the bytes up to a bound.
-#[derive(Debug)]
-pub struct FileSink {
-    name: String,
-    hasher: Sha256,
-    size: u64,
-    data: Option<Vec<u8>>,
-    keep: u64,
-}
-
-impl FileSink {
-    /// A sink for `name`, keeping bytes up to `keep`.
-    pub fn new(name: &str, keep: u64) -> Self {
-        Self {
-            name: name.to_owned(),
-            hasher: Sha256::new(),
-            size: 0,
-            data: Some(Vec::new()),
-            keep,
-        }
-    }
-
-    /// Appends bytes.
-    pub fn write(&mut self, bytes: &[u8]) {
-        self.hasher.update(bytes);
-        self.size += bytes.len() as u64;
-        if self.size > self.keep {
-            self.data = None;
-        } else if let Some(d) = self.data.as_mut() {
-            d.extend_from_slice(bytes);
-        }
-    }
-
-    /// Bytes received.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// The file name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Stores the file on `printer`.
-    pub fn finish(self, printer: &mut SimPrinter) {
-        let sha: [u8; 32] = self.hasher.finalize().into();
-        printer.insert_file(&self.name, self.size, sha, self.data.map(Arc::from));
     }
 }

@@ -15,7 +15,8 @@ use flashforge_proto::gcode::{bare_file_name, Command, Led};
 use flashforge_proto::printer::{encode_file_list, encode_thumbnail};
 use flashforge_proto::Model;
 
-use crate::printer::{A3Shape, FileSink, SimPrinter, StartError, Status};
+use crate::files::FileSink;
+use crate::printer::{A3Shape, SimPrinter, StartError, Status};
 
 /// Longest command line accepted; longer lines are dropped.
 pub const MAX_LINE: usize = 4096;
@@ -386,7 +387,7 @@ impl TcpSession {
                     return self.send("Error: File not found\nok\n");
                 };
                 let mut bytes = format!("{head}ok\n").into_bytes();
-                encode_thumbnail(&f.thumbnail, &mut bytes);
+                encode_thumbnail(f.thumbnail_or_default(), &mut bytes);
                 return self.send(bytes);
             }
             Command::SelectFile { path } => match p.start_job(bare_file_name(path), false) {
@@ -626,9 +627,12 @@ impl TcpSession {
                 let Some(f) = p.files.get(bare_file_name(path)) else {
                     return self.send(format!("{head}Error: File not exists\n"));
                 };
-                let mut bytes =
-                    format!("{head}ack header length: {}\n", f.thumbnail.len() + 8).into_bytes();
-                encode_thumbnail(&f.thumbnail, &mut bytes);
+                let mut bytes = format!(
+                    "{head}ack header length: {}\n",
+                    f.thumbnail_or_default().len() + 8
+                )
+                .into_bytes();
+                encode_thumbnail(f.thumbnail_or_default(), &mut bytes);
                 return self.send(bytes);
             }
             Command::SelectFile { path } => {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flashforge_proto::Model;
-use flashforge_sim::{A3Shape, Job, PrinterSpec, SimPrinter, Status, StoredFile, TcpSession};
+use flashforge_sim::{
+    A3Shape, FileMeta, Job, PrinterSpec, SimPrinter, Status, StoredFile, TcpSession,
+};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("captures/emulator/adventurer-3")
@@ -55,8 +57,8 @@ fn emulator_a3(shape: A3Shape) -> SimPrinter {
             size: 1152,
             sha256: [0; 32],
             data: None,
-            thumbnail: Arc::from(capture_png()),
-            print_seconds: 600,
+            thumbnail: Some(Arc::from(capture_png())),
+            meta: FileMeta::default(),
         },
     );
     p.led = false;

@@ -89,7 +89,10 @@ fn logs_in_reads_state_uploads_and_prints(spec: PrinterSpec) {
     );
     let th = p.thumbnail("cube.gcode").unwrap();
     assert_eq!(th.width, Some(48), "{model:?}");
-    assert_eq!(&th.image[..], &h.lock().files["cube.gcode"].thumbnail[..]);
+    assert_eq!(
+        &th.image[..],
+        h.lock().files["cube.gcode"].thumbnail_or_default()
+    );
 
     let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     p.upload(
@@ -264,8 +267,8 @@ fn every_http_model_reports_detail_uploads_prints_and_is_controlled() {
         );
         let thumb = p.thumbnail("part one.gcode").unwrap();
         assert_eq!(
-            thumb.image[..],
-            h.lock().files["part one.gcode"].thumbnail[..]
+            &thumb.image[..],
+            h.lock().files["part one.gcode"].thumbnail_or_default()
         );
 
         let leveling = JobOptions {

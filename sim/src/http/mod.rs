@@ -212,7 +212,7 @@ impl HttpSession {
     fn get_thumb(&mut self, p: &mut SimPrinter) {
         match routes::job_thumbnail(p) {
             Some(png) => {
-                self.out.push_back((wire::png(&png), None));
+                self.out.push_back((wire::png(png), None));
                 self.close |= self.close_after_reply;
             }
             None => self.respond(p, Some(envelope(4, "Not found"))),

@@ -4,7 +4,7 @@
 
 use memchr::memmem;
 
-use crate::printer::FileSink;
+use crate::files::FileSink;
 
 /// Longest part-header block.
 const MAX_PART_HEAD: usize = 8192;

@@ -5,6 +5,7 @@ use flashforge_proto::Model;
 use serde_json::{json, Map, Value};
 
 use crate::faults::HttpFault;
+use crate::files::FileMeta;
 use crate::printer::{SimPrinter, Status};
 
 /// The `{code, message}` envelope every JSON answer has.
@@ -255,7 +256,9 @@ pub fn render_product(model: Model) -> Value {
            "nozzleTempCtrlState": 1, "platformTempCtrlState": 1})
 }
 
-/// The `/gcodeList` answer: the recent files, with per-file detail on the AD5X.
+/// The `/gcodeList` answer: the recent files, with per-file detail on the AD5X (http.md §6).
+/// A file without slicer metadata reports what the emulator's AD5X does for one: no tools,
+/// `printingTime` 0 ("0 when unknown", models.md), weight 0, no material station.
 pub(super) fn gcode_list(p: &SimPrinter) -> Value {
     let mut v = success();
     let names: Vec<&String> = p.recent.iter().collect();
@@ -265,16 +268,31 @@ pub(super) fn gcode_list(p: &SimPrinter) -> Value {
             .recent
             .iter()
             .filter_map(|n| p.files.get(n).map(|f| (n, f)))
-            .map(|(n, f)| {
-                json!({"gcodeFileName": n, "printingTime": f.print_seconds, "gcodeToolCnt": 1,
-                       "gcodeToolDatas": [{"toolId": 0, "materialName": "PLA",
-                           "materialColor": "#FFFFFF", "filamentWeight": 15.6, "slotId": 1}],
-                       "totalFilamentWeight": 15.6, "useMatlStation": true})
-            })
+            .map(|(n, f)| gcode_detail(n, &f.meta))
             .collect();
         v["gcodeListDetail"] = json!(detail);
     }
     v
+}
+
+/// One `gcodeListDetail` entry.
+fn gcode_detail(name: &str, m: &FileMeta) -> Value {
+    let tools: Vec<Value> = m
+        .tools
+        .iter()
+        .map(|t| {
+            json!({"toolId": t.tool_id, "slotId": t.slot_id, "materialName": t.material,
+                   "materialColor": t.color, "filamentWeight": round2(t.weight_g.unwrap_or(0.0))})
+        })
+        .collect();
+    json!({"gcodeFileName": name, "gcodeToolCnt": tools.len(), "gcodeToolDatas": tools,
+           "printingTime": m.print_seconds.unwrap_or(0),
+           "totalFilamentWeight": round2(m.weight_g().unwrap_or(0.0)),
+           "useMatlStation": m.tools.iter().any(|t| t.slot_id > 0) || m.tools.len() > 1})
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 /// The bytes of a JSON answer, as the next HTTP fault (if any) shapes them.

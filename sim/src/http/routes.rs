@@ -1,8 +1,6 @@
 //! What each path does: authorisation, the job and control commands, the upload's options,
 //! answered as `protocol/http.md` says each model does.
 
-use std::sync::Arc;
-
 use flashforge_proto::printer::{base64_decode, base64_encode};
 use flashforge_proto::Model;
 use serde_json::{json, Value};
@@ -63,7 +61,7 @@ pub(super) fn route(p: &mut SimPrinter, path: &str, body: &[u8]) -> Option<Value
                 None => envelope(4, "Not found"),
                 Some(f) => {
                     let mut v = success();
-                    v["imageData"] = Value::String(base64_encode(&f.thumbnail));
+                    v["imageData"] = Value::String(base64_encode(f.thumbnail_or_default()));
                     v
                 }
             },
@@ -151,13 +149,14 @@ impl Upload {
     }
 }
 
-/// `GET /getThum`: the running job's thumbnail, if a job runs.
-pub(super) fn job_thumbnail(p: &SimPrinter) -> Option<Arc<[u8]>> {
+/// `GET /getThum`: the running job's thumbnail (the firmware's default image for a file
+/// without one), if a job runs.
+pub(super) fn job_thumbnail(p: &SimPrinter) -> Option<&[u8]> {
     p.job
         .as_ref()
         .filter(|_| p.busy())
         .and_then(|j| p.files.get(&j.file))
-        .map(|f| f.thumbnail.clone())
+        .map(|f| f.thumbnail_or_default())
 }
 
 fn start_error(p: &SimPrinter, e: StartError) -> Value {
