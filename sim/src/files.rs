@@ -879,7 +879,7 @@ pub(crate) fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
         cd.extend_from_slice(b"PK\x01\x02");
         cd.extend_from_slice(&20u16.to_le_bytes()); // version made by
         common(&mut cd);
-        cd.extend_from_slice(&[0; 8]); // comment, disk, internal attributes
+        cd.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
         cd.extend_from_slice(&0u32.to_le_bytes()); // external attributes
         cd.extend_from_slice(&offset.to_le_bytes());
         cd.extend_from_slice(name.as_bytes());
@@ -947,3 +947,7 @@ pub(crate) fn demo_3mf() -> Vec<u8> {
         ("3D/3dmodel.model", b"<?xml version=\"1.0\"?><model/>"),
     ])
 }
+
+#[cfg(test)]
+#[path = "files_tests.rs"]
+mod tests;
