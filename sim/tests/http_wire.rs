@@ -265,3 +265,82 @@ fn connection_close_reads_the_body_then_answers_and_closes() {
     let (out, _) = exchange(&mut p, &[format!("{req}{req}").as_bytes()]);
     assert_eq!(out, ok_reply(SUCCESS, "close"));
 }
+
+/// `Connection: close` with the head and the body in separate reads (curl, Python's urllib):
+/// the session must not want to close before the body is read and the answer queued.
+#[test]
+fn connection_close_is_not_wanted_before_the_answer_is_queued() {
+    let mut p = printer(Model::Adventurer5M);
+    let body = auth(&p);
+    let head = format!(
+        "POST /detail HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut s = HttpSession::new(Faults::default());
+    s.handle_bytes(&mut p, head.as_bytes(), Instant::now());
+    assert!(s.poll_output().is_none());
+    assert!(!s.wants_close(), "closing before the body is read");
+    let (a, b) = body.split_at(5);
+    s.handle_bytes(&mut p, a.as_bytes(), Instant::now());
+    assert!(!s.wants_close() && s.poll_output().is_none());
+    s.handle_bytes(&mut p, b.as_bytes(), Instant::now());
+    let (out, _) = s.poll_output().expect("the answer");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    assert!(out.contains(r#""detail":{"#), "{out}");
+    assert!(s.wants_close(), "closes once the answer is flushed");
+}
+
+/// The same over a socket: each request with `Connection: close`, its head and body sent
+/// apart, gets its whole answer and then EOF; HEAD gets the firmware's 404 and EOF.
+#[test]
+fn connection_close_over_a_socket() {
+    use std::io::{Read, Write};
+    let server = flashforge_sim::SimServer::single(PrinterSpec::new(Model::Adventurer5M)).unwrap();
+    let h = server.printer();
+    let addr = h.http.unwrap();
+    let body = format!(
+        r#"{{"serialNumber":"{}","checkCode":"{}"}}"#,
+        h.serial(),
+        h.check_code()
+    );
+    let read_all = |c: &mut std::net::TcpStream| {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut out = Vec::new();
+        c.read_to_end(&mut out).expect("EOF after the answer");
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    for split in [false, true] {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_nodelay(true).unwrap();
+        let head = format!(
+            "POST /detail HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        if split {
+            c.write_all(head.as_bytes()).unwrap();
+            c.flush().unwrap();
+            // Let the head arrive on its own (the order matters, not the time).
+            std::thread::yield_now();
+            c.write_all(body.as_bytes()).unwrap();
+        } else {
+            c.write_all(format!("{head}{body}").as_bytes()).unwrap();
+        }
+        let out = read_all(&mut c);
+        assert!(
+            out.starts_with("HTTP/1.1 200 OK\r\n"),
+            "split {split}: {out:?}"
+        );
+        let at = out.find("\r\n\r\n").unwrap() + 4;
+        let v: serde_json::Value = serde_json::from_str(&out[at..]).expect("whole JSON body");
+        assert_eq!(v["code"], 0);
+        assert_eq!(v["detail"]["status"], "ready");
+    }
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.write_all(b"HEAD /detail HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_all(&mut c).starts_with("HTTP/1.1 404 Not Found\r\n"));
+    server.shutdown();
+}
