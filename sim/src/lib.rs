@@ -56,6 +56,7 @@
 
 #![forbid(unsafe_code)]
 
+mod camera;
 mod control;
 mod drive;
 mod faults;
@@ -68,6 +69,9 @@ pub mod replay;
 mod server;
 mod tcp;
 
+#[doc(hidden)]
+pub use camera::serve_camera_connection;
+pub use camera::{BOUNDARY as CAMERA_BOUNDARY, CAMERA_HEIGHT, CAMERA_WIDTH, FRAME_INTERVAL};
 pub use control::{MAX_CONTROL_BODY, MAX_CONTROL_FILE, MAX_CONTROL_HEAD};
 pub use drive::{status_name, DriveError, HeaterId, StateChange};
 pub use faults::{

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::faults::HttpFault;
 use crate::files::FileMeta;
-use crate::printer::{SimPrinter, Status};
+use crate::printer::{SimPrinter, Status, STANDARD_CAMERA_PORT};
 
 /// The `{code, message}` envelope every JSON answer has.
 pub(super) fn envelope(code: i64, message: &str) -> Value {
@@ -187,7 +187,8 @@ pub fn render_detail(p: &SimPrinter) -> Value {
     put(
         "cameraStreamUrl",
         json!(if has_camera && p.camera_on {
-            format!("http://{}:8080/?action=stream", p.spec.ip)
+            let port = p.spec.net.camera_port.unwrap_or(STANDARD_CAMERA_PORT);
+            format!("http://{}:{port}/?action=stream", p.spec.ip)
         } else {
             String::new()
         }),
