@@ -46,6 +46,10 @@ fn post(p: &mut SimPrinter, path: &str, extra: &str) -> Value {
 }
 
 fn upload_http(p: &mut SimPrinter, name: &str, data: &[u8]) {
+    upload_http_with(p, name, data, "");
+}
+
+fn upload_http_with(p: &mut SimPrinter, name: &str, data: &[u8], extra: &str) {
     let boundary = "----files-test";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"gcodeFile\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
@@ -56,7 +60,7 @@ fn upload_http(p: &mut SimPrinter, name: &str, data: &[u8]) {
     let head = format!(
         "POST /uploadGcode HTTP/1.1\r\nserialNumber: {}\r\ncheckCode: {}\r\nfileSize: {}\r\n\
          printNow: false\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
-         Content-Length: {}\r\n\r\n",
+         Content-Length: {}\r\n{extra}\r\n",
         p.spec.serial,
         p.spec.check_code,
         data.len(),
@@ -310,6 +314,19 @@ fn orca_ad5x_two_tools_in_gcode_list_detail() {
     );
     let m = &p.file("two colours.gcode").unwrap().meta;
     assert_eq!(m.length_mm(), Some(5210.41 + 1733.12));
+
+    // Uploaded with `materialMappings`: the detail names the slot each tool was mapped to.
+    let mappings = base64_encode(
+        br##"[{"toolId":0,"slotId":3,"materialName":"PLA","toolMaterialColor":"#FFFFFF","slotMaterialColor":"#FFFFFF"},{"toolId":2,"slotId":1,"materialName":"PETG","toolMaterialColor":"#F72224","slotMaterialColor":"#F72224"}]"##,
+    );
+    let extra =
+        format!("useMatlStation: true\r\ngcodeToolCnt: 2\r\nmaterialMappings: {mappings}\r\n");
+    upload_http_with(&mut p, "mapped.gcode", &g, &extra);
+    let v = post(&mut p, "/gcodeList", "");
+    let d = &v["gcodeListDetail"][0];
+    assert_eq!(d["gcodeFileName"], "mapped.gcode");
+    assert_eq!(d["gcodeToolDatas"][0]["slotId"], 3);
+    assert_eq!(d["gcodeToolDatas"][1]["slotId"], 1);
 
     // A file without metadata: what the emulator's AD5X reports for one.
     upload_http(&mut p, "bare.gcode", b"G28\nG1 X1\n");

@@ -88,6 +88,8 @@ pub(super) struct Upload {
     print_now: bool,
     leveling: bool,
     mappings_ok: bool,
+    /// `(toolId, slotId)` of the upload's `materialMappings` (AD5X).
+    slots: Vec<(u64, u64)>,
 }
 
 impl Upload {
@@ -104,11 +106,18 @@ impl Upload {
         };
         let truthy = |name| head.header(name).is_some_and(|v| v == "true" || v == "1");
         let mut mappings_ok = true;
+        let mut slots = Vec::new();
         if let Some(m) = head.header("materialMappings") {
-            mappings_ok = base64_decode(m.as_bytes())
+            let v = base64_decode(m.as_bytes())
                 .ok()
-                .and_then(|j| serde_json::from_slice::<Value>(&j).ok())
-                .is_some_and(|v| check_mappings(&v).is_ok());
+                .and_then(|j| serde_json::from_slice::<Value>(&j).ok());
+            mappings_ok = v.as_ref().is_some_and(|v| check_mappings(v).is_ok());
+            if let (true, Some(Value::Array(list))) = (mappings_ok, v) {
+                slots = list
+                    .iter()
+                    .filter_map(|m| Some((m["toolId"].as_u64()?, m["slotId"].as_u64()?)))
+                    .collect();
+            }
         }
         Ok(Self {
             rx: Multipart::new(&boundary, p.spec.keep_file_bytes),
@@ -116,6 +125,7 @@ impl Upload {
             print_now: truthy("printNow"),
             leveling: truthy("levelingBeforePrint"),
             mappings_ok,
+            slots,
         })
     }
 
@@ -140,6 +150,18 @@ impl Upload {
         }
         let name = sink.name().to_owned();
         sink.finish(p);
+        // The material station slot each tool was mapped to (`gcodeListDetail[].slotId`).
+        if let Some(f) = p.files.get_mut(&name) {
+            for t in f.meta.tools.iter_mut() {
+                if let Some(&(_, slot)) = self
+                    .slots
+                    .iter()
+                    .find(|(tool, _)| *tool == u64::from(t.tool_id))
+                {
+                    t.slot_id = slot as u8;
+                }
+            }
+        }
         if self.print_now {
             if let Err(e) = p.start_job(&name, self.leveling) {
                 return start_error(p, e);
