@@ -315,6 +315,19 @@ fn orca_ad5x_two_tools_in_gcode_list_detail() {
     let m = &p.file("two colours.gcode").unwrap().meta;
     assert_eq!(m.length_mm(), Some(5210.41 + 1733.12));
 
+    // Printing it: `/detail` has the file's estimates, `GET /getThum` its thumbnail.
+    p.start_job("two colours.gcode", false).unwrap();
+    let d = crate::render_detail(&p);
+    assert_eq!(d["estimatedRightWeight"], 20.84);
+    assert_eq!(d["estimatedRightLen"], 6943.53);
+    assert_eq!(d["rightFilamentType"], "PLA");
+    let out = http(&mut p, b"GET /getThum HTTP/1.1\r\n\r\n");
+    let at = memchr::memmem::find(&out, b"\r\n\r\n").unwrap() + 4;
+    assert!(String::from_utf8_lossy(&out[..at]).contains("Content-Type: image/png"));
+    assert_eq!(&out[at..], &image[..]);
+    p.cancel();
+    p.clear_platform();
+
     // Uploaded with `materialMappings`: the detail names the slot each tool was mapped to.
     let mappings = base64_encode(
         br##"[{"toolId":0,"slotId":3,"materialName":"PLA","toolMaterialColor":"#FFFFFF","slotMaterialColor":"#FFFFFF"},{"toolId":2,"slotId":1,"materialName":"PETG","toolMaterialColor":"#F72224","slotMaterialColor":"#F72224"}]"##,

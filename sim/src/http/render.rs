@@ -140,17 +140,39 @@ pub fn render_detail(p: &SimPrinter) -> Value {
     put("printSpeedAdjust", json!(p.speed_adjust));
     put("fillAmount", json!(15));
     put("zAxisCompensation", json!(p.z_offset));
+    // The job's filament as its slicer estimated it (the simulator's defaults for a file
+    // without metadata).
+    let meta = job
+        .filter(|_| active)
+        .and_then(|j| p.files.get(&j.file))
+        .map(|f| &f.meta);
+    let len = meta.and_then(|m| m.length_mm()).unwrap_or(5230.0);
+    let weight = meta.and_then(|m| m.weight_g()).unwrap_or(15.6);
+    let material = meta
+        .and_then(|m| m.tools.first())
+        .map_or("PLA", |t| t.material.as_str());
     put(
         "estimatedRightLen",
-        json!(if active { 5230.0 } else { 0.0 }),
+        json!(if active {
+            (len * 100.0).round() / 100.0
+        } else {
+            0.0
+        }),
     );
     put("estimatedLeftLen", json!(0.0));
     put(
         "estimatedRightWeight",
-        json!(if active { 15.6 } else { 0.0 }),
+        json!(if active {
+            (weight * 100.0).round() / 100.0
+        } else {
+            0.0
+        }),
     );
     put("estimatedLeftWeight", json!(0.0));
-    put("rightFilamentType", json!("PLA"));
+    put(
+        "rightFilamentType",
+        json!(if material.is_empty() { "PLA" } else { material }),
+    );
     put("leftFilamentType", json!(""));
     put(
         "coolingFanSpeed",
