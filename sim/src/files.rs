@@ -160,6 +160,9 @@ pub(crate) struct Window<'a> {
     head: &'a [u8],
     tail: &'a [u8],
     size: u64,
+    /// Zip members caught while the file streamed by (name, stored bytes): the thumbnail and
+    /// slice info of a 3MF whose middle is not kept.
+    caught: &'a [(String, Vec<u8>)],
 }
 
 impl<'a> Window<'a> {
@@ -169,6 +172,7 @@ impl<'a> Window<'a> {
             head: data,
             tail: &[],
             size: data.len() as u64,
+            caught: &[],
         }
     }
 
@@ -663,13 +667,22 @@ impl<'a> ZipDir<'a> {
             if flags & 1 != 0 || usize_ > MAX_ZIP_MEMBER || csize > MAX_ZIP_MEMBER {
                 return None;
             }
-            let lh = w.get(u64::from(local), 30)?;
-            if !lh.starts_with(b"PK\x03\x04") {
-                return None;
-            }
-            let data_at =
-                u64::from(local) + 30 + u64::from(u16le(lh, 26)?) + u64::from(u16le(lh, 28)?);
-            let raw = w.get(data_at, csize)?;
+            let kept = || {
+                let lh = w.get(u64::from(local), 30)?;
+                if !lh.starts_with(b"PK\x03\x04") {
+                    return None;
+                }
+                let data_at =
+                    u64::from(local) + 30 + u64::from(u16le(lh, 26)?) + u64::from(u16le(lh, 28)?);
+                w.get(data_at, csize)
+            };
+            let caught = || {
+                w.caught
+                    .iter()
+                    .find(|(n, d)| n == name && d.len() == csize)
+                    .map(|(_, d)| d.as_slice())
+            };
+            let raw = kept().or_else(caught)?;
             let out = match method {
                 0 if csize == usize_ => raw.to_vec(),
                 8 => miniz_oxide::inflate::decompress_to_vec_with_limit(raw, usize_).ok()?,
@@ -751,7 +764,8 @@ fn xml_attr(attrs: &str, key: &str) -> Option<String> {
 
 /// Receives a file in pieces: hashes everything, keeps the bytes up to a bound, and keeps the
 /// first and last [`SCAN_WINDOW`] bytes of a larger file so its thumbnail and metadata are
-/// still read (memory stays under 3 × [`SCAN_WINDOW`] whatever the size).
+/// still read, and a 3MF's thumbnail and slice info wherever they are in it (memory stays
+/// under 3 × [`SCAN_WINDOW`] + 2 × [`MAX_ZIP_MEMBER`] whatever the size).
 #[derive(Debug)]
 pub struct FileSink {
     name: String,
@@ -761,6 +775,79 @@ pub struct FileSink {
     head: Vec<u8>,
     tail: Vec<u8>,
     keep: u64,
+    zip: ZipStream,
+}
+
+/// The 3MF members whose bytes are kept while a file streams by.
+const CAUGHT: [&str; 2] = ["Metadata/plate_1.png", "Metadata/slice_info.config"];
+
+/// Follows a zip's local headers as its bytes stream by and keeps the members named in
+/// [`CAUGHT`] (bounded), so a 3MF too large to keep still has its thumbnail and slice info.
+/// It stops at the first thing that is not a local header (the central directory, or not a
+/// zip) and at a member whose size is only in a trailing data descriptor.
+#[derive(Debug, Default)]
+struct ZipStream {
+    header: Vec<u8>,
+    skip: u64,
+    catch: u64,
+    members: Vec<(String, Vec<u8>)>,
+    done: bool,
+}
+
+impl ZipStream {
+    fn feed(&mut self, mut b: &[u8]) {
+        while !b.is_empty() && !self.done {
+            if self.skip > 0 {
+                let n = self.skip.min(b.len() as u64) as usize;
+                self.skip -= n as u64;
+                b = &b[n..];
+                continue;
+            }
+            if self.catch > 0 {
+                let n = self.catch.min(b.len() as u64) as usize;
+                if let Some((_, d)) = self.members.last_mut() {
+                    d.extend_from_slice(&b[..n]);
+                }
+                self.catch -= n as u64;
+                b = &b[n..];
+                continue;
+            }
+            let full = |h: &[u8]| match (u16le(h, 26), u16le(h, 28)) {
+                (Some(n), Some(x)) if h.len() >= 30 => 30 + usize::from(n) + usize::from(x),
+                _ => 30,
+            };
+            let n = (full(&self.header) - self.header.len()).min(b.len());
+            self.header.extend_from_slice(&b[..n]);
+            b = &b[n..];
+            if self.header.len() >= 4 && !self.header.starts_with(b"PK\x03\x04") {
+                self.done = true;
+                break;
+            }
+            // The fixed part first, then the name and extra field it gives the lengths of.
+            if self.header.len() < full(&self.header) {
+                continue;
+            }
+            let flags = u16le(&self.header, 6).unwrap_or(8);
+            let csize = u64::from(u32le(&self.header, 18).unwrap_or(0));
+            if flags & 8 != 0 {
+                self.done = true;
+                break;
+            }
+            let nlen = usize::from(u16le(&self.header, 26).unwrap_or(0));
+            let name = String::from_utf8_lossy(&self.header[30..30 + nlen]).into_owned();
+            self.header.clear();
+            let wanted = CAUGHT.contains(&name.as_str())
+                && csize <= MAX_ZIP_MEMBER as u64
+                && self.members.len() < CAUGHT.len();
+            if wanted {
+                self.members
+                    .push((name, Vec::with_capacity(csize as usize)));
+                self.catch = csize;
+            } else {
+                self.skip = csize;
+            }
+        }
+    }
 }
 
 impl FileSink {
@@ -774,12 +861,14 @@ impl FileSink {
             head: Vec::new(),
             tail: Vec::new(),
             keep,
+            zip: ZipStream::default(),
         }
     }
 
     /// Appends bytes.
     pub fn write(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
+        self.zip.feed(bytes);
         self.size += bytes.len() as u64;
         if let Some(d) = self.data.as_mut() {
             if self.size <= self.keep {
@@ -830,6 +919,7 @@ impl FileSink {
                     head: &self.head,
                     tail,
                     size: self.size,
+                    caught: &self.zip.members,
                 };
                 let (t, m) = inspect(&self.name, &w);
                 (t, m, None)

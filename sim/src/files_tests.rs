@@ -592,3 +592,38 @@ fn a_file_larger_than_kept_keeps_hash_size_thumbnail_and_metadata_not_bytes() {
     assert_eq!(f.data.as_deref(), Some(&head[..]));
     assert_eq!(f.thumbnail.as_deref(), Some(&image[..]));
 }
+
+#[test]
+fn a_3mf_larger_than_kept_still_has_its_thumbnail_and_slice_info() {
+    let image = png::solid(24, 24, [2, 4, 6]);
+    let filler: Vec<u8> = (0..10u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    for deflate in [false, true] {
+        let z = zip(&[
+            ("[Content_Types].xml", b"<Types/>", deflate),
+            ("3D/3dmodel.model", &filler, false),
+            ("Metadata/plate_1.png", &image, deflate),
+            ("Metadata/slice_info.config", SLICE_INFO.as_bytes(), deflate),
+            ("Metadata/plate_1.gcode", &filler, false),
+        ]);
+        let mut sink = FileSink::new("big.3mf", 4 << 20);
+        for c in z.chunks(7_777) {
+            sink.write(c);
+        }
+        let (_, f) = sink.into_file();
+        assert!(f.data.is_none());
+        assert_eq!(f.size, z.len() as u64);
+        assert_eq!(
+            f.thumbnail.as_deref(),
+            Some(&image[..]),
+            "deflate {deflate}"
+        );
+        assert_eq!(f.meta.print_seconds, Some(5025));
+        assert_eq!(f.meta.tools.len(), 2);
+    }
+    // Not a zip: nothing is caught.
+    let mut sink = FileSink::new("x.3mf", 0);
+    sink.write(&filler[..100_000]);
+    assert!(sink.zip.members.is_empty() && sink.zip.done);
+}
