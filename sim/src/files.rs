@@ -318,9 +318,9 @@ impl GcodeScan {
                     .split_once('x')
                     .and_then(|(w, h)| Some((w.parse::<u64>().ok()?, h.parse::<u64>().ok()?)));
                 match (wh, len.map(str::parse::<usize>)) {
-                    (Some((w, h)), None) => b.area = w * h,
+                    (Some((w, h)), None) => b.area = w.saturating_mul(h),
                     (Some((w, h)), Some(Ok(n))) => {
-                        b.area = w * h;
+                        b.area = w.saturating_mul(h);
                         b.declared = Some(n);
                     }
                     _ => b.broken = true,
@@ -522,7 +522,7 @@ fn parse_duration(text: &str) -> Option<u32> {
         }
         let mut secs = 0u64;
         for p in parts {
-            secs = secs * 60 + p.parse::<u64>().ok()?;
+            secs = secs.checked_mul(60)?.checked_add(p.parse::<u64>().ok()?)?;
         }
         return u32::try_from(secs).ok();
     }

@@ -627,3 +627,56 @@ fn a_3mf_larger_than_kept_still_has_its_thumbnail_and_slice_info() {
     sink.write(&filler[..100_000]);
     assert!(sink.zip.members.is_empty() && sink.zip.done);
 }
+
+/// Mangled and truncated files, streamed in odd pieces: never a panic, and the bounds hold.
+#[test]
+fn mangled_files_never_panic() {
+    let image = png::solid(10, 10, [1, 2, 3]);
+    let mut g = ORCA_AD5X_HEADER.as_bytes().to_vec();
+    g.extend(gcode_with(
+        &image,
+        "; thumbnail begin 10x10 LEN",
+        "; ",
+        "G28\n",
+    ));
+    g.extend_from_slice(ORCA_AD5X_TRAILER.as_bytes());
+    let z = zip(&[
+        ("Metadata/plate_1.png", &image, true),
+        ("Metadata/slice_info.config", SLICE_INFO.as_bytes(), false),
+    ]);
+    let odd = b"; thumbnail begin 99999999999x99999999999 1\n;TIME:99999999999999:99:99\n\
+; estimated printing time (normal mode) = 99999999999999999999d\n;Print time: 1:2:3:4\n";
+    let mut x = 0x2545_F491_u32;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as usize
+    };
+    for (name, base) in [
+        ("a.gcode", g.clone()),
+        ("a.3mf", z.clone()),
+        ("demo.3mf", demo_3mf()),
+        ("o.gcode", odd.to_vec()),
+    ] {
+        let _ = inspect(name, &Window::whole(&base));
+        for _ in 0..300 {
+            let mut m = base.clone();
+            for _ in 0..1 + rnd() % 8 {
+                let i = rnd() % m.len();
+                m[i] = rnd() as u8;
+            }
+            m.truncate(m.len() - rnd() % (m.len() / 4 + 1));
+            let _ = inspect(name, &Window::whole(&m));
+            let mut sink = FileSink::new(name, (rnd() % 2 * m.len()) as u64);
+            let mut rest = &m[..];
+            while !rest.is_empty() {
+                let n = (1 + rnd() % 500).min(rest.len());
+                sink.write(&rest[..n]);
+                rest = &rest[n..];
+            }
+            let (_, f) = sink.into_file();
+            assert_eq!(f.size, m.len() as u64);
+        }
+    }
+}
