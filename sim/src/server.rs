@@ -316,14 +316,9 @@ fn on_accept(
         let _ = match kind {
             net::Kind::Tcp => serve_tcp(stream, &h, &st),
             net::Kind::Http => serve_http(stream, &h, &st),
-            net::Kind::Camera => serve_camera_stub(stream),
+            net::Kind::Camera => crate::camera::serve_camera(stream, &h, &st),
         };
     });
-}
-
-/// Until the camera lands: a camera connection is closed.
-fn serve_camera_stub(s: TcpStream) -> io::Result<()> {
-    s.shutdown(Shutdown::Both)
 }
 
 fn garbage(n: usize) -> Vec<u8> {

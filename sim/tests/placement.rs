@@ -105,6 +105,25 @@ fn each_printer_answers_on_its_own_address_with_the_standard_ports() {
         detail.contains("127.0.83.2:8080"),
         "the camera URL: {detail}"
     );
+    // The advertised camera is served: a snapshot is one JPEG.
+    let mut cam = TcpStream::connect_timeout(&pro.camera.unwrap(), Duration::from_secs(5)).unwrap();
+    cam.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    cam.write_all(b"GET /?action=snapshot HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut snap = Vec::new();
+    let _ = cam.read_to_end(&mut snap);
+    let head_end = snap
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    let head = String::from_utf8_lossy(&snap[..head_end]);
+    assert!(
+        head.contains(" 200 ") && head.contains("image/jpeg"),
+        "{head}"
+    );
+    assert!(snap[head_end..].starts_with(&[0xFF, 0xD8]), "a JPEG");
+    assert!(snap.ends_with(&[0xFF, 0xD9]), "a whole JPEG");
     let detail = http(c5.http.unwrap(), "/detail", &creds(c5));
     assert!(detail.contains("\"ipAddr\":\"127.0.83.3\""), "{detail}");
     server.shutdown();

@@ -97,6 +97,8 @@ impl Runtime for AsyncIo {
 
     fn bind_udp(addr: SocketAddr, broadcast: Option<u32>) -> io::Result<Async<UdpSocket>> {
         let s = Async::<UdpSocket>::bind(addr)?;
+        // Room for a farm's burst of replies (best effort: capped by net.core.rmem_max).
+        let _ = socket2::SockRef::from(s.get_ref()).set_recv_buffer_size(1 << 20);
         if let Some(ttl) = broadcast {
             s.get_ref().set_broadcast(true)?;
             s.get_ref().set_multicast_ttl_v4(ttl)?;

@@ -318,6 +318,11 @@ impl Drop for Printer {
     }
 }
 
+/// The receive buffer asked for a discovery socket: room for the replies of a few thousand
+/// printers answering one probe at once (the kernel caps it at `net.core.rmem_max`; the
+/// default buffer holds about 90, and a simulated farm of 140 on one host lost a third).
+const DISCOVERY_RECV_BUFFER: usize = 1 << 20;
+
 /// Find printers: unicast to `options.targets`, or the LAN (broadcast and multicast) when
 /// there are none. Returns when the search ends (about 10 s on a LAN without replies; a
 /// unicast search ends when every target answered and the idle time passed). Only answers
@@ -339,6 +344,8 @@ pub fn discover_with_stats(options: &DiscoverOptions) -> Result<DiscoveryResult>
             "0.0.0.0:0"
         };
     let sock = UdpSocket::bind(bind).map_err(io)?;
+    // Best effort: a smaller buffer still works for a small LAN.
+    let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(DISCOVERY_RECV_BUFFER);
     if options.needs_broadcast() {
         sock.set_broadcast(true).map_err(io)?;
         sock.set_multicast_ttl_v4(MULTICAST_TTL).map_err(io)?;

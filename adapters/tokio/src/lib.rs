@@ -136,6 +136,8 @@ impl Runtime for Tokio {
 
     fn bind_udp(addr: SocketAddr, broadcast: Option<u32>) -> io::Result<UdpSocket> {
         let s = std::net::UdpSocket::bind(addr)?;
+        // Room for a farm's burst of replies (best effort: capped by net.core.rmem_max).
+        let _ = socket2::SockRef::from(&s).set_recv_buffer_size(1 << 20);
         if let Some(ttl) = broadcast {
             s.set_broadcast(true)?;
             s.set_multicast_ttl_v4(ttl)?;
