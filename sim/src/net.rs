@@ -94,9 +94,11 @@ fn port(base: u16, i: usize) -> u16 {
     }
 }
 
-/// Does `model` serve a camera stream?
+/// Does `model` serve a camera stream? Every model whose `/detail` advertises one (the 5M
+/// Pro, AD5X and Creator 5 series; the AD5X's camera is in `/detail`'s flag, not in the
+/// model table's defaults).
 pub(crate) fn has_camera(model: Model) -> bool {
-    model.capabilities().camera
+    crate::printer::has_camera(model)
 }
 
 /// The address and ports printer `i` of a farm listens on: its own address with the standard

@@ -14,6 +14,15 @@ pub const AMBIENT: f64 = 25.0;
 /// How many files `/gcodeList` reports (most recent first).
 pub const RECENT_FILES: usize = 10;
 
+/// Whether a simulated `model` has a camera (advertised in `/detail`, served on its camera
+/// port): the 5M Pro, AD5X and Creator 5 series.
+pub(crate) fn has_camera(model: Model) -> bool {
+    matches!(
+        model,
+        Model::Adventurer5MPro | Model::AD5X | Model::Creator5 | Model::Creator5Pro
+    )
+}
+
 /// Identity and behaviour of one simulated printer.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -419,10 +428,7 @@ impl SimPrinter {
             led: true,
             internal_fan: false,
             external_fan: false,
-            camera_on: matches!(
-                model,
-                Model::Adventurer5MPro | Model::AD5X | Model::Creator5 | Model::Creator5Pro
-            ),
+            camera_on: has_camera(model),
             speed_adjust: 100,
             z_offset: 0.0,
             cooling_fan: 0,

@@ -205,7 +205,7 @@ pub fn render_detail(p: &SimPrinter) -> Value {
             0
         }),
     );
-    let has_camera = !matches!(model, Model::Adventurer5M);
+    let has_camera = crate::printer::has_camera(model);
     put(
         "cameraStreamUrl",
         json!(if has_camera && p.camera_on {
