@@ -6,6 +6,13 @@
 //!   clock at a configurable speed.
 //! * [`TcpSession`] and [`HttpSession`]: sans-IO protocol handlers for one connection each —
 //!   bytes in, reply bytes out — answering as `protocol/` says each model does.
+//! * [`StoredFile`]: a stored file with the thumbnail and slicer metadata ([`FileMeta`]) read
+//!   from it (G-code thumbnail blocks and header/trailer comments, a 3MF's `plate_1.png` and
+//!   `slice_info.config`), served by `/gcodeThumb`, `~M662`, `GET /getThum` and `/gcodeList`;
+//!   a file without a thumbnail gets the firmware's default image ([`DEFAULT_THUMBNAIL`]).
+//! * The camera: an MJPEG server for one connection (`/?action=stream`, `/?action=snapshot`)
+//!   with frames drawn from the printer's state, for the listener the farm binds on the
+//!   camera port ([`Placement::camera_port`]).
 //! * [`SimServer`]: std threads and `std::net` serving many printers at once on loopback (TCP
 //!   8899-style, HTTP 8898-style and UDP discovery, each on a configurable or free port), with
 //!   [`Faults`] to make replies misbehave for tests: [`FaultRule`]s that apply once, `n` times

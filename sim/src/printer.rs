@@ -51,8 +51,9 @@ pub struct PrinterSpec {
     pub job_duration: Duration,
     /// Layers of a job.
     pub layers: u32,
-    /// Files up to this size keep their bytes (thumbnails, `file()`); larger ones keep only size
-    /// and SHA-256, so a multi-GB upload costs no memory.
+    /// Files up to this size keep their bytes ([`StoredFile::data`]); larger ones keep size,
+    /// SHA-256, thumbnail and metadata (read from their first and last MiB as they stream in),
+    /// so a multi-GB upload costs no memory.
     pub keep_file_bytes: u64,
     /// The TCP control lock expires after this long without traffic from its holder (30 s).
     pub idle_drop: Duration,
