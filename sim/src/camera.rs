@@ -2,7 +2,7 @@
 //! `http://IP:8080/?action=stream`, `protocol/http.md` §10), with generated frames.
 //!
 //! * `GET /?action=stream`: `HTTP/1.0 200 OK`, `multipart/x-mixed-replace;boundary=…`, a
-//!   320×240 JPEG about every 100 ms until the client goes away, the camera is turned off or
+//!   320×240 JPEG (a mosaic of 8×8 blocks, see `jpeg.rs`) about every 100 ms until the client goes away, the camera is turned off or
 //!   the server stops. A frame shows the printer's state: a bar sweeping across with time, the
 //!   job's progress along the bottom, a status-coloured square, the nozzle heating up.
 //! * `GET /?action=snapshot`: one `image/jpeg`.
@@ -67,7 +67,7 @@ impl Scene {
     }
 }
 
-/// One frame at `t` (time since the stream began) as a baseline JPEG.
+/// One frame at `t` (time since the stream began) as a baseline JPEG ([`crate::jpeg`]).
 fn frame(scene: Scene, t: Duration) -> Vec<u8> {
     let (w, h) = (usize::from(CAMERA_WIDTH), usize::from(CAMERA_HEIGHT));
     let base: u8 = if scene.led { 70 } else { 18 };
@@ -117,20 +117,7 @@ fn frame(scene: Scene, t: Duration) -> Vec<u8> {
             rgb[(y * w + x) * 3..][..3].copy_from_slice(&px);
         }
     }
-    let mut out = Vec::with_capacity(16 * 1024);
-    let enc = jpeg_encoder::Encoder::new(&mut out, 70);
-    if enc
-        .encode(
-            &rgb,
-            CAMERA_WIDTH,
-            CAMERA_HEIGHT,
-            jpeg_encoder::ColorType::Rgb,
-        )
-        .is_err()
-    {
-        out.clear();
-    }
-    out
+    crate::jpeg::encode(&rgb, CAMERA_WIDTH, CAMERA_HEIGHT)
 }
 
 /// Reads the request head; `None` when the client goes away, the server stops, or the head is
@@ -397,6 +384,10 @@ mod tests {
             "{head}"
         );
         assert!(frames.iter().all(|f| is_jpeg(f)), "FF D8 … FF D9");
+        for f in &frames {
+            let mut d = jpeg_decoder::Decoder::new(&f[..]);
+            assert_eq!(d.decode().expect("decodes").len(), 320 * 240 * 3);
+        }
         assert_ne!(frames[0], frames[2], "the picture moves");
         assert!(server
             .printer()

@@ -69,6 +69,7 @@ mod drive;
 mod faults;
 mod files;
 mod http;
+mod jpeg;
 mod net;
 mod png;
 mod printer;
