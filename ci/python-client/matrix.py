@@ -398,8 +398,14 @@ async def run_http(sim: dict[str, Any], check_code: str, r: Runner, work: str) -
         check(not info.internal_fan_on and not info.external_fan_on, "filtration still on")
 
     async def camera():
-        check(await client.control.turn_camera_on(), "turn_camera_on() False")
+        # Off, then on again: the stream probe later in the matrix needs it on. Read back
+        # through the printer's status (the stream URL is empty while the camera is off).
         check(await client.control.turn_camera_off(), "turn_camera_off() False")
+        info = await poll(status, lambda i: not getattr(i, "camera_stream_url", ""))
+        check(not getattr(info, "camera_stream_url", ""), "stream still advertised when off")
+        check(await client.control.turn_camera_on(), "turn_camera_on() False")
+        info = await poll(status, lambda i: bool(getattr(i, "camera_stream_url", "")))
+        check(bool(getattr(info, "camera_stream_url", "")), "no stream advertised when on")
 
     async def file_list():
         files = await client.files.get_file_list()
