@@ -81,6 +81,8 @@ pub(crate) async fn run(a: &SimArgs, json: bool) -> Result {
                     "name": p.spec.name, "model": p.spec.model, "serial": p.spec.serial,
                     "address": address(h), "udp": h.udp.to_string(),
                     "tcp": h.tcp.map(|a| a.to_string()), "http": h.http.map(|a| a.to_string()),
+                    "discovery": h.discovery.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "camera": h.camera.map(|a| a.to_string()),
                 })
                 .to_string(),
             );

@@ -1904,6 +1904,13 @@ fn sim_runs_a_farm_file() {
     assert_eq!(lines[0]["tcp"], "127.0.77.2:8899", "{:?}", lines[0]);
     assert_eq!(lines[0]["http"], "127.0.77.2:8898", "{:?}", lines[0]);
     assert_eq!(lines[0]["udp"], "127.0.77.2:48899", "{:?}", lines[0]);
+    assert_eq!(lines[0]["camera"], "127.0.77.2:8080", "{:?}", lines[0]);
+    assert_eq!(
+        lines[0]["discovery"],
+        serde_json::json!(["127.0.77.2:48899", "127.0.77.2:19000"]),
+        "{:?}",
+        lines[0]
+    );
     assert_eq!(lines[1]["tcp"], "127.0.77.3:8899", "{:?}", lines[1]);
     assert_eq!(lines[1]["udp"], "127.0.77.3:8899", "{:?}", lines[1]);
     let o = ff(&["sim", "--farm", &f, "--duration", "1"]);

@@ -416,6 +416,8 @@ impl crate::server::SimHandle {
             "tcp": self.tcp.map(|a| a.to_string()),
             "http": self.http.map(|a| a.to_string()),
             "udp": self.udp.to_string(),
+            "discovery": self.discovery.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "camera": self.camera.map(|a| a.to_string()),
         })
     }
 }
