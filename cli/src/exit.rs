@@ -39,6 +39,8 @@ exit_codes! {
     EXIT_ABORTED = 11, "aborted" => "aborted at the confirmation prompt",
     /// `decode` of a capture that ends inside its reply, or a reply cut short on the wire.
     EXIT_INCOMPLETE = 12, "incomplete" => "the reply was incomplete (cut short before its end)",
+    /// Out of file descriptors or memory on this machine: not the printer.
+    EXIT_RESOURCE = 13, "resource" => "a resource of this machine ran out (open files, memory): not the printer",
 }
 
 /// The `Exit codes:` section of `--help`, one line per row of [`CODES`].
@@ -152,6 +154,10 @@ impl From<ClientError> for Failure {
             ),
             ClientError::Protocol(_) | ClientError::UnexpectedReply(_) => (EXIT_PROTOCOL, ""),
             ClientError::Usage(_) => (EXIT_USAGE, ""),
+            ClientError::ResourceExhausted(_) => (
+                EXIT_RESOURCE,
+                "this machine ran out of open files or memory: raise `ulimit -n`, or watch fewer printers per process",
+            ),
             _ => (EXIT_OTHER, ""),
         };
         // The error's own text is one line: a line break the printer put in it is shown.

@@ -2071,3 +2071,46 @@ fn sim_serves_its_control_api_and_takes_fault_rules() {
     assert_eq!(p["error_code"], "E0088", "{p}");
     assert_eq!(control(addr, "GET", "/printers/7", "").0, 404);
 }
+
+/// Out of descriptors is this machine's limit, reported as such (exit 13's kind, with the
+/// hint), never as an unreachable printer (issue 16 point 2).
+#[test]
+fn running_out_of_descriptors_is_not_an_unreachable_printer() {
+    let specs = (0..6)
+        .map(|i| PrinterSpec::numbered(Model::Adventurer3, i))
+        .collect();
+    let server = SimServer::start(specs, &ServerConfig::default()).unwrap();
+    let mut cmd = format!(
+        "ulimit -n 11 && exec '{}' --json watch --count 1",
+        env!("CARGO_BIN_EXE_flashforge")
+    );
+    for h in server.printers() {
+        cmd.push_str(&format!(" -p {}", addr(h)));
+    }
+    let o = Command::new("sh")
+        .args(["-c", &cmd])
+        .env("XDG_CONFIG_HOME", "/nonexistent-flashforge-test")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let exhausted: Vec<_> = rows
+        .iter()
+        .filter_map(|r| r["error"].as_str())
+        .filter(|e| e.starts_with("local resource exhausted"))
+        .collect();
+    assert!(
+        !exhausted.is_empty(),
+        "some printer could not get a descriptor: {stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        exhausted.iter().all(|e| e.contains("ulimit -n")),
+        "{exhausted:?}"
+    );
+    assert!(!stdout.contains("unreachable"), "{stdout}");
+    server.shutdown();
+}

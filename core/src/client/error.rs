@@ -79,6 +79,17 @@ pub enum ClientError {
     /// A socket operation failed: the adapter's `std::io::Error` (of a kind that is not a
     /// timeout or a closed connection, see [`ClientError::io`]).
     Io(IoCause),
+    /// A resource of this machine ran out: open files (`EMFILE`, `ENFILE`), memory. Not the
+    /// printer's fault and not a sign it is unreachable: raise the limit (`ulimit -n`) or poll
+    /// fewer printers from one process. The `std::io::Error` is kept.
+    ResourceExhausted(IoCause),
+}
+
+/// Does `e` say this machine ran out of something (descriptors, memory), rather than
+/// anything about the peer? `EMFILE` (24) and `ENFILE` (23) have these numbers on Linux, the
+/// BSDs and macOS.
+fn is_local_exhaustion(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24)) || e.kind() == ErrorKind::OutOfMemory
 }
 
 /// The `std::io::Error` of [`ClientError::Io`] and [`ClientError::Unreachable`], shared so
@@ -199,6 +210,7 @@ impl fmt::Display for ClientError {
             ),
             Self::Disconnected => f.write_str("the printer closed the connection"),
             Self::Unreachable(e) => write!(f, "printer unreachable: {e}"),
+            Self::ResourceExhausted(e) => write!(f, "local resource exhausted: {e}"),
             Self::Protocol(cause) => write!(f, "protocol error: {cause}"),
             Self::Session(e) => fmt::Display::fmt(e, f),
             Self::UnexpectedReply(what) => write!(f, "unexpected reply: expected {what}"),
@@ -212,7 +224,7 @@ impl StdError for ClientError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Self::Protocol(cause) => Some(cause.innermost()),
-            Self::Unreachable(e) | Self::Io(e) => Some(e.get()),
+            Self::Unreachable(e) | Self::Io(e) | Self::ResourceExhausted(e) => Some(e.get()),
             // Shown as the inner error itself (as `#[error(transparent)]` would): its source.
             Self::Usage(e) => e.source(),
             Self::Session(e) => e.source(),
@@ -277,7 +289,7 @@ impl ClientError {
             Self::Session(SessionError::LoginDenied { .. }) => ErrorKind::PermissionDenied,
             Self::Session(_) => ErrorKind::NotConnected,
             Self::Closed => ErrorKind::NotConnected,
-            Self::Io(e) => e.kind(),
+            Self::Io(e) | Self::ResourceExhausted(e) => e.kind(),
         }
     }
 
@@ -285,6 +297,9 @@ impl ClientError {
     /// reset or closed connection [`Disconnected`](Self::Disconnected), anything else
     /// [`Io`](Self::Io) with `e` kept.
     pub fn io(e: std::io::Error) -> Self {
+        if is_local_exhaustion(&e) {
+            return Self::ResourceExhausted(IoCause::new(e));
+        }
         match e.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => Self::TimedOut,
             ErrorKind::ConnectionReset
@@ -295,8 +310,13 @@ impl ClientError {
         }
     }
 
-    /// A failed connection attempt, `e` kept.
+    /// A failed connection attempt, `e` kept: [`Unreachable`](Self::Unreachable), unless the
+    /// attempt failed for want of a local resource (no descriptor left:
+    /// [`ResourceExhausted`](Self::ResourceExhausted)).
     pub fn unreachable(e: std::io::Error) -> Self {
+        if is_local_exhaustion(&e) {
+            return Self::ResourceExhausted(IoCause::new(e));
+        }
         Self::Unreachable(IoCause::new(e))
     }
 }
@@ -648,6 +668,23 @@ mod tests {
 
         // A failed connect: the cause's kind is reachable; the CLI's exit code still comes
         // from `io_kind`.
+        // Out of descriptors is this machine's limit, never the printer being unreachable.
+        for raw in [23, 24] {
+            for e in [
+                ClientError::unreachable(std::io::Error::from_raw_os_error(raw)),
+                ClientError::io(std::io::Error::from_raw_os_error(raw)),
+            ] {
+                let ClientError::ResourceExhausted(cause) = &e else {
+                    panic!("{raw}: {e:?}");
+                };
+                assert_eq!(cause.get().raw_os_error(), Some(raw));
+                assert!(
+                    e.to_string().starts_with("local resource exhausted: "),
+                    "{e}"
+                );
+                assert!(e.source().is_some());
+            }
+        }
         let e = ClientError::unreachable(std::io::Error::from(ErrorKind::HostUnreachable));
         let ClientError::Unreachable(cause) = &e else {
             panic!("{e:?}");
