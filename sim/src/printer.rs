@@ -531,9 +531,18 @@ impl SimPrinter {
 
     /// Advances `secs` simulated seconds at once (heaters, job progress), whatever the clock.
     pub(crate) fn integrate(&mut self, mut secs: f64) {
-        // Integrate in slices so heating and printing interleave sensibly.
+        // Integrate in 1 s slices so heating and printing interleave sensibly; past
+        // FINE_SLICES (heaters have long settled by then) each slice takes half of what is
+        // left, so even 1e300 s (where `secs - 1.0 == secs`) ends in a few thousand steps.
+        const FINE_SLICES: u32 = 10_000;
+        let mut slices = 0u32;
         while secs > 0.0 {
-            let dt = secs.min(1.0);
+            let dt = if slices < FINE_SLICES {
+                secs.min(1.0)
+            } else {
+                secs.min((secs / 2.0).max(1.0))
+            };
+            slices = slices.saturating_add(1);
             secs -= dt;
             for h in self.nozzles.iter_mut() {
                 h.step(dt);
@@ -551,8 +560,10 @@ impl SimPrinter {
                         self.status = Status::Ready;
                         continue;
                     };
-                    let step = Duration::from_secs_f64(dt * f64::from(self.speed_adjust) / 100.0);
-                    job.elapsed = (job.elapsed + step).min(job.total);
+                    let step =
+                        Duration::try_from_secs_f64(dt * f64::from(self.speed_adjust) / 100.0)
+                            .unwrap_or(Duration::MAX);
+                    job.elapsed = job.elapsed.saturating_add(step).min(job.total);
                     self.cumulative_print_seconds += dt;
                     self.cumulative_filament += dt * 0.002;
                     self.position[2] = f64::from(job.layer()) * 0.2;
