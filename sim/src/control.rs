@@ -19,7 +19,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,11 +39,18 @@ pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a blocked read looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(50);
+/// Connections served at once (one thread each); more are answered 503 and closed.
+pub const MAX_CONTROL_CONNECTIONS: usize = 64;
 
 /// Reads some bytes, waking every [`POLL`] to look at the shutdown flag; `Ok(0)` when the
-/// peer closed, the server stops, or nothing came for [`IO_TIMEOUT`].
-fn read_some(s: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> io::Result<usize> {
-    let end = Instant::now() + IO_TIMEOUT;
+/// peer closed, the server stops, nothing came for [`IO_TIMEOUT`], or `deadline` passed.
+fn read_some(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> io::Result<usize> {
+    let end = deadline.min(Instant::now() + IO_TIMEOUT);
     loop {
         if stop.load(Ordering::SeqCst) || Instant::now() >= end {
             return Ok(0);
@@ -70,16 +77,38 @@ impl SimServer {
         let stop = self.stop_flag();
         let threads = self.threads();
         let th = threads.clone();
+        let open = Arc::new(AtomicUsize::new(0));
         spawn(&threads, "sim-control".to_owned(), 64 * 1024, move || {
             for stream in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let Ok(stream) = stream else { continue };
-                let (p, st) = (printers.clone(), stop.clone());
-                let _ = spawn(&th, "sim-control-conn".to_owned(), 256 * 1024, move || {
+                let Ok(mut stream) = stream else {
+                    // EMFILE and the like: do not spin on an error that repeats at once.
+                    std::thread::sleep(POLL);
+                    continue;
+                };
+                if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONTROL_CONNECTIONS {
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    let _ = stream.set_write_timeout(Some(POLL));
+                    let _ = write_reply(&mut stream, err(503, "too many control connections"));
+                    continue;
+                }
+                let (p, st, o) = (printers.clone(), stop.clone(), open.clone());
+                let spawned = spawn(&th, "sim-control-conn".to_owned(), 256 * 1024, move || {
+                    // Counted down even if serving panics.
+                    struct Slot(Arc<AtomicUsize>);
+                    impl Drop for Slot {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _slot = Slot(o);
                     let _ = serve(stream, &p, &st);
                 });
+                if spawned.is_err() {
+                    open.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         })?;
         self.add_wake(local);
@@ -107,6 +136,7 @@ fn reason(code: u16) -> &'static str {
         411 => "Length Required",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
         _ => "Error",
     }
 }
@@ -156,6 +186,8 @@ fn serve(mut s: TcpStream, printers: &[SimHandle], stop: &AtomicBool) -> io::Res
     // The head.
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
+    // The whole head within IO_TIMEOUT, however slowly it drips in.
+    let head_deadline = Instant::now() + IO_TIMEOUT;
     let head_len = loop {
         if let Some(i) = memchr::memmem::find(&buf, b"\r\n\r\n") {
             break i + 4;
@@ -163,7 +195,7 @@ fn serve(mut s: TcpStream, printers: &[SimHandle], stop: &AtomicBool) -> io::Res
         if buf.len() > MAX_CONTROL_HEAD {
             return refuse(s, err(431, "request head over 16 KiB"));
         }
-        let n = read_some(&mut s, &mut chunk, stop)?;
+        let n = read_some(&mut s, &mut chunk, stop, head_deadline)?;
         if n == 0 {
             return Ok(());
         }
@@ -215,12 +247,14 @@ fn serve(mut s: TcpStream, printers: &[SimHandle], stop: &AtomicBool) -> io::Res
         s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     // The body (all of it, before answering, whatever `Connection` says).
+    // The body at no less than 64 KiB/s on average (plus IO_TIMEOUT), not a byte now and then.
+    let body_deadline = Instant::now() + IO_TIMEOUT + Duration::from_secs((length / 65536) as u64);
     let mut body = buf[head_len..].to_vec();
     body.truncate(length);
     body.reserve(length - body.len());
     while body.len() < length {
         let want = (length - body.len()).min(chunk.len());
-        let n = read_some(&mut s, &mut chunk[..want], stop)?;
+        let n = read_some(&mut s, &mut chunk[..want], stop, body_deadline)?;
         if n == 0 {
             return Ok(());
         }

@@ -80,7 +80,7 @@ mod tcp;
 #[doc(hidden)]
 pub use camera::serve_camera_connection;
 pub use camera::{BOUNDARY as CAMERA_BOUNDARY, CAMERA_HEIGHT, CAMERA_WIDTH, FRAME_INTERVAL};
-pub use control::{MAX_CONTROL_BODY, MAX_CONTROL_FILE, MAX_CONTROL_HEAD};
+pub use control::{MAX_CONTROL_BODY, MAX_CONTROL_CONNECTIONS, MAX_CONTROL_FILE, MAX_CONTROL_HEAD};
 pub use drive::{status_name, DriveError, HeaterId, StateChange};
 pub use faults::{
     fault_name, ActiveRule, Fault, FaultParseError, FaultRule, Faults, HttpFault, TcpFault, Times,
