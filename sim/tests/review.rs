@@ -126,3 +126,101 @@ fn control_connections_are_bounded() {
     assert!(reply.starts_with("HTTP/1.1 200"));
     server.shutdown();
 }
+
+/// A small deterministic PRNG (xorshift64*), so the property tests below repeat exactly.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// `seed` with a few random byte edits, insertions, deletions and splices.
+    fn mutate(&mut self, seed: &[u8]) -> Vec<u8> {
+        let mut v = seed.to_vec();
+        for _ in 0..=self.below(8) {
+            let at = self.below(v.len() + 1);
+            match self.below(5) {
+                0 if at < v.len() => v[at] = self.next() as u8,
+                1 => v.insert(at, self.next() as u8),
+                2 if at < v.len() => {
+                    v.remove(at);
+                }
+                3 => {
+                    let from = self.below(seed.len().max(1));
+                    let len = self.below(16);
+                    let piece: Vec<u8> = seed.iter().skip(from).take(len).copied().collect();
+                    v.splice(at..at, piece);
+                }
+                _ => v.truncate(at),
+            }
+        }
+        v
+    }
+}
+
+/// Any bytes uploaded as a G-code or 3MF file are inspected without panicking.
+#[test]
+fn file_inspection_survives_mutated_uploads() {
+    let gcode = b"; thumbnail begin 8x8 40\n; iVBORw0KGgoAAAANSUhEUgAAAAgAAAAI\n; thumbnail end\n\
+        ; filament used [g] = 12.5\n; filament used [mm] = 4000\n;TIME:3600\nG1 X1\n"
+        .to_vec();
+    let mut zip =
+        b"PK\x03\x04\x14\0\0\0\x08\0\0\0\0\0\0\0\0\0\x10\0\0\0\x20\0\0\0\x0a\0\0\0Metadata/x"
+            .to_vec();
+    zip.extend_from_slice(b"\x4b\x4c\x4a\x06\0PK\x01\x02\x14\0\x14\0\0\0\x08\0");
+    zip.extend_from_slice(&[0u8; 30]);
+    zip.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0\x2e\0\0\0\x30\0\0\0\0\0");
+    let xml =
+        b"<config><plate><metadata key=\"weight\" value=\"1e309\"/></plate></config>".to_vec();
+    let seeds: [(&str, Vec<u8>); 3] = [("a.gcode", gcode), ("b.3mf", zip), ("c.3mf", xml)];
+    let mut rng = Rng(0x5EED_F11E);
+    for i in 0..20_000 {
+        let (name, seed) = &seeds[i % seeds.len()];
+        let data = rng.mutate(seed);
+        let f = flashforge_sim::StoredFile::new(name, &data, 1 << 20);
+        let _ = (
+            f.meta.weight_g(),
+            f.meta.length_mm(),
+            f.thumbnail_or_default().len(),
+        );
+    }
+}
+
+/// Any text parses to a rule or an error, and a parsed rule prints as text that parses back
+/// to the same rule.
+#[test]
+fn fault_rules_parse_any_text_and_round_trip() {
+    let seeds = [
+        "http-busy",
+        "http-busy:once@/detail",
+        "tcp-stall:3@~M105",
+        "http-refuse-503:18446744073709551615",
+        "http-stall-upload-99999999999999999999",
+        "tcp-delay-4294967296-18446744073709551616",
+        "http-early-success:0@ @",
+    ];
+    let mut rng = Rng(0xFA17);
+    let mut parsed = 0;
+    for i in 0..100_000 {
+        let bytes = rng.mutate(seeds[i % seeds.len()].as_bytes());
+        let text = String::from_utf8_lossy(&bytes);
+        if let Ok(rule) = text.parse::<flashforge_sim::FaultRule>() {
+            let printed = rule.to_string();
+            let again: flashforge_sim::FaultRule = printed
+                .parse()
+                .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}, which fails: {e}"));
+            assert_eq!(again.to_string(), printed, "from {text:?}");
+            let json = rule.to_json();
+            let back = flashforge_sim::FaultRule::from_json(&json)
+                .unwrap_or_else(|e| panic!("{text:?} as JSON {json} fails: {e}"));
+            assert_eq!(back.to_string(), printed, "JSON of {text:?}");
+            parsed += 1;
+        }
+    }
+    assert!(parsed > 1000, "only {parsed} texts parsed: the seeds are not rules");
+}
