@@ -222,5 +222,42 @@ fn fault_rules_parse_any_text_and_round_trip() {
             parsed += 1;
         }
     }
-    assert!(parsed > 1000, "only {parsed} texts parsed: the seeds are not rules");
+    assert!(
+        parsed > 1000,
+        "only {parsed} texts parsed: the seeds are not rules"
+    );
+}
+
+fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply
+}
+
+/// `+2` was taken as 2 and of two differing lengths the first won silently; both are 400
+/// now, while repeats that agree are accepted.
+#[test]
+fn odd_content_lengths_are_refused() {
+    let (server, addr) = control();
+    for head in [
+        "Content-Length: +2\r\n",
+        "Content-Length: 2\r\nContent-Length: 5\r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: 99999999999999999999999\r\n",
+        "Content-Length: 2x\r\n",
+        "Content-Length: \r\n",
+    ] {
+        let req = format!("POST /reset HTTP/1.1\r\nHost: x\r\n{head}\r\n{{}}");
+        let reply = raw(addr, req.as_bytes());
+        assert!(reply.starts_with("HTTP/1.1 400"), "{head:?}: {reply}");
+    }
+    let ok = raw(
+        addr,
+        b"POST /reset HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\n{}",
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    server.shutdown();
 }
