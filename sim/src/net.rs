@@ -487,6 +487,22 @@ pub(crate) fn serve(
     })
 }
 
+/// How much one socket gets per turn of the poll loop (datagrams or connections): a flood on
+/// one socket cannot starve the others; what is left is served on the next turn.
+const TURN: usize = 64;
+
+/// What serving a socket for one turn left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Left {
+    /// Read until it would block: wait for its next readiness event.
+    Nothing,
+    /// The turn ended with more waiting: serve it again at once (edge-triggered, no new
+    /// event would come for what is already queued).
+    More,
+    /// Accepting failed (out of descriptors): try again on a later turn, not at once.
+    Retry,
+}
+
 fn run(
     mut poll: Poll,
     entries: &[Entry],
@@ -497,126 +513,180 @@ fn run(
 ) {
     let mut events = Events::with_capacity(1024);
     let mut buf = [0u8; 2048];
+    // Sockets to serve again without waiting for an event, and after the next wait.
+    let mut more: Vec<usize> = Vec::new();
+    let mut retry: Vec<usize> = Vec::new();
+    let mut turn: Vec<usize> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        if let Err(e) = poll.poll(&mut events, Some(POLL)) {
+        let wait = if more.is_empty() {
+            POLL
+        } else {
+            Duration::ZERO
+        };
+        if let Err(e) = poll.poll(&mut events, Some(wait)) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
             return;
         }
-        for ev in &events {
-            let Some(entry) = entries.get(ev.token().0) else {
+        turn.clear();
+        turn.extend(events.iter().map(|ev| ev.token().0));
+        turn.append(&mut more);
+        turn.append(&mut retry);
+        turn.sort_unstable();
+        turn.dedup();
+        for &t in &turn {
+            let Some(entry) = entries.get(t) else {
                 continue;
             };
-            // Edge-triggered: drain each socket until it would block.
-            match entry {
-                Entry::Listener {
-                    sock,
-                    printer,
-                    kind,
-                } => loop {
-                    match sock.accept() {
-                        Ok((s, _)) => accept(s, &served[*printer].handle, *kind),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // Out of descriptors or a connection reset before accept: next event.
-                        Err(_) => break,
-                    }
-                },
-                Entry::Unicast { printer, slot } => {
-                    let p = &served[*printer];
-                    let sock = &p.udp[*slot].1;
-                    while let Ok((_, from)) = sock.recv_from(&mut buf) {
-                        answer(p, &Reply::Own(sock), from);
-                    }
-                }
-                Entry::SharedListener { sock } => loop {
-                    match sock.accept() {
-                        Ok((s, _)) => {
-                            // To an address without a printer: refused by closing.
-                            let to = s.local_addr().ok().and_then(|a| map.tcp.get(&a));
-                            if let Some(&(printer, kind)) = to {
-                                accept(s, &served[printer].handle, kind);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(_) => break,
-                    }
-                },
-                Entry::SharedUdp { sock, port } => {
-                    while let Some((from, to)) = recv_with_destination(sock, &mut buf) {
-                        let Some(to) = to else { continue };
-                        let unicast = map.udp.get(&SocketAddr::new(to.into(), *port));
-                        let targets: &[usize] = match unicast {
-                            Some(i) => std::slice::from_ref(i),
-                            None if to == MULTICAST_GROUP => {
-                                map.multicast.get(port).map_or(&[], Vec::as_slice)
-                            }
-                            None if to == Ipv4Addr::BROADCAST
-                                || to == Ipv4Addr::new(127, 255, 255, 255) =>
-                            {
-                                map.broadcast.get(port).map_or(&[], Vec::as_slice)
-                            }
-                            None => &[],
-                        };
-                        for &i in targets {
-                            let p = &served[i];
-                            let IpAddr::V4(ip) = p.handle.udp.ip() else {
-                                continue;
-                            };
-                            answer(p, &Reply::Shared(sock, ip), SocketAddr::V4(from));
-                        }
-                    }
-                }
-                Entry::Group {
-                    sock,
-                    port,
-                    printers,
-                } => {
-                    while let Ok((_, from)) = sock.recv_from(&mut buf) {
-                        for &i in printers {
-                            let p = &served[i];
-                            // From the printer's own socket for this port (its first if it
-                            // has none there), so the reply's source is the printer.
-                            let own = p
-                                .udp
-                                .iter()
-                                .find(|(q, _)| q == port)
-                                .or(p.udp.first())
-                                .map(|(_, s)| s);
-                            if let Some(s) = own {
-                                answer(p, &Reply::Own(s), from);
-                            }
-                        }
-                    }
-                }
+            match serve_entry(entry, served, map, accept, &mut buf) {
+                Left::Nothing => {}
+                Left::More => more.push(t),
+                Left::Retry => retry.push(t),
             }
         }
     }
 }
 
+/// Serves one ready socket for one turn.
+fn serve_entry(
+    entry: &Entry,
+    served: &[Served],
+    map: &SharedMap,
+    accept: &Accept,
+    buf: &mut [u8],
+) -> Left {
+    // A datagram read: `None` when the socket would block. Other errors (an ICMP error
+    // queued by an earlier reply) are consumed by the read and the loop goes on.
+    fn recv(sock: &UdpSocket, buf: &mut [u8]) -> Option<Option<SocketAddr>> {
+        match sock.recv_from(buf) {
+            Ok((_, from)) => Some(Some(from)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(_) => Some(None),
+        }
+    }
+    for _ in 0..TURN {
+        match entry {
+            Entry::Listener {
+                sock,
+                printer,
+                kind,
+            } => match sock.accept() {
+                Ok((s, _)) => accept(s, &served[*printer].handle, *kind),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Left::Nothing,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Out of descriptors: the connection waits in the backlog for a later turn.
+                Err(_) => return Left::Retry,
+            },
+            Entry::Unicast { printer, slot } => {
+                let p = &served[*printer];
+                let sock = &p.udp[*slot].1;
+                match recv(sock, buf) {
+                    None => return Left::Nothing,
+                    Some(Some(from)) => answer(p, &Reply::Own(sock), from),
+                    Some(None) => {}
+                }
+            }
+            Entry::SharedListener { sock } => match sock.accept() {
+                Ok((s, _)) => {
+                    // To an address without a printer: refused by closing.
+                    let to = s.local_addr().ok().and_then(|a| map.tcp.get(&a));
+                    if let Some(&(printer, kind)) = to {
+                        accept(s, &served[printer].handle, kind);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Left::Nothing,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Left::Retry,
+            },
+            Entry::SharedUdp { sock, port } => {
+                let Some(got) = recv_with_destination(sock, buf) else {
+                    return Left::Nothing;
+                };
+                let Some((from, Some(to))) = got else {
+                    continue;
+                };
+                let unicast = map.udp.get(&SocketAddr::new(to.into(), *port));
+                let targets: &[usize] = match unicast {
+                    Some(i) => std::slice::from_ref(i),
+                    None if to == MULTICAST_GROUP => {
+                        map.multicast.get(port).map_or(&[], Vec::as_slice)
+                    }
+                    None if to == Ipv4Addr::BROADCAST
+                        || to == Ipv4Addr::new(127, 255, 255, 255) =>
+                    {
+                        map.broadcast.get(port).map_or(&[], Vec::as_slice)
+                    }
+                    None => &[],
+                };
+                for &i in targets {
+                    let p = &served[i];
+                    let IpAddr::V4(ip) = p.handle.udp.ip() else {
+                        continue;
+                    };
+                    answer(p, &Reply::Shared(sock, ip), SocketAddr::V4(from));
+                }
+            }
+            Entry::Group {
+                sock,
+                port,
+                printers,
+            } => match recv(sock, buf) {
+                None => return Left::Nothing,
+                Some(None) => {}
+                Some(Some(from)) => {
+                    for &i in printers {
+                        let p = &served[i];
+                        // From the printer's own socket for this port (its first if it has
+                        // none there), so the reply's source is the printer.
+                        let own = p
+                            .udp
+                            .iter()
+                            .find(|(q, _)| q == port)
+                            .or(p.udp.first())
+                            .map(|(_, s)| s);
+                        if let Some(s) = own {
+                            answer(p, &Reply::Own(s), from);
+                        }
+                    }
+                }
+            },
+        }
+    }
+    Left::More
+}
+
 /// One datagram of a shared socket: its source and, from `IP_PKTINFO`, its destination.
-/// `None` when nothing more is waiting.
+/// `None` when nothing more is waiting; `Some(None)` for a read that gave nothing to answer
+/// (an error, such as an ICMP error an earlier reply caused, which the read consumes).
 fn recv_with_destination(
     sock: &UdpSocket,
     buf: &mut [u8],
-) -> Option<(SocketAddrV4, Option<Ipv4Addr>)> {
+) -> Option<Option<(SocketAddrV4, Option<Ipv4Addr>)>> {
     let mut iov = [io::IoSliceMut::new(buf)];
     let mut cmsg = nix::cmsg_space!(nix::libc::in_pktinfo);
-    let msg = nixsock::recvmsg::<SockaddrIn>(
+    let msg = match nixsock::recvmsg::<SockaddrIn>(
         sock.as_raw_fd(),
         &mut iov,
         Some(&mut cmsg),
         MsgFlags::MSG_DONTWAIT,
-    )
-    .ok()?;
-    let from = msg.address.map(|a| SocketAddrV4::new(a.ip(), a.port()))?;
-    let to = msg.cmsgs().ok()?.find_map(|c| match c {
-        ControlMessageOwned::Ipv4PacketInfo(info) => {
-            Some(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)))
-        }
-        _ => None,
+    ) {
+        Ok(msg) => msg,
+        Err(nix::errno::Errno::EAGAIN) => return None,
+        Err(_) => return Some(None),
+    };
+    let Some(from) = msg.address.map(|a| SocketAddrV4::new(a.ip(), a.port())) else {
+        return Some(None);
+    };
+    let to = msg.cmsgs().ok().and_then(|mut c| {
+        c.find_map(|c| match c {
+            ControlMessageOwned::Ipv4PacketInfo(info) => {
+                Some(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr)))
+            }
+            _ => None,
+        })
     });
-    Some((from, to))
+    Some(Some((from, to)))
 }
 
 /// Where a reply leaves from.

@@ -141,3 +141,63 @@ fn a_taken_address_is_an_error_naming_the_printer_and_the_address() {
     assert!(text.contains("127.0.83.50:8899"), "{text}");
     first.shutdown();
 }
+
+/// A flood of probes on one printer's discovery socket does not starve the others: the poll
+/// thread serves each socket a bounded turn (it used to drain one socket until empty).
+#[test]
+fn a_probe_flood_on_one_printer_does_not_starve_the_others() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let specs = vec![
+        PrinterSpec::numbered(Model::Adventurer5M, 1),
+        PrinterSpec::numbered(Model::Adventurer5M, 2),
+    ];
+    let server = SimServer::start(specs, &ServerConfig::default()).unwrap();
+    let (flooded, other) = (server.printers()[0].udp, server.printers()[1].udp);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let floods: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, sent) = (stop.clone(), sent.clone());
+            std::thread::spawn(move || {
+                let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = s.send_to(&FLASHPRINT_PROBE, flooded);
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // The flood is under way before the first probe (an event wait, bounded).
+    let start = std::time::Instant::now();
+    while sent.load(Ordering::Relaxed) < 5000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the flood never started"
+        );
+        std::thread::yield_now();
+    }
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut answered = 0;
+    for _ in 0..10 {
+        sock.send_to(&FLASHPRINT_PROBE, other).unwrap();
+        if let Ok((_, from)) = sock.recv_from(&mut buf) {
+            assert_eq!(from, other);
+            answered += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in floods {
+        t.join().unwrap();
+    }
+    let sent = sent.load(Ordering::Relaxed);
+    // Generous for a loaded machine: most probes get through within half a second each.
+    assert!(
+        answered >= 5,
+        "{answered} of 10 probes answered during a flood of {sent}"
+    );
+    server.shutdown();
+}
