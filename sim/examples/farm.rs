@@ -126,6 +126,9 @@ fn main() -> std::io::Result<()> {
         );
     }
     assert_eq!(answered, n, "every printer answers discovery");
+    // The bound on an idle printer (a regression once made it 47 KiB: every printer
+    // inspected its own copy of the built-in files).
+    assert!(per_printer <= 64.0, "{per_printer:.1} KiB per idle printer");
     assert_eq!(http_ok, sampled, "every sampled printer answers HTTP");
     assert_eq!(tcp_ok, sampled, "every sampled printer answers TCP");
     server.shutdown();

@@ -988,6 +988,18 @@ pub(crate) fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// `cube.gcode`: an OrcaSlicer-style header with a 48×48 PNG thumbnail and a 10-minute, one
 /// tool PLA estimate.
+/// The two files every printer starts with, inspected once per process.
+pub(crate) fn demo_files() -> &'static [(&'static str, StoredFile)] {
+    static FILES: std::sync::OnceLock<[(&str, StoredFile); 2]> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let file = |name, data: Vec<u8>| (name, StoredFile::new(name, &data, u64::MAX));
+        [
+            file("cube.gcode", demo_gcode()),
+            file("Benchy 0.2mm (PLA).3mf", demo_3mf()),
+        ]
+    })
+}
+
 pub(crate) fn demo_gcode() -> Vec<u8> {
     let thumb = png::solid(48, 48, [0x2E, 0x86, 0xDE]);
     let b64 = flashforge_proto::printer::base64_encode(&thumb);
