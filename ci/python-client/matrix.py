@@ -18,8 +18,7 @@ as a failure so that the list stays honest).
 Exit status: 0 when there is no `fail` and no `now-passes`, 1 otherwise.
 
 Usage:
-  matrix.py --sim-json FILE --check-code CODE [--broadcast] [--results FILE]
-  matrix.py --report RESULTS.json...   # merge per-model runs, print, exit status
+  matrix.py --sim-json FILE --check-code CODE [--broadcast]
   matrix.py --sim-json FILE --wait-ready COUNT  # poll until the simulator is up
 """
 
@@ -268,8 +267,7 @@ async def run_discovery(printers: list[dict[str, Any]], broadcast: bool) -> list
         await r.op(
             "discover (broadcast+multicast)",
             broadcast_op,
-            na=None if broadcast else "this simulator has no --bind-range: its UDP socket binds "
-            "127.0.0.1 only, so the client's broadcast/multicast probes cannot reach it",
+            na=None if broadcast else "not asked for (--broadcast: a farm on its own addresses)",
         )
         await r.op(
             "FlashForgePrinterDiscovery",
@@ -954,21 +952,13 @@ def main() -> int:
     ap.add_argument("--check-code", default="12345678")
     ap.add_argument("--broadcast", action="store_true",
                     help="run the client's broadcast/multicast discovery (needs a farm on own addresses)")
-    ap.add_argument("--results", help="write the rows as JSON here (for --report)")
     ap.add_argument("--wait-ready", type=int, metavar="COUNT",
                     help="wait until --sim-json lists COUNT printers whose ports accept, then exit")
-    ap.add_argument("--report", nargs="+", metavar="RESULTS", help="merge result files and report")
     args = ap.parse_args()
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("FF_PYCLIENT_DEBUG") else logging.CRITICAL,
         format="    [client log] %(levelname)s %(name)s: %(message)s",
     )
-    if args.report:
-        rows = []
-        for path in args.report:
-            with open(path, encoding="utf-8") as f:
-                rows += json.load(f)
-        return report(rows)
     if not args.sim_json:
         ap.error("--sim-json is required")
     if args.wait_ready:
@@ -977,10 +967,6 @@ def main() -> int:
     if not printers:
         raise SystemExit(f"no printers in {args.sim_json}")
     rows = asyncio.run(run_all(printers, args.check_code, args.broadcast))
-    if args.results:
-        with open(args.results, "w", encoding="utf-8") as f:
-            json.dump(rows, f)
-        return 1 if any(r["result"] in ("fail", "now-passes") for r in rows) else 0
     return report(rows)
 
 

@@ -108,18 +108,12 @@ stop_sim() {
 }
 trap 'stop_sim; rm -rf "$work"' EXIT
 
-sim_help=$("$FLASHFORGE_BIN" sim --help)
-if grep -Eq '(^|[ ,])--check-code[ =<]' <<<"$sim_help"; then
-    code_flag=--check-code
-else
-    code_flag=--sim-check-code
-fi
 read -ra models <<<"$FARM_MODELS"
 
 start_sim() { # log-name, sim arguments...
     local name=$1
     shift
-    "$FLASHFORGE_BIN" sim "$@" "$code_flag" "$FARM_CHECK_CODE" --speed "$FARM_SPEED" --json \
+    "$FLASHFORGE_BIN" sim "$@" --check-code "$FARM_CHECK_CODE" --speed "$FARM_SPEED" --json \
         >"$work/$name.json" 2>"$work/$name.err" &
     sim_pid=$!
 }
@@ -132,28 +126,13 @@ wait_sim() { # log-name, printer count
 }
 
 status=0
-if grep -q -- '--bind-range' <<<"$sim_help"; then
-    say "farm: ${models[*]} from $FARM_FIRST_ADDRESS, standard ports, broadcast discovery"
-    args=(--bind-range "$FARM_FIRST_ADDRESS")
-    for m in "${models[@]}"; do args+=(-m "$m"); done
-    start_sim farm "${args[@]}"
-    wait_sim farm "${#models[@]}"
-    say "farm up"
-    "$py" "$here/matrix.py" --sim-json "$work/farm.json" --check-code "$FARM_CHECK_CODE" --broadcast \
-        || status=$?
-else
-    say "this simulator has no --bind-range: the seven models run one after another on 127.0.0.1 (standard ports), so the client's broadcast discovery is not tested (n/a), only its parsing of a unicast reply"
-    results=()
-    for m in "${models[@]}"; do
-        start_sim "$m" -m "$m" --tcp-port 8899 --http-port 8898 --udp-port 48899
-        wait_sim "$m" 1
-        say "$m up"
-        "$py" "$here/matrix.py" --sim-json "$work/$m.json" --check-code "$FARM_CHECK_CODE" \
-            --results "$work/$m.results.json" || true
-        stop_sim
-        results+=("$work/$m.results.json")
-    done
-    "$py" "$here/matrix.py" --report "${results[@]}" || status=$?
-fi
+say "farm: ${models[*]} from $FARM_FIRST_ADDRESS, standard ports, broadcast discovery"
+args=(--bind-range "$FARM_FIRST_ADDRESS")
+for m in "${models[@]}"; do args+=(-m "$m"); done
+start_sim farm "${args[@]}"
+wait_sim farm "${#models[@]}"
+say "farm up"
+"$py" "$here/matrix.py" --sim-json "$work/farm.json" --check-code "$FARM_CHECK_CODE" --broadcast \
+    || status=$?
 say "done, exit status $status"
 exit "$status"

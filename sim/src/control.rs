@@ -223,23 +223,10 @@ fn serve(mut s: TcpStream, printers: &[SimHandle], stop: &AtomicBool) -> io::Res
             err(411, "send a Content-Length (chunked bodies are not read)"),
         );
     }
-    // Every Content-Length (RFC 9110: repeats must agree), digits only: `usize::from_str`
-    // would take `+5`, and the first of two differing ones was used silently.
-    let mut lengths = req
-        .headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .map(|h| {
-            let v = String::from_utf8_lossy(h.value);
-            let v = v.trim();
-            (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| v.parse::<usize>().ok())
-                .flatten()
-        });
-    let length = match lengths.next() {
-        None => 0,
-        Some(Some(n)) if lengths.all(|m| m == Some(n)) => n,
-        Some(_) => return refuse(s, err(400, "bad Content-Length")),
+    // The printer session's strict reading: digits only, repeats must agree.
+    let length = match crate::http::content_length(req.headers) {
+        Ok(n) => usize::try_from(n.unwrap_or(0)).unwrap_or(usize::MAX),
+        Err(()) => return refuse(s, err(400, "bad Content-Length")),
     };
     let is_file = method == "PUT" && path.contains("/files/");
     let limit = if is_file {

@@ -34,7 +34,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flashforge_proto::discovery::MULTICAST_GROUP;
-use flashforge_proto::Model;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::socket::{
@@ -47,7 +46,7 @@ use crate::server::{discovery_reply, lock, ServerConfig, SimHandle, Threads};
 /// How often the poll thread looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(50);
 /// Descriptors kept free for connections, files and the rest of the process.
-const SPARE_FDS: u64 = 256;
+pub(crate) const SPARE_FDS: u64 = 256;
 
 /// How a farm's printers hold their sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,13 +93,6 @@ fn port(base: u16, i: usize) -> u16 {
     }
 }
 
-/// Does `model` serve a camera stream? Every model whose `/detail` advertises one (the 5M
-/// Pro, AD5X and Creator 5 series; the AD5X's camera is in `/detail`'s flag, not in the
-/// model table's defaults).
-pub(crate) fn has_camera(model: Model) -> bool {
-    crate::printer::has_camera(model)
-}
-
 /// The address and ports printer `i` of a farm listens on: its own address with the standard
 /// ports, or the server's address and port bases.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +131,7 @@ pub(crate) fn plan(spec: &PrinterSpec, cfg: &ServerConfig, i: usize) -> Plan {
         ip,
         tcp: model.has_tcp().then_some(tcp),
         http: model.is_http().then_some(http),
-        camera: has_camera(model).then_some(camera),
+        camera: crate::printer::has_camera(model).then_some(camera),
         discovery,
     }
 }

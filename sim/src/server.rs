@@ -155,7 +155,7 @@ impl SimServer {
         let share = match config.sockets {
             net::Sockets::PerPrinter => false,
             net::Sockets::Shared => true,
-            net::Sockets::Auto => need + 256 > limit,
+            net::Sockets::Auto => need + net::SPARE_FDS > limit,
         };
         let mut bound = Vec::with_capacity(specs.len());
         for (i, (mut spec, plan)) in specs.into_iter().zip(plans).enumerate() {

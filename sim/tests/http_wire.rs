@@ -344,3 +344,36 @@ fn connection_close_over_a_socket() {
     assert!(read_all(&mut c).starts_with("HTTP/1.1 404 Not Found\r\n"));
     server.shutdown();
 }
+
+/// The printer frames a body only by a Content-Length it can trust: digits, and repeats that
+/// agree (RFC 9110 §8.6). `+5` and two differing lengths are a 400 and a close, never a guess
+/// at where the body ends (the control API reads lengths with the same function).
+#[test]
+fn odd_content_lengths_are_a_bad_request() {
+    let mut p = printer(Model::Adventurer5M);
+    let body = auth(&p);
+    let n = body.len();
+    for lengths in [
+        vec![format!("+{n}")],
+        vec![format!("{n}"), format!("{}", n + 1)],
+        vec!["-1".to_owned()],
+        vec![format!("{n}x")],
+        vec![String::new()],
+        vec!["99999999999999999999999".to_owned()],
+    ] {
+        let heads: String = lengths
+            .iter()
+            .map(|l| format!("Content-Length: {l}\r\n"))
+            .collect();
+        let req = format!("POST /detail HTTP/1.1\r\nHost: x\r\n{heads}\r\n{body}");
+        let (out, closed) = exchange(&mut p, &[req.as_bytes()]);
+        assert!(out.starts_with("HTTP/1.1 400"), "{lengths:?}: {out}");
+        assert!(closed, "{lengths:?}: the connection closes");
+    }
+    // Repeats that agree are one length.
+    let req = format!(
+        "POST /detail HTTP/1.1\r\nHost: x\r\nContent-Length: {n}\r\nContent-Length: {n}\r\n\r\n{body}"
+    );
+    let (out, _) = exchange(&mut p, &[req.as_bytes()]);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}

@@ -25,6 +25,7 @@ use crate::printer::SimPrinter;
 
 pub use render::{render_detail, render_product};
 pub use routes::check_mappings;
+pub(crate) use wire::content_length;
 pub use wire::{MAX_HEAD, MAX_JSON_BODY};
 
 use render::envelope;
@@ -135,7 +136,9 @@ impl HttpSession {
         p.log(format!("{} {}", req.method, req.path));
         req.path.clone_into(&mut self.path);
         self.close_after_reply = req.wants_close();
-        let body = req.body();
+        let Some(body) = req.body() else {
+            return self.respond_status(400, "Bad Request", true);
+        };
         if req.method == "GET" && req.path.starts_with("/getThum") {
             return self.get_thumb(p);
         }

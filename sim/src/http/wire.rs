@@ -8,6 +8,28 @@ pub const MAX_JSON_BODY: usize = 1 << 20;
 /// Longest chunk-size or trailer line.
 const MAX_CHUNK_LINE: usize = 1024;
 
+/// The request's Content-Length (`Ok(None)`: there is none). Digits only (`u64::from_str`
+/// would take `+5`), and every repeat must agree (RFC 9110 §8.6); anything else is `Err`,
+/// so the body is never framed by a guess.
+pub(crate) fn content_length(headers: &[httparse::Header<'_>]) -> Result<Option<u64>, ()> {
+    let mut found = None;
+    for h in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+    {
+        let v = std::str::from_utf8(h.value).map_err(|_| ())?.trim();
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        let n = v.parse::<u64>().map_err(|_| ())?;
+        if found.is_some_and(|m| m != n) {
+            return Err(());
+        }
+        found = Some(n);
+    }
+    Ok(found)
+}
+
 /// A parsed request head.
 pub(super) struct Head<'h, 'b> {
     pub(super) method: &'b str,
@@ -50,22 +72,21 @@ impl<'h, 'b> Head<'h, 'b> {
             .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
     }
 
-    /// How the body is framed (no Content-Length: an empty body).
-    pub(super) fn body(&self) -> Body {
+    /// How the body is framed (no Content-Length: an empty body); `None` when the
+    /// Content-Length is malformed ([`content_length`]), which the caller answers with 400.
+    pub(super) fn body(&self) -> Option<Body> {
         let chunked = self
             .header("transfer-encoding")
             .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
-        let length = self
-            .header("content-length")
-            .and_then(|v| v.parse::<u64>().ok());
-        Body {
+        let length = content_length(self.headers).ok()?;
+        Some(Body {
             len: if chunked {
                 BodyLen::Chunked(Dechunk::Size)
             } else {
                 BodyLen::Length(length.unwrap_or(0))
             },
             line: Vec::new(),
-        }
+        })
     }
 }
 
