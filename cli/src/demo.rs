@@ -132,10 +132,14 @@ pub(crate) async fn run(speed: f64, g: &Global) -> Result {
     Ok(())
 }
 
-/// Plausible G-code of `size` bytes.
+/// Plausible G-code of `size` bytes, with a slicer's embedded thumbnail (a 96×96 square),
+/// which the printer serves back for it.
 fn demo_gcode(size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(size + 64);
-    out.extend_from_slice(b"; flashforge demo\nG28\nM104 S210\nM140 S60\n");
+    out.extend_from_slice(b"; flashforge demo\n");
+    let png = flashforge_sim::solid_png(96, 96, [0xF2, 0x8C, 0x28]);
+    out.extend_from_slice(flashforge_sim::thumbnail_block(&png, 96, 96).as_bytes());
+    out.extend_from_slice(b"G28\nM104 S210\nM140 S60\n");
     let mut i = 0u64;
     while out.len() < size {
         let x = 50.0 + (i % 100) as f64 * 0.5;

@@ -87,8 +87,8 @@ pub use faults::{
     FAULT_KINDS,
 };
 pub use files::{
-    FileMeta, FileSink, StoredFile, ToolMeta, DEFAULT_THUMBNAIL, MAX_THUMBNAIL_B64, MAX_ZIP_MEMBER,
-    SCAN_WINDOW,
+    thumbnail_block, FileMeta, FileSink, StoredFile, ToolMeta, DEFAULT_THUMBNAIL,
+    MAX_THUMBNAIL_B64, MAX_ZIP_MEMBER, SCAN_WINDOW,
 };
 pub use http::{
     check_mappings, render_detail, render_product, HttpSession, MAX_HEAD, MAX_JSON_BODY,
