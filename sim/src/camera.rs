@@ -122,7 +122,7 @@ fn frame(scene: Scene, t: Duration) -> Vec<u8> {
 
 /// Reads the request head; `None` when the client goes away, the server stops, or the head is
 /// too long or too slow.
-fn read_head(s: &mut TcpStream, stop: &AtomicBool) -> io::Result<Option<Vec<u8>>> {
+fn read_head(s: &mut &TcpStream, stop: &AtomicBool) -> io::Result<Option<Vec<u8>>> {
     s.set_read_timeout(Some(POLL))?;
     let start = Instant::now();
     let mut head = Vec::new();
@@ -154,7 +154,7 @@ fn read_head(s: &mut TcpStream, stop: &AtomicBool) -> io::Result<Option<Vec<u8>>
     }
 }
 
-fn status_only(s: &mut TcpStream, status: &str) -> io::Result<()> {
+fn status_only(s: &mut &TcpStream, status: &str) -> io::Result<()> {
     s.write_all(
         format!("HTTP/1.0 {status}\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n")
             .as_bytes(),
@@ -166,7 +166,7 @@ const NO_CACHE: &str = "Cache-Control: no-store, no-cache, must-revalidate, pre-
 /// Serves one camera connection of printer `h` until it is done, the client goes away or
 /// `stop` is set.
 pub(crate) fn serve_camera(
-    mut stream: TcpStream,
+    mut stream: &TcpStream,
     h: &SimHandle,
     stop: &AtomicBool,
 ) -> io::Result<()> {
@@ -190,7 +190,7 @@ pub(crate) fn serve_camera(
     }
 }
 
-fn serve(s: &mut TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<()> {
+fn serve(s: &mut &TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result<()> {
     let Some(head) = read_head(s, stop)? else {
         return Ok(());
     };
@@ -281,7 +281,7 @@ pub fn serve_camera_connection(
     h: &SimHandle,
     stop: &AtomicBool,
 ) -> io::Result<()> {
-    serve_camera(stream, h, stop)
+    serve_camera(&stream, h, stop)
 }
 
 #[cfg(test)]
@@ -311,7 +311,7 @@ mod tests {
                 }
                 let Ok(c) = c else { continue };
                 let (h, st) = (h.clone(), st.clone());
-                std::thread::spawn(move || serve_camera(c, &h, &st));
+                std::thread::spawn(move || serve_camera(&c, &h, &st));
             }
         });
         (server, addr, stop)
