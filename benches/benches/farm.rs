@@ -7,6 +7,7 @@
 //! cargo bench -p flashforge-benches --bench farm -- --printers 1000 --seconds 20 --rounds 3
 //! cargo bench -p flashforge-benches --bench farm -- --tcp --printers 1000   # Adventurer 4s
 //! cargo bench -p flashforge-benches --bench farm -- --json
+//! cargo bench -p flashforge-benches --bench farm -- --only ours   # e.g. under `perf record`
 //! ```
 //!
 //! Three kinds of process, so each figure belongs to one of them alone:
@@ -95,6 +96,7 @@ struct Args {
     tcp: bool,
     json: bool,
     port: u16,
+    only: Option<&'static str>,
 }
 
 fn parse_args() -> Args {
@@ -105,6 +107,7 @@ fn parse_args() -> Args {
         tcp: false,
         json: false,
         port: 18_898,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -133,6 +136,13 @@ fn parse_args() -> Args {
                 a.port = value("--port")
                     .parse()
                     .unwrap_or_else(|_| fail("--port: a port"))
+            }
+            "--only" => {
+                a.only = match value("--only").as_str() {
+                    "ours" => Some("ours"),
+                    "floor" => Some("floor"),
+                    _ => fail("--only: ours or floor"),
+                }
             }
             "--tcp" => a.tcp = true,
             "--json" => a.json = true,
@@ -172,6 +182,9 @@ fn main() {
         for _ in 0..args.rounds {
             for kind in [Kind::Ours, Kind::Floor] {
                 let name = if kind == Kind::Ours { "ours" } else { "floor" };
+                if args.only.is_some_and(|o| o != name) {
+                    continue;
+                }
                 let out = Command::new(&exe)
                     .args(["--client", name, model, &list, &args.seconds.to_string()])
                     .stderr(Stdio::inherit())

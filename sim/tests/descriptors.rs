@@ -64,7 +64,11 @@ fn a_connection_costs_one_descriptor_and_sleeps_until_traffic() {
     let s0 = conn_thread_switches().expect("the connection's thread");
     std::thread::sleep(Duration::from_secs(1));
     let s1 = conn_thread_switches().expect("the connection's thread");
-    assert!(s1 - s0 <= 2, "an idle connection thread woke {} times in 1 s", s1 - s0);
+    assert!(
+        s1 - s0 <= 2,
+        "an idle connection thread woke {} times in 1 s",
+        s1 - s0
+    );
     product(&mut c, &h);
 
     // Shutdown ends the blocked read at once, not at a poll or read timeout.

@@ -62,11 +62,8 @@ impl Runtime for AsyncIo {
         Ok(s)
     }
 
-    fn read<'a>(
-        s: &'a mut Async<TcpStream>,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        s.read(buf)
+    fn readable(s: &Async<TcpStream>) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        s.readable()
     }
 
     fn write_all<'a>(

@@ -12,10 +12,8 @@ use flashforge_proto::http::{Body, Credentials, Request, UploadSpec};
 use flashforge_proto::HttpConfig;
 use futures_lite::{AsyncRead, AsyncReadExt};
 
-use crate::runtime::{until, write_bounded, Runtime};
+use crate::runtime::{read_into, try_read_into, until, write_bounded, Runtime};
 use crate::{Callback, Result};
-
-const READ_BUF: usize = 64 * 1024;
 
 /// One lane: its connection machine and socket, one request at a time (the lock is the FIFO).
 /// A cancelled call leaves its request unfinished; the machine closes that connection when the
@@ -106,7 +104,6 @@ impl<R: Runtime> Http<'_, R> {
     }
 
     async fn run(&self, link: &mut Link<R>, body: &mut Option<BodySource<'_>>) -> Result<Body> {
-        let mut buf = vec![0u8; READ_BUF];
         loop {
             flush(link).await?;
             if let Some(ev) = link.conn.poll_event() {
@@ -118,7 +115,7 @@ impl<R: Runtime> Http<'_, R> {
                     HttpEvent::Close => self.close(link),
                     HttpEvent::SendBody => {
                         if let Some(src) = body.take() {
-                            send_body(link, src, &mut buf).await?;
+                            send_body(link, src).await?;
                         }
                     }
                     HttpEvent::Done(r) => return Ok(r?),
@@ -126,17 +123,17 @@ impl<R: Runtime> Http<'_, R> {
                 }
                 continue;
             }
-            let Some(sock) = link.sock.as_mut() else {
+            let Some(sock) = link.sock.as_ref() else {
                 return Err(ClientError::Closed);
             };
             let deadline = link
                 .conn
                 .poll_timeout()
                 .unwrap_or_else(|| R::now() + Duration::from_millis(100));
-            match until::<R, _>(deadline, R::read(sock, &mut buf)).await {
+            let conn = &mut link.conn;
+            match read_into::<R>(sock, deadline, |b| conn.handle_bytes(b, R::now())).await {
                 Some(Ok(0)) | Some(Err(_)) => link.conn.handle_eof(R::now()),
-                Some(Ok(n)) => link.conn.handle_bytes(&buf[..n], R::now()),
-                None => {}
+                Some(Ok(_)) | None => {}
             }
             link.conn.handle_timeout(R::now());
         }
@@ -189,11 +186,7 @@ async fn flush<R: Runtime>(link: &mut Link<R>) -> Result<()> {
 
 /// Stream the file while the core wants it; each chunk goes from the caller's buffer to the
 /// socket.
-async fn send_body<R: Runtime>(
-    link: &mut Link<R>,
-    src: BodySource<'_>,
-    scratch: &mut [u8],
-) -> Result<()> {
+async fn send_body<R: Runtime>(link: &mut Link<R>, src: BodySource<'_>) -> Result<()> {
     let mut buf = vec![0u8; src.chunk];
     while let Some(want) = link.conn.next_chunk_len(buf.len()) {
         let n = src
@@ -212,10 +205,9 @@ async fn send_body<R: Runtime>(
         }
         // An early final answer ends the body.
         if let Some(sock) = link.sock.as_ref() {
-            match R::try_read(sock, scratch) {
-                Ok(0) => link.conn.handle_eof(R::now()),
-                Ok(n) => link.conn.handle_bytes(&scratch[..n], R::now()),
-                Err(_) => {}
+            let conn = &mut link.conn;
+            if let Ok(0) = try_read_into::<R>(sock, |b| conn.handle_bytes(b, R::now())) {
+                link.conn.handle_eof(R::now());
             }
         }
     }

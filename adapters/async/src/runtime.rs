@@ -21,11 +21,10 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Open a TCP connection (with `TCP_NODELAY`).
     fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send;
-    /// Read some bytes (0 = EOF).
-    fn read<'a>(
-        s: &'a mut Self::Tcp,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+    /// Resolve when `s` may have bytes (or EOF) to read: the client then reads with
+    /// [`Runtime::try_read`] into its thread's buffer, so no connection holds a read buffer
+    /// of its own. A spurious wake-up is fine (`try_read` says `WouldBlock`).
+    fn readable(s: &Self::Tcp) -> impl Future<Output = io::Result<()>> + Send + '_;
     /// Write all bytes.
     fn write_all<'a>(
         s: &'a mut Self::Tcp,
@@ -60,6 +59,62 @@ pub trait Runtime: Send + Sync + 'static {
     fn try_recv_from(s: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
     /// Open a file for reading, with its size.
     fn open(path: &Path) -> impl Future<Output = io::Result<(Self::File, u64)>> + Send;
+}
+
+/// Bytes one read takes at most.
+pub(crate) const READ_CHUNK: usize = 64 * 1024;
+
+std::thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Run `f` with this thread's read buffer ([`READ_CHUNK`] bytes, allocated on first use). A
+/// read's bytes go to the core before the next `await`, so connections hold no read buffer
+/// of their own: an idle printer costs none, and ten thousand polled from one thread share
+/// that thread's one (a 64 KiB buffer per connection, and another per HTTP request, made
+/// memory per printer worse than the Python client's and zeroed fresh pages on every poll).
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut b) => {
+            if b.is_empty() {
+                b.resize(READ_CHUNK, 0);
+            }
+            f(&mut b)
+        }
+        // Only if a read were ever nested in another: a buffer of its own.
+        Err(_) => f(&mut vec![0; READ_CHUNK]),
+    })
+}
+
+/// Read what `s` has without waiting and hand it to `f`: `Ok(0)` is EOF, `WouldBlock` means
+/// nothing yet.
+pub(crate) fn try_read_into<R: Runtime>(s: &R::Tcp, f: impl FnOnce(&[u8])) -> io::Result<usize> {
+    with_scratch(|buf| {
+        let n = R::try_read(s, buf)?;
+        if n > 0 {
+            f(&buf[..n]);
+        }
+        Ok(n)
+    })
+}
+
+/// Wait for bytes until `deadline` and hand them to `f`: `None` at the deadline, `Some(Ok(0))`
+/// at EOF.
+pub(crate) async fn read_into<R: Runtime>(
+    s: &R::Tcp,
+    deadline: Instant,
+    mut f: impl FnMut(&[u8]),
+) -> Option<io::Result<usize>> {
+    loop {
+        match until::<R, _>(deadline, R::readable(s)).await? {
+            Ok(()) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        match try_read_into::<R>(s, &mut f) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            r => return Some(r),
+        }
+    }
 }
 
 /// `fut`, or `None` at `deadline`.

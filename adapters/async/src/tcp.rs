@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncRead, AsyncReadExt};
 
-use crate::runtime::{until, write_bounded, Runtime};
+use crate::runtime::{read_into, try_read_into, until, write_bounded, Runtime};
 
 use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
 use flashforge_proto::driver::{TcpCalls, TcpEvent};
@@ -14,14 +14,11 @@ use flashforge_proto::{Command, Config, Reply};
 
 use crate::{Callback, Result};
 
-const READ_BUF: usize = 64 * 1024;
-
 pub(crate) struct TcpLink<R: Runtime> {
     pub(crate) calls: TcpCalls,
     addr: SocketAddr,
     sock: Option<R::Tcp>,
     connect_timeout: Duration,
-    buf: Box<[u8]>,
     callback: Option<Callback>,
     /// Last successful read or write: a connection used this recently is not probed for a
     /// silent close before the next command (saves the syscalls on hot paths).
@@ -50,7 +47,6 @@ impl<R: Runtime> TcpLink<R> {
             addr,
             sock: None,
             connect_timeout,
-            buf: vec![0; READ_BUF].into_boxed_slice(),
             callback,
             last_io: R::now(),
         }
@@ -97,9 +93,10 @@ impl<R: Runtime> TcpLink<R> {
         let Some(sock) = self.sock.as_ref() else {
             return;
         };
-        match R::try_read(sock, &mut self.buf) {
+        let calls = &mut self.calls;
+        match try_read_into::<R>(sock, |b| calls.handle_bytes(b, R::now())) {
             Ok(0) => self.calls.handle_eof(R::now()),
-            Ok(n) => self.calls.handle_bytes(&self.buf[..n], R::now()),
+            Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             Err(_) => self.calls.handle_eof(R::now()),
         }
@@ -112,15 +109,18 @@ impl<R: Runtime> TcpLink<R> {
             .calls
             .poll_timeout()
             .unwrap_or_else(|| R::now() + Duration::from_millis(100));
-        match self.sock.as_mut() {
-            Some(sock) => match until::<R, _>(deadline, R::read(sock, &mut self.buf)).await {
-                Some(Ok(0)) | Some(Err(_)) => self.calls.handle_eof(R::now()),
-                Some(Ok(n)) => {
-                    self.last_io = R::now();
-                    self.calls.handle_bytes(&self.buf[..n], self.last_io);
+        match self.sock.as_ref() {
+            Some(sock) => {
+                let (calls, last_io) = (&mut self.calls, &mut self.last_io);
+                let read = read_into::<R>(sock, deadline, |b| {
+                    *last_io = R::now();
+                    calls.handle_bytes(b, *last_io);
+                });
+                match read.await {
+                    Some(Ok(0)) | Some(Err(_)) => self.calls.handle_eof(R::now()),
+                    Some(Ok(_)) | None => {}
                 }
-                None => {}
-            },
+            }
             None => {
                 R::sleep_until(deadline).await;
             }

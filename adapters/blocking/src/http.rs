@@ -15,8 +15,6 @@ use flashforge_proto::HttpConfig;
 use crate::tcp::read_some;
 use crate::{Callback, Result};
 
-const READ_BUF: usize = 64 * 1024;
-
 /// One lane: its connection machine and socket, one request at a time (the lock is the FIFO).
 #[derive(Default)]
 pub(crate) struct Lane(Mutex<Option<Link>>);
@@ -102,7 +100,6 @@ impl Http<'_> {
     }
 
     fn run(&self, link: &mut Link, body: &mut Option<BodySource<'_>>) -> Result<Body> {
-        let mut buf = vec![0u8; READ_BUF];
         loop {
             flush(link)?;
             if let Some(ev) = link.conn.poll_event() {
@@ -114,7 +111,7 @@ impl Http<'_> {
                     HttpEvent::Close => self.close(link),
                     HttpEvent::SendBody => {
                         if let Some(src) = body.take() {
-                            send_body(link, src, &mut buf)?;
+                            send_body(link, src)?;
                         }
                     }
                     HttpEvent::Done(r) => return Ok(r?),
@@ -134,9 +131,17 @@ impl Http<'_> {
                 })
                 .clamp(Duration::from_millis(1), Duration::from_secs(1));
             sock.set_read_timeout(Some(wait)).map_err(ClientError::io)?;
-            match sock.read(&mut buf) {
+            let conn = &mut link.conn;
+            let r = crate::scratch::with(|buf| {
+                let n = sock.read(buf)?;
+                if n > 0 {
+                    conn.handle_bytes(&buf[..n], Instant::now());
+                }
+                Ok::<_, std::io::Error>(n)
+            });
+            match r {
                 Ok(0) => link.conn.handle_eof(Instant::now()),
-                Ok(n) => link.conn.handle_bytes(&buf[..n], Instant::now()),
+                Ok(_) => {}
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(_) => link.conn.handle_eof(Instant::now()),
@@ -234,7 +239,7 @@ fn flush(link: &mut Link) -> Result<()> {
 
 /// Stream the file while the core wants it: the core checks and counts each chunk, the bytes go
 /// from the caller's buffer straight to the socket (never copied into the core).
-fn send_body(link: &mut Link, src: BodySource<'_>, scratch: &mut [u8]) -> Result<()> {
+fn send_body(link: &mut Link, src: BodySource<'_>) -> Result<()> {
     let mut buf = vec![0u8; src.chunk];
     while let Some(want) = link.conn.next_chunk_len(buf.len()) {
         let n = read_some(src.reader, &mut buf[..want])?;
@@ -248,23 +253,28 @@ fn send_body(link: &mut Link, src: BodySource<'_>, scratch: &mut [u8]) -> Result
             (src.progress)(UploadProgress { sent, total });
         }
         // An early final answer (auth failure, busy) ends the body: look without blocking.
-        peek(link, scratch)?;
+        peek(link)?;
     }
     link.conn.finish_upload(Instant::now())?;
     flush(link)
 }
 
-fn peek(link: &mut Link, buf: &mut [u8]) -> Result<()> {
+fn peek(link: &mut Link) -> Result<()> {
     let Some(sock) = link.sock.as_mut() else {
         return Ok(());
     };
     sock.set_nonblocking(true).map_err(ClientError::io)?;
-    let r = sock.read(buf);
+    let conn = &mut link.conn;
+    let r = crate::scratch::with(|buf| {
+        let n = sock.read(buf)?;
+        if n > 0 {
+            conn.handle_bytes(&buf[..n], Instant::now());
+        }
+        Ok::<_, std::io::Error>(n)
+    });
     sock.set_nonblocking(false).map_err(ClientError::io)?;
-    match r {
-        Ok(0) => link.conn.handle_eof(Instant::now()),
-        Ok(n) => link.conn.handle_bytes(&buf[..n], Instant::now()),
-        Err(_) => {}
+    if let Ok(0) = r {
+        link.conn.handle_eof(Instant::now());
     }
     Ok(())
 }

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod http;
+mod scratch;
 mod tcp;
 
 use std::fs::File;

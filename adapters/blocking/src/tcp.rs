@@ -10,14 +10,11 @@ use flashforge_proto::{Command, Config, Reply};
 
 use crate::{Callback, Result};
 
-const READ_BUF: usize = 64 * 1024;
-
 pub(crate) struct TcpLink {
     pub(crate) calls: TcpCalls,
     addr: SocketAddr,
     sock: Option<TcpStream>,
     connect_timeout: Duration,
-    buf: Box<[u8]>,
     callback: Option<Callback>,
     /// Last successful read or write: a connection used this recently is not probed for a
     /// silent close before the next command (saves the syscalls on hot paths).
@@ -48,7 +45,6 @@ impl TcpLink {
             addr,
             sock: None,
             connect_timeout,
-            buf: vec![0; READ_BUF].into_boxed_slice(),
             callback,
             last_io: Instant::now(),
             read_timeout: None,
@@ -96,11 +92,18 @@ impl TcpLink {
         if sock.set_nonblocking(true).is_err() {
             return;
         }
-        let r = sock.read(&mut self.buf);
+        let calls = &mut self.calls;
+        let r = crate::scratch::with(|buf| {
+            let n = sock.read(buf)?;
+            if n > 0 {
+                calls.handle_bytes(&buf[..n], Instant::now());
+            }
+            Ok::<_, std::io::Error>(n)
+        });
         let _ = sock.set_nonblocking(false);
         match r {
             Ok(0) => self.calls.handle_eof(Instant::now()),
-            Ok(n) => self.calls.handle_bytes(&self.buf[..n], Instant::now()),
+            Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             Err(_) => self.calls.handle_eof(Instant::now()),
         }
@@ -128,12 +131,18 @@ impl TcpLink {
                     sock.set_read_timeout(Some(wait)).map_err(ClientError::io)?;
                     self.read_timeout = Some(wait);
                 }
-                match sock.read(&mut self.buf) {
-                    Ok(0) => self.calls.handle_eof(Instant::now()),
-                    Ok(n) => {
-                        self.last_io = Instant::now();
-                        self.calls.handle_bytes(&self.buf[..n], self.last_io);
+                let (calls, last_io) = (&mut self.calls, &mut self.last_io);
+                let r = crate::scratch::with(|buf| {
+                    let n = sock.read(buf)?;
+                    if n > 0 {
+                        *last_io = Instant::now();
+                        calls.handle_bytes(&buf[..n], *last_io);
                     }
+                    Ok::<_, std::io::Error>(n)
+                });
+                match r {
+                    Ok(0) => self.calls.handle_eof(Instant::now()),
+                    Ok(_) => {}
                     Err(e)
                         if matches!(
                             e.kind(),

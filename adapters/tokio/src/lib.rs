@@ -98,11 +98,8 @@ impl Runtime for Tokio {
         Ok(s)
     }
 
-    fn read<'a>(
-        s: &'a mut TcpStream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        tokio::io::AsyncReadExt::read(s, buf)
+    fn readable(s: &TcpStream) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        s.readable()
     }
 
     fn write_all<'a>(
