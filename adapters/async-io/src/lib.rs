@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use async_io::{Async, Timer};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 
 pub use flashforge_async::{Result, Runtime};
 pub use flashforge_proto::client::ClientError as Error;
