@@ -26,7 +26,7 @@ use std::time::Instant;
 use async_io::{Async, Timer};
 use futures_lite::AsyncWriteExt;
 
-pub use flashforge_async::{Result, Runtime};
+pub use flashforge_async::{raise_fd_limit, Result, Runtime, KEEP_FD_LIMIT_ENV};
 pub use flashforge_proto::client::ClientError as Error;
 pub use flashforge_proto::prelude::*;
 

@@ -11,10 +11,12 @@
 
 #![forbid(unsafe_code)]
 
+mod fdlimit;
 mod http;
 mod runtime;
 mod tcp;
 
+pub use fdlimit::{raise_fd_limit, KEEP_FD_LIMIT_ENV};
 pub use runtime::Runtime;
 
 use std::path::Path;
@@ -213,6 +215,7 @@ impl<R: Runtime> Printer<R> {
     }
 
     fn new(endpoint: Endpoint, credentials: Option<Credentials>, b: Builder<R>) -> Self {
+        fdlimit::raise_once();
         Self {
             endpoint,
             host: endpoint.http_host(),

@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+mod fdlimit;
 mod http;
 mod scratch;
 mod tcp;
@@ -36,6 +37,7 @@ use flashforge_proto::driver::Lanes;
 use flashforge_proto::driver::{self, Op, Output, Plan, Step, StepOutput, Target, UploadRoute};
 use flashforge_proto::printer_ops;
 
+pub use fdlimit::{raise_fd_limit, KEEP_FD_LIMIT_ENV};
 pub use flashforge_proto::client::ClientError as Error;
 pub use flashforge_proto::prelude::*;
 
@@ -172,6 +174,7 @@ impl Printer {
     }
 
     fn new(endpoint: Endpoint, credentials: Option<Credentials>, b: Builder) -> Self {
+        fdlimit::raise_once();
         Self {
             endpoint,
             host: endpoint.http_host(),

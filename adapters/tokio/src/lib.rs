@@ -43,7 +43,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UdpSocket};
 
-pub use flashforge_async::{Result, Runtime};
+pub use flashforge_async::{raise_fd_limit, Result, Runtime, KEEP_FD_LIMIT_ENV};
 pub use flashforge_proto::client::ClientError as Error;
 pub use flashforge_proto::prelude::*;
 

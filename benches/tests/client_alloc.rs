@@ -1,0 +1,85 @@
+//! Heap allocations of one status poll in the client (core + adapter), counted on the polling
+//! thread only (the simulator's threads allocate too, and are not counted).
+
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use flashforge_conformance::{credentials, endpoint};
+use flashforge_proto::Model;
+use flashforge_sim::{PrinterSpec, SimServer};
+
+struct Counting;
+
+std::thread_local! {
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator unchanged and only counts calls (a const
+// thread-local `Cell` needs no allocation and has no destructor).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        let _ = BYTES.try_with(|c| c.set(c.get() + layout.size() as u64));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        let _ = BYTES.try_with(|c| c.set(c.get() + new as u64));
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations and bytes per call of `f`, over `n` calls after a warm-up.
+fn per_call(n: u64, mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..10 {
+        f();
+    }
+    let (c0, b0) = (COUNT.get(), BYTES.get());
+    for _ in 0..n {
+        f();
+    }
+    (
+        (COUNT.get() - c0) as f64 / n as f64,
+        (BYTES.get() - b0) as f64 / n as f64,
+    )
+}
+
+#[test]
+fn a_status_poll_allocates_little() {
+    let sim = SimServer::single(PrinterSpec::new(Model::Adventurer5M)).unwrap();
+    let h = sim.printer().clone();
+    let p = flashforge_blocking::Printer::connect(endpoint(&h), credentials(&h)).unwrap();
+    let (blocking, bytes) = per_call(200, || {
+        p.status().unwrap();
+    });
+    eprintln!("blocking HTTP status: {blocking:.1} allocations, {bytes:.0} bytes per poll");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let p = rt
+        .block_on(flashforge_tokio::Printer::connect(
+            endpoint(&h),
+            credentials(&h),
+        ))
+        .unwrap();
+    let (tokio, tbytes) = per_call(200, || {
+        rt.block_on(p.status()).unwrap();
+    });
+    eprintln!("tokio HTTP status: {tokio:.1} allocations, {tbytes:.0} bytes per poll");
+    let lp = flashforge_blocking::LegacyPrinter::connect(endpoint(&h)).unwrap();
+    let (tcp, tcpb) = per_call(200, || {
+        lp.status().unwrap();
+    });
+    eprintln!("blocking TCP status (3 commands): {tcp:.1} allocations, {tcpb:.0} bytes per poll");
+}
