@@ -178,13 +178,15 @@ fn main() {
         println!("|---|---|---|---|---|---|---|---|---|---|---|");
     }
     for &n in &args.printers {
-        let (mut server, list) = start_server(&exe, n, model, args.port);
         for _ in 0..args.rounds {
             for kind in [Kind::Ours, Kind::Floor] {
                 let name = if kind == Kind::Ours { "ours" } else { "floor" };
                 if args.only.is_some_and(|o| o != name) {
                     continue;
                 }
+                // A fresh farm per client: no state (a TCP control lock, a warm allocator)
+                // carries from one measurement to the next.
+                let (mut server, list) = start_server(&exe, n, model, args.port);
                 let out = Command::new(&exe)
                     .args(["--client", name, model, &list, &args.seconds.to_string()])
                     .stderr(Stdio::inherit())
@@ -204,11 +206,11 @@ fn main() {
                     println!("| {n} | {name} | {} |", r.row());
                 }
                 rows.push((n, kind, r));
+                drop(server.stdin.take());
+                let _ = server.wait();
+                let _ = std::fs::remove_file(&list);
             }
         }
-        drop(server.stdin.take());
-        let _ = server.wait();
-        let _ = std::fs::remove_file(&list);
     }
     if !args.json {
         println!();
@@ -688,7 +690,8 @@ impl RawConn {
                 return Err("closed".into());
             }
             got += r;
-            if self.buf[..got].ends_with(b"ok\r\n") {
+            // Adventurer 3/4 end lines with `\n`, the 5M family with `\r\n`.
+            if self.buf[..got].ends_with(b"ok\n") || self.buf[..got].ends_with(b"ok\r\n") {
                 return Ok(());
             }
         }
