@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -336,7 +337,8 @@ def temps_of(status: Any) -> list[float]:
     return [status.extruder.current, status.print_bed.current]
 
 
-async def round_trips(rust_bin: str, sim: dict, code: str, calls: int, rounds: int) -> list[dict]:
+async def round_trips(rust_bin: str, sim: dict, code: str, calls: int, rounds: int,
+                      rss: dict) -> list[dict]:
     host, tcp_port = sim["tcp"].rsplit(":", 1)
     http_port = int(sim["http"].rsplit(":", 1)[1])
     assert host == "127.0.0.1", host
@@ -415,6 +417,10 @@ async def round_trips(rust_bin: str, sim: dict, code: str, calls: int, rounds: i
         await tcp_rows("TCP `~M661` file list", "tcp_client.get_file_list_async()",
                        "LegacyPrinter::files()", "files",
                        lambda t: t.get_file_list_async, 2, 1, 2)
+        # Peak RSS of each client process after the same round trips (Python's process also
+        # timed the parsers above, ours did not: the parser inputs are < 0.2 MB).
+        rss["python_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss["ours_kib"] = ours.cmd("rss")["vm_hwm_kib"]
     finally:
         await client.dispose()
         ours.close()
@@ -478,8 +484,9 @@ def markdown(res: dict) -> str:
         "",
         "Parsers: the same bytes through both clients (the files `py_compare inputs` writes); "
         "both sides' extracted values are compared before anything is timed. timeit's method "
-        "on both sides (loop count ≥ 0.2 s, median of 7 repeats, warm); Python's time includes "
-        "the decode its receive loop does (UTF-8, else Latin-1) before calling the parser.",
+        "on both sides (loop count ≥ 0.2 s, median of 7 repeats, warm; ours first, then Python's; "
+        "timeit turns Python's GC off while timing); Python's time includes the decode its "
+        "receive loop does (UTF-8, else Latin-1) before calling the parser.",
         "",
         "| Input | Python call | Python | ours | Python ÷ ours |",
         "|---|---|---|---|---|",
@@ -526,6 +533,11 @@ def markdown(res: dict) -> str:
                 "thumbnail size, file names; `values` in results.json). The file list row is "
                 "a few calls only: the Python client waits 1.2 s after every `~M661` reply for "
                 "more bytes (its settle window); ours completes at the last byte of the list."]
+    if res.get("rss"):
+        r = res["rss"]
+        out += ["", f"Peak resident memory of the client process after these round trips: "
+                f"Python {r['python_kib'] / 1024:.1f} MiB, ours {r['ours_kib'] / 1024:.1f} MiB "
+                f"(**{r['python_kib'] / r['ours_kib']:.1f}×**; `ru_maxrss` and `VmHWM`)."]
     if res.get("cannot"):
         out += ["", "What the Python client could not do: " + "; ".join(res["cannot"])]
     out += ["", "```sh", "benches/python/compare.sh            # prints the tables, writes "
@@ -589,7 +601,9 @@ def main() -> None:
         "machine": machine(), "calls": a.calls, "rounds": a.rounds,
     }
     res["parsers"] = parsers(a.inputs, rust)
-    res["round_trips"] = asyncio.run(round_trips(a.rust_bin, sim, a.check_code, a.calls, a.rounds))
+    res["rss"] = {}
+    res["round_trips"] = asyncio.run(
+        round_trips(a.rust_bin, sim, a.check_code, a.calls, a.rounds, res["rss"]))
     res["cannot"] = [f"{r['input']}: {r['status']}" for r in res["parsers"] if "ratio" not in r]
     for r in res["round_trips"]:
         if r["values"]["python"] != r["values"]["ours"]:

@@ -9,7 +9,7 @@
 //! - `serve --tcp ADDR --http ADDR --serial SN --check-code CODE`: round trips against a
 //!   running simulator, driven line by line from stdin so that `compare.py` can interleave
 //!   batches with the Python client's (`http N`, `thumb N FILE`, `tcp-open`, `m105 N`,
-//!   `tcp-status N`, `files N`, `tcp-close`, `quit`). Each batch answers one JSON line: per-call wall times and the
+//!   `tcp-status N`, `files N`, `tcp-close`, `rss`, `quit`). Each batch answers one JSON line: per-call wall times and the
 //!   process's CPU time over the batch (`/proc/self/task/*/schedstat`, all threads, ns).
 
 #![forbid(unsafe_code)]
@@ -359,6 +359,12 @@ fn process_cpu_ns() -> u64 {
         .sum()
 }
 
+fn vm_hwm_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn batch(n: usize, mut f: impl FnMut() -> Result<String, String>) -> String {
     let mut lat = Vec::with_capacity(n);
     let mut last = String::from("null");
@@ -477,6 +483,8 @@ fn cmd_serve(tcp: SocketAddr, http_addr: SocketAddr, serial: &str, code: &str) {
                         .map_err(|e| e.to_string())
                 }),
             },
+            // Peak resident set of this process (`VmHWM`), KiB.
+            "rss" => format!(r#"{{"vm_hwm_kib":{}}}"#, jopt(vm_hwm_kib())),
             "quit" | "" => break,
             other => format!(r#"{{"error":{}}}"#, js(&format!("unknown command {other}"))),
         };
