@@ -11,7 +11,7 @@
 
 pub use crate::client::{
     ClientError, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info, IoCause,
-    Overrides, ProtocolCause, Status, Temps, Toggle, UploadOptions, UploadProgress,
+    Overrides, ProtocolCause, Status, TcpPolicy, Temps, Toggle, UploadOptions, UploadProgress,
 };
 pub use crate::discovery::{DiscoveredPrinter, DiscoveryResult, DiscoveryStats};
 pub use crate::gcode::Thumbnail;

@@ -241,6 +241,14 @@ impl<R: Runtime> Printer<R> {
     }
 
     async fn execute_steps(&self, plan: Plan) -> Result<Output> {
+        let r = self.execute_steps_inner(&plan).await;
+        if plan.steps().iter().any(|s| matches!(s, Step::Tcp(_))) {
+            self.tcp_operation_done().await;
+        }
+        plan.finish(r?)
+    }
+
+    async fn execute_steps_inner(&self, plan: &Plan) -> Result<Vec<StepOutput>> {
         let mut outputs = Vec::with_capacity(plan.steps().len());
         for step in plan.steps() {
             outputs.push(match step {
@@ -251,7 +259,18 @@ impl<R: Runtime> Printer<R> {
                 _ => return Err(Error::UnexpectedReply("a known step")),
             });
         }
-        plan.finish(outputs)
+        Ok(outputs)
+    }
+
+    /// An operation that used the TCP session ended: with [`TcpPolicy::CloseAfterOperation`],
+    /// log out and close it.
+    async fn tcp_operation_done(&self) {
+        if self.options.tcp_policy == TcpPolicy::CloseAfterOperation {
+            let mut guard = self.tcp.lock().await;
+            if let Some(mut link) = guard.take() {
+                link.close().await;
+            }
+        }
     }
 
     fn http(&self) -> Result<http::Http<'_, R>> {
@@ -328,16 +347,21 @@ impl<R: Runtime> Printer<R> {
                 driver::finish_upload(body)
             }
             UploadRoute::Tcp { name, size, start } => {
-                {
-                    let mut guard = self.tcp_link().await;
-                    let link = guard.as_mut().expect("link just set");
-                    link.upload(&name, size, &mut reader, chunk, progress)
-                        .await?;
+                let r = async {
+                    {
+                        let mut guard = self.tcp_link().await;
+                        let link = guard.as_mut().expect("link just set");
+                        link.upload(&name, size, &mut reader, chunk, progress)
+                            .await?;
+                    }
+                    for cmd in start {
+                        self.tcp_command(cmd).await?;
+                    }
+                    Ok(())
                 }
-                for cmd in start {
-                    self.tcp_command(cmd).await?;
-                }
-                Ok(())
+                .await;
+                self.tcp_operation_done().await;
+                r
             }
             _ => Err(Error::UnexpectedReply("a known upload route")),
         }

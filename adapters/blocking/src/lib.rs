@@ -199,6 +199,14 @@ impl Printer {
     }
 
     fn execute_steps(&self, plan: Plan) -> Result<Output> {
+        let r = self.execute_steps_inner(&plan);
+        if plan.steps().iter().any(|s| matches!(s, Step::Tcp(_))) {
+            self.tcp_operation_done();
+        }
+        plan.finish(r?)
+    }
+
+    fn execute_steps_inner(&self, plan: &Plan) -> Result<Vec<StepOutput>> {
         let mut outputs = Vec::with_capacity(plan.steps().len());
         for step in plan.steps() {
             outputs.push(match step {
@@ -207,7 +215,18 @@ impl Printer {
                 _ => return Err(Error::UnexpectedReply("a known step")),
             });
         }
-        plan.finish(outputs)
+        Ok(outputs)
+    }
+
+    /// An operation that used the TCP session ended: with [`TcpPolicy::CloseAfterOperation`],
+    /// log out and close it.
+    fn tcp_operation_done(&self) {
+        if self.options.tcp_policy == TcpPolicy::CloseAfterOperation {
+            let mut guard = self.tcp.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(mut link) = guard.take() {
+                link.close();
+            }
+        }
     }
 
     fn http(&self) -> Result<http::Http<'_>> {
@@ -269,11 +288,15 @@ impl Printer {
                 driver::finish_upload(body)
             }
             UploadRoute::Tcp { name, size, start } => {
-                self.with_tcp(|l| l.upload(&name, size, &mut reader, chunk, &mut progress))?;
-                for cmd in start {
-                    self.tcp_command(cmd)?;
-                }
-                Ok(())
+                let r = self
+                    .with_tcp(|l| l.upload(&name, size, &mut reader, chunk, &mut progress))
+                    .and_then(|()| {
+                        start
+                            .into_iter()
+                            .try_for_each(|c| self.tcp_command(c).map(drop))
+                    });
+                self.tcp_operation_done();
+                r
             }
             _ => Err(Error::UnexpectedReply("a known upload route")),
         }

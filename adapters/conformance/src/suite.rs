@@ -36,6 +36,7 @@ macro_rules! suite {
                 idle_connection_dropped_by_the_printer_recovers,
                 http_faults,
                 second_client_is_refused_the_control_lock,
+                close_after_operation_releases_the_session_between_operations,
                 upload_from_a_file,
                 a_stalled_http_upload_is_a_stall_error,
                 a_stalled_legacy_upload_is_a_stall_error,
@@ -929,6 +930,42 @@ macro_rules! __conformance_tests {
                     drop(first);
                     let second = open(h, Model::Adventurer4);
                     $run(second.status()).expect("second client after release");
+                }
+
+                pub(super) fn close_after_operation_releases_the_session_between_operations() {
+                    use std::sync::{Arc, Mutex};
+                    use $crate::flashforge_proto::client::{ConnectionEvent as E, TcpPolicy};
+                    use $crate::flashforge_proto::ConnectionState as S;
+                    let server = $crate::sim(Model::Adventurer5M);
+                    let h = server.printer();
+                    let seen = Arc::new(Mutex::new(Vec::new()));
+                    let log = Arc::clone(&seen);
+                    let p = $run(
+                        Printer::builder()
+                            .options($crate::options().tcp_policy(TcpPolicy::CloseAfterOperation))
+                            .on_connection_event(move |e| log.lock().unwrap().push(e.clone()))
+                            .connect($crate::endpoint(h), $crate::credentials(h)),
+                    )
+                    .expect("connect");
+                    // Status is HTTP only: no TCP session at all.
+                    $run(p.status()).expect("status");
+                    assert!(!seen.lock().unwrap().iter().any(|e| matches!(e, E::Tcp(_))));
+                    $run(p.gcode("~M115")).expect("a TCP operation");
+                    assert_eq!(
+                        seen.lock().unwrap().last(),
+                        Some(&E::Tcp(S::Closed)),
+                        "closed after the operation"
+                    );
+                    // The control lock is free: another client logs in, then leaves.
+                    let other = open(h, Model::Adventurer5M);
+                    $run(other.gcode("~M115")).expect("the other client");
+                    $run(other.close());
+                    drop(other);
+                    // The next operation opens and logs in again.
+                    $run(p.gcode("~M115")).expect("a second TCP operation");
+                    let seen = seen.lock().unwrap();
+                    let readies = seen.iter().filter(|e| **e == E::Tcp(S::Ready)).count();
+                    assert_eq!(readies, 2, "one login per operation: {seen:?}");
                 }
             }
         }

@@ -31,7 +31,7 @@ pub use endpoint::{Endpoint, CAMERA_PORT, HTTP_PORT, TCP_PORT};
 pub use error::{ClientError, IoCause, ProtocolCause};
 pub use op::Heater;
 pub(crate) use op::{Op, Output};
-pub use options::{ClientOptions, DiscoverOptions, Overrides, Toggle};
+pub use options::{ClientOptions, DiscoverOptions, Overrides, TcpPolicy, Toggle};
 pub use status::{Info, Status, Temps};
 pub(crate) use step::Step;
 pub(crate) use target::Target;

@@ -31,6 +31,24 @@ pub struct ClientOptions {
     /// [`Dialect::Unknown`](crate::Dialect::Unknown), which accepts both reply shapes, until `~M115` names the model;
     /// `~M115` (or `/detail`) still decides the model in the end.
     pub model: Option<Model>,
+    /// When the TCP session closes (default [`TcpPolicy::KeepOpen`]).
+    pub tcp_policy: TcpPolicy,
+}
+
+/// When a printer's TCP session is closed. Status and every HTTP operation of the 5M family
+/// never open it (they use the one kept-alive HTTP connection); it opens when an operation
+/// first needs TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TcpPolicy {
+    /// Keep the session (logged in) between operations: the next TCP command costs one round
+    /// trip. A session the printer dropped while idle is reopened before the next command.
+    #[default]
+    KeepOpen,
+    /// Log out and close after every operation that used it (each such operation logs in
+    /// again: one more round trip). For a farm polling over HTTP that runs TCP operations
+    /// rarely: a printer then holds one descriptor, not two, between them.
+    CloseAfterOperation,
 }
 
 impl Default for ClientOptions {
@@ -43,6 +61,7 @@ impl Default for ClientOptions {
             expect_continue: true,
             upload_chunk_size: 256 * 1024,
             model: None,
+            tcp_policy: TcpPolicy::KeepOpen,
         }
     }
 }
@@ -163,6 +182,17 @@ impl ClientOptions {
     pub fn upload_timeout(mut self, d: Duration) -> Self {
         self.http.upload_response_timeout = d;
         self.tcp.upload_response_timeout = d;
+        self
+    }
+    /// When the TCP session closes ([`TcpPolicy`]).
+    ///
+    /// ```
+    /// # use flashforge_proto::client::{ClientOptions, TcpPolicy};
+    /// let farm = ClientOptions::default().tcp_policy(TcpPolicy::CloseAfterOperation);
+    /// assert_eq!(farm.tcp_policy, TcpPolicy::CloseAfterOperation);
+    /// ```
+    pub fn tcp_policy(mut self, policy: TcpPolicy) -> Self {
+        self.tcp_policy = policy;
         self
     }
     /// Upload chunk size (clamped to 4 KiB–8 MiB).
