@@ -171,6 +171,7 @@ fn main() {
     let exe = std::env::current_exe().expect("current_exe");
     let model = if args.tcp { "tcp" } else { "http" };
     let mut rows = Vec::new();
+    let mut bad = false;
     if !args.json {
         println!(
             "| printers | client | polls done / scheduled | failures | CPU / poll | share of a core | p50 | p99 | latest start | RSS / printer idle | RSS / printer polling |"
@@ -205,6 +206,13 @@ fn main() {
                 } else {
                     println!("| {n} | {name} | {} |", r.row());
                 }
+                if r.failures > 0 || r.done != r.scheduled {
+                    eprintln!(
+                        "farm: {name} with {n} printers: {} of {} polls done, {} failed",
+                        r.done, r.scheduled, r.failures
+                    );
+                    bad = true;
+                }
                 rows.push((n, kind, r));
                 drop(server.stdin.take());
                 let _ = server.wait();
@@ -229,6 +237,10 @@ fn main() {
             let (o, f) = (med(Kind::Ours), med(Kind::Floor));
             println!("| {n} | {o:.1} µs | {f:.1} µs | {:.2}× |", o / f);
         }
+    }
+    // A poll that failed or never ran makes the whole run a failure.
+    if bad {
+        std::process::exit(1);
     }
 }
 
