@@ -6,6 +6,7 @@
 //! cargo bench -p flashforge-benches --bench farm                     # 100, 1,000, 10,000
 //! cargo bench -p flashforge-benches --bench farm -- --printers 1000 --seconds 20 --rounds 3
 //! cargo bench -p flashforge-benches --bench farm -- --tcp --printers 1000   # Adventurer 4s
+//! cargo bench -p flashforge-benches --bench farm -- --tcp-open --printers 5000  # 5M + TCP session
 //! cargo bench -p flashforge-benches --bench farm -- --json
 //! cargo bench -p flashforge-benches --bench farm -- --only ours   # e.g. under `perf record`
 //! ```
@@ -94,6 +95,7 @@ struct Args {
     seconds: u32,
     rounds: u32,
     tcp: bool,
+    tcp_open: bool,
     json: bool,
     port: u16,
     only: Option<&'static str>,
@@ -105,6 +107,7 @@ fn parse_args() -> Args {
         seconds: 10,
         rounds: 1,
         tcp: false,
+        tcp_open: false,
         json: false,
         port: 18_898,
         only: None,
@@ -145,6 +148,7 @@ fn parse_args() -> Args {
                 }
             }
             "--tcp" => a.tcp = true,
+            "--tcp-open" => a.tcp_open = true,
             "--json" => a.json = true,
             // cargo bench passes this to every bench binary.
             "--bench" => {}
@@ -169,7 +173,11 @@ fn main() {
     }
     let args = parse_args();
     let exe = std::env::current_exe().expect("current_exe");
-    let model = if args.tcp { "tcp" } else { "http" };
+    let model = match (args.tcp, args.tcp_open) {
+        (true, _) => "tcp",
+        (false, true) => "both",
+        _ => "http",
+    };
     let mut rows = Vec::new();
     let mut bad = false;
     if !args.json {
@@ -405,6 +413,8 @@ fn client(args: Vec<String>) {
         Kind::Floor
     };
     let tcp = args[1] == "tcp";
+    // 5M printers polled over HTTP that also hold an open (logged-in) TCP session.
+    let tcp_open = args[1] == "both";
     let entries = read_list(&args[2]);
     let seconds: u32 = args[3].parse().expect("seconds");
     let n = entries.len();
@@ -421,7 +431,7 @@ fn client(args: Vec<String>) {
     let local = tokio::task::LocalSet::new();
     let base_rss = proc_status_kib("VmRSS:");
     let figures = local.block_on(&rt, async {
-        let pollers = connect_all(kind, tcp, &entries).await;
+        let pollers = connect_all(kind, tcp, tcp_open, &entries).await;
         let idle_rss = proc_status_kib("VmRSS:");
         let t0 = tokio::time::Instant::now() + Duration::from_millis(200);
         let cpu0 = process_cpu();
@@ -493,7 +503,8 @@ fn client(args: Vec<String>) {
 enum Poller {
     Http(flashforge_tokio::Printer),
     Tcp(flashforge_tokio::LegacyPrinter),
-    RawHttp(RawConn),
+    /// The raw `/detail` connection, and with `--tcp-open` a raw logged-in TCP session.
+    RawHttp(RawConn, #[allow(dead_code)] Option<RawConn>),
     RawTcp(RawConn),
 }
 
@@ -502,13 +513,13 @@ impl Poller {
         match self {
             Self::Http(p) => p.status().await.map(drop).map_err(|e| e.to_string()),
             Self::Tcp(p) => p.status().await.map(drop).map_err(|e| e.to_string()),
-            Self::RawHttp(c) => c.http().await,
+            Self::RawHttp(c, _) => c.http().await,
             Self::RawTcp(c) => c.tcp().await,
         }
     }
 }
 
-async fn connect_all(kind: Kind, tcp: bool, entries: &[Entry]) -> Vec<Poller> {
+async fn connect_all(kind: Kind, tcp: bool, tcp_open: bool, entries: &[Entry]) -> Vec<Poller> {
     let mut out: Vec<Option<Poller>> = (0..entries.len()).map(|_| None).collect();
     for (b, batch) in entries.chunks(CONNECT_BATCH).enumerate() {
         let mut set = tokio::task::JoinSet::new();
@@ -520,10 +531,13 @@ async fn connect_all(kind: Kind, tcp: bool, entries: &[Entry]) -> Vec<Poller> {
                 let p = match (kind, tcp) {
                     (Kind::Ours, false) => {
                         let ep = endpoint_of(http.expect("http address"), tcp_addr);
-                        flashforge_tokio::Printer::connect(ep, creds)
-                            .await
-                            .map(Poller::Http)
-                            .map_err(|e| e.to_string())
+                        let r = flashforge_tokio::Printer::connect(ep, creds).await;
+                        match (r, tcp_open) {
+                            // One TCP operation logs the session in; it then stays open.
+                            (Ok(p), true) => p.gcode("~M115").await.map(|_| Poller::Http(p)),
+                            (r, _) => r.map(Poller::Http),
+                        }
+                        .map_err(|e| e.to_string())
                     }
                     (Kind::Ours, true) => {
                         let a = tcp_addr.expect("tcp address");
@@ -534,9 +548,14 @@ async fn connect_all(kind: Kind, tcp: bool, entries: &[Entry]) -> Vec<Poller> {
                             .map_err(|e| e.to_string())
                     }
                     (Kind::Floor, false) => {
-                        RawConn::open_http(http.expect("http address"), tcp_addr, &creds)
-                            .await
-                            .map(Poller::RawHttp)
+                        let h =
+                            RawConn::open_http(http.expect("http address"), tcp_addr, &creds).await;
+                        match (h, tcp_open) {
+                            (Ok(h), true) => RawConn::open_tcp(tcp_addr.expect("tcp address"))
+                                .await
+                                .map(|t| Poller::RawHttp(h, Some(t))),
+                            (h, _) => h.map(|h| Poller::RawHttp(h, None)),
+                        }
                     }
                     (Kind::Floor, true) => RawConn::open_tcp(tcp_addr.expect("tcp address"))
                         .await

@@ -149,6 +149,17 @@ pub(crate) fn descriptors(plans: &[Plan]) -> u64 {
         .sum()
 }
 
+/// Descriptors of the connections a polled farm holds: one per TCP and HTTP server (a
+/// client's kept-alive HTTP connection and its TCP session). Shared sockets are chosen when
+/// these would not fit beside the per-printer listeners: a farm that binds but cannot accept
+/// its clients (the 5,000th printer's connection waiting in the backlog) is no farm.
+pub(crate) fn connection_room(plans: &[Plan]) -> u64 {
+    plans
+        .iter()
+        .map(|p| u64::from(p.tcp.is_some()) + u64::from(p.http.is_some()))
+        .sum()
+}
+
 /// Makes room for `needed` descriptors: raises the soft `RLIMIT_NOFILE` up to the hard one and,
 /// where the process may (root), the hard one too. Returns the soft limit now in force.
 ///

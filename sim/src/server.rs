@@ -139,8 +139,8 @@ impl SimServer {
     /// Starts one printer per spec: each on its own address with the standard ports where
     /// its [`Placement`](crate::Placement) says so, else on `config`'s address and ports.
     ///
-    /// A large farm needs about four descriptors per printer: the soft `RLIMIT_NOFILE` is
-    /// raised to make room ([`raise_fd_limit`](crate::raise_fd_limit)). A socket that cannot be
+    /// A large farm needs about four descriptors per printer, plus one per client connection:
+    /// the soft `RLIMIT_NOFILE` is raised to make room ([`raise_fd_limit`](crate::raise_fd_limit)). A socket that cannot be
     /// bound fails the whole start with an error naming the printer and the address.
     pub fn start(specs: Vec<PrinterSpec>, config: &ServerConfig) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
@@ -152,12 +152,13 @@ impl SimServer {
             .map(|(i, s)| net::plan(s, config, i))
             .collect();
         let need = net::descriptors(&plans);
+        let conns = net::connection_room(&plans);
         // Best effort: where it cannot be raised, binding says so with the numbers.
-        let limit = net::raise_fd_limit(need).unwrap_or(0);
+        let limit = net::raise_fd_limit(need + conns).unwrap_or(0);
         let share = match config.sockets {
             net::Sockets::PerPrinter => false,
             net::Sockets::Shared => true,
-            net::Sockets::Auto => need + net::SPARE_FDS > limit,
+            net::Sockets::Auto => need + conns + net::SPARE_FDS > limit,
         };
         let mut bound = Vec::with_capacity(specs.len());
         for (i, (mut spec, plan)) in specs.into_iter().zip(plans).enumerate() {
