@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -38,6 +38,9 @@ pub struct ServerConfig {
     pub camera_port: u16,
     /// Own sockets per printer, or shared ones for a farm too large for them.
     pub sockets: net::Sockets,
+    /// Most connections served at once, across all printers (each is a thread); one more is
+    /// accepted and closed at once. 0 (the default): two per TCP and HTTP server, plus 256.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +52,7 @@ impl Default for ServerConfig {
             udp_port: 0,
             camera_port: 0,
             sockets: net::Sockets::Auto,
+            max_connections: 0,
         }
     }
 }
@@ -201,9 +205,16 @@ impl SimServer {
             bound.push((b, handle));
         }
         let printers = bound.iter().map(|(_, h)| h.clone()).collect();
+        let cap = match config.max_connections {
+            0 => 2 * conns as usize + 256,
+            n => n,
+        };
         let accept: net::Accept = {
             let (st, th) = (stop.clone(), threads.clone());
-            Arc::new(move |stream, h: &SimHandle, kind| on_accept(stream, h, kind, &st, &th))
+            let live = Arc::new(AtomicUsize::new(0));
+            Arc::new(move |stream, h: &SimHandle, kind| {
+                on_accept(stream, h, kind, &st, &th, (&live, cap))
+            })
         };
         net::serve(bound, stop.clone(), &threads, accept)?;
         Ok(Self {
@@ -291,6 +302,16 @@ impl Drop for SimServer {
 
 static CONN_IDS: AtomicU64 = AtomicU64::new(1);
 
+/// One served connection counted in the server's total until its thread ends (or the thread
+/// could not be started: the closure holding it is dropped).
+struct LiveGuard(Arc<AtomicUsize>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// An accepted connection: remembered (so [`SimHandle::drop_connections`] can cut it) and
 /// served on its own thread.
 fn on_accept(
@@ -299,10 +320,25 @@ fn on_accept(
     kind: net::Kind,
     stop: &Arc<AtomicBool>,
     threads: &Threads,
+    (live, cap): (&Arc<AtomicUsize>, usize),
 ) {
     if stop.load(Ordering::SeqCst) {
         return;
     }
+    // A connection flood must not become a thread flood: past the cap, close at once.
+    if live.fetch_add(1, Ordering::SeqCst) >= cap {
+        live.fetch_sub(1, Ordering::SeqCst);
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "flashforge-sim: {cap} connections open: closing further ones at once \
+                 (ServerConfig::max_connections; said once)"
+            );
+        }
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
+    let guard = LiveGuard(live.clone());
     let _ = stream.set_nodelay(true);
     let stream = Arc::new(stream);
     {
@@ -324,6 +360,7 @@ fn on_accept(
         net::Kind::Camera => "sim-camera-conn",
     };
     let _ = spawn(threads, name.to_owned(), CONN_STACK, move || {
+        let _guard = guard;
         let _ = match kind {
             net::Kind::Tcp => serve_tcp(&stream, &h, &st),
             net::Kind::Http => serve_http(&stream, &h, &st),

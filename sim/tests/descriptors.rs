@@ -80,3 +80,50 @@ fn a_connection_costs_one_descriptor_and_sleeps_until_traffic() {
     drop(c);
     assert_eq!(open_fds(), base, "every descriptor of the server is closed");
 }
+
+#[test]
+fn connections_past_the_cap_are_closed_and_a_freed_slot_serves_again() {
+    let mut config = flashforge_sim::ServerConfig::default();
+    config.max_connections = 4;
+    let server = SimServer::start(vec![PrinterSpec::new(Model::Adventurer5M)], &config).unwrap();
+    let h = server.printer().clone();
+    let open = || {
+        let c = TcpStream::connect(h.http.unwrap()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c
+    };
+    let mut served: Vec<TcpStream> = (0..4).map(|_| open()).collect();
+    for c in &mut served {
+        product(c, &h);
+    }
+    // The fifth is closed without an answer.
+    let mut fifth = open();
+    let _ = fifth.write_all(b"POST /product HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    let mut buf = [0u8; 64];
+    assert!(
+        matches!(fifth.read(&mut buf), Ok(0) | Err(_)),
+        "past the cap: closed"
+    );
+    // A freed slot is served again (the thread's end is not instant: retry for a while).
+    drop(served.pop());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut c = open();
+        let body = format!(
+            "{{\"serialNumber\":\"{}\",\"checkCode\":\"{}\"}}",
+            h.serial(),
+            h.check_code()
+        );
+        let req = format!(
+            "POST /product HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = c.write_all(req.as_bytes());
+        if matches!(c.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1.1 200")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the freed slot never served");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
