@@ -2,7 +2,7 @@
 //! `~M119` ([`EndstopStatus`] with [`MachineStatus`], [`MoveMode`] and [`StatusFlags`]).
 
 use crate::error::ProtocolError;
-use crate::gcode::lines::lines;
+use crate::gcode::lines::{contains_ci, lines};
 
 /// The A4 variant derived from the `~M115` machine type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +100,9 @@ impl PrinterInfo {
         }
         info.machine_type = machine_type.ok_or(ProtocolError::MissingField("Machine Type"))?;
         info.firmware = firmware.ok_or(ProtocolError::MissingField("Firmware"))?;
-        let upper = info.machine_type.to_ascii_uppercase();
-        if upper.contains("ADVENTURER 4") || upper.contains("ADVENTURER4") {
-            info.a4_variant = Some(if upper.contains("PRO") {
+        let t = &info.machine_type;
+        if contains_ci(t, "ADVENTURER 4") || contains_ci(t, "ADVENTURER4") {
+            info.a4_variant = Some(if contains_ci(t, "PRO") {
                 A4Variant::Pro
             } else {
                 A4Variant::Lite
@@ -159,16 +159,16 @@ pub enum MachineStatus {
 
 impl MachineStatus {
     fn parse(raw: &str) -> Self {
-        let up = raw.to_ascii_uppercase();
-        if up.contains("BUILDING_FROM_SD") || up.contains("PRINTING") {
+        let has = |needle: &str| contains_ci(raw, needle);
+        if has("BUILDING_FROM_SD") || has("PRINTING") {
             Self::BuildingFromSd
-        } else if up.contains("BUILDING_COMPLETED") {
+        } else if has("BUILDING_COMPLETED") {
             Self::BuildingCompleted
-        } else if up.contains("PAUSED") {
+        } else if has("PAUSED") {
             Self::Paused
-        } else if up.contains("READY") || up.contains("IDLE") {
+        } else if has("READY") || has("IDLE") {
             Self::Ready
-        } else if up.contains("BUSY") {
+        } else if has("BUSY") {
             Self::Busy
         } else {
             Self::Unknown(raw.to_owned())
@@ -207,20 +207,19 @@ pub enum MoveMode {
 
 impl MoveMode {
     fn parse(raw: &str) -> Self {
-        let up = raw.to_ascii_uppercase();
-        match up.as_str() {
-            "0" | "0.0" => return Self::Ready,
-            _ => {}
+        let has = |needle: &str| contains_ci(raw, needle);
+        if raw == "0" || raw == "0.0" {
+            return Self::Ready;
         }
-        if up.contains("MOVING") {
+        if has("MOVING") {
             Self::Moving
-        } else if up.contains("PAUSED") {
+        } else if has("PAUSED") {
             Self::Paused
-        } else if up.contains("READY") {
+        } else if has("READY") {
             Self::Ready
-        } else if up.contains("WAIT_ON_TOOL") {
+        } else if has("WAIT_ON_TOOL") {
             Self::WaitOnTool
-        } else if up.contains("HOMING") {
+        } else if has("HOMING") {
             Self::Homing
         } else {
             Self::Unknown(raw.to_owned())
@@ -258,8 +257,9 @@ pub struct StatusFlags {
 /// `~M119` reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndstopStatus {
-    /// Axis key (`X-max`, `Z-min`, …) → opaque value, in the order reported.
-    pub endstops: Vec<(String, u32)>,
+    /// Axis key (`X-max`, `Z-min`, …) → opaque value, in the order reported. The keys are
+    /// interned (an ASCII letter, `-max` or `-min`): parsing them allocates nothing.
+    pub endstops: Vec<(&'static str, u32)>,
     /// Parsed `MachineStatus:`.
     pub machine_status: Option<MachineStatus>,
     /// Verbatim `MachineStatus:` value.
@@ -373,7 +373,7 @@ fn letter_value(s: &str, letter: char) -> Option<u32> {
 }
 
 /// Every `<A>-max:` / `<A>-min:` value in an `Endstop` line.
-fn parse_endstops(line: &str, out: &mut Vec<(String, u32)>) {
+fn parse_endstops(line: &str, out: &mut Vec<(&'static str, u32)>) {
     let b = line.as_bytes();
     let mut i = 0;
     while i + 5 < b.len() {
@@ -386,9 +386,9 @@ fn parse_endstops(line: &str, out: &mut Vec<(String, u32)>) {
             let rest = line[i + 6..].trim_start();
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             if let Ok(v) = rest[..digits].parse() {
-                let k = &line[i..i + 5];
-                if !out.iter().any(|(e, _)| e == k) {
-                    out.push((k.to_owned(), v));
+                let k = endstop_key(key[0], key[3] == b'i');
+                if !out.iter().any(|(e, _)| *e == k) {
+                    out.push((k, v));
                 }
             }
             i += 6;
@@ -396,4 +396,17 @@ fn parse_endstops(line: &str, out: &mut Vec<(String, u32)>) {
             i += 1;
         }
     }
+}
+
+/// Every endstop key, `A-max`, `A-min`, …, `z-min`, five bytes each.
+const ENDSTOP_KEYS: &str = "A-maxA-minB-maxB-minC-maxC-minD-maxD-minE-maxE-minF-maxF-minG-maxG-minH-maxH-minI-maxI-minJ-maxJ-minK-maxK-minL-maxL-minM-maxM-minN-maxN-minO-maxO-minP-maxP-minQ-maxQ-minR-maxR-minS-maxS-minT-maxT-minU-maxU-minV-maxV-minW-maxW-minX-maxX-minY-maxY-minZ-maxZ-mina-maxa-minb-maxb-minc-maxc-mind-maxd-mine-maxe-minf-maxf-ming-maxg-minh-maxh-mini-maxi-minj-maxj-mink-maxk-minl-maxl-minm-maxm-minn-maxn-mino-maxo-minp-maxp-minq-maxq-minr-maxr-mins-maxs-mint-maxt-minu-maxu-minv-maxv-minw-maxw-minx-maxx-miny-maxy-minz-maxz-min";
+
+/// The interned key `<letter>-max` or `<letter>-min` (`letter` is an ASCII letter).
+fn endstop_key(letter: u8, min: bool) -> &'static str {
+    let index = match letter {
+        b'A'..=b'Z' => letter - b'A',
+        _ => letter - b'a' + 26,
+    };
+    let at = (usize::from(index) * 2 + usize::from(min)) * 5;
+    &ENDSTOP_KEYS[at..at + 5]
 }

@@ -16,9 +16,9 @@ impl Serialize for Temperatures {
     }
 }
 
-struct Pairs<'a, V>(&'a [(String, V)]);
+struct Pairs<'a, K, V>(&'a [(K, V)]);
 
-impl<V: Serialize> Serialize for Pairs<'_, V> {
+impl<K: Serialize, V: Serialize> Serialize for Pairs<'_, K, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in self.0 {
