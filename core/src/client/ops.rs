@@ -16,7 +16,7 @@ use crate::http::{
 };
 use crate::{Command, Dialect, Model, Reply, UsageError};
 
-use super::status::{temps_of_detail, temps_of_tcp};
+use super::status::{temps_of_detail_owned, temps_of_tcp};
 use super::step::{mismatch, payload, Outputs};
 use super::{ClientError, Heater, Info, Op, Output, Status, Step, Target, CAMERA_PORT};
 
@@ -192,7 +192,7 @@ impl ReadStatus {
 
     fn finish(self, out: &mut Outputs) -> Result<Output, ClientError> {
         let status = match self {
-            Self::Detail => Status::from_detail(&out.detail()?),
+            Self::Detail => Status::from_detail_owned(out.detail()?),
             Self::Tcp(model) => {
                 let (
                     Some(Reply::EndstopStatus(e)),
@@ -202,7 +202,7 @@ impl ReadStatus {
                 else {
                     return Err(ClientError::UnexpectedReply("M119, M105, M27 replies"));
                 };
-                Status::from_tcp(model, &e, &t, &p)
+                Status::from_tcp_owned(model, e, &t, &p)
             }
         };
         Ok(Output::Status(Box::new(status)))
@@ -265,7 +265,7 @@ impl ReadTemps {
 
     fn finish(self, out: &mut Outputs) -> Result<Output, ClientError> {
         let temps = match self {
-            Self::Detail => temps_of_detail(&out.detail()?),
+            Self::Detail => temps_of_detail_owned(out.detail()?),
             Self::Tcp => match out.tcp() {
                 Some(Reply::Temperatures(t)) => temps_of_tcp(&t),
                 _ => return Err(ClientError::UnexpectedReply("an M105 reply")),

@@ -64,15 +64,42 @@ pub struct Status {
 impl Status {
     /// The snapshot of a `/detail` reply.
     pub fn from_detail(d: &MachineInfo) -> Self {
+        Self::detail_with(
+            d,
+            DetailOwned {
+                status: d.status.clone(),
+                file: d.print_file_name.clone(),
+                error_code: d.error_code.clone(),
+                material_station: d.material_station.clone(),
+                tools: d.tools.clone(),
+            },
+        )
+    }
+
+    /// [`Status::from_detail`] of a reply the caller is done with: its strings, tools and
+    /// material station move into the snapshot instead of being copied (the client's status
+    /// poll).
+    pub(super) fn from_detail_owned(mut d: MachineInfo) -> Self {
+        let owned = DetailOwned {
+            status: std::mem::take(&mut d.status),
+            file: std::mem::take(&mut d.print_file_name),
+            error_code: std::mem::take(&mut d.error_code),
+            material_station: d.material_station.take(),
+            tools: std::mem::take(&mut d.tools),
+        };
+        Self::detail_with(&d, owned)
+    }
+
+    fn detail_with(d: &MachineInfo, owned: DetailOwned) -> Self {
         let active = d.state.is_active_job()
             || matches!(d.state, MachineState::Completed | MachineState::Cancelled);
-        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let nonempty = |s: String| (!s.is_empty()).then_some(s);
         Self {
             model: d.model,
             state: d.state.clone(),
-            state_raw: d.status.clone(),
+            state_raw: owned.status,
             progress: active.then_some(d.progress),
-            temperatures: temps_of_detail(d),
+            temperatures: temps_with_tools(d, owned.tools),
             cooling_fan_percent: Some(d.cooling_fan_speed),
             chamber_fan_percent: Some(d.chamber_fan_speed),
             speed_percent: Some(d.speed_adjust),
@@ -81,11 +108,11 @@ impl Status {
             remaining: d.state.is_active_job().then_some(d.remaining),
             layer: active.then_some(d.layer),
             total_layers: active.then_some(d.total_layers),
-            file: nonempty(&d.print_file_name),
+            file: nonempty(owned.file),
             lights_on: Some(d.lights_on),
             door_open: d.has_door_sensor().then_some(d.door_open),
-            error_code: nonempty(&d.error_code).filter(|c| c != "0"),
-            material_station: d.material_station.clone(),
+            error_code: nonempty(owned.error_code).filter(|c| c != "0"),
+            material_station: owned.material_station,
         }
     }
 
@@ -93,6 +120,38 @@ impl Status {
     pub fn from_tcp(
         model: Model,
         endstop: &EndstopStatus,
+        temps: &crate::gcode::Temperatures,
+        print: &PrintStatus,
+    ) -> Self {
+        let raw = endstop.machine_status_raw.clone();
+        Self::tcp_with(
+            model,
+            endstop,
+            raw,
+            endstop.current_file.clone(),
+            temps,
+            print,
+        )
+    }
+
+    /// [`Status::from_tcp`] of an `~M119` reply the caller is done with: the raw state and
+    /// the file name move into the snapshot instead of being copied (the client's status poll).
+    pub(super) fn from_tcp_owned(
+        model: Model,
+        mut endstop: EndstopStatus,
+        temps: &crate::gcode::Temperatures,
+        print: &PrintStatus,
+    ) -> Self {
+        let raw = endstop.machine_status_raw.take();
+        let file = endstop.current_file.take();
+        Self::tcp_with(model, &endstop, raw, file, temps, print)
+    }
+
+    fn tcp_with(
+        model: Model,
+        endstop: &EndstopStatus,
+        machine_status_raw: Option<String>,
+        current_file: Option<String>,
         temps: &crate::gcode::Temperatures,
         print: &PrintStatus,
     ) -> Self {
@@ -117,21 +176,41 @@ impl Status {
         Self {
             model,
             state,
-            state_raw: endstop.machine_status_raw.clone().unwrap_or_default(),
+            state_raw: machine_status_raw.unwrap_or_default(),
             progress,
             temperatures: temps_of_tcp(temps),
             layer: active.then_some(print.layer_current).flatten(),
             total_layers: active.then_some(print.layer_total).flatten(),
-            file: endstop.current_file.clone().filter(|f| !f.is_empty()),
+            file: current_file.filter(|f| !f.is_empty()),
             lights_on: Some(endstop.led_on),
             ..Self::default()
         }
     }
 }
 
+/// What [`Status::detail_with`] takes from the reply, copied or moved.
+struct DetailOwned {
+    status: String,
+    file: String,
+    error_code: String,
+    material_station: Option<MaterialStation>,
+    tools: Vec<Temperature>,
+}
+
 pub(super) fn temps_of_detail(d: &MachineInfo) -> Temps {
-    let tools = if !d.tools.is_empty() {
-        d.tools.clone()
+    temps_with_tools(d, d.tools.clone())
+}
+
+/// [`temps_of_detail`] of a reply the caller is done with (its tool list moves).
+pub(super) fn temps_of_detail_owned(mut d: MachineInfo) -> Temps {
+    let tools = std::mem::take(&mut d.tools);
+    temps_with_tools(&d, tools)
+}
+
+/// The temperatures of `d` whose tool list is `tools` (`d.tools`, copied or moved).
+fn temps_with_tools(d: &MachineInfo, tools: Vec<Temperature>) -> Temps {
+    let tools = if !tools.is_empty() {
+        tools
     } else if d.model == Model::AD5X || d.left_extruder.current.is_none() {
         vec![d.extruder]
     } else {
