@@ -1,10 +1,11 @@
 //! `POST /detail`: the printer's whole state, with units made explicit (http.md §3, models.md §3).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::lenient::{Lenient, LenientObj, LenientSeq, ObjSeq, Pid};
+use super::lenient::{FromWire, Lenient, LenientObj, NumSeq, ObjList, Pid, NUM_SEQ_HEAD};
 use super::Secret;
 use crate::model::Model;
 
@@ -221,7 +222,12 @@ pub(crate) fn normalise_color(raw: &str) -> String {
         return String::new();
     }
     match hex.len() {
-        6 => format!("#{}", hex.to_ascii_uppercase()),
+        6 => {
+            let mut s = String::with_capacity(7);
+            s.push('#');
+            s.extend(hex.chars().map(|c| c.to_ascii_uppercase()));
+            s
+        }
         3 if t.starts_with('#') => {
             let mut s = String::with_capacity(7);
             s.push('#');
@@ -472,25 +478,34 @@ pub(crate) fn format_total_run_time(d: Duration) -> String {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-pub(crate) struct DetailWire {
-    status: Lenient<String>,
-    name: Lenient<String>,
-    model: Lenient<String>,
+pub(crate) struct DetailWire<'a> {
+    #[serde(borrow)]
+    status: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    model: Lenient<Cow<'a, str>>,
     pid: Lenient<Pid>,
-    firmware_version: Lenient<String>,
-    ip_addr: Lenient<String>,
-    mac_addr: Lenient<String>,
-    location: Lenient<String>,
-    measure: Lenient<String>,
+    #[serde(borrow)]
+    firmware_version: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    ip_addr: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    mac_addr: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    location: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    measure: Lenient<Cow<'a, str>>,
     nozzle_cnt: Lenient<i64>,
-    nozzle_model: Lenient<String>,
+    #[serde(borrow)]
+    nozzle_model: Lenient<Cow<'a, str>>,
     nozzle_style: Lenient<i64>,
     right_temp: Lenient<f64>,
     right_target_temp: Lenient<f64>,
     left_temp: Lenient<f64>,
     left_target_temp: Lenient<f64>,
-    nozzle_temps: LenientSeq<f64>,
-    nozzle_target_temps: LenientSeq<f64>,
+    nozzle_temps: NumSeq,
+    nozzle_target_temps: NumSeq,
     plat_temp: Lenient<f64>,
     plat_target_temp: Lenient<f64>,
     chamber_temp: Lenient<f64>,
@@ -500,8 +515,10 @@ pub(crate) struct DetailWire {
     target_print_layer: Lenient<i64>,
     print_duration: Lenient<f64>,
     estimated_time: Lenient<f64>,
-    print_file_name: Lenient<String>,
-    print_file_thumb_url: Lenient<String>,
+    #[serde(borrow)]
+    print_file_name: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    print_file_thumb_url: Lenient<Cow<'a, str>>,
     current_print_speed: Lenient<i64>,
     print_speed_adjust: Lenient<f64>,
     fill_amount: Lenient<f64>,
@@ -510,36 +527,49 @@ pub(crate) struct DetailWire {
     estimated_left_len: Lenient<f64>,
     estimated_right_weight: Lenient<f64>,
     estimated_left_weight: Lenient<f64>,
-    right_filament_type: Lenient<String>,
-    left_filament_type: Lenient<String>,
+    #[serde(borrow)]
+    right_filament_type: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    left_filament_type: Lenient<Cow<'a, str>>,
     has_right_filament: Lenient<bool>,
     has_left_filament: Lenient<bool>,
     cooling_fan_speed: Lenient<i64>,
     cooling_fan_left_speed: Lenient<i64>,
     chamber_fan_speed: Lenient<i64>,
-    external_fan_status: Lenient<String>,
-    internal_fan_status: Lenient<String>,
-    clear_fan_status: Lenient<String>,
-    light_status: Lenient<String>,
-    door_status: Lenient<String>,
-    auto_shutdown: Lenient<String>,
+    #[serde(borrow)]
+    external_fan_status: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    internal_fan_status: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    clear_fan_status: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    light_status: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    door_status: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    auto_shutdown: Lenient<Cow<'a, str>>,
     auto_shutdown_time: Lenient<f64>,
-    error_code: Lenient<String>,
+    #[serde(borrow)]
+    error_code: Lenient<Cow<'a, str>>,
     tvoc: Lenient<f64>,
-    camera_stream_url: Lenient<String>,
+    #[serde(borrow)]
+    camera_stream_url: Lenient<Cow<'a, str>>,
     camera: Lenient<i64>,
     lidar: Lenient<i64>,
     move_ctrl: Lenient<i64>,
     extrude_ctrl: Lenient<i64>,
-    coordinate: LenientSeq<f64>,
+    coordinate: NumSeq,
     cumulative_filament: Lenient<f64>,
     cumulative_print_time: Lenient<f64>,
     remaining_disk_space: Lenient<f64>,
-    flash_register_code: Lenient<String>,
-    polar_register_code: Lenient<String>,
+    #[serde(borrow)]
+    flash_register_code: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    polar_register_code: Lenient<Cow<'a, str>>,
     has_matl_station: Lenient<bool>,
     matl_station_info: LenientObj<StationWire>,
-    indep_matl_info: LenientObj<IndepWire>,
+    #[serde(borrow)]
+    indep_matl_info: LenientObj<IndepWire<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -550,25 +580,51 @@ struct StationWire {
     current_load_slot: Lenient<i64>,
     state_action: Lenient<i64>,
     state_step: Lenient<i64>,
-    slot_infos: ObjSeq<SlotWire>,
+    slot_infos: ObjList<Slot>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct SlotWire {
+pub(crate) struct SlotWire<'a> {
     slot_id: Lenient<i64>,
     has_filament: Lenient<bool>,
-    material_name: Lenient<String>,
-    material_color: Lenient<String>,
+    #[serde(borrow)]
+    material_name: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    material_color: Lenient<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct IndepWire {
-    material_name: Lenient<String>,
-    material_color: Lenient<String>,
+struct IndepWire<'a> {
+    #[serde(borrow)]
+    material_name: Lenient<Cow<'a, str>>,
+    #[serde(borrow)]
+    material_color: Lenient<Cow<'a, str>>,
     state_action: Lenient<i64>,
     state_step: Lenient<i64>,
+}
+
+impl<'de> FromWire<'de> for Slot {
+    type Wire = SlotWire<'de>;
+    fn from_wire(w: SlotWire<'de>) -> Self {
+        Self {
+            slot_id: count(w.slot_id.get()),
+            has_filament: w.has_filament.get().unwrap_or(false),
+            material_name: owned(w.material_name),
+            material_color: color(w.material_color),
+        }
+    }
+}
+
+/// The text of a string field (empty when absent or unusable).
+fn owned(v: Lenient<Cow<'_, str>>) -> String {
+    v.get().map(Cow::into_owned).unwrap_or_default()
+}
+
+/// A colour field, normalised (empty when absent or unusable).
+fn color(v: Lenient<Cow<'_, str>>) -> String {
+    v.as_ref().map(|c| normalise_color(c)).unwrap_or_default()
 }
 
 fn count(v: Option<i64>) -> u32 {
@@ -580,12 +636,12 @@ fn seconds(v: Option<f64>) -> Duration {
         .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.min(1e12)))
 }
 
-fn is_open(v: Lenient<String>) -> bool {
+fn is_open(v: Lenient<Cow<'_, str>>) -> bool {
     v.as_ref()
         .is_some_and(|s| s.trim().eq_ignore_ascii_case("open"))
 }
 
-impl DetailWire {
+impl DetailWire<'_> {
     pub(crate) fn into_info(self) -> MachineInfo {
         let mut problems: Vec<&'static str> = Vec::new();
         macro_rules! take {
@@ -598,15 +654,20 @@ impl DetailWire {
         }
         macro_rules! seq {
             ($field:ident, $key:literal) => {{
-                if self.$field.0.is_invalid() {
+                if self.$field.state.is_invalid() {
                     problems.push($key);
                 }
-                self.$field.0.get()
+                self.$field.state.as_ref().map(|()| &self.$field)
             }};
         }
+        macro_rules! text {
+            ($field:ident, $key:literal) => {
+                take!($field, $key).map(Cow::into_owned).unwrap_or_default()
+            };
+        }
 
-        let name = take!(name, "name").unwrap_or_default();
-        let model_raw = take!(model, "model").unwrap_or_default();
+        let name = text!(name, "name");
+        let model_raw = text!(model, "model");
         let pid = take!(pid, "pid").map(|p| p.0);
         let raw_has_matl_station = take!(has_matl_station, "hasMatlStation");
 
@@ -617,22 +678,7 @@ impl DetailWire {
                 current_load_slot: count(s.current_load_slot.get()),
                 state_action: s.state_action.get().unwrap_or(0),
                 state_step: s.state_step.get().unwrap_or(0),
-                slots: s
-                    .slot_infos
-                    .into_objects()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|w| Slot {
-                        slot_id: count(w.slot_id.get()),
-                        has_filament: w.has_filament.get().unwrap_or(false),
-                        material_name: w.material_name.get().unwrap_or_default(),
-                        material_color: w
-                            .material_color
-                            .get()
-                            .map(|c| normalise_color(&c))
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
+                slots: s.slot_infos.0,
             }),
             LenientObj::Invalid | LenientObj::Text(_) => {
                 problems.push("matlStationInfo");
@@ -642,12 +688,8 @@ impl DetailWire {
         };
         let direct_feed = match self.indep_matl_info {
             LenientObj::Value(w) => Some(DirectFeed {
-                material_name: w.material_name.get().unwrap_or_default(),
-                material_color: w
-                    .material_color
-                    .get()
-                    .map(|c| normalise_color(&c))
-                    .unwrap_or_default(),
+                material_name: owned(w.material_name),
+                material_color: color(w.material_color),
                 state_action: w.state_action.get().unwrap_or(0),
                 state_step: w.state_step.get().unwrap_or(0),
             }),
@@ -682,17 +724,14 @@ impl DetailWire {
             take!(right_temp, "rightTemp"),
             take!(right_target_temp, "rightTargetTemp"),
         );
-        let nozzle_temps = seq!(nozzle_temps, "nozzleTemps").unwrap_or_default();
-        let nozzle_targets = seq!(nozzle_target_temps, "nozzleTargetTemps").unwrap_or_default();
-        let nozzle_temps_reported = !nozzle_temps.is_empty();
-        let tools: Vec<Temperature> = if nozzle_temps_reported {
-            nozzle_temps
-                .into_iter()
-                .take(64)
-                .enumerate()
-                .map(|(i, c)| {
-                    let t = nozzle_targets.get(i).and_then(|t| t.as_ref().copied());
-                    Temperature::from_raw(c.get(), t)
+        let nozzle_temps = seq!(nozzle_temps, "nozzleTemps");
+        let nozzle_targets = seq!(nozzle_target_temps, "nozzleTargetTemps");
+        let nozzle_temps_reported = nozzle_temps.is_some_and(|t| t.len > 0);
+        let tools: Vec<Temperature> = if let Some(temps) = nozzle_temps.filter(|t| t.len > 0) {
+            (0..temps.len.min(NUM_SEQ_HEAD))
+                .map(|i| {
+                    let t = nozzle_targets.and_then(|t| t.get(i));
+                    Temperature::from_raw(temps.get(i), t)
                 })
                 .collect()
         } else {
@@ -704,14 +743,11 @@ impl DetailWire {
             current: Some(c),
             target: target(chamber_target),
         });
-        let coordinate = seq!(coordinate, "coordinate").and_then(|v| {
-            let v: Vec<f64> = v.into_iter().filter_map(Lenient::get).collect();
-            (v.len() >= 3).then(|| [v[0], v[1], v[2]])
-        });
-        let measure = take!(measure, "measure").unwrap_or_default();
+        let coordinate = seq!(coordinate, "coordinate").and_then(NumSeq::first_three);
+        let measure = text!(measure, "measure");
         let nozzle_count =
             take!(nozzle_cnt, "nozzleCnt").map_or(tools.len() as u32, |n| count(Some(n)));
-        let status = take!(status, "status").unwrap_or_default();
+        let status = text!(status, "status");
 
         MachineInfo {
             name,
@@ -720,15 +756,15 @@ impl DetailWire {
             model,
             model_name,
             pid,
-            firmware_version: take!(firmware_version, "firmwareVersion").unwrap_or_default(),
-            ip_address: take!(ip_addr, "ipAddr").unwrap_or_default(),
-            mac_address: take!(mac_addr, "macAddr").unwrap_or_default(),
-            location: take!(location, "location").unwrap_or_default(),
-            error_code: take!(error_code, "errorCode").unwrap_or_default(),
+            firmware_version: text!(firmware_version, "firmwareVersion"),
+            ip_address: text!(ip_addr, "ipAddr"),
+            mac_address: text!(mac_addr, "macAddr"),
+            location: text!(location, "location"),
+            error_code: text!(error_code, "errorCode"),
             build_volume: BuildVolume::parse(&measure),
             build_volume_raw: measure,
             nozzle_count,
-            nozzle_size: take!(nozzle_model, "nozzleModel").unwrap_or_default(),
+            nozzle_size: text!(nozzle_model, "nozzleModel"),
             nozzle_style: take!(nozzle_style, "nozzleStyle"),
             extruder,
             left_extruder: Temperature::from_raw(
@@ -747,9 +783,8 @@ impl DetailWire {
             total_layers: count(take!(target_print_layer, "targetPrintLayer")),
             elapsed: seconds(take!(print_duration, "printDuration")),
             remaining: seconds(take!(estimated_time, "estimatedTime")),
-            print_file_name: take!(print_file_name, "printFileName").unwrap_or_default(),
-            print_file_thumb_url: take!(print_file_thumb_url, "printFileThumbUrl")
-                .unwrap_or_default(),
+            print_file_name: text!(print_file_name, "printFileName"),
+            print_file_thumb_url: text!(print_file_thumb_url, "printFileThumbUrl"),
             current_print_speed: take!(current_print_speed, "currentPrintSpeed").unwrap_or(0),
             speed_adjust: take!(print_speed_adjust, "printSpeedAdjust").unwrap_or(0.0),
             fill_amount: take!(fill_amount, "fillAmount").unwrap_or(0.0),
@@ -761,8 +796,8 @@ impl DetailWire {
                     .unwrap_or(0.0),
                 left_weight_g: take!(estimated_left_weight, "estimatedLeftWeight").unwrap_or(0.0),
             },
-            filament_type: take!(right_filament_type, "rightFilamentType").unwrap_or_default(),
-            left_filament_type: take!(left_filament_type, "leftFilamentType").unwrap_or_default(),
+            filament_type: text!(right_filament_type, "rightFilamentType"),
+            left_filament_type: text!(left_filament_type, "leftFilamentType"),
             has_right_filament: take!(has_right_filament, "hasRightFilament"),
             has_left_filament: take!(has_left_filament, "hasLeftFilament"),
             cooling_fan_speed: take!(cooling_fan_speed, "coolingFanSpeed").unwrap_or(0),
@@ -781,7 +816,7 @@ impl DetailWire {
                 take!(auto_shutdown_time, "autoShutdownTime").map(|m| m * 60.0),
             ),
             tvoc: take!(tvoc, "tvoc").unwrap_or(0.0),
-            camera_stream_url: take!(camera_stream_url, "cameraStreamUrl").unwrap_or_default(),
+            camera_stream_url: text!(camera_stream_url, "cameraStreamUrl"),
             camera: take!(camera, "camera"),
             lidar: take!(lidar, "lidar"),
             move_ctrl: take!(move_ctrl, "moveCtrl"),
@@ -792,12 +827,8 @@ impl DetailWire {
                 take!(cumulative_print_time, "cumulativePrintTime").map(|m| m * 60.0),
             ),
             remaining_disk_space: take!(remaining_disk_space, "remainingDiskSpace").unwrap_or(0.0),
-            flash_register_code: Secret(
-                take!(flash_register_code, "flashRegisterCode").unwrap_or_default(),
-            ),
-            polar_register_code: Secret(
-                take!(polar_register_code, "polarRegisterCode").unwrap_or_default(),
-            ),
+            flash_register_code: Secret(text!(flash_register_code, "flashRegisterCode")),
+            polar_register_code: Secret(text!(polar_register_code, "polarRegisterCode")),
             raw_has_matl_station,
             material_station,
             direct_feed,

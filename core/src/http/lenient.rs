@@ -4,6 +4,7 @@
 // `i64::MAX` reads better than `Self::MAX` in the impls on primitive types.
 #![allow(clippy::use_self)]
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -17,7 +18,7 @@ pub(crate) enum Scalar<'a> {
     I64(i64),
     U64(u64),
     F64(f64),
-    Str(std::borrow::Cow<'a, str>),
+    Str(Cow<'a, str>),
     /// An array or object where a scalar was expected (already skipped).
     Compound,
 }
@@ -60,12 +61,12 @@ impl<T> Lenient<T> {
     }
 }
 
-/// Conversion from a classified JSON value.
-pub(crate) trait FromScalar: Sized {
-    fn from_scalar(s: Scalar<'_>) -> Option<Self>;
+/// Conversion from a classified JSON value borrowed from the input for `'de`.
+pub(crate) trait FromScalar<'de>: Sized {
+    fn from_scalar(s: Scalar<'de>) -> Option<Self>;
 }
 
-impl FromScalar for f64 {
+impl FromScalar<'_> for f64 {
     fn from_scalar(s: Scalar<'_>) -> Option<Self> {
         match s {
             Scalar::I64(v) => Some(v as f64),
@@ -77,7 +78,7 @@ impl FromScalar for f64 {
     }
 }
 
-impl FromScalar for i64 {
+impl FromScalar<'_> for i64 {
     fn from_scalar(s: Scalar<'_>) -> Option<Self> {
         match s {
             Scalar::I64(v) => Some(v),
@@ -93,23 +94,39 @@ impl FromScalar for i64 {
     }
 }
 
-impl FromScalar for bool {
+impl FromScalar<'_> for bool {
     fn from_scalar(s: Scalar<'_>) -> Option<Self> {
         match s {
             Scalar::Bool(b) => Some(b),
             Scalar::I64(v) => Some(v != 0),
             Scalar::U64(v) => Some(v != 0),
-            Scalar::Str(t) => match t.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "open" | "yes" => Some(true),
-                "false" | "0" | "close" | "no" => Some(false),
-                _ => None,
-            },
+            Scalar::Str(t) => {
+                let t = t.trim();
+                let any = |words: [&str; 4]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+                if any(["true", "1", "open", "yes"]) {
+                    Some(true)
+                } else if any(["false", "0", "close", "no"]) {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
             _ => None,
         }
     }
 }
 
-impl FromScalar for String {
+/// Text borrowed from the input when it has no escapes (no allocation); numbers as text.
+impl<'de: 'a, 'a> FromScalar<'de> for Cow<'a, str> {
+    fn from_scalar(s: Scalar<'de>) -> Option<Self> {
+        match s {
+            Scalar::Str(t) => Some(t),
+            other => String::from_scalar(other).map(Cow::Owned),
+        }
+    }
+}
+
+impl FromScalar<'_> for String {
     fn from_scalar(s: Scalar<'_>) -> Option<Self> {
         match s {
             Scalar::Str(t) => Some(t.into_owned()),
@@ -125,7 +142,7 @@ impl FromScalar for String {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Pid(pub(crate) i64);
 
-impl FromScalar for Pid {
+impl FromScalar<'_> for Pid {
     fn from_scalar(s: Scalar<'_>) -> Option<Self> {
         match s {
             Scalar::Str(t) => crate::model::Model::from_pid_str(&t).0.map(Pid),
@@ -179,7 +196,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     }
 }
 
-impl<'de, T: FromScalar> Deserialize<'de> for Lenient<T> {
+impl<'de, T: FromScalar<'de>> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match d.deserialize_any(ScalarVisitor)? {
             Scalar::Null => Self::Null,
@@ -188,48 +205,161 @@ impl<'de, T: FromScalar> Deserialize<'de> for Lenient<T> {
     }
 }
 
-/// An array whose elements are each lenient; anything else is `Invalid`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct LenientSeq<T>(pub(crate) Lenient<Vec<Lenient<T>>>);
+/// Elements of a [`NumSeq`] kept in place (the first ones; the rest are only counted).
+pub(crate) const NUM_SEQ_HEAD: usize = 64;
 
-impl<'de, T: FromScalar> Deserialize<'de> for LenientSeq<T> {
+/// An array of lenient numbers read without a heap buffer: the first [`NUM_SEQ_HEAD`]
+/// elements (`None` where an element is not a usable number), the element count, and the
+/// first three usable numbers. `null` is `Null`; any other non-array is `Invalid`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NumSeq {
+    /// `Value(())` when the value was an array.
+    pub(crate) state: Lenient<()>,
+    /// Elements in the array.
+    pub(crate) len: usize,
+    head: [Option<f64>; NUM_SEQ_HEAD],
+    valid: usize,
+    first_valid: [f64; 3],
+}
+
+impl Default for NumSeq {
+    fn default() -> Self {
+        Self {
+            state: Lenient::Missing,
+            len: 0,
+            head: [None; NUM_SEQ_HEAD],
+            valid: 0,
+            first_valid: [0.0; 3],
+        }
+    }
+}
+
+impl NumSeq {
+    /// Element `i` as a usable number (`None` past the kept head or the end).
+    pub(crate) fn get(&self, i: usize) -> Option<f64> {
+        self.head.get(i).copied().flatten()
+    }
+
+    /// The first three usable numbers, when the array has at least three.
+    pub(crate) fn first_three(&self) -> Option<[f64; 3]> {
+        (self.valid >= 3).then_some(self.first_valid)
+    }
+}
+
+impl<'de> Deserialize<'de> for NumSeq {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut out = NumSeq::default();
+        let state = d.deserialize_any(NumSeqVisitor(&mut out))?;
+        out.state = state;
+        Ok(out)
+    }
+}
+
+struct NumSeqVisitor<'s>(&'s mut NumSeq);
+
+impl<'de> Visitor<'de> for NumSeqVisitor<'_> {
+    type Value = Lenient<()>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let out = self.0;
+        while let Some(v) = seq.next_element::<Lenient<f64>>()? {
+            let v = v.get();
+            if let Some(slot) = out.head.get_mut(out.len) {
+                *slot = v;
+            }
+            if let Some(x) = v {
+                if let Some(slot) = out.first_valid.get_mut(out.valid) {
+                    *slot = x;
+                }
+                out.valid += 1;
+            }
+            out.len += 1;
+        }
+        Ok(Lenient::Value(()))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Lenient::Null)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        ScalarVisitor.visit_map(map).map(|_| Lenient::Invalid)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Lenient::Invalid)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Lenient::Invalid)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Lenient::Invalid)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Lenient::Invalid)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Lenient::Invalid)
+    }
+}
+
+/// An array of objects converted one by one as they are read (`T::Wire` to `T`), skipping
+/// non-object elements: no intermediate vector of wire objects. Empty when the value is absent
+/// or not an array (what [`ObjSeq::into_objects`]`().unwrap_or_default()` gives).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ObjList<T>(pub(crate) Vec<T>);
+
+impl<T> Default for ObjList<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+/// The wire form an [`ObjList`] element is read as.
+pub(crate) trait FromWire<'de>: Sized {
+    type Wire: Deserialize<'de>;
+    fn from_wire(w: Self::Wire) -> Self;
+}
+
+impl<'de, T: FromWire<'de>> Deserialize<'de> for ObjList<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<T>(PhantomData<T>);
-        impl<'de, T: FromScalar> Visitor<'de> for V<T> {
-            type Value = Lenient<Vec<Lenient<T>>>;
+        impl<'de, T: FromWire<'de>> Visitor<'de> for V<T> {
+            type Value = Vec<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an array")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
-                while let Some(v) = seq.next_element::<Lenient<T>>()? {
-                    out.push(v);
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<LenientObj<T::Wire>>()? {
+                    if let LenientObj::Value(w) = v {
+                        out.push(T::from_wire(w));
+                    }
                 }
-                Ok(Lenient::Value(out))
+                Ok(out)
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Lenient::Null)
+                Ok(Vec::new())
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                ScalarVisitor.visit_map(map).map(|_| Lenient::Invalid)
+                ScalarVisitor.visit_map(map).map(|_| Vec::new())
             }
             fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Lenient::Invalid)
+                Ok(Vec::new())
             }
             fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Lenient::Invalid)
+                Ok(Vec::new())
             }
             fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Lenient::Invalid)
+                Ok(Vec::new())
             }
             fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Lenient::Invalid)
+                Ok(Vec::new())
             }
             fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Lenient::Invalid)
+                Ok(Vec::new())
             }
         }
-        d.deserialize_any(V(PhantomData)).map(LenientSeq)
+        d.deserialize_any(V(PhantomData)).map(ObjList)
     }
 }
 
@@ -348,5 +478,61 @@ impl<T> ObjSeq<T> {
         self.0
             .get()
             .map(|v| v.into_iter().filter_map(LenientObj::get).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    fn seq(json: &str) -> NumSeq {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct W {
+            v: NumSeq,
+        }
+        serde_json::from_str::<W>(json).unwrap().v
+    }
+
+    #[test]
+    fn num_seq_keeps_the_head_counts_the_rest_and_finds_three_numbers() {
+        let s = seq(r#"{"v":[1,"2.5",null,[3],"x",4]}"#);
+        assert_eq!(s.state, Lenient::Value(()));
+        assert_eq!(s.len, 6);
+        let got: Vec<_> = (0..7).map(|i| s.get(i)).collect();
+        assert_eq!(
+            got,
+            [Some(1.0), Some(2.5), None, None, None, Some(4.0), None]
+        );
+        assert_eq!(s.first_three(), Some([1.0, 2.5, 4.0]));
+        assert_eq!(seq(r#"{"v":[1,2]}"#).first_three(), None);
+        // Past the kept head: counted, and still a source of the first three numbers.
+        let long = format!(r#"{{"v":[{}1,2,3]}}"#, r#""x","#.repeat(100));
+        let s = seq(&long);
+        assert_eq!((s.len, s.get(99), s.get(100)), (103, None, None));
+        assert_eq!(s.first_three(), Some([1.0, 2.0, 3.0]));
+        assert_eq!(seq(r#"{"v":null}"#).state, Lenient::Null);
+        assert_eq!(seq(r#"{"v":{"a":1}}"#).state, Lenient::Invalid);
+        assert_eq!(seq(r#"{"v":"1,2,3"}"#).state, Lenient::Invalid);
+        assert_eq!(seq("{}").state, Lenient::Missing);
+    }
+
+    #[test]
+    fn text_is_borrowed_unless_escaped() {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct W<'a> {
+            #[serde(borrow)]
+            s: Lenient<Cow<'a, str>>,
+        }
+        let w: W<'_> = serde_json::from_str(r#"{"s":"open"}"#).unwrap();
+        assert!(matches!(w.s, Lenient::Value(Cow::Borrowed("open"))));
+        let w: W<'_> = serde_json::from_str(r#"{"s":"a\"b"}"#).unwrap();
+        assert_eq!(w.s, Lenient::Value(Cow::Owned("a\"b".to_owned())));
+        let w: W<'_> = serde_json::from_str(r#"{"s":12}"#).unwrap();
+        assert_eq!(w.s, Lenient::Value(Cow::Owned("12".to_owned())));
+        let w: W<'_> = serde_json::from_str(r#"{"s":[1]}"#).unwrap();
+        assert_eq!(w.s, Lenient::Invalid);
     }
 }

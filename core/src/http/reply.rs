@@ -137,12 +137,13 @@ pub fn parse_envelope(body: &[u8]) -> Result<ApiReply<()>, HttpError> {
 pub fn parse_detail(body: &[u8]) -> Result<ApiReply<MachineInfo>, HttpError> {
     #[derive(Deserialize, Default)]
     #[serde(default)]
-    struct P {
+    struct P<'a> {
         code: Lenient<i64>,
         message: Lenient<String>,
-        detail: LenientObj<DetailWire>,
+        #[serde(borrow)]
+        detail: LenientObj<DetailWire<'a>>,
     }
-    let mut w: P = json(body)?;
+    let mut w: P<'_> = json(body)?;
     let (payload, text) = match std::mem::take(&mut w.detail) {
         LenientObj::Value(d) => (Some(d.into_info()), None),
         LenientObj::Text(t) => (None, Some(t)),
