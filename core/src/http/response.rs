@@ -239,6 +239,20 @@ impl<const H: usize> ResponseParser<H> {
         let max = self.limits.max_head_bytes;
         let prev = self.head.len();
         let take = input.len().min(max + 1 - prev.min(max + 1));
+        // The usual case, a whole head in the first read: parse it where it lies instead of
+        // copying it (and the body bytes after it) into `head` first. The same bytes go to
+        // httparse as on the buffered path, so the outcome is the same; a partial head falls
+        // back to buffering.
+        if prev == 0 {
+            let window = &input[..take];
+            let end = memchr::memmem::find(window, b"\n\r\n").is_some()
+                || memchr::memmem::find(window, b"\n\n").is_some();
+            if end {
+                if let Some((head_len, version, response)) = self.parse_head(window)? {
+                    return self.head_done(head_len, version, response);
+                }
+            }
+        }
         self.head.extend_from_slice(&input[..take]);
         // Only run httparse once a blank line may be present.
         let from = self.scan_from.saturating_sub(3);
@@ -252,6 +266,22 @@ impl<const H: usize> ResponseParser<H> {
             }
             return Ok((take, None));
         }
+        match self.parse_head(&self.head)? {
+            Some((head_len, version, response)) => {
+                self.head_done(head_len - prev, version, response)
+            }
+            None => {
+                if self.head.len() > max {
+                    return Err(Self::capacity("response head", self.head.len(), max));
+                }
+                Ok((take, None))
+            }
+        }
+    }
+
+    /// httparse on `buf`: the head's length, the HTTP minor version and the response without
+    /// its body, or `None` while the head is incomplete.
+    fn parse_head(&self, buf: &[u8]) -> Result<Option<(usize, u8, Response)>, HttpError> {
         let mut headers = [httparse::EMPTY_HEADER; H];
         let limit = self.limits.max_headers.min(H);
         let mut resp = httparse::Response::new(&mut headers[..limit]);
@@ -259,25 +289,18 @@ impl<const H: usize> ResponseParser<H> {
             .allow_spaces_after_header_name_in_responses(true)
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response(&mut resp, &self.head);
+            .parse_response(&mut resp, buf);
         let head_len = match parsed {
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                if self.head.len() > max {
-                    return Err(Self::capacity("response head", self.head.len(), max));
-                }
-                return Ok((take, None));
-            }
+            Ok(httparse::Status::Partial) => return Ok(None),
             Err(httparse::Error::TooManyHeaders) => {
                 return Err(HttpError::TooManyHeaders { max: limit })
             }
             Err(e) => return Err(HttpError::Malformed(e.to_string())),
         };
-        let consumed = head_len - prev;
-        let status = resp.code.unwrap_or(0);
         let version = resp.version.unwrap_or(1);
-        let mut response = Response {
-            status,
+        let response = Response {
+            status: resp.code.unwrap_or(0),
             reason: resp.reason.unwrap_or("").to_owned(),
             headers: resp
                 .headers
@@ -287,6 +310,17 @@ impl<const H: usize> ResponseParser<H> {
             body: Vec::new(),
             keep_alive: version == 1,
         };
+        Ok(Some((head_len, version, response)))
+    }
+
+    /// A head was parsed; `consumed` of this input's bytes belonged to it.
+    fn head_done(
+        &mut self,
+        consumed: usize,
+        version: u8,
+        mut response: Response,
+    ) -> Result<(usize, Option<HeadOutcome>), HttpError> {
+        let status = response.status;
         self.head.clear();
         self.scan_from = 0;
         self.end_seen = false;
