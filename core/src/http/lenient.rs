@@ -205,39 +205,51 @@ impl<'de, T: FromScalar<'de>> Deserialize<'de> for Lenient<T> {
     }
 }
 
-/// Elements of a [`NumSeq`] kept in place (the first ones; the rest are only counted).
+/// Elements of a [`NumSeq`] that are kept (the rest are only counted).
 pub(crate) const NUM_SEQ_HEAD: usize = 64;
 
-/// An array of lenient numbers read without a heap buffer: the first [`NUM_SEQ_HEAD`]
-/// elements (`None` where an element is not a usable number), the element count, and the
-/// first three usable numbers. `null` is `Null`; any other non-array is `Invalid`.
-#[derive(Debug, Clone, PartialEq)]
+/// Elements of a [`NumSeq`] kept inline; more (up to [`NUM_SEQ_HEAD`]) spill to the heap.
+const NUM_SEQ_INLINE: usize = 8;
+
+/// An array of lenient numbers read without a heap buffer for the usual few elements: the
+/// first [`NUM_SEQ_HEAD`] elements (`None` where an element is not a usable number; past
+/// eight they spill to a vector), the element count, and the first three usable numbers.
+/// `null` is `Null`; any other non-array is `Invalid`. Kept small: the wire struct holding
+/// three of these is moved several times during deserialisation.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct NumSeq {
     /// `Value(())` when the value was an array.
     pub(crate) state: Lenient<()>,
     /// Elements in the array.
     pub(crate) len: usize,
-    head: [Option<f64>; NUM_SEQ_HEAD],
+    head: [Option<f64>; NUM_SEQ_INLINE],
+    spill: Vec<Option<f64>>,
     valid: usize,
     first_valid: [f64; 3],
-}
-
-impl Default for NumSeq {
-    fn default() -> Self {
-        Self {
-            state: Lenient::Missing,
-            len: 0,
-            head: [None; NUM_SEQ_HEAD],
-            valid: 0,
-            first_valid: [0.0; 3],
-        }
-    }
 }
 
 impl NumSeq {
     /// Element `i` as a usable number (`None` past the kept head or the end).
     pub(crate) fn get(&self, i: usize) -> Option<f64> {
-        self.head.get(i).copied().flatten()
+        match i.checked_sub(NUM_SEQ_INLINE) {
+            None => self.head[i],
+            Some(j) => self.spill.get(j).copied().flatten(),
+        }
+    }
+
+    fn push(&mut self, v: Option<f64>) {
+        if let Some(slot) = self.head.get_mut(self.len) {
+            *slot = v;
+        } else if self.len < NUM_SEQ_HEAD {
+            self.spill.push(v);
+        }
+        if let Some(x) = v {
+            if let Some(slot) = self.first_valid.get_mut(self.valid) {
+                *slot = x;
+            }
+            self.valid += 1;
+        }
+        self.len += 1;
     }
 
     /// The first three usable numbers, when the array has at least three.
@@ -263,19 +275,8 @@ impl<'de> Visitor<'de> for NumSeqVisitor<'_> {
         f.write_str("an array")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let out = self.0;
         while let Some(v) = seq.next_element::<Lenient<f64>>()? {
-            let v = v.get();
-            if let Some(slot) = out.head.get_mut(out.len) {
-                *slot = v;
-            }
-            if let Some(x) = v {
-                if let Some(slot) = out.first_valid.get_mut(out.valid) {
-                    *slot = x;
-                }
-                out.valid += 1;
-            }
-            out.len += 1;
+            self.0.push(v.get());
         }
         Ok(Lenient::Value(()))
     }
@@ -512,6 +513,16 @@ mod tests {
         let s = seq(&long);
         assert_eq!((s.len, s.get(99), s.get(100)), (103, None, None));
         assert_eq!(s.first_three(), Some([1.0, 2.0, 3.0]));
+        let many = format!(
+            r#"{{"v":[{}]}}"#,
+            (0..70).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+        );
+        let s = seq(&many);
+        assert_eq!(
+            (s.len, s.get(7), s.get(8), s.get(63), s.get(64)),
+            (70, Some(7.0), Some(8.0), Some(63.0), None)
+        );
+        assert_eq!(s.first_three(), Some([0.0, 1.0, 2.0]));
         assert_eq!(seq(r#"{"v":null}"#).state, Lenient::Null);
         assert_eq!(seq(r#"{"v":{"a":1}}"#).state, Lenient::Invalid);
         assert_eq!(seq(r#"{"v":"1,2,3"}"#).state, Lenient::Invalid);
