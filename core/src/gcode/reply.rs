@@ -424,7 +424,7 @@ pub(crate) fn reply_failure(bytes: &[u8]) -> Option<CommandError> {
         if let Some(text) = strip_prefix_ci(&line, "error:") {
             return Some(CommandError::Printer(text.trim().to_owned()));
         }
-        if line.to_ascii_lowercase().starts_with("control failed") {
+        if strip_prefix_ci(&line, "control failed").is_some() {
             return Some(CommandError::Denied);
         }
     }
