@@ -3,7 +3,7 @@
 //! ([`RawText`]).
 
 use crate::error::{CommandError, ProtocolError};
-use crate::gcode::lines::{lines, strip_prefix_ci};
+use crate::gcode::lines::{contains_ci, lines, strip_prefix_ci};
 use crate::gcode::reply::{is_echo, is_pseudo_echo, Position};
 
 /// `~M601 S1` reply.
@@ -21,11 +21,10 @@ impl Login {
     pub fn parse(bytes: &[u8]) -> Self {
         let (mut success, mut ok, mut failed, mut already) = (false, false, false, false);
         for line in lines(bytes) {
-            let lower = line.to_ascii_lowercase();
-            success |= lower.contains("control success");
-            failed |= lower.contains("control failed");
-            already |= lower.contains("have been connected");
-            ok |= line == "ok" || lower.starts_with("ok ") && !is_pseudo_echo(&line);
+            success |= contains_ci(&line, "control success");
+            failed |= contains_ci(&line, "control failed");
+            already |= contains_ci(&line, "have been connected");
+            ok |= line == "ok" || strip_prefix_ci(&line, "ok ").is_some() && !is_pseudo_echo(&line);
         }
         Self {
             granted: success || (ok && !failed) || already,
@@ -64,11 +63,10 @@ impl CommandAck {
             }
         }
         for line in lines(bytes) {
-            let lower = line.to_ascii_lowercase();
             positive |= line == "ok"
-                || lower.starts_with("ok ")
+                || strip_prefix_ci(&line, "ok ").is_some()
                 || is_echo(&line).is_some()
-                || lower.contains("emergency stop")
+                || contains_ci(&line, "emergency stop")
                 || is_pseudo_echo(&line);
             if let Some(rest) = line.strip_prefix("File opened:") {
                 positive = true;

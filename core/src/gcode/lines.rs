@@ -43,9 +43,9 @@ pub(crate) fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
         .then(|| &s[prefix.len()..])
 }
 
-/// Whether `haystack` contains `needle`, ASCII case-insensitively (what
-/// `haystack.to_ascii_uppercase().contains(needle)` answers for an upper-case ASCII `needle`,
-/// without the copy).
+/// Whether `haystack` contains the ASCII `needle`, ASCII case-insensitively (what
+/// `haystack.to_ascii_uppercase().contains(needle)` answers for an upper-case `needle`, or the
+/// lower-case form for a lower-case one, without the copy).
 pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
     n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
