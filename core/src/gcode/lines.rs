@@ -48,7 +48,16 @@ pub(crate) fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
 /// lower-case form for a lower-case one, without the copy).
 pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    let (lo, up, rest) = (
+        first.to_ascii_lowercase(),
+        first.to_ascii_uppercase(),
+        &n[1..],
+    );
+    h.windows(n.len())
+        .any(|w| (w[0] == lo || w[0] == up) && w[1..].eq_ignore_ascii_case(rest))
 }
 
 /// Decode one line: UTF-8, or Latin-1 when that fails.
@@ -141,6 +150,24 @@ mod tests {
             all(b"Machine Name: My \"Pro\""),
             ["Machine Name: My \"Pro\""]
         );
+    }
+
+    #[test]
+    fn contains_ci_matches_an_upper_cased_copy() {
+        for (h, n) in [
+            ("FlashForge Adventurer 4 Pro", "ADVENTURER 4"),
+            ("flashforge adventurer4 lite", "ADVENTURER4"),
+            ("BUILDING_FROM_SD", "BUILDING_FROM_SD"),
+            ("x", "XY"),
+            ("", "A"),
+            ("abc", ""),
+            ("café PRO", "PRO"),
+            ("caf\u{e9}pro", "PRO"),
+            ("aaaB", "AB"),
+        ] {
+            let copy = h.to_ascii_uppercase().contains(&n.to_ascii_uppercase());
+            assert_eq!(contains_ci(h, n), copy, "{h:?} {n:?}");
+        }
     }
 
     #[test]
