@@ -1,5 +1,6 @@
 //! Heap allocations of one status poll in the client (core + adapter), counted on the polling
-//! thread only (the simulator's threads allocate too, and are not counted).
+//! thread only (the simulator's threads allocate too, and are not counted): an upper bound per
+//! poll, so a regression fails.
 
 #![allow(unsafe_code)]
 
@@ -82,4 +83,14 @@ fn a_status_poll_allocates_little() {
         lp.status().unwrap();
     });
     eprintln!("blocking TCP status (3 commands): {tcp:.1} allocations, {tcpb:.0} bytes per poll");
+
+    // Measured on 2026-12-03 (39 and 37 before the allocation work; the 64 KiB read buffer of
+    // every HTTP request is gone). A regression fails here.
+    assert!(blocking <= 31.0, "blocking HTTP status: {blocking} allocations per poll");
+    assert!(tokio <= 31.0, "tokio HTTP status: {tokio} allocations per poll");
+    assert!(tcp <= 16.0, "TCP status: {tcp} allocations per poll");
+    // No per-request buffer: what a poll allocates is its request, reply and snapshot.
+    assert!(bytes < 8192.0, "blocking HTTP status: {bytes} bytes allocated per poll");
+    assert!(tbytes < 8192.0, "tokio HTTP status: {tbytes} bytes allocated per poll");
+    assert!(tcpb < 4096.0, "TCP status: {tcpb} bytes allocated per poll");
 }
