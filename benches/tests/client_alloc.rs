@@ -98,11 +98,23 @@ fn a_status_poll_allocates_little() {
 
     // Measured on 2026-12-03 (39 and 37 before the allocation work; the 64 KiB read buffer of
     // every HTTP request is gone). A regression fails here.
-    assert!(blocking <= 31.0, "blocking HTTP status: {blocking} allocations per poll");
-    assert!(tokio <= 31.0, "tokio HTTP status: {tokio} allocations per poll");
+    assert!(
+        blocking <= 31.0,
+        "blocking HTTP status: {blocking} allocations per poll"
+    );
+    assert!(
+        tokio <= 31.0,
+        "tokio HTTP status: {tokio} allocations per poll"
+    );
     assert!(tcp <= 16.0, "TCP status: {tcp} allocations per poll");
     // No per-request buffer: what a poll allocates is its request, reply and snapshot.
-    assert!(bytes < 8192.0, "blocking HTTP status: {bytes} bytes allocated per poll");
-    assert!(tbytes < 8192.0, "tokio HTTP status: {tbytes} bytes allocated per poll");
+    assert!(
+        bytes < 8192.0,
+        "blocking HTTP status: {bytes} bytes allocated per poll"
+    );
+    assert!(
+        tbytes < 8192.0,
+        "tokio HTTP status: {tbytes} bytes allocated per poll"
+    );
     assert!(tcpb < 4096.0, "TCP status: {tcpb} bytes allocated per poll");
 }
