@@ -144,6 +144,13 @@ pub(crate) async fn write_bounded<R: Runtime>(
     stall: std::time::Duration,
 ) -> Result<(), flashforge_proto::client::ClientError> {
     use flashforge_proto::client::ClientError;
+    // A socket with room takes a request at once: no timer to arm and cancel (most writes).
+    let buf = match R::try_write(s, buf) {
+        Ok(n) => &buf[n..],
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => buf,
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => buf,
+        Err(e) => return Err(ClientError::io(e)),
+    };
     for piece in buf.chunks(WRITE_PIECE) {
         match until::<R, _>(R::now() + stall, R::write_all(s, piece)).await {
             Some(Ok(())) => {}
