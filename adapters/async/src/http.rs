@@ -17,8 +17,8 @@ use crate::{Callback, Result};
 
 /// One lane: its connection machine and socket, one request at a time (the lock is the FIFO).
 /// A cancelled call leaves its request unfinished; the machine closes that connection when the
-/// next request starts.
-pub(crate) struct Lane<R: Runtime>(Mutex<Option<Link<R>>>);
+/// next request starts. The link is boxed: a lane a printer never uses costs a pointer.
+pub(crate) struct Lane<R: Runtime>(Mutex<Option<Box<Link<R>>>>);
 
 impl<R: Runtime> Default for Lane<R> {
     fn default() -> Self {
@@ -61,7 +61,7 @@ impl<R: Runtime> Http<'_, R> {
     /// One request on its lane's connection, parsed into a typed body.
     pub(crate) async fn request(&self, lanes: &Lanes<Lane<R>>, req: &Request) -> Result<Body> {
         let mut slot = lanes.for_request(req).0.lock().await;
-        let link = slot.get_or_insert_with(|| self.link());
+        let link = slot.get_or_insert_with(|| Box::new(self.link()));
         link.conn.start(req, self.host, self.creds, R::now())?;
         self.drive(link, None).await
     }

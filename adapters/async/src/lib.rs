@@ -164,7 +164,8 @@ pub struct Printer<R: Runtime> {
     target: Target,
     options: ClientOptions,
     callback: Option<Callback>,
-    tcp: Mutex<Option<tcp::TcpLink<R>>>,
+    /// Boxed: a printer polled over HTTP only never opens it, and should not carry its size.
+    tcp: Mutex<Option<Box<tcp::TcpLink<R>>>>,
     /// One kept-alive HTTP connection per lane (the core says which request goes where).
     http_lanes: Lanes<http::Lane<R>>,
 }
@@ -289,15 +290,15 @@ impl<R: Runtime> Printer<R> {
         })
     }
 
-    async fn tcp_link(&self) -> async_lock::MutexGuard<'_, Option<tcp::TcpLink<R>>> {
+    async fn tcp_link(&self) -> async_lock::MutexGuard<'_, Option<Box<tcp::TcpLink<R>>>> {
         let mut guard = self.tcp.lock().await;
         if guard.as_ref().map_or(true, |l| l.calls.needs_replacing()) {
-            *guard = Some(tcp::TcpLink::new(
+            *guard = Some(Box::new(tcp::TcpLink::new(
                 self.endpoint.tcp(),
                 self.options.tcp_config(&self.target),
                 self.options.connect_timeout,
                 self.callback.clone(),
-            ));
+            )));
         }
         guard
     }

@@ -17,7 +17,7 @@ use crate::{Callback, Result};
 
 /// One lane: its connection machine and socket, one request at a time (the lock is the FIFO).
 #[derive(Default)]
-pub(crate) struct Lane(Mutex<Option<Link>>);
+pub(crate) struct Lane(Mutex<Option<Box<Link>>>);
 
 impl Lane {
     /// Drop the kept-alive connection.
@@ -56,7 +56,7 @@ impl Http<'_> {
             .0
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let link = slot.get_or_insert_with(|| self.link());
+        let link = slot.get_or_insert_with(|| Box::new(self.link()));
         link.conn
             .start(req, self.host, self.creds, Instant::now())?;
         self.drive(link, None)

@@ -123,7 +123,8 @@ pub struct Printer {
     target: Target,
     options: ClientOptions,
     callback: Option<Callback>,
-    tcp: Mutex<Option<tcp::TcpLink>>,
+    /// Boxed: a printer polled over HTTP only never opens it, and should not carry its size.
+    tcp: Mutex<Option<Box<tcp::TcpLink>>>,
     /// One kept-alive HTTP connection per lane (the core says which request goes where).
     http_lanes: Lanes<http::Lane>,
 }
@@ -247,12 +248,12 @@ impl Printer {
     fn with_tcp<T>(&self, f: impl FnOnce(&mut tcp::TcpLink) -> Result<T>) -> Result<T> {
         let mut guard = self.tcp.lock().unwrap_or_else(|e| e.into_inner());
         if guard.as_ref().map_or(true, |l| l.calls.needs_replacing()) {
-            *guard = Some(tcp::TcpLink::new(
+            *guard = Some(Box::new(tcp::TcpLink::new(
                 self.endpoint.tcp(),
                 self.options.tcp_config(&self.target),
                 self.options.connect_timeout,
                 self.callback.clone(),
-            ));
+            )));
         }
         let link = guard.as_mut().expect("link just set");
         f(link)
