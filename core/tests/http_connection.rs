@@ -431,3 +431,45 @@ fn start_upload(conn: &mut HttpConnection, size: u64, now: Instant) {
     let creds = Credentials::new("SN0001", "CHECK123").unwrap();
     conn.start_upload(&spec, HOST, &creds, now).unwrap();
 }
+
+#[test]
+fn a_repeated_request_reuses_its_encoding_and_new_credentials_re_encode() {
+    let (mut conn, t0) = lane();
+    connected(&mut conn, &Request::Detail, t0);
+    conn.handle_bytes(&response(r#"{"code":0,"message":"Success"}"#), t0);
+    let _ = events(&mut conn);
+    start(&mut conn, &Request::Detail, t0);
+    let again = sent(&mut conn);
+    // The same bytes as a freshly encoded request.
+    let mut fresh = Vec::new();
+    let creds = Credentials::new("SN0001", "CHECK123").unwrap();
+    Request::Detail.encode(HOST, &creds, &mut fresh).unwrap();
+    assert_eq!(again, fresh);
+    conn.handle_bytes(&response(r#"{"code":0,"message":"Success"}"#), t0);
+    let _ = events(&mut conn);
+    // Other credentials: encoded anew.
+    let other = Credentials::new("SN0002", "OTHER456").unwrap();
+    conn.start(&Request::Detail, HOST, &other, t0).unwrap();
+    let body = String::from_utf8(sent(&mut conn)).unwrap();
+    assert!(
+        body.contains("SN0002") && body.contains("OTHER456"),
+        "{body}"
+    );
+}
+
+#[test]
+fn debug_of_a_connection_never_shows_the_check_code() {
+    let (mut conn, t0) = lane();
+    start(&mut conn, &Request::Detail, t0);
+    conn.handle_connected(t0);
+    // Before and after the bytes are taken: the job, the exchange and the cache hold them.
+    let code_bytes = format!("{:?}", b"CHECK123".to_vec());
+    let inner = code_bytes.trim_matches(|c| c == '[' || c == ']');
+    for dump in [format!("{conn:?}"), {
+        let _ = sent(&mut conn);
+        format!("{conn:?}")
+    }] {
+        assert!(!dump.contains("CHECK123"), "{dump}");
+        assert!(!dump.contains(inner), "the check code as bytes: {dump}");
+    }
+}

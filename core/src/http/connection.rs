@@ -72,7 +72,6 @@ enum State {
 }
 
 /// The request being run: kept whole until its outcome, so a read can be sent again.
-#[derive(Debug)]
 enum Job {
     Request {
         lane: Lane,
@@ -137,6 +136,63 @@ pub struct HttpConnection {
     job: Option<Job>,
     events: VecDeque<HttpEvent>,
     last_now: Option<Instant>,
+    /// The last request as encoded: a poller sends the same `/detail` every second, and its
+    /// JSON body (serial and check code, escaped) need not be written again each time.
+    encoded: Option<Encoded>,
+}
+
+/// A request with the host and credentials it was encoded for, and its bytes (zeroed when
+/// dropped or replaced: they hold the check code).
+struct Encoded {
+    request: Request,
+    host: String,
+    creds: Credentials,
+    wire: Vec<u8>,
+}
+
+/// The encoded requests hold the check code: `Debug` shows their length only.
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Request {
+                lane,
+                kind,
+                wire,
+                retried,
+            } => f
+                .debug_struct("Request")
+                .field("lane", lane)
+                .field("kind", kind)
+                .field("wire_len", &wire.len())
+                .field("retried", retried)
+                .finish(),
+            Self::Upload(u) => f.debug_tuple("Upload").field(u).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoded")
+            .field("request", &self.request)
+            .field("host", &self.host)
+            .field("creds", &self.creds)
+            .field("wire_len", &self.wire.len())
+            .finish()
+    }
+}
+
+impl Encoded {
+    fn matches(&self, request: &Request, host: &str, creds: &Credentials) -> bool {
+        self.request == *request && self.host == host && self.creds == *creds
+    }
+}
+
+impl Drop for Encoded {
+    fn drop(&mut self) {
+        self.wire.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&self.wire);
+    }
 }
 
 impl HttpConnection {
@@ -148,6 +204,7 @@ impl HttpConnection {
             job: None,
             events: VecDeque::new(),
             last_now: None,
+            encoded: None,
         }
     }
 
@@ -172,8 +229,21 @@ impl HttpConnection {
         now: Instant,
     ) -> Result<(), UsageError> {
         let now = self.clamp(now);
-        let mut wire = Vec::with_capacity(256);
-        request.encode(host, creds, &mut wire)?;
+        let wire = match &self.encoded {
+            Some(e) if e.matches(request, host, creds) => e.wire.clone(),
+            _ => {
+                let mut wire = Vec::with_capacity(256);
+                request.encode(host, creds, &mut wire)?;
+                // Only small requests are kept (a status poll's is about 250 bytes).
+                self.encoded = (wire.len() <= 1024).then(|| Encoded {
+                    request: request.clone(),
+                    host: host.to_owned(),
+                    creds: creds.clone(),
+                    wire: wire.clone(),
+                });
+                wire
+            }
+        };
         self.abandon();
         self.job = Some(Job::Request {
             lane: request.lane(),

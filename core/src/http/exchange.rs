@@ -55,7 +55,6 @@ enum Phase {
 /// assert_eq!(response.status, 200);
 /// # Ok::<(), flashforge_proto::UsageError>(())
 /// ```
-#[derive(Debug)]
 pub struct HttpExchange {
     lane: Lane,
     kind: ResponseKind,
@@ -70,6 +69,23 @@ pub struct HttpExchange {
     /// Bytes received after the final response (pipelined or stray), kept for the caller.
     leftover: Vec<u8>,
     body_complete: bool,
+}
+
+/// The bytes still to send hold the check code: `Debug` shows their length only.
+impl std::fmt::Debug for HttpExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpExchange")
+            .field("lane", &self.lane)
+            .field("kind", &self.kind)
+            .field("phase", &self.phase)
+            .field("out_len", &self.out.len())
+            .field("parser", &self.parser)
+            .field("upload", &self.upload)
+            .field("deadline", &self.deadline)
+            .field("events", &self.events)
+            .field("leftover_len", &self.leftover.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpExchange {

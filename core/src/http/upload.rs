@@ -67,7 +67,7 @@ enum Phase {
 /// assert_eq!(up.content_length() as usize, wire.len() - up.head_len());
 /// # Ok::<(), flashforge_proto::UsageError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Upload {
     head: Vec<u8>,
     preamble: Vec<u8>,
@@ -80,6 +80,20 @@ pub struct Upload {
     sent: u64,
     phase: Phase,
     expect_continue: bool,
+}
+
+/// The head carries the check code: `Debug` shows lengths and progress only.
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("head_len", &self.head.len())
+            .field("preamble_len", &self.preamble.len())
+            .field("size", &self.size)
+            .field("sent", &self.sent)
+            .field("phase", &self.phase)
+            .field("expect_continue", &self.expect_continue)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Upload {
