@@ -16,6 +16,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::exit::{Failure, EXIT_RESOURCE, EXIT_USAGE};
+
 use serde::Deserialize;
 
 /// One printer profile.
@@ -50,15 +52,24 @@ pub(crate) fn path() -> Option<PathBuf> {
 }
 
 /// Load the config from `explicit` or the XDG path; a missing file is an empty config.
-pub(crate) fn load(explicit: Option<&PathBuf>) -> Result<Config, String> {
+pub(crate) fn load(explicit: Option<&PathBuf>) -> Result<Config, Failure> {
     let Some(p) = explicit.cloned().or_else(path) else {
         return Ok(Config::default());
     };
+    let usage = |msg: String| Failure::new(EXIT_USAGE, msg);
     match std::fs::read_to_string(&p) {
-        Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display())),
+        Ok(text) => toml::from_str(&text).map_err(|e| usage(format!("{}: {e}", p.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
             Ok(Config::default())
         }
-        Err(e) => Err(format!("{}: {e}", p.display())),
+        // Out of descriptors (EMFILE, ENFILE) or memory: this machine's limit, not the file.
+        Err(e) if matches!(e.raw_os_error(), Some(12 | 23 | 24)) => Err(Failure::new(
+            EXIT_RESOURCE,
+            format!(
+                "{}: {e} (a limit of this machine: raise `ulimit -n` or free memory)",
+                p.display()
+            ),
+        )),
+        Err(e) => Err(usage(format!("{}: {e}", p.display()))),
     }
 }

@@ -55,7 +55,7 @@ pub(crate) struct Selected {
 }
 
 pub(crate) async fn select(global: &Global, wanted: Option<&str>) -> Result<Selected> {
-    let cfg = config::load(global.config.as_ref()).map_err(|e| Failure::new(EXIT_USAGE, e))?;
+    let cfg = config::load(global.config.as_ref())?;
     let name = wanted
         .map(str::to_owned)
         .or_else(|| cfg.default.clone())

@@ -2114,3 +2114,37 @@ fn running_out_of_descriptors_is_not_an_unreachable_printer() {
     assert!(!stdout.contains("unreachable"), "{stdout}");
     server.shutdown();
 }
+
+/// With almost no descriptors the CLI cannot even start its runtime or read its config file:
+/// exit 13 (`resource`) with the hint at every limit, never a panic (tokio's signal driver
+/// panics without a descriptor for its pipe) and never a usage error.
+#[test]
+fn too_few_descriptors_to_start_is_a_resource_exit_never_a_panic() {
+    let dir = std::env::temp_dir().join(format!("ff-fdlow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let mut codes = Vec::new();
+    for n in 4..=9 {
+        let cmd = format!(
+            "ulimit -n {n} && exec '{}' --config '{}' status -p 127.0.0.1:1",
+            env!("CARGO_BIN_EXE_flashforge"),
+            config.display()
+        );
+        let o = Command::new("sh").args(["-c", &cmd]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains("panicked"), "limit {n}: {stderr}");
+        let code = o.status.code();
+        codes.push(code);
+        // Enough descriptors to get further is fine (the printer is unreachable: exit 3).
+        assert!(
+            matches!(code, Some(13) | Some(3)),
+            "limit {n}: {code:?} {stderr}"
+        );
+        if code == Some(13) {
+            assert!(stderr.contains("ulimit -n"), "limit {n}: {stderr}");
+        }
+    }
+    assert!(codes.contains(&Some(13)), "{codes:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
