@@ -82,6 +82,20 @@ fn process_cpu() -> Duration {
     Duration::from_nanos(ns)
 }
 
+/// User-mode CPU of the process from `/proc/self/stat` (clock ticks of 10 ms): the share of
+/// the CPU spent outside the kernel, where the client's own work is.
+fn process_user_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let utime: u64 = rest
+        .split_whitespace()
+        .nth(11)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Duration::from_millis(utime * 10)
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     /// `flashforge-tokio` `Printer::status()` (HTTP `/detail`, or TCP on an Adventurer 4).
@@ -182,7 +196,7 @@ fn main() {
     let mut bad = false;
     if !args.json {
         println!(
-            "| printers | client | polls done / scheduled | failures | CPU / poll | share of a core | p50 | p99 | latest start | RSS / printer idle | RSS / printer polling |"
+            "| printers | client | polls done / scheduled | failures | CPU / poll (user) | share of a core | p50 | p99 | latest start | RSS / printer idle | RSS / printer polling |"
         );
         println!("|---|---|---|---|---|---|---|---|---|---|---|");
     }
@@ -264,6 +278,7 @@ struct Result_ {
     rss_idle: f64,
     rss_poll: f64,
     lag_ms: f64,
+    user_us: f64,
 }
 
 impl Result_ {
@@ -287,16 +302,18 @@ impl Result_ {
             rss_idle: get("rss_kib_per_printer_idle"),
             rss_poll: get("rss_kib_per_printer_polling"),
             lag_ms: get("max_lag_ms"),
+            user_us: get("user_us_per_poll"),
         }
     }
 
     fn row(&self) -> String {
         format!(
-            "{} / {} | {} | {:.1} µs | {:.1} % | {:.2} ms | {:.2} ms | {:.1} ms | {:.1} KiB | {:.1} KiB",
+            "{} / {} | {} | {:.1} µs ({:.1} user) | {:.1} % | {:.2} ms | {:.2} ms | {:.1} ms | {:.1} KiB | {:.1} KiB",
             self.done,
             self.scheduled,
             self.failures,
             self.cpu_us,
+            self.user_us,
             self.share * 100.0,
             self.p50_ms,
             self.p99_ms,
@@ -435,6 +452,7 @@ fn client(args: Vec<String>) {
         let idle_rss = proc_status_kib("VmRSS:");
         let t0 = tokio::time::Instant::now() + Duration::from_millis(200);
         let cpu0 = process_cpu();
+        let user0 = process_user_cpu();
         let wall0 = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for (i, mut p) in pollers.into_iter().enumerate() {
@@ -468,12 +486,13 @@ fn client(args: Vec<String>) {
             kept.push(p.expect("poller task"));
         }
         let cpu = process_cpu().saturating_sub(cpu0);
+        let user = process_user_cpu().saturating_sub(user0);
         let wall = wall0.elapsed();
         let poll_rss = proc_status_kib("VmRSS:");
         drop(kept);
-        (idle_rss, poll_rss, cpu, wall)
+        (idle_rss, poll_rss, cpu, user, wall)
     });
-    let (idle_rss, poll_rss, cpu, wall) = figures;
+    let (idle_rss, poll_rss, cpu, user, wall) = figures;
     let mut s = stats.borrow_mut();
     if let Some(e) = &s.first_error {
         eprintln!("farm client: first failure: {e}");
@@ -487,7 +506,7 @@ fn client(args: Vec<String>) {
     };
     let per = |kib: u64| kib.saturating_sub(base_rss) as f64 / n as f64;
     println!(
-        "\"done\":{done},\"scheduled\":{scheduled},\"failures\":{},\"cpu_us_per_poll\":{:.2},\"core_share\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"rss_kib_per_printer_idle\":{:.2},\"rss_kib_per_printer_polling\":{:.2},\"max_lag_ms\":{:.1}",
+        "\"done\":{done},\"scheduled\":{scheduled},\"failures\":{},\"cpu_us_per_poll\":{:.2},\"core_share\":{:.4},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"rss_kib_per_printer_idle\":{:.2},\"rss_kib_per_printer_polling\":{:.2},\"max_lag_ms\":{:.1},\"user_us_per_poll\":{:.2}",
         s.failures,
         cpu.as_secs_f64() * 1e6 / done.max(1) as f64,
         cpu.as_secs_f64() / wall.as_secs_f64(),
@@ -496,6 +515,7 @@ fn client(args: Vec<String>) {
         per(idle_rss),
         per(poll_rss),
         s.max_lag.as_secs_f64() * 1e3,
+        user.as_secs_f64() * 1e6 / done.max(1) as f64,
     );
 }
 
