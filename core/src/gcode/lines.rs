@@ -94,6 +94,94 @@ pub(crate) fn normalise(line: &str, in_quote: bool) -> (&str, bool) {
     (if prefixed || in_quote { s.trim() } else { s }, open)
 }
 
+/// `bytes` as text when every byte is printable ASCII, CR or LF: the common shape of a reply,
+/// which [`SimpleLines`] splits without per-line UTF-8 checks or Unicode trims.
+pub(crate) fn simple(bytes: &[u8]) -> Option<&str> {
+    // No early exit: the fold vectorises, and replies are short.
+    let plain = bytes.iter().fold(true, |ok, &b| {
+        ok & (matches!(b, 0x20..=0x7e) | (b == b'\r') | (b == b'\n'))
+    });
+    if plain {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
+    }
+}
+
+/// The lines [`lines`] yields, for text that [`simple`] accepted: the only whitespace is the
+/// space, so trimming is a byte scan, and only a line starting with `e`/`a` (or one inside an
+/// open quote) goes through [`normalise`].
+#[derive(Debug, Clone)]
+pub(crate) struct SimpleLines<'a> {
+    rest: &'a str,
+    in_quote: bool,
+}
+
+impl<'a> SimpleLines<'a> {
+    /// Lines of `text`, which [`simple`] returned.
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            rest: text,
+            in_quote: false,
+        }
+    }
+}
+
+impl<'a> Iterator for SimpleLines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        while !self.rest.is_empty() {
+            let b = self.rest.as_bytes();
+            let (end, next) = match b.iter().position(|&c| c == b'\r' || c == b'\n') {
+                Some(i) => {
+                    let crlf = b.get(i) == Some(&b'\r') && b.get(i + 1) == Some(&b'\n');
+                    (i, i + 1 + usize::from(crlf))
+                }
+                None => (b.len(), b.len()),
+            };
+            let line = b.get(..end).unwrap_or_default();
+            let start = line.iter().position(|&c| c != b' ').unwrap_or(line.len());
+            let stop = line
+                .iter()
+                .rposition(|&c| c != b' ')
+                .map_or(start, |i| i + 1);
+            let line = self.rest.get(start..stop).unwrap_or_default();
+            self.rest = self.rest.get(next..).unwrap_or_default();
+            let text = if self.in_quote
+                || matches!(line.as_bytes().first(), Some(b'e' | b'E' | b'a' | b'A'))
+            {
+                let (n, open) = normalise(line, self.in_quote);
+                self.in_quote = open;
+                n
+            } else {
+                line
+            };
+            if !text.is_empty() {
+                return Some(text);
+            }
+        }
+        None
+    }
+}
+
+/// The offset of the first `needle` in `haystack` (for short haystacks: no searcher set-up).
+pub(crate) fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = haystack
+        .get(from..)
+        .and_then(|h| h.iter().position(|&c| c == first))
+    {
+        let at = from + i;
+        if haystack.get(at + 1..at + needle.len()) == Some(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 impl<'a> Iterator for Lines<'a> {
     type Item = Cow<'a, str>;
 
@@ -167,6 +255,42 @@ mod tests {
         ] {
             let copy = h.to_ascii_uppercase().contains(&n.to_ascii_uppercase());
             assert_eq!(contains_ci(h, n), copy, "{h:?} {n:?}");
+        }
+    }
+
+    #[test]
+    fn simple_lines_match_lines() {
+        for b in [
+            &b"a\r\nb\rc\n\n  d  \r\n"[..],
+            b"ack: \"SD printing byte 45/100\r\n\"",
+            b"echo: \"CMD M650 Received.\nX: 1.0 Y: 0.5\n\"",
+            b"ECHO:Machine Type: X",
+            b"Machine Name: My \"Pro\"",
+            b"  \r\r\n\n ",
+            b"echo:\"\n  \"\n",
+            b"",
+        ] {
+            let text = simple(b).unwrap();
+            assert_eq!(SimpleLines::new(text).collect::<Vec<_>>(), all(b), "{b:?}");
+        }
+        assert_eq!(simple(b"a\tb"), None);
+        assert_eq!(simple(b"caf\xc3\xa9"), None);
+    }
+
+    #[test]
+    fn find_bytes_is_str_find() {
+        for (h, n) in [
+            ("X: 1", "X:"),
+            ("aX:X:", "X:"),
+            ("XX", "X:"),
+            ("", "X:"),
+            ("ab", "b"),
+        ] {
+            assert_eq!(
+                find_bytes(h.as_bytes(), n.as_bytes()),
+                h.find(n),
+                "{h:?} {n:?}"
+            );
         }
     }
 

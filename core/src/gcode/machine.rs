@@ -2,7 +2,7 @@
 //! `~M119` ([`EndstopStatus`] with [`MachineStatus`], [`MoveMode`] and [`StatusFlags`]).
 
 use crate::error::ProtocolError;
-use crate::gcode::lines::{contains_ci, lines};
+use crate::gcode::lines::{contains_ci, find_bytes, lines, simple, SimpleLines};
 
 /// The A4 variant derived from the `~M115` machine type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,13 @@ pub struct PrinterInfo {
 impl PrinterInfo {
     /// Parse an `~M115` reply. Machine type and firmware are required; all else is optional.
     pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        match simple(bytes) {
+            Some(text) => Self::from_lines(SimpleLines::new(text)),
+            None => Self::from_lines(lines(bytes)),
+        }
+    }
+
+    fn from_lines<L: AsRef<str>>(lines: impl Iterator<Item = L>) -> Result<Self, ProtocolError> {
         let mut machine_type = None;
         let mut firmware = None;
         let mut info = Self {
@@ -71,31 +78,24 @@ impl PrinterInfo {
             a4_variant: None,
         };
         let value = |s: &str| Some(s.trim().to_owned()).filter(|v| !v.is_empty());
-        for line in lines(bytes) {
-            let line = &*line;
-            if let Some(v) = line.strip_prefix("Machine Type:") {
-                machine_type = machine_type.or_else(|| value(v));
-            } else if let Some(v) = line.strip_prefix("Machine Name:") {
-                info.machine_name = info.machine_name.or_else(|| value(v));
-            } else if let Some(v) = line.strip_prefix("Firmware:") {
-                firmware = firmware.or_else(|| value(v));
-            } else if let Some(v) = line
-                .strip_prefix("SN:")
-                .or_else(|| line.strip_prefix("Serial Number:"))
-            {
-                info.serial_number = info.serial_number.or_else(|| value(v));
-            } else if let Some(v) = line
-                .strip_prefix("Tool Count:")
-                .or_else(|| line.strip_prefix("Tool count:"))
-            {
-                info.tool_count = v.trim().parse().ok();
-            } else if let Some(v) = line.strip_prefix("Mac Address:") {
-                info.mac_address = value(v);
-            } else if info.build_volume.is_none() {
-                if let Some(bv) = parse_dimensions(line) {
-                    info.build_volume = Some(bv);
-                    info.dimensions = Some(line.to_owned());
+        for line in lines {
+            let line = line.as_ref();
+            match InfoField::of(line) {
+                InfoField::Type(v) => machine_type = machine_type.or_else(|| value(v)),
+                InfoField::Name(v) => info.machine_name = info.machine_name.or_else(|| value(v)),
+                InfoField::Firmware(v) => firmware = firmware.or_else(|| value(v)),
+                InfoField::Serial(v) => {
+                    info.serial_number = info.serial_number.or_else(|| value(v));
                 }
+                InfoField::ToolCount(v) => info.tool_count = v.trim().parse().ok(),
+                InfoField::Mac(v) => info.mac_address = value(v),
+                InfoField::Other if info.build_volume.is_none() => {
+                    if let Some(bv) = parse_dimensions(line) {
+                        info.build_volume = Some(bv);
+                        info.dimensions = Some(line.to_owned());
+                    }
+                }
+                InfoField::Other => {}
             }
         }
         info.machine_type = machine_type.ok_or(ProtocolError::MissingField("Machine Type"))?;
@@ -112,10 +112,41 @@ impl PrinterInfo {
     }
 }
 
+/// The keyed `~M115` lines. No two prefixes can match one line, so dispatching on the first
+/// byte answers what the chain of `strip_prefix` calls did, with one or two comparisons.
+enum InfoField<'a> {
+    Type(&'a str),
+    Name(&'a str),
+    Firmware(&'a str),
+    Serial(&'a str),
+    ToolCount(&'a str),
+    Mac(&'a str),
+    Other,
+}
+
+impl<'a> InfoField<'a> {
+    fn of(line: &'a str) -> Self {
+        let p = |prefix: &str| line.strip_prefix(prefix);
+        let field = match line.as_bytes().first() {
+            Some(b'M') => p("Machine Type:")
+                .map(Self::Type)
+                .or_else(|| p("Machine Name:").map(Self::Name))
+                .or_else(|| p("Mac Address:").map(Self::Mac)),
+            Some(b'F') => p("Firmware:").map(Self::Firmware),
+            Some(b'S') => p("SN:").or_else(|| p("Serial Number:")).map(Self::Serial),
+            Some(b'T') => p("Tool Count:")
+                .or_else(|| p("Tool count:"))
+                .map(Self::ToolCount),
+            _ => None,
+        };
+        field.unwrap_or(Self::Other)
+    }
+}
+
 /// `X:\s*(\d+)\s+Y:\s*(\d+)\s+Z:\s*(\d+)` anywhere in the line.
 fn parse_dimensions(line: &str) -> Option<BuildVolume> {
-    let start = line.find("X:")?;
-    let mut rest = &line[start..];
+    let start = find_bytes(line.as_bytes(), b"X:")?;
+    let mut rest = line.get(start..)?;
     let mut out = [0u32; 3];
     for (i, key) in ["X:", "Y:", "Z:"].iter().enumerate() {
         rest = rest.strip_prefix(key)?.trim_start();
@@ -123,8 +154,8 @@ fn parse_dimensions(line: &str) -> Option<BuildVolume> {
         if digits == 0 {
             return None;
         }
-        out[i] = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
+        out[i] = rest.get(..digits)?.parse().ok()?;
+        rest = rest.get(digits..)?;
         if i < 2 {
             let trimmed = rest.trim_start();
             if trimmed.len() == rest.len() {
@@ -281,6 +312,13 @@ pub struct EndstopStatus {
 impl EndstopStatus {
     /// Parse an `~M119` reply; the `Endstop` line is required.
     pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        match simple(bytes) {
+            Some(text) => Self::from_lines(SimpleLines::new(text)),
+            None => Self::from_lines(lines(bytes)),
+        }
+    }
+
+    fn from_lines<L: AsRef<str>>(lines: impl Iterator<Item = L>) -> Result<Self, ProtocolError> {
         let mut s = Self {
             endstops: Vec::new(),
             machine_status: None,
@@ -294,9 +332,20 @@ impl EndstopStatus {
         };
         let mut saw_endstop = false;
         let owned = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
-        for line in lines(bytes) {
-            let line = &*line;
-            if let Some(v) = line.strip_prefix("MachineStatus:") {
+        for line in lines {
+            let line = line.as_ref();
+            // Every prefix below starts with one of these bytes: other lines go straight to the
+            // `Endstop` test, as they did after failing each comparison.
+            let keyed = matches!(
+                line.as_bytes().first(),
+                Some(b'M' | b'S' | b'L' | b'F' | b'C' | b'P')
+            );
+            if !keyed {
+                if find_bytes(line.as_bytes(), b"Endstop").is_some() {
+                    saw_endstop = true;
+                    parse_endstops(line, &mut s.endstops);
+                }
+            } else if let Some(v) = line.strip_prefix("MachineStatus:") {
                 s.machine_status_raw = owned(v);
                 s.machine_status = Some(MachineStatus::parse(v.trim()));
             } else if let Some(v) = line.strip_prefix("MoveMode:") {
@@ -323,7 +372,7 @@ impl EndstopStatus {
                 .or_else(|| line.strip_prefix("PrintFileName:"))
             {
                 s.current_file = owned(v);
-            } else if line.contains("Endstop") {
+            } else if find_bytes(line.as_bytes(), b"Endstop").is_some() {
                 saw_endstop = true;
                 parse_endstops(line, &mut s.endstops);
             }
@@ -410,3 +459,7 @@ fn endstop_key(letter: u8, min: bool) -> &'static str {
     let at = (usize::from(index) * 2 + usize::from(min)) * 5;
     &ENDSTOP_KEYS[at..at + 5]
 }
+
+#[cfg(test)]
+#[path = "machine_reference.rs"]
+pub(super) mod reference;

@@ -9,6 +9,8 @@ mod framer;
 pub(crate) mod lines;
 mod machine;
 mod reply;
+#[cfg(test)]
+mod reply_equivalence;
 
 pub use ack::{CommandAck, Login, RawText, UploadBoundary};
 pub use binary::{BinaryLimits, FileList, ImageFormat, Thumbnail};

@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::error::{CommandError, ProtocolError};
 use crate::gcode::command::Code;
-use crate::gcode::lines::{lines, strip_prefix_ci};
+use crate::gcode::lines::{find_bytes, lines, simple, strip_prefix_ci, SimpleLines};
 
 /// Most tools an `~M105` reply can report; further `Tn` tokens are ignored.
 pub const MAX_TOOLS: usize = 8;
@@ -55,18 +55,25 @@ impl Temperatures {
 
     /// Parse an `~M105` reply.
     pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        match simple(bytes) {
+            Some(text) => Self::from_lines(SimpleLines::new(text)),
+            None => Self::from_lines(lines(bytes)),
+        }
+    }
+
+    fn from_lines<L: AsRef<str>>(lines: impl Iterator<Item = L>) -> Result<Self, ProtocolError> {
         let mut t = Self::default();
-        for line in lines(bytes) {
-            if !line.contains(':') {
-                continue;
-            }
-            for token in line.split_ascii_whitespace() {
-                let Some((tag, value)) = token.split_once(':') else {
+        for line in lines {
+            // A line without `:` has no `tag:value` token: no need to look for one first.
+            for token in line.as_ref().split_ascii_whitespace() {
+                let Some((tag, value)) = split_colon(token) else {
                     continue;
                 };
-                let index = match tag {
-                    "T" | "T)" => Some(0),
-                    _ => tag.strip_prefix('T').and_then(|n| n.parse::<u8>().ok()),
+                let index = match tag.as_bytes() {
+                    b"T" | b"T)" => Some(0),
+                    &[b'T', d @ b'0'..=b'9'] => Some(d - b'0'),
+                    [b'T', ..] => tag.get(1..).and_then(|n| n.parse::<u8>().ok()),
+                    _ => None,
                 };
                 let slot = match (tag, index) {
                     (_, Some(i)) => Slot::Tool(i),
@@ -124,11 +131,25 @@ enum Slot {
     Chamber,
 }
 
+/// `token.split_once(':')`, without a searcher.
+fn split_colon(token: &str) -> Option<(&str, &str)> {
+    let i = token.bytes().position(|b| b == b':')?;
+    Some((token.get(..i)?, token.get(i + 1..)?))
+}
+
+/// `s` up to its first `/`, and what follows that `/`.
+fn split_slash(s: &str) -> (&str, Option<&str>) {
+    match s.bytes().position(|b| b == b'/') {
+        Some(i) => (s.get(..i).unwrap_or(s), s.get(i + 1..)),
+        None => (s, None),
+    }
+}
+
 /// `cur[/target[/extra]]`, finite decimals (exponent form accepted).
 fn parse_reading(value: &str) -> Option<TempReading> {
-    let mut parts = value.split('/');
-    let current = parse_finite(parts.next()?)?;
-    let target = match parts.next() {
+    let (current, rest) = split_slash(value);
+    let current = parse_finite(current)?;
+    let target = match rest.map(|r| split_slash(r).0) {
         Some(t) if !t.is_empty() => Some(parse_finite(t)?),
         _ => None,
     };
@@ -136,6 +157,10 @@ fn parse_reading(value: &str) -> Option<TempReading> {
 }
 
 fn parse_finite(s: &str) -> Option<f64> {
+    // `fast_decimal` accepts no whitespace: when it takes `s`, trimming would have changed nothing.
+    if let Some(v) = fast_decimal(s.as_bytes()) {
+        return Some(v);
+    }
     let s = s.trim();
     if let Some(v) = fast_decimal(s.as_bytes()) {
         return Some(v);
@@ -203,18 +228,28 @@ pub struct PrintStatus {
 impl PrintStatus {
     /// Parse an `~M27` reply.
     pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        match simple(bytes) {
+            Some(text) => Self::from_lines(SimpleLines::new(text)),
+            None => Self::from_lines(lines(bytes)),
+        }
+    }
+
+    fn from_lines<L: AsRef<str>>(lines: impl Iterator<Item = L>) -> Result<Self, ProtocolError> {
         let mut sd = None;
         let mut layer = None;
-        for line in lines(bytes) {
-            let line = &*line;
+        for line in lines {
+            let line = line.as_ref();
             if let Some(v) = line.strip_prefix("SD printing byte") {
                 if sd.is_none() {
-                    sd = Some(parse_pair::<u64>(v).ok_or(ProtocolError::MalformedSdProgress)?);
+                    let pair = fast_pair(v.as_bytes()).or_else(|| parse_pair::<u64>(v));
+                    sd = Some(pair.ok_or(ProtocolError::MalformedSdProgress)?);
                 }
             } else if let Some(v) = line.strip_prefix("Layer:") {
                 if layer.is_none() {
-                    layer =
-                        Some(parse_pair::<u32>(v).ok_or(ProtocolError::MalformedLayerProgress)?);
+                    let pair = fast_pair(v.as_bytes())
+                        .and_then(|(a, b)| Some((u32::try_from(a).ok()?, u32::try_from(b).ok()?)))
+                        .or_else(|| parse_pair::<u32>(v));
+                    layer = Some(pair.ok_or(ProtocolError::MalformedLayerProgress)?);
                 }
             }
         }
@@ -261,6 +296,37 @@ fn parse_pair<T: std::str::FromStr>(s: &str) -> Option<(T, T)> {
     let b = b.trim();
     let b = b.split_ascii_whitespace().next().unwrap_or(b);
     Some((a.trim().parse().ok()?, b.parse().ok()?))
+}
+
+/// `parse_pair` for its commonest input, ` digits / digits` (spaces only, then the end or a
+/// space): `None` for anything else, which `parse_pair` then judges.
+fn fast_pair(b: &[u8]) -> Option<(u64, u64)> {
+    let (a, rest) = fast_uint(skip_spaces(b))?;
+    let rest = skip_spaces(rest).strip_prefix(b"/")?;
+    let (z, rest) = fast_uint(skip_spaces(rest))?;
+    matches!(rest.first(), None | Some(b' ')).then_some((a, z))
+}
+
+fn skip_spaces(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&c| c == b' ').count();
+    b.get(n..).unwrap_or_default()
+}
+
+/// Leading ASCII digits (at least one) as a `u64`, and the rest; `None` on overflow.
+fn fast_uint(b: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    Some((v, b.get(n..)?))
 }
 
 /// The exact decimal text of a coordinate, stored inline (up to 23 bytes).
@@ -327,13 +393,15 @@ impl Position {
 
     /// Parse an `~M114` reply: the first line with `X:`, `Y:` and `Z:`.
     pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
-        lines(bytes)
-            .find_map(|l| Self::parse_line(&l))
-            .ok_or(ProtocolError::NoCoordinateLine)
+        match simple(bytes) {
+            Some(text) => SimpleLines::new(text).find_map(Self::parse_line),
+            None => lines(bytes).find_map(|l| Self::parse_line(&l)),
+        }
+        .ok_or(ProtocolError::NoCoordinateLine)
     }
 
     pub(super) fn parse_line(line: &str) -> Option<Self> {
-        if !line.contains("X:") {
+        if find_bytes(line.as_bytes(), b"X:").is_none() {
             return None;
         }
         let mut axes: [Option<(f64, Option<NumText>)>; 3] = [None; 3];
@@ -347,7 +415,7 @@ impl Position {
         };
         let mut tokens = line.split_ascii_whitespace().peekable();
         while let Some(tok) = tokens.next() {
-            let Some((tag, mut value)) = tok.split_once(':') else {
+            let Some((tag, mut value)) = split_colon(tok) else {
                 continue;
             };
             let &[letter] = tag.as_bytes() else { continue };
@@ -430,6 +498,10 @@ pub(crate) fn reply_failure(bytes: &[u8]) -> Option<CommandError> {
     }
     None
 }
+
+#[cfg(test)]
+#[path = "reply_reference.rs"]
+pub(super) mod reference;
 
 #[cfg(test)]
 mod tests {
