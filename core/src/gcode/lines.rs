@@ -97,15 +97,39 @@ pub(crate) fn normalise(line: &str, in_quote: bool) -> (&str, bool) {
 /// `bytes` as text when every byte is printable ASCII, CR or LF: the common shape of a reply,
 /// which [`SimpleLines`] splits without per-line UTF-8 checks or Unicode trims.
 pub(crate) fn simple(bytes: &[u8]) -> Option<&str> {
-    // No early exit: the fold vectorises, and replies are short.
-    let plain = bytes.iter().fold(true, |ok, &b| {
-        ok & (matches!(b, 0x20..=0x7e) | (b == b'\r') | (b == b'\n'))
-    });
-    if plain {
+    let plain = |b: u8| matches!(b, 0x20..=0x7e) | (b == b'\r') | (b == b'\n');
+    // No early exit within a block: the fixed-size fold vectorises.
+    let mut blocks = bytes.chunks_exact(16);
+    let mut ok = true;
+    for block in &mut blocks {
+        ok &= block.iter().fold(true, |ok, &b| ok & plain(b));
+    }
+    ok &= blocks.remainder().iter().all(|&b| plain(b));
+    if ok {
         std::str::from_utf8(bytes).ok()
     } else {
         None
     }
+}
+
+/// The offset of the first byte below 0x20 in `b` (its length when none): in text that
+/// [`simple`] accepted, the first CR or LF. Eight bytes a step: for bytes below 0x80,
+/// `(w - 0x20…) & !w & 0x80…` flags the first byte below 0x20 exactly.
+fn line_end(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = b.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([b' '; 8]));
+        let flags = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if flags != 0 {
+            return at + (flags.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let rest = words.remainder();
+    at + rest.iter().position(|&c| c < 0x20).unwrap_or(rest.len())
 }
 
 /// The lines [`lines`] yields, for text that [`simple`] accepted: the only whitespace is the
@@ -133,13 +157,9 @@ impl<'a> Iterator for SimpleLines<'a> {
     fn next(&mut self) -> Option<&'a str> {
         while !self.rest.is_empty() {
             let b = self.rest.as_bytes();
-            let (end, next) = match b.iter().position(|&c| c == b'\r' || c == b'\n') {
-                Some(i) => {
-                    let crlf = b.get(i) == Some(&b'\r') && b.get(i + 1) == Some(&b'\n');
-                    (i, i + 1 + usize::from(crlf))
-                }
-                None => (b.len(), b.len()),
-            };
+            let end = line_end(b);
+            let crlf = b.get(end) == Some(&b'\r') && b.get(end + 1) == Some(&b'\n');
+            let next = (end + 1 + usize::from(crlf)).min(b.len());
             let line = b.get(..end).unwrap_or_default();
             let start = line.iter().position(|&c| c != b' ').unwrap_or(line.len());
             let stop = line

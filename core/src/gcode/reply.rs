@@ -307,26 +307,23 @@ fn fast_pair(b: &[u8]) -> Option<(u64, u64)> {
     matches!(rest.first(), None | Some(b' ')).then_some((a, z))
 }
 
-fn skip_spaces(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|&&c| c == b' ').count();
-    b.get(n..).unwrap_or_default()
+fn skip_spaces(mut b: &[u8]) -> &[u8] {
+    while let [b' ', rest @ ..] = b {
+        b = rest;
+    }
+    b
 }
 
-/// Leading ASCII digits (at least one) as a `u64`, and the rest; `None` on overflow.
-fn fast_uint(b: &[u8]) -> Option<(u64, &[u8])> {
+/// Leading ASCII digits (1 to 19 of them, which cannot overflow) as a `u64`, and the rest.
+fn fast_uint(mut b: &[u8]) -> Option<(u64, &[u8])> {
     let mut v: u64 = 0;
     let mut n = 0;
-    for &c in b {
-        if !c.is_ascii_digit() {
-            break;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    while let [c @ b'0'..=b'9', rest @ ..] = b {
+        v = v.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        b = rest;
         n += 1;
     }
-    if n == 0 {
-        return None;
-    }
-    Some((v, b.get(n..)?))
+    (1..=19).contains(&n).then_some((v, b))
 }
 
 /// The exact decimal text of a coordinate, stored inline (up to 23 bytes).
