@@ -398,9 +398,7 @@ impl Position {
     }
 
     pub(super) fn parse_line(line: &str) -> Option<Self> {
-        if find_bytes(line.as_bytes(), b"X:").is_none() {
-            return None;
-        }
+        find_bytes(line.as_bytes(), b"X:")?;
         let mut axes: [Option<(f64, Option<NumText>)>; 3] = [None; 3];
         let mut p = Self {
             x: 0.0,
