@@ -10,6 +10,16 @@ use std::time::{Duration, Instant};
 use flashforge_proto::Model;
 use flashforge_sim::{PrinterSpec, SimServer};
 
+/// The tests of this file count the process's descriptors: one at a time (`cargo test` runs
+/// tests of a binary in parallel threads).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
@@ -50,6 +60,7 @@ fn product(s: &mut TcpStream, h: &flashforge_sim::SimHandle) {
 
 #[test]
 fn a_connection_costs_one_descriptor_and_sleeps_until_traffic() {
+    let _serial = serial();
     let base = open_fds();
     let server = SimServer::single(PrinterSpec::new(Model::Adventurer5M)).unwrap();
     let h = server.printer().clone();
@@ -83,6 +94,7 @@ fn a_connection_costs_one_descriptor_and_sleeps_until_traffic() {
 
 #[test]
 fn connections_past_the_cap_are_closed_and_a_freed_slot_serves_again() {
+    let _serial = serial();
     let mut config = flashforge_sim::ServerConfig::default();
     config.max_connections = 4;
     let server = SimServer::start(vec![PrinterSpec::new(Model::Adventurer5M)], &config).unwrap();
