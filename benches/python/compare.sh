@@ -16,7 +16,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-PIN="flashforge-python-api==1.6.0"
+# shellcheck source=../../ci/python-client/venv.sh
+. "$repo/ci/python-client/venv.sh"
 TOTAL_SECONDS=900
 
 # Hard bound on everything below, the venv and the build included.
@@ -37,28 +38,7 @@ t0=$(date +%s)
 say() { echo "compare: $* ($(($(date +%s) - t0)) s)" >&2; }
 
 # ---- the pinned client in a cached venv (same discovery and cache as ci/python-client) ----
-python=${PYTHON:-}
-if [ -z "$python" ]; then
-    candidates=(python3.14 python3.13 python3.12 python3.11 python3)
-    if command -v pyenv >/dev/null; then
-        candidates=("$(pyenv root)"/versions/3.1[3-9]*/bin/python3 "${candidates[@]}")
-    fi
-    for candidate in "${candidates[@]}"; do
-        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-            python=$candidate
-            break
-        fi
-    done
-fi
-[ -n "$python" ] || { echo "compare: FAIL: no Python >= 3.11 found (set PYTHON)" >&2; exit 1; }
-want=$("$python" -c 'import sys; print(sys.version.split()[0])')
-venv=${FF_PYCLIENT_VENV:-${TMPDIR:-/tmp}/ff-pyclient-venv-$want}
-if ! "$venv/bin/python" -c 'import flashforge, sys; sys.exit(flashforge.__version__ != "1.6.0")' 2>/dev/null; then
-    say "creating $venv (Python $want) and installing $PIN"
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
-    timeout 120 "$venv/bin/pip" install --disable-pip-version-check -q "$PIN"
-fi
+pyclient_venv compare || exit 1
 py=$venv/bin/python
 
 # ---- our side: the simulator and the timing binary, release ----

@@ -11,7 +11,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-PIN="flashforge-python-api==1.6.0"
+# shellcheck source=venv.sh
+. "$here/venv.sh"
 TOTAL_SECONDS=180
 
 # Hard bound on everything below, the venv and a build included.
@@ -58,33 +59,7 @@ if [ -z "${FF_PYCLIENT_IN_NETNS:-}" ]; then
     [ -x "$bin" ] || { echo "python-client: FAIL: $bin is not executable" >&2; exit 1; }
     export FLASHFORGE_BIN=$bin
 
-    # The client needs Python >= 3.11; its discovery works only from 3.13 on (its
-    # probe is an empty datagram, which asyncio drops before 3.13), so the newest wins.
-    python=${PYTHON:-}
-    if [ -z "$python" ]; then
-        candidates=(python3.14 python3.13 python3.12 python3.11 python3)
-        if command -v pyenv >/dev/null; then
-            candidates=("$(pyenv root)"/versions/3.1[3-9]*/bin/python3 "${candidates[@]}")
-        fi
-        for candidate in "${candidates[@]}"; do
-            if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-                python=$candidate
-                break
-            fi
-        done
-    fi
-    [ -n "$python" ] || { echo "python-client: FAIL: no Python >= 3.11 found (set PYTHON)" >&2; exit 1; }
-    want=$("$python" -c 'import sys; print(sys.version.split()[0])')
-    venv=${FF_PYCLIENT_VENV:-${TMPDIR:-/tmp}/ff-pyclient-venv-$want}
-    if ! "$venv/bin/python" -c 'import flashforge, sys; sys.exit(flashforge.__version__ != "1.6.0")' 2>/dev/null; then
-        say "creating $venv (Python $want) and installing $PIN"
-        rm -rf "$venv"
-        "$python" -m venv "$venv" || {
-            echo "python-client: FAIL: $python -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
-            exit 1
-        }
-        timeout 120 "$venv/bin/pip" install --disable-pip-version-check -q "$PIN"
-    fi
+    pyclient_venv python-client || exit 1
     export FF_PYCLIENT_PYTHON=$venv/bin/python
     say "client $("$FF_PYCLIENT_PYTHON" -c 'import flashforge; print(flashforge.__version__)') on Python $want, simulator $FLASHFORGE_BIN"
 
