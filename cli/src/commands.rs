@@ -14,19 +14,11 @@ use crate::select::{connect, run_discovery, select, Selected};
 use crate::{demo, output, watch};
 
 fn heater(name: &str) -> Result<Heater> {
-    Ok(match name.to_ascii_lowercase().as_str() {
-        "nozzle" | "extruder" | "tool0" | "t0" => Heater::Tool(0),
-        "tool1" | "t1" | "left" => Heater::Tool(1),
-        "tool2" | "t2" => Heater::Tool(2),
-        "tool3" | "t3" => Heater::Tool(3),
-        "bed" | "platform" => Heater::Bed,
-        "chamber" => Heater::Chamber,
-        other => {
-            return Err(Failure::new(
-                EXIT_USAGE,
-                format!("unknown heater `{other}` (nozzle, tool0..tool3, bed, chamber)"),
-            ))
-        }
+    Heater::from_name(name).ok_or_else(|| {
+        Failure::new(
+            EXIT_USAGE,
+            format!("unknown heater `{name}` (nozzle, tool0..tool3, bed, chamber)"),
+        )
     })
 }
 

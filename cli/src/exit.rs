@@ -13,6 +13,9 @@ macro_rules! exit_codes {
         $(
             #[doc = concat!("Exit code ", stringify!($code), ": ", $meaning, ".")]
             $(#[$attr])*
+            // Codes of client errors come from the core's `FailureKind`; the names stay for
+            // the table and its tests.
+            #[allow(dead_code)]
             pub(crate) const $name: u8 = $code;
         )+
         /// Every exit code with its meaning, in order.
@@ -118,47 +121,36 @@ impl Failure {
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        let (code, hint) = match &e {
-            ClientError::Unreachable(_) => (
-                EXIT_UNREACHABLE,
-                "is the printer on and on this network? (check the address, or `flashforge discover`)",
-            ),
-            ClientError::Unauthorized => (
-                EXIT_AUTH,
-                "check the serial number and the check code on the printer's screen",
-            ),
-            ClientError::LanModeOff => (EXIT_LAN_MODE, "enable LAN-only mode on the printer"),
-            ClientError::Busy(_) => (
-                EXIT_BUSY,
-                "wait for the job to end, or `flashforge clear` after it finished",
-            ),
-            ClientError::Unsupported { .. } => (EXIT_UNSUPPORTED, ""),
-            // A printer's refusal (`Error: File not found`, a non-zero envelope code) is one
-            // outcome whichever command it answered.
-            ClientError::Printer(_) | ClientError::Refused { .. } => (EXIT_OTHER, ""),
-            ClientError::ControlHeld => (
-                EXIT_CONTROL,
-                "close the other program (FlashPrint, Orca, a script) or wait 30 s",
-            ),
-            ClientError::TimedOut | ClientError::Disconnected => (
-                EXIT_TIMEOUT,
-                "the printer stopped answering; try again or raise --timeout",
-            ),
-            ClientError::Stalled => (
-                EXIT_TIMEOUT,
-                "the printer stopped reading what was sent (weak Wi-Fi, a full or busy printer); try again or raise --stall-timeout",
-            ),
-            ClientError::Incomplete { .. } => (
-                EXIT_INCOMPLETE,
-                "the reply stopped before its end; try again or raise --timeout",
-            ),
-            ClientError::Protocol(_) | ClientError::UnexpectedReply(_) => (EXIT_PROTOCOL, ""),
-            ClientError::Usage(_) => (EXIT_USAGE, ""),
-            ClientError::ResourceExhausted(_) => (
-                EXIT_RESOURCE,
-                "this machine ran out of open files or memory: raise `ulimit -n`, or watch fewer printers per process",
-            ),
-            _ => (EXIT_OTHER, ""),
+        // The code is the core's kind of the error (one table for the CLI and `serve`); the
+        // hint is what a person at this command line can do about it.
+        let code = e.failure_kind().exit_code();
+        let hint = match &e {
+            ClientError::Unreachable(_) => {
+                "is the printer on and on this network? (check the address, or `flashforge discover`)"
+            }
+            ClientError::Unauthorized => {
+                "check the serial number and the check code on the printer's screen"
+            }
+            ClientError::LanModeOff => "enable LAN-only mode on the printer",
+            ClientError::Busy(_) => {
+                "wait for the job to end, or `flashforge clear` after it finished"
+            }
+            ClientError::ControlHeld => {
+                "close the other program (FlashPrint, Orca, a script) or wait 30 s"
+            }
+            ClientError::TimedOut | ClientError::Disconnected => {
+                "the printer stopped answering; try again or raise --timeout"
+            }
+            ClientError::Stalled => {
+                "the printer stopped reading what was sent (weak Wi-Fi, a full or busy printer); try again or raise --stall-timeout"
+            }
+            ClientError::Incomplete { .. } => {
+                "the reply stopped before its end; try again or raise --timeout"
+            }
+            ClientError::ResourceExhausted(_) => {
+                "this machine ran out of open files or memory: raise `ulimit -n`, or watch fewer printers per process"
+            }
+            _ => "",
         };
         // The error's own text is one line: a line break the printer put in it is shown.
         Self {
@@ -225,6 +217,15 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(&json_error(EXIT_USAGE, "bad", "")).unwrap();
         assert!(v.get("hint").is_none());
+    }
+
+    /// The core's failure kinds (shared with `flashforge serve`) are this table's kinds, with
+    /// the same codes.
+    #[test]
+    fn core_failure_kinds_match_the_table() {
+        for k in flashforge_tokio::FailureKind::ALL {
+            assert_eq!(kind(k.exit_code()), k.name(), "{k:?}");
+        }
     }
 
     #[test]

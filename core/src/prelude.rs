@@ -10,8 +10,9 @@
 //! ```
 
 pub use crate::client::{
-    ClientError, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, Heater, Info, IoCause,
-    Overrides, ProtocolCause, Status, TcpPolicy, Temps, Toggle, UploadOptions, UploadProgress,
+    ClientError, ClientOptions, ConnectionEvent, DiscoverOptions, Endpoint, FailureKind, Heater,
+    Info, IoCause, Overrides, ProtocolCause, Status, TcpPolicy, Temps, Toggle, UploadOptions,
+    UploadProgress,
 };
 pub use crate::discovery::{DiscoveredPrinter, DiscoveryResult, DiscoveryStats};
 pub use crate::gcode::Thumbnail;

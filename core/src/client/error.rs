@@ -251,7 +251,122 @@ impl From<UsageError> for ClientError {
     }
 }
 
+/// What kind of failure a [`ClientError`] is, for a person or a program that acts on it: the
+/// CLI's exit code and the `kind` of its `--json` errors, the farm server's API errors. One
+/// table for every front end, so the kinds never drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// Anything without a kind of its own (a printer's refusal, a closed client).
+    Other,
+    /// The call's arguments are invalid.
+    Usage,
+    /// The printer could not be reached.
+    Unreachable,
+    /// Wrong serial number or check code.
+    Credentials,
+    /// LAN-only mode is off on the printer.
+    LanModeOff,
+    /// A job runs, or the last one was not cleared.
+    Busy,
+    /// The model does not support the operation.
+    Unsupported,
+    /// Another client holds the TCP control lock.
+    ControlHeld,
+    /// No answer before the deadline, or the printer stopped reading.
+    Timeout,
+    /// The printer broke the protocol.
+    Protocol,
+    /// The reply was cut short before its end.
+    Incomplete,
+    /// A resource of this machine ran out (descriptors, memory).
+    Resource,
+}
+
+impl FailureKind {
+    /// Every kind, in the order of their exit codes.
+    pub const ALL: [Self; 12] = [
+        Self::Other,
+        Self::Usage,
+        Self::Unreachable,
+        Self::Credentials,
+        Self::LanModeOff,
+        Self::Busy,
+        Self::Unsupported,
+        Self::ControlHeld,
+        Self::Timeout,
+        Self::Protocol,
+        Self::Incomplete,
+        Self::Resource,
+    ];
+
+    /// The kind's name in JSON errors (`unreachable`, `credentials`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Other => "other",
+            Self::Usage => "usage",
+            Self::Unreachable => "unreachable",
+            Self::Credentials => "credentials",
+            Self::LanModeOff => "lan_mode_off",
+            Self::Busy => "busy",
+            Self::Unsupported => "unsupported",
+            Self::ControlHeld => "control_held",
+            Self::Timeout => "timeout",
+            Self::Protocol => "protocol",
+            Self::Incomplete => "incomplete",
+            Self::Resource => "resource",
+        }
+    }
+
+    /// The `flashforge` CLI's exit code for this kind.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Other => 1,
+            Self::Usage => 2,
+            Self::Unreachable => 3,
+            Self::Credentials => 4,
+            Self::LanModeOff => 5,
+            Self::Busy => 6,
+            Self::Unsupported => 7,
+            Self::ControlHeld => 8,
+            Self::Timeout => 9,
+            Self::Protocol => 10,
+            Self::Incomplete => 12,
+            Self::Resource => 13,
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl ClientError {
+    /// What kind of failure this is ([`FailureKind`]): the CLI's exit code, an API error's
+    /// `kind`.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            Self::Unreachable(_) => FailureKind::Unreachable,
+            Self::Unauthorized => FailureKind::Credentials,
+            Self::LanModeOff => FailureKind::LanModeOff,
+            Self::Busy(_) => FailureKind::Busy,
+            Self::Unsupported { .. } => FailureKind::Unsupported,
+            Self::ControlHeld => FailureKind::ControlHeld,
+            Self::TimedOut | Self::Disconnected | Self::Stalled => FailureKind::Timeout,
+            Self::Incomplete { .. } => FailureKind::Incomplete,
+            Self::Protocol(_) | Self::UnexpectedReply(_) => FailureKind::Protocol,
+            Self::Usage(_) => FailureKind::Usage,
+            Self::ResourceExhausted(_) => FailureKind::Resource,
+            Self::Printer(_)
+            | Self::Refused { .. }
+            | Self::Session(_)
+            | Self::Closed
+            | Self::Io(_) => FailureKind::Other,
+        }
+    }
+
     /// [`ClientError::Unsupported`].
     pub fn is_unsupported(&self) -> bool {
         matches!(self, Self::Unsupported { .. })

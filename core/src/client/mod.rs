@@ -28,7 +28,7 @@ pub(crate) mod upload;
 mod tests;
 
 pub use endpoint::{Endpoint, CAMERA_PORT, HTTP_PORT, TCP_PORT};
-pub use error::{ClientError, IoCause, ProtocolCause};
+pub use error::{ClientError, FailureKind, IoCause, ProtocolCause};
 pub use op::Heater;
 pub(crate) use op::{Op, Output};
 pub use options::{ClientOptions, DiscoverOptions, Overrides, TcpPolicy, Toggle};

@@ -18,6 +18,23 @@ pub enum Heater {
     Chamber,
 }
 
+impl Heater {
+    /// A heater by the name a person types: `nozzle` (`extruder`, `tool0`, `t0`), `tool1`
+    /// (`t1`, `left`), `tool2`, `tool3`, `bed` (`platform`) or `chamber`, in any case.
+    /// `None` for any other name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "nozzle" | "extruder" | "tool0" | "t0" => Self::Tool(0),
+            "tool1" | "t1" | "left" => Self::Tool(1),
+            "tool2" | "t2" => Self::Tool(2),
+            "tool3" | "t3" => Self::Tool(3),
+            "bed" | "platform" => Self::Bed,
+            "chamber" => Self::Chamber,
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for Heater {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

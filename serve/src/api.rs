@@ -1,0 +1,765 @@
+//! The HTTP surface: `/api/v1` (JSON and Server-Sent Events), `/metrics`, the dashboard.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use flashforge_proto::http::check_file_name;
+use flashforge_tokio::{ClientError, Compat, FailureKind, Heater, JobOptions, UploadOptions};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::farm::{ErrorBody, Farm, Slot, UploadState};
+use crate::{Config, Token, MAX_JSON_BODY};
+
+/// The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../assets/openapi.json");
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+/// Every API route as (method, path) in OpenAPI's path syntax; the router is built from the
+/// same handlers and a test checks this list against the OpenAPI document and the router.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/printers"),
+    ("get", "/api/v1/printers/{id}"),
+    ("get", "/api/v1/printers/{id}/status"),
+    ("get", "/api/v1/printers/{id}/info"),
+    ("get", "/api/v1/printers/{id}/files"),
+    ("put", "/api/v1/printers/{id}/files/{name}"),
+    ("get", "/api/v1/printers/{id}/files/{name}/thumbnail"),
+    ("post", "/api/v1/printers/{id}/print"),
+    ("post", "/api/v1/printers/{id}/pause"),
+    ("post", "/api/v1/printers/{id}/resume"),
+    ("post", "/api/v1/printers/{id}/cancel"),
+    ("post", "/api/v1/printers/{id}/clear"),
+    ("post", "/api/v1/printers/{id}/led"),
+    ("post", "/api/v1/printers/{id}/temperature"),
+    ("post", "/api/v1/printers/{id}/fan"),
+    ("get", "/api/v1/printers/{id}/events"),
+    ("get", "/api/v1/events"),
+    ("get", "/metrics"),
+];
+
+#[derive(Clone)]
+struct App {
+    farm: Arc<Farm>,
+    token: Token,
+    open_reads: bool,
+    max_upload: u64,
+    loopback: bool,
+    cors: Option<HeaderValue>,
+}
+
+/// An API error: a status and `{"error", "kind"[, "exit"]}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    exit: Option<u8>,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            exit: None,
+            message: message.into(),
+        }
+    }
+    fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no {what}"))
+    }
+    fn usage(message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "usage", message);
+        e.exit = Some(FailureKind::Usage.exit_code());
+        e
+    }
+    fn from_body(b: ErrorBody) -> Self {
+        let kind = FailureKind::ALL
+            .into_iter()
+            .find(|k| k.name() == b.kind)
+            .unwrap_or(FailureKind::Other);
+        Self {
+            status: status_of(kind),
+            kind: b.kind,
+            exit: Some(b.exit),
+            message: b.error,
+        }
+    }
+    fn client(e: &ClientError, slot: &Slot) -> Self {
+        Self::from_body(ErrorBody::from_client(e, &slot.secrets()))
+    }
+}
+
+/// The HTTP status of a failure kind.
+fn status_of(kind: FailureKind) -> StatusCode {
+    match kind {
+        FailureKind::Usage => StatusCode::BAD_REQUEST,
+        FailureKind::Unreachable | FailureKind::Resource => StatusCode::SERVICE_UNAVAILABLE,
+        FailureKind::Busy | FailureKind::ControlHeld => StatusCode::CONFLICT,
+        FailureKind::Unsupported => StatusCode::UNPROCESSABLE_ENTITY,
+        FailureKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"error": self.message, "kind": self.kind});
+        if let Some(x) = self.exit {
+            body["exit"] = x.into();
+        }
+        let mut r = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"flashforge\""),
+            );
+        }
+        r
+    }
+}
+
+type ApiResult<T = Response> = Result<T, ApiError>;
+
+pub(crate) fn router(farm: Arc<Farm>, config: &Config, addr: SocketAddr) -> Router {
+    let app = App {
+        farm,
+        token: config.token.clone(),
+        open_reads: config.open_reads,
+        max_upload: config.max_upload,
+        loopback: addr.ip().is_loopback(),
+        cors: config
+            .cors_origin
+            .as_deref()
+            .and_then(|o| HeaderValue::from_str(o).ok()),
+    };
+    let api = Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/printers", get(list))
+        .route("/api/v1/printers/{id}", get(one))
+        .route("/api/v1/printers/{id}/status", get(status))
+        .route("/api/v1/printers/{id}/info", get(info))
+        .route("/api/v1/printers/{id}/files", get(files))
+        .route(
+            "/api/v1/printers/{id}/files/{name}",
+            put(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/v1/printers/{id}/files/{name}/thumbnail",
+            get(thumbnail),
+        )
+        .route("/api/v1/printers/{id}/print", post(print))
+        .route("/api/v1/printers/{id}/pause", post(pause))
+        .route("/api/v1/printers/{id}/resume", post(resume))
+        .route("/api/v1/printers/{id}/cancel", post(cancel))
+        .route("/api/v1/printers/{id}/clear", post(clear))
+        .route("/api/v1/printers/{id}/led", post(led))
+        .route("/api/v1/printers/{id}/temperature", post(temperature))
+        .route("/api/v1/printers/{id}/fan", post(fan))
+        .route("/api/v1/printers/{id}/events", get(printer_events))
+        .route("/api/v1/events", get(all_events))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), authorize));
+    Router::new()
+        .route(
+            "/",
+            get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/assets/app.js",
+            get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/assets/style.css",
+            get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }),
+        )
+        .merge(api)
+        .fallback(|| async { ApiError::not_found("such route") })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+fn page(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Whether `host` (a `Host` header) names this machine's loopback: a page on another site
+/// that resolves its own name to 127.0.0.1 (DNS rebinding) is refused.
+fn loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        })
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Every request: the Host check on a loopback listener, security headers, CORS when an
+/// origin is allowed.
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    if app.loopback {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if !loopback_host(host) {
+            return ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "usage",
+                "this server answers only to a loopback Host (127.0.0.1, localhost)",
+            )
+            .into_response();
+        }
+    }
+    let preflight = req.method() == Method::OPTIONS;
+    let mut r = if preflight && app.cors.is_some() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = r.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    if let Some(origin) = &app.cors {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT"),
+        );
+    }
+    r
+}
+
+/// The token on every API route: reads (GET) pass without it only with open reads.
+async fn authorize(State(app): State<App>, req: Request, next: Next) -> Response {
+    let read = req.method() == Method::GET || req.method() == Method::HEAD;
+    if read && app.open_reads {
+        return next.run(req).await;
+    }
+    match req.headers().get(header::AUTHORIZATION) {
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this needs the token: `Authorization: Bearer <token>`",
+        )
+        .into_response(),
+        Some(v) if app.token.matches_header(v.as_bytes()) => next.run(req).await,
+        Some(_) => {
+            tracing::warn!(path = %req.uri().path(), "request with a wrong token");
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "wrong token").into_response()
+        }
+    }
+}
+
+fn slot(app: &App, id: &str) -> ApiResult<Arc<Slot>> {
+    app.farm
+        .slot(id)
+        .ok_or_else(|| ApiError::not_found("printer with this id"))
+}
+
+async fn openapi() -> Response {
+    page(OPENAPI, "application/json")
+}
+
+async fn list(State(app): State<App>) -> Response {
+    let printers: Vec<_> = app.farm.slots().iter().map(|s| s.snapshot()).collect();
+    Json(json!({
+        "printers": printers,
+        "interval_s": app.farm.interval().as_secs_f64(),
+    }))
+    .into_response()
+}
+
+async fn one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(slot(&app, &id)?.snapshot()).into_response())
+}
+
+async fn status(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    let s = slot(&app, &id)?.snapshot();
+    match s.status {
+        Some(st) => {
+            Ok(Json(json!({"online": s.online, "status": st, "error": s.error})).into_response())
+        }
+        None => Err(s
+            .error
+            .map(ApiError::from_body)
+            .unwrap_or_else(|| ApiError::from_body(not_polled()))),
+    }
+}
+
+fn not_polled() -> ErrorBody {
+    ErrorBody {
+        kind: FailureKind::Unreachable.name(),
+        exit: FailureKind::Unreachable.exit_code(),
+        error: "not polled yet".into(),
+    }
+}
+
+/// Run `f` on the printer's client, then poll it at once so the change shows.
+async fn act<T, F, Fut>(app: &App, id: &str, f: F) -> ApiResult<T>
+where
+    F: FnOnce(Arc<flashforge_tokio::Printer>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let s = slot(app, id)?;
+    let client = s.client().map_err(ApiError::from_body)?;
+    let r = f(client).await;
+    s.poll_now();
+    r.map_err(|e| {
+        app.farm.metrics.error(&s.id, e.failure_kind());
+        ApiError::client(&e, &s)
+    })
+}
+
+fn done(what: &str) -> Response {
+    Json(json!({"ok": true, "done": what})).into_response()
+}
+
+async fn info(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    let i = act(&app, &id, |c| async move { c.info().await }).await?;
+    Ok(Json(i).into_response())
+}
+
+async fn files(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    let s = slot(&app, &id)?;
+    let client = s.client().map_err(ApiError::from_body)?;
+    // An operation the model lacks is left out (null); any other failure fails the request.
+    let full = match client.files().await {
+        Ok(v) => Some(v),
+        Err(e) if e.is_unsupported() => None,
+        Err(e) => return Err(ApiError::client(&e, &s)),
+    };
+    let recent = match client.recent_files().await {
+        Ok(v) => Some(v),
+        Err(e) if e.is_unsupported() => None,
+        Err(e) => return Err(ApiError::client(&e, &s)),
+    };
+    Ok(Json(json!({
+        "files": full,
+        "recent": recent,
+    }))
+    .into_response())
+}
+
+fn file_name(name: &str) -> ApiResult<()> {
+    check_file_name(name).map_err(|e| ApiError::usage(format!("file name: {e}")))
+}
+
+async fn thumbnail(State(app): State<App>, Path((id, name)): Path<(String, String)>) -> ApiResult {
+    file_name(&name)?;
+    let t = act(&app, &id, |c| async move { c.thumbnail(&name).await }).await?;
+    let ct = match t.format {
+        flashforge_proto::gcode::ImageFormat::Png => "image/png",
+        flashforge_proto::gcode::ImageFormat::Bmp => "image/bmp",
+        _ => "application/octet-stream",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, "private, max-age=60"),
+        ],
+        t.image,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrintBody {
+    file: String,
+    #[serde(default)]
+    level: bool,
+}
+
+async fn print(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Result<Json<PrintBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body.map_err(json_error)?;
+    file_name(&b.file)?;
+    let opts = JobOptions {
+        leveling: b.level,
+        ..JobOptions::default()
+    };
+    act(&app, &id, |c| async move { c.start(&b.file, opts).await }).await?;
+    Ok(done("print"))
+}
+
+fn json_error(e: axum::extract::rejection::JsonRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a request body is at most {MAX_JSON_BODY} bytes"),
+        );
+    }
+    ApiError::usage(e.body_text())
+}
+
+macro_rules! simple_action {
+    ($name:ident, $method:ident, $what:literal) => {
+        async fn $name(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+            act(&app, &id, |c| async move { c.$method().await }).await?;
+            Ok(done($what))
+        }
+    };
+}
+
+simple_action!(pause, pause, "pause");
+simple_action!(resume, resume, "resume");
+simple_action!(cancel, cancel, "cancel");
+simple_action!(clear, clear_platform, "clear");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedBody {
+    on: bool,
+}
+
+async fn led(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Result<Json<LedBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body.map_err(json_error)?;
+    act(&app, &id, |c| async move { c.led(b.on).await }).await?;
+    Ok(done("led"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TempBody {
+    heater: String,
+    /// Target in °C; 0 or absent turns the heater off.
+    #[serde(default)]
+    celsius: u16,
+}
+
+async fn temperature(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Result<Json<TempBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body.map_err(json_error)?;
+    if b.heater.eq_ignore_ascii_case("all") {
+        if b.celsius != 0 {
+            return Err(ApiError::usage(
+                "heater `all` can only be turned off (celsius 0)",
+            ));
+        }
+        act(&app, &id, |c| async move { c.temperatures_off().await }).await?;
+        return Ok(done("temperature"));
+    }
+    let heater = Heater::from_name(&b.heater).ok_or_else(|| {
+        ApiError::usage("unknown heater (nozzle, tool0..tool3, bed, chamber, all)")
+    })?;
+    act(&app, &id, |c| async move {
+        if b.celsius == 0 {
+            c.heater_off(heater).await
+        } else {
+            c.set_temperature(heater, b.celsius).await
+        }
+    })
+    .await?;
+    Ok(done("temperature"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FanBody {
+    percent: u8,
+}
+
+async fn fan(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Result<Json<FanBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult {
+    let Json(b) = body.map_err(json_error)?;
+    act(&app, &id, |c| async move { c.fan(b.percent).await }).await?;
+    Ok(done("fan"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    #[serde(default)]
+    print: bool,
+    #[serde(default)]
+    level: bool,
+}
+
+/// How often an upload reports progress, at most.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+async fn upload(
+    State(app): State<App>,
+    Path((id, name)): Path<(String, String)>,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let Query(q) = query.map_err(|e| ApiError::usage(e.body_text()))?;
+    file_name(&name)?;
+    let s = slot(&app, &id)?;
+    let len: u64 = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::LENGTH_REQUIRED,
+                "usage",
+                "an upload needs Content-Length (the printer is told the size first)",
+            )
+        })?;
+    if len > app.max_upload {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("an upload is at most {} bytes", app.max_upload),
+        ));
+    }
+    if len == 0 {
+        return Err(ApiError::usage("an empty file"));
+    }
+    let client = s.client().map_err(ApiError::from_body)?;
+    if !s.begin_upload() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "busy",
+            "an upload to this printer is already running",
+        ));
+    }
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    let hub_farm = app.farm.clone();
+    let pslot = s.clone();
+    let pname = name.clone();
+    let mut last = Instant::now() - PROGRESS_EVERY;
+    let mut sent_bytes = 0u64;
+    let opts = UploadOptions::default().start(q.print).leveling(q.level);
+    let progress = |p: flashforge_tokio::UploadProgress| {
+        sent_bytes = p.sent;
+        if last.elapsed() >= PROGRESS_EVERY && p.sent < p.total {
+            last = Instant::now();
+            pslot.upload_progress(
+                &hub_farm.hub,
+                UploadState {
+                    name: pname.clone(),
+                    sent: p.sent,
+                    total: p.total,
+                    done: false,
+                    error: None,
+                },
+            );
+        }
+    };
+    tracing::info!(printer = %s.id, name = %name, bytes = len, "upload");
+    let r = client
+        .upload(&name, len, Compat(reader), opts, progress)
+        .await;
+    s.poll_now();
+    let (result, error) = match &r {
+        Ok(()) => ("ok", None),
+        Err(e) => (
+            e.failure_kind().name(),
+            Some(ErrorBody::from_client(e, &s.secrets())),
+        ),
+    };
+    app.farm
+        .metrics
+        .upload(&s.id, result, if r.is_ok() { len } else { 0 });
+    s.upload_progress(
+        &app.farm.hub,
+        UploadState {
+            name: name.clone(),
+            sent: if r.is_ok() { len } else { 0 },
+            total: len,
+            done: true,
+            error: error.clone(),
+        },
+    );
+    match error {
+        None => Ok((
+            StatusCode::CREATED,
+            Json(json!({"ok": true, "name": name, "bytes": len, "printing": q.print})),
+        )
+            .into_response()),
+        Some(b) => {
+            app.farm.metrics.error(
+                &s.id,
+                FailureKind::ALL
+                    .into_iter()
+                    .find(|k| k.name() == b.kind)
+                    .unwrap_or(FailureKind::Other),
+            );
+            Err(ApiError::from_body(b))
+        }
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.farm.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn all_events(State(app): State<App>) -> Response {
+    events(app, None).into_response()
+}
+
+async fn printer_events(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+    let s = slot(&app, &id)?;
+    Ok(events(app, Some(s)).into_response())
+}
+
+/// Counts an open stream in the metrics while it lives.
+struct StreamGuard(Arc<Farm>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.metrics.sse_clients(-1);
+    }
+}
+
+/// The event stream: first a `snapshot` event with the printers as `/api/v1/printers` shows
+/// them, then every event as it happens; `lagged` when this client fell more than
+/// [`crate::events::EVENT_BACKLOG`] events behind (refetch the list).
+fn events(
+    app: App,
+    only: Option<Arc<Slot>>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let farm = app.farm.clone();
+    let rx = farm.hub.subscribe();
+    farm.metrics.sse_clients(1);
+    let guard = StreamGuard(farm.clone());
+    let printers: Vec<_> = match &only {
+        Some(s) => vec![s.snapshot()],
+        None => farm.slots().iter().map(|s| s.snapshot()).collect(),
+    };
+    let first = SseEvent::default()
+        .event("snapshot")
+        .data(json!({"type": "snapshot", "printers": printers}).to_string());
+    let only_id = only.map(|s| s.id.clone());
+    let rest = futures_util::stream::unfold((rx, guard), move |(mut rx, guard)| {
+        let only_id = only_id.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => {
+                        if let Some(id) = &only_id {
+                            if ev.printer.as_deref() != Some(&**id) {
+                                continue;
+                            }
+                        }
+                        let e = SseEvent::default()
+                            .id(ev.id.to_string())
+                            .event(ev.kind)
+                            .data(&*ev.data);
+                        return Some((Ok(e), (rx, guard)));
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        let e = SseEvent::default()
+                            .event("lagged")
+                            .data(json!({"type": "lagged", "missed": n}).to_string());
+                        return Some((Ok(e), (rx, guard)));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    let stream = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "127.0.0.1",
+            "127.0.0.1:8870",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:8870",
+            "127.3.4.5:80",
+        ] {
+            assert!(loopback_host(h), "{h}");
+        }
+        for h in [
+            "",
+            "evil.example",
+            "evil.example:8870",
+            "192.168.1.2:8870",
+            "localhost.evil.example",
+            "127.0.0.1.evil",
+        ] {
+            assert!(!loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn error_kinds_have_statuses() {
+        assert_eq!(status_of(FailureKind::Usage), StatusCode::BAD_REQUEST);
+        assert_eq!(status_of(FailureKind::Busy), StatusCode::CONFLICT);
+        assert_eq!(status_of(FailureKind::Timeout), StatusCode::GATEWAY_TIMEOUT);
+    }
+}

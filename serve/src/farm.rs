@@ -1,0 +1,522 @@
+//! The farm: one [`Slot`] per printer, each with its own client and poller task. A poller
+//! connects, polls status every interval, turns changes into [`crate::events::Event`]s, and
+//! backs off (doubling to [`MAX_BACKOFF`]) while the printer is away. Every call has the
+//! client's deadlines, so one printer never stalls another.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use flashforge_proto::http::MachineState;
+use flashforge_tokio::{ClientError, ClientOptions, FailureKind, Info, Printer, Status};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::events::{Hub, JobTransition};
+use crate::metrics::{Metrics, PrinterMetrics};
+use crate::{redact, PrinterEntry};
+
+/// The longest wait between two attempts at a printer that is away.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// An error as the API and the events show it: the CLI's kind and exit code, and the text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorBody {
+    /// The kind (`unreachable`, `credentials`, `timeout`, ...).
+    pub kind: &'static str,
+    /// The `flashforge` CLI's exit code for the kind.
+    pub exit: u8,
+    /// What happened (printer text escaped by JSON, check codes removed).
+    pub error: String,
+}
+
+impl ErrorBody {
+    /// The body of a client error; `secrets` are removed from its text.
+    pub fn from_client(e: &ClientError, secrets: &[&str]) -> Self {
+        let k = e.failure_kind();
+        Self {
+            kind: k.name(),
+            exit: k.exit_code(),
+            error: redact(&e.to_string(), secrets),
+        }
+    }
+}
+
+/// An upload in progress or just ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UploadState {
+    /// The file's name on the printer.
+    pub name: String,
+    /// File bytes sent.
+    pub sent: u64,
+    /// File size.
+    pub total: u64,
+    /// Ended (successfully when `error` is empty).
+    pub done: bool,
+    /// Why it failed.
+    pub error: Option<ErrorBody>,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    online: bool,
+    connected_once: bool,
+    info: Option<Info>,
+    status: Option<Status>,
+    error: Option<ErrorBody>,
+    last_ok: Option<SystemTime>,
+    poll_ms: Option<f64>,
+    failures: u32,
+    upload: Option<UploadState>,
+}
+
+/// One printer of the farm.
+pub struct Slot {
+    /// The id in URLs (`/api/v1/printers/{id}`).
+    pub id: Arc<str>,
+    entry: PrinterEntry,
+    state: Mutex<SlotState>,
+    client: Mutex<Option<Arc<Printer>>>,
+    wake: Notify,
+    uploading: AtomicBool,
+    /// This printer's metric series.
+    pub metrics: PrinterMetrics,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("id", &self.id)
+            .field("entry", &self.entry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the API shows of one printer.
+#[derive(Debug, Serialize)]
+pub struct Snapshot {
+    /// Its id.
+    pub id: Arc<str>,
+    /// Its display name.
+    pub name: String,
+    /// Its address (`IP:TCP_PORT:HTTP_PORT`).
+    pub address: String,
+    /// Its model, once known.
+    pub model: Option<flashforge_tokio::Model>,
+    /// The last poll succeeded.
+    pub online: bool,
+    /// The last status (kept while offline, so the last known job stays visible).
+    pub status: Option<Status>,
+    /// Identity and firmware, from the connection.
+    pub info: Option<Info>,
+    /// The last poll's error, while offline.
+    pub error: Option<ErrorBody>,
+    /// Unix time of the last successful poll.
+    pub last_seen: Option<u64>,
+    /// The last poll's duration.
+    pub poll_ms: Option<f64>,
+    /// The upload in progress or just ended.
+    pub upload: Option<UploadState>,
+}
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The entry this slot was made from.
+    pub fn entry(&self) -> &PrinterEntry {
+        &self.entry
+    }
+
+    /// The check code, to keep out of every text the server sends.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.entry
+            .credentials
+            .as_ref()
+            .map(|c| vec![c.expose_check_code()])
+            .unwrap_or_default()
+    }
+
+    /// What the API shows.
+    pub fn snapshot(&self) -> Snapshot {
+        let s = self.lock();
+        Snapshot {
+            id: self.id.clone(),
+            name: self.entry.name.clone(),
+            address: self.entry.endpoint.to_string(),
+            model: s
+                .info
+                .as_ref()
+                .map(|i| i.model)
+                .or_else(|| s.status.as_ref().map(|st| st.model))
+                .or(self.entry.model),
+            online: s.online,
+            status: s.status.clone(),
+            info: s.info.clone(),
+            error: s.error.clone(),
+            last_seen: s.last_ok.and_then(|t| {
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_secs())
+            }),
+            poll_ms: s.poll_ms,
+            upload: s.upload.clone(),
+        }
+    }
+
+    /// The connected client, or the error an action gets while there is none.
+    pub fn client(&self) -> Result<Arc<Printer>, ErrorBody> {
+        if let Some(c) = self
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(c);
+        }
+        Err(self.lock().error.clone().unwrap_or(ErrorBody {
+            kind: FailureKind::Unreachable.name(),
+            exit: FailureKind::Unreachable.exit_code(),
+            error: "not connected yet".into(),
+        }))
+    }
+
+    /// Poll now (after an action, so its effect shows at once).
+    pub fn poll_now(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Claim the upload lane; `false` when an upload already runs.
+    pub fn begin_upload(&self) -> bool {
+        !self.uploading.swap(true, Ordering::AcqRel)
+    }
+
+    /// Report upload progress (and the end, with `done`).
+    pub fn upload_progress(&self, hub: &Hub, u: UploadState) {
+        let done = u.done;
+        self.lock().upload = Some(u.clone());
+        hub.publish(
+            Some(&self.id),
+            "upload",
+            &json!({"type": "upload", "printer": &*self.id, "upload": u}),
+        );
+        if done {
+            self.uploading.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// The job transition between two states, if any.
+pub fn transition(prev: &MachineState, next: &MachineState) -> Option<JobTransition> {
+    use MachineState as S;
+    let running = |s: &S| matches!(s, S::Heating | S::Printing);
+    let pausedish = |s: &S| matches!(s, S::Pausing | S::Paused);
+    if prev == next {
+        return None;
+    }
+    Some(match next {
+        n if running(n) && pausedish(prev) => JobTransition::Resumed,
+        n if running(n) && !running(prev) => JobTransition::Started,
+        n if pausedish(n) && running(prev) => JobTransition::Paused,
+        S::Completed => JobTransition::Completed,
+        S::Cancelled => JobTransition::Cancelled,
+        S::Error if prev.is_active_job() => JobTransition::Failed,
+        _ => return None,
+    })
+}
+
+/// All printers, their events and metrics.
+#[derive(Debug)]
+pub struct Farm {
+    slots: RwLock<Vec<Arc<Slot>>>,
+    /// The event hub.
+    pub hub: Hub,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    interval: Duration,
+    options: ClientOptions,
+    /// The poll tasks stop when this is set.
+    stopping: AtomicBool,
+    stop: Notify,
+}
+
+impl Farm {
+    /// An empty farm polling every `interval` with `options`.
+    pub fn new(interval: Duration, options: ClientOptions) -> Self {
+        Self {
+            slots: RwLock::new(Vec::new()),
+            hub: Hub::default(),
+            metrics: Arc::new(Metrics::default()),
+            interval,
+            options,
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
+        }
+    }
+
+    /// Every printer, in the order they were added.
+    pub fn slots(&self) -> Vec<Arc<Slot>> {
+        self.slots.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The printer with this id.
+    pub fn slot(&self, id: &str) -> Option<Arc<Slot>> {
+        self.slots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|s| &*s.id == id)
+            .cloned()
+    }
+
+    /// Whether a printer with this serial or address is in the farm.
+    pub fn knows(&self, serial: Option<&str>, endpoint: &flashforge_tokio::Endpoint) -> bool {
+        self.slots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|s| {
+                s.entry.endpoint == *endpoint
+                    || serial.is_some_and(|x| {
+                        s.entry
+                            .credentials
+                            .as_ref()
+                            .is_some_and(|c| c.serial() == x)
+                    })
+            })
+    }
+
+    /// Add a printer and start its poller; `first_delay` spreads the first polls of many
+    /// printers over one interval. An id already taken gets `-2`, `-3`, ... appended.
+    pub fn add(self: &Arc<Self>, mut entry: PrinterEntry, first_delay: Duration) -> Arc<Slot> {
+        let slot = {
+            let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+            let base = entry.id.clone();
+            let mut n = 1;
+            while slots.iter().any(|s| *s.id == *entry.id) {
+                n += 1;
+                entry.id = format!("{base}-{n}");
+            }
+            let id: Arc<str> = Arc::from(entry.id.as_str());
+            let model = entry.model.map_or("unknown", |m| m.ident());
+            let slot = Arc::new(Slot {
+                metrics: self.metrics.printer(&id, model),
+                id,
+                entry,
+                state: Mutex::new(SlotState::default()),
+                client: Mutex::new(None),
+                wake: Notify::new(),
+                uploading: AtomicBool::new(false),
+            });
+            slots.push(slot.clone());
+            slot
+        };
+        tokio::spawn(poll_loop(self.clone(), slot.clone(), first_delay));
+        slot
+    }
+
+    /// Stop every poller (they close their clients).
+    pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stop.notify_waiters();
+        for s in self.slots() {
+            s.wake.notify_one();
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// The poll interval.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+}
+
+async fn connect(entry: &PrinterEntry, options: &ClientOptions) -> Result<Printer, ClientError> {
+    let b = Printer::builder().options(options.clone().model(entry.model));
+    match &entry.credentials {
+        Some(c) => b.connect(entry.endpoint, c.clone()).await,
+        None => Ok(b.connect_legacy(entry.endpoint).await?.into_inner()),
+    }
+}
+
+async fn poll_loop(farm: Arc<Farm>, slot: Arc<Slot>, first_delay: Duration) {
+    let span = tracing::info_span!("printer", id = %slot.id);
+    let _ = tokio::time::timeout(first_delay, farm.stop.notified()).await;
+    loop {
+        if farm.stopping() {
+            break;
+        }
+        let t0 = Instant::now();
+        let outcome = poll_once(&farm, &slot).await;
+        let took = t0.elapsed();
+        let wait = match outcome {
+            Ok(()) => farm.interval,
+            Err(e) => {
+                let failures = {
+                    let st = slot.lock();
+                    st.failures
+                };
+                let back = farm
+                    .interval
+                    .saturating_mul(1 << failures.min(6))
+                    .min(MAX_BACKOFF)
+                    .max(farm.interval);
+                span.in_scope(|| {
+                    tracing::debug!(error = %e.error, kind = e.kind, retry_s = back.as_secs_f64(), "poll failed")
+                });
+                back
+            }
+        };
+        let next = tokio::time::Instant::from_std(t0) + wait.max(took);
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = slot.wake.notified() => {}
+            () = farm.stop.notified() => {}
+        }
+    }
+    let client = slot.client.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(c) = client {
+        c.close().await;
+    }
+}
+
+async fn poll_once(farm: &Farm, slot: &Slot) -> Result<(), ErrorBody> {
+    let secrets = slot.secrets();
+    let existing = slot
+        .client
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let client = match existing {
+        Some(c) => c,
+        None => match connect(&slot.entry, &farm.options).await {
+            Ok(p) => {
+                let p = Arc::new(p);
+                let info = p.info().await.ok();
+                {
+                    let mut st = slot.lock();
+                    st.info = info;
+                    st.connected_once = true;
+                }
+                *slot.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.clone());
+                tracing::info!(printer = %slot.id, model = %p.model(), "connected");
+                p
+            }
+            Err(e) => return Err(failed(farm, slot, &e, &secrets)),
+        },
+    };
+    let t0 = Instant::now();
+    match client.status().await {
+        Ok(status) => {
+            let took = t0.elapsed();
+            slot.metrics.poll_ok(
+                took,
+                &status.state,
+                status.progress,
+                status.layer,
+                &status.temperatures,
+            );
+            let (changed, came_online, job) = {
+                let mut st = slot.lock();
+                let came_online = !st.online;
+                st.online = true;
+                st.error = None;
+                st.failures = 0;
+                st.last_ok = Some(SystemTime::now());
+                st.poll_ms = Some(took.as_secs_f64() * 1000.0);
+                let job = st
+                    .status
+                    .as_ref()
+                    .and_then(|p| transition(&p.state, &status.state));
+                let changed = st.status.as_ref() != Some(&status);
+                if changed {
+                    st.status = Some(status.clone());
+                }
+                (changed, came_online, job)
+            };
+            let id = &*slot.id;
+            if came_online {
+                farm.hub.publish(
+                    Some(&slot.id),
+                    "online",
+                    &json!({"type": "online", "printer": id}),
+                );
+            }
+            if let Some(t) = job {
+                farm.hub.publish(
+                    Some(&slot.id),
+                    "job",
+                    &json!({"type": "job", "printer": id, "transition": t, "file": status.file}),
+                );
+            }
+            if changed || came_online {
+                farm.hub.publish(
+                    Some(&slot.id),
+                    "status",
+                    &json!({"type": "status", "printer": id, "online": true, "status": status}),
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if matches!(e, ClientError::Unauthorized | ClientError::Closed) {
+                // Credentials changed or the client is done: connect again next time.
+                slot.client.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }
+            Err(failed(farm, slot, &e, &secrets))
+        }
+    }
+}
+
+fn failed(farm: &Farm, slot: &Slot, e: &ClientError, secrets: &[&str]) -> ErrorBody {
+    let body = ErrorBody::from_client(e, secrets);
+    slot.metrics.poll_failed(e.failure_kind());
+    let went_offline = {
+        let mut st = slot.lock();
+        let was = st.online || (!st.connected_once && st.failures == 0);
+        st.online = false;
+        st.failures = st.failures.saturating_add(1);
+        st.error = Some(body.clone());
+        was
+    };
+    if went_offline {
+        tracing::warn!(printer = %slot.id, kind = body.kind, error = %body.error, "printer offline");
+        farm.hub.publish(
+            Some(&slot.id),
+            "offline",
+            &json!({"type": "offline", "printer": &*slot.id, "error": body}),
+        );
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MachineState as S;
+
+    #[test]
+    fn job_transitions() {
+        let t = |a, b| transition(&a, &b);
+        assert_eq!(t(S::Ready, S::Heating), Some(JobTransition::Started));
+        assert_eq!(t(S::Ready, S::Printing), Some(JobTransition::Started));
+        assert_eq!(t(S::Completed, S::Printing), Some(JobTransition::Started));
+        assert_eq!(t(S::Heating, S::Printing), None);
+        assert_eq!(t(S::Printing, S::Pausing), Some(JobTransition::Paused));
+        assert_eq!(t(S::Printing, S::Paused), Some(JobTransition::Paused));
+        assert_eq!(t(S::Pausing, S::Paused), None);
+        assert_eq!(t(S::Paused, S::Printing), Some(JobTransition::Resumed));
+        assert_eq!(t(S::Printing, S::Completed), Some(JobTransition::Completed));
+        assert_eq!(t(S::Ready, S::Completed), Some(JobTransition::Completed));
+        assert_eq!(t(S::Paused, S::Cancelled), Some(JobTransition::Cancelled));
+        assert_eq!(t(S::Printing, S::Error), Some(JobTransition::Failed));
+        assert_eq!(t(S::Ready, S::Error), None);
+        assert_eq!(t(S::Printing, S::Printing), None);
+        assert_eq!(t(S::Completed, S::Ready), None);
+    }
+}
