@@ -247,11 +247,69 @@ pub(crate) enum Cmd {
         #[arg(long, default_value_t = 40.0)]
         speed: f64,
     },
+    /// The farm server: a dashboard, a REST and event API and Prometheus metrics for every
+    /// printer (the --printer values, else every profile of the config file). See the
+    /// README's "Farm server" section; `flashforge serve --demo` runs it against a built-in
+    /// simulated farm.
+    Serve(Box<ServeArgs>),
     /// Shell completions on stdout.
     Completions {
         /// bash | zsh | fish | elvish | powershell
         shell: clap_complete::Shell,
     },
+}
+
+/// `flashforge serve` options (the config file's `[serve]` table gives the same keys).
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub(crate) struct ServeArgs {
+    /// Listen address (default 127.0.0.1:8870). Another address than loopback exposes the
+    /// API to the network: the token still guards every action (and reads, unless
+    /// --open-reads).
+    #[arg(long, value_name = "IP:PORT")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// Seconds between two polls of one printer (default 2).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) interval: Option<f64>,
+    /// The token file (default $XDG_CONFIG_HOME/flashforge/serve-token): created with a new
+    /// random token (mode 0600) on first start, printed once.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// The token itself, instead of the file (16 to 512 visible characters).
+    #[arg(
+        long,
+        env = "FLASHFORGE_SERVE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: Option<String>,
+    /// Let reads (GET: status, files, events, metrics) through without the token. Actions and
+    /// uploads still need it.
+    #[arg(long)]
+    pub(crate) open_reads: bool,
+    /// The largest upload accepted, in MiB (default 2048).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub(crate) max_upload_mib: Option<u64>,
+    /// Search for printers every this many seconds and add the ones found (unicast to
+    /// --target when given, else the LAN); HTTP printers need a profile with their serial
+    /// number and check code.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) discover_every: Option<f64>,
+    /// Allow this origin to call the API from a browser (CORS). Off by default.
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) cors_origin: Option<String>,
+    /// Serve a built-in simulated farm (every model, jobs running) instead of real printers,
+    /// with a new token for this run: the dashboard link is printed.
+    #[arg(long)]
+    pub(crate) demo: bool,
+    /// Printers in the --demo farm (default 7: one of each model).
+    #[arg(long, value_name = "N", requires = "demo", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) demo_printers: Option<u32>,
+    /// Simulated-time speed-up of the --demo farm.
+    #[arg(long, value_name = "FACTOR", requires = "demo", value_parser = parse_speed)]
+    pub(crate) demo_speed: Option<f64>,
+    /// Stop after this many seconds (default: at Ctrl-C).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) duration: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]

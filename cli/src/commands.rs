@@ -11,7 +11,7 @@ use flashforge_tokio::{Axis, Error as ClientError, Heater, JobOptions, Printer, 
 use crate::args::{Args, AxisArg, CameraAction, Cmd, Global, OnOff, TempAction};
 use crate::exit::{Failure, Result, EXIT_ABORTED, EXIT_OTHER, EXIT_USAGE};
 use crate::select::{connect, run_discovery, select, Selected};
-use crate::{demo, output, watch};
+use crate::{demo, output, serve, watch};
 
 fn heater(name: &str) -> Result<Heater> {
     Heater::from_name(name).ok_or_else(|| {
@@ -98,6 +98,7 @@ pub(crate) async fn run(args: Args) -> Result {
             ))
         }
         Cmd::Demo { speed } => return demo::run(*speed, g).await,
+        Cmd::Serve(a) => return serve::run(a, g).await,
         Cmd::Discover {
             seconds,
             max_printers,
@@ -310,6 +311,7 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
         | Cmd::Decode { .. }
         | Cmd::Sim(_)
         | Cmd::Demo { .. }
+        | Cmd::Serve(_)
         | Cmd::Completions { .. } => {}
     }
     Ok(())

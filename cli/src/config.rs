@@ -11,6 +11,12 @@
 //!
 //! [printers.old]
 //! address = "192.168.1.30"        # an Adventurer 3/4: no credentials
+//!
+//! [serve]                         # `flashforge serve` (its flags override these)
+//! printers = ["workshop", "old"]  # default: every profile
+//! listen = "127.0.0.1:8870"
+//! interval = 2.0
+//! open_reads = false
 //! ```
 
 use std::collections::BTreeMap;
@@ -41,6 +47,25 @@ pub(crate) struct Config {
     pub(crate) default: Option<String>,
     #[serde(default)]
     pub(crate) printers: BTreeMap<String, Profile>,
+    /// `flashforge serve`'s settings (its flags override them).
+    #[serde(default)]
+    pub(crate) serve: ServeSection,
+}
+
+/// The `[serve]` table: the keys of `flashforge serve`'s flags, and which profiles to watch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServeSection {
+    /// Profiles to watch (default: every profile).
+    pub(crate) printers: Option<Vec<String>>,
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    pub(crate) interval: Option<f64>,
+    pub(crate) token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(crate) open_reads: bool,
+    pub(crate) max_upload_mib: Option<u64>,
+    pub(crate) discover_every: Option<f64>,
+    pub(crate) cors_origin: Option<String>,
 }
 
 /// The config path by the XDG rules.

@@ -10,6 +10,7 @@ mod exit;
 mod farm;
 mod output;
 mod select;
+mod serve;
 mod sim;
 mod term;
 mod watch;

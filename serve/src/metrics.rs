@@ -98,7 +98,7 @@ struct Process {
 impl Default for Metrics {
     fn default() -> Self {
         let mut m = Self {
-            registry: Registry::with_prefix("flashforge"),
+            registry: Registry::default(),
             online: Family::default(),
             temperature: Family::default(),
             target: Family::default(),
@@ -113,7 +113,7 @@ impl Default for Metrics {
             sse_clients: Gauge::default(),
             process: Process::default(),
         };
-        let r = &mut m.registry;
+        let r = m.registry.sub_registry_with_prefix("flashforge");
         r.register(
             "printer_online",
             "1 when the last poll of the printer succeeded",
@@ -175,7 +175,7 @@ impl Default for Metrics {
             "Open event streams (SSE)",
             m.sse_clients.clone(),
         );
-        let p = r.sub_registry_with_prefix("process");
+        let p = m.registry.sub_registry_with_prefix("process");
         let pm = &m.process;
         p.register_with_unit(
             "cpu",
