@@ -68,6 +68,7 @@ struct SlotState {
     last_ok: Option<SystemTime>,
     poll_ms: Option<f64>,
     failures: u32,
+    polls: u64,
     upload: Option<UploadState>,
 }
 
@@ -116,6 +117,8 @@ pub struct Snapshot {
     pub last_seen: Option<u64>,
     /// The last poll's duration.
     pub poll_ms: Option<f64>,
+    /// Successful polls since the server started.
+    pub polls: u64,
     /// The upload in progress or just ended.
     pub upload: Option<UploadState>,
 }
@@ -162,6 +165,7 @@ impl Slot {
                     .map(|d| d.as_secs())
             }),
             poll_ms: s.poll_ms,
+            polls: s.polls,
             upload: s.upload.clone(),
         }
     }
@@ -427,6 +431,7 @@ async fn poll_once(farm: &Farm, slot: &Slot) -> Result<(), ErrorBody> {
                 st.online = true;
                 st.error = None;
                 st.failures = 0;
+                st.polls += 1;
                 st.last_ok = Some(SystemTime::now());
                 st.poll_ms = Some(took.as_secs_f64() * 1000.0);
                 let job = st

@@ -60,13 +60,21 @@ pub struct Farm {
 
 /// Simulated printers of `models` and a server polling them every `interval`.
 pub async fn start(models: &[Model], interval: Duration, open_reads: bool) -> Farm {
+    start_with(models, |c| {
+        c.interval = interval;
+        c.open_reads = open_reads;
+    })
+    .await
+}
+
+/// [`start`] with the config changed by `f` (after the printers are in it).
+pub async fn start_with(models: &[Model], f: impl FnOnce(&mut Config)) -> Farm {
     let sims = SimServer::start(specs(models), &flashforge_sim::ServerConfig::default())
         .expect("simulated printers");
     let mut config = Config::new(Token::new(TOKEN).unwrap());
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.interval = interval;
-    config.open_reads = open_reads;
     config.printers = sims.printers().iter().map(entry).collect();
+    f(&mut config);
     let server = Server::start(config).await.expect("server");
     let addr = server.local_addr();
     Farm { sims, server, addr }
@@ -112,12 +120,8 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -243,7 +247,8 @@ pub struct SseEvent {
 impl Events {
     pub fn open(addr: SocketAddr, path: &str, auth: Option<&str>) -> Self {
         let mut s = TcpStream::connect(addr).expect("connect");
-        let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
+        let mut head =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
         if let Some(a) = auth {
             head.push_str(&format!("Authorization: {a}\r\n"));
         }
@@ -260,7 +265,10 @@ impl Events {
         let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(head.to_ascii_lowercase().contains("text/event-stream"), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("text/event-stream"),
+            "{head}"
+        );
         // The body is chunked: keep the raw bytes; `next` drops chunk framing lines.
         Self {
             s,
