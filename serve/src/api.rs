@@ -59,6 +59,7 @@ struct App {
     token: Token,
     open_reads: bool,
     max_upload: u64,
+    stall: Duration,
     loopback: bool,
     cors: Option<HeaderValue>,
 }
@@ -143,6 +144,7 @@ pub(crate) fn router(farm: Arc<Farm>, config: &Config, addr: SocketAddr) -> Rout
         token: config.token.clone(),
         open_reads: config.open_reads,
         max_upload: config.max_upload,
+        stall: config.limits.stall,
         loopback: addr.ip().is_loopback(),
         cors: config
             .cors_origin
@@ -580,8 +582,11 @@ async fn upload(
             "an upload to this printer is already running",
         ));
     }
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::StreamReader::new(stream);
+    let stream = with_read_deadline(
+        body.into_data_stream().map_err(std::io::Error::other),
+        app.stall,
+    );
+    let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
     let hub_farm = app.farm.clone();
     let pslot = s.clone();
     let pname = name.clone();
@@ -646,6 +651,31 @@ async fn upload(
             Err(ApiError::from_body(b))
         }
     }
+}
+
+/// `s` whose next item must come within `d`: an upload whose sender stops fails with
+/// `TimedOut` instead of holding the printer's upload lane for ever.
+fn with_read_deadline<S>(
+    s: S,
+    d: Duration,
+) -> impl Stream<Item = std::io::Result<axum::body::Bytes>> + Send
+where
+    S: Stream<Item = std::io::Result<axum::body::Bytes>> + Unpin + Send,
+{
+    futures_util::stream::unfold(Some(s), move |st| async move {
+        let mut s = st?;
+        match tokio::time::timeout(d, s.next()).await {
+            Ok(Some(item)) => Some((item, Some(s))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the client stopped sending the upload",
+                )),
+                None,
+            )),
+        }
+    })
 }
 
 async fn metrics(State(app): State<App>) -> Response {

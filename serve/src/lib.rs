@@ -37,6 +37,7 @@
 
 mod api;
 pub mod auth;
+pub mod conn;
 pub mod events;
 pub mod farm;
 pub mod metrics;
@@ -148,6 +149,8 @@ pub struct Config {
     pub discovery: Option<Discovery>,
     /// An origin allowed to call the API from a browser (CORS); none by default.
     pub cors_origin: Option<String>,
+    /// Bounds of the server's own connections (count, head and stall deadlines).
+    pub limits: conn::Limits,
 }
 
 impl Config {
@@ -164,6 +167,7 @@ impl Config {
             max_upload: DEFAULT_MAX_UPLOAD,
             discovery: None,
             cors_origin: None,
+            limits: conn::Limits::default(),
         }
     }
 }
@@ -192,7 +196,7 @@ pub enum ServeError {
 pub struct Server {
     addr: SocketAddr,
     farm: Arc<Farm>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -239,22 +243,19 @@ impl Server {
             tokio::spawn(discovery_loop(farm.clone(), d));
         }
         let app = api::router(farm.clone(), &config, addr);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let r = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "server stopped");
-            }
-        });
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(conn::serve(
+            listener,
+            app,
+            rx,
+            Duration::from_secs(2),
+            config.limits,
+        ));
         tracing::info!(%addr, printers = config.printers.len(), "serving");
         Ok(Self {
             addr,
             farm,
-            stop: Some(tx),
+            stop: tx,
             task,
         })
     }
@@ -272,11 +273,9 @@ impl Server {
     /// Stop accepting, let open requests end (event streams are closed), stop the pollers.
     pub async fn shutdown(mut self) {
         self.farm.shutdown();
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        // Event streams never end by themselves: give requests a moment, then stop.
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
+        let _ = self.stop.send(true);
+        // Open requests get 2 s (event streams never end by themselves), then are dropped.
+        let _ = tokio::time::timeout(Duration::from_secs(3), &mut self.task).await;
         self.task.abort();
     }
 

@@ -1,0 +1,226 @@
+//! The accept loop: a bounded number of connections, each served by hyper's HTTP/1.1 with a
+//! deadline on the request head and on every write, closed on shutdown.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// The bounds of the server's own connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; one more is accepted and closed at once (default 1024).
+    pub max_connections: usize,
+    /// A request's head must arrive within this (default 30 s).
+    pub head_timeout: Duration,
+    /// A write to a client, or a read of an upload's body, that makes no progress for this
+    /// long fails the connection: a client that stopped reading an event stream, or stopped
+    /// sending its upload (default 30 s).
+    pub stall: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            head_timeout: Duration::from_secs(30),
+            stall: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A socket whose writes fail with `TimedOut` after [`Limits::stall`] without progress.
+struct StallIo<T> {
+    inner: T,
+    stall: Duration,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> StallIo<T> {
+    fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let stall = self.stall;
+        let t = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        match t.as_mut().poll(cx) {
+            Poll::Ready(()) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )),
+            Poll::Pending => Ok(()),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for StallIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for StallIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => match self.check(cx) {
+                Ok(()) => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e)),
+            },
+            r => {
+                self.timer = None;
+                r
+            }
+        }
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => match self.check(cx) {
+                Ok(()) => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e)),
+            },
+            r => {
+                self.timer = None;
+                r
+            }
+        }
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Serve `app` on `listener` until `stop` changes, then close every connection (open requests
+/// get `grace` to end; event streams never end by themselves).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+    limits: Limits,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut conns = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors (or another transient accept error): wait, do not spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                max = limits.max_connections,
+                "connection refused: too many open"
+            );
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = TowerToHyperService::new(app.clone());
+        let mut stop = stop.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            let io = TokioIo::new(StallIo {
+                inner: stream,
+                stall: limits.stall,
+                timer: None,
+            });
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(TokioTimer::new())
+                .header_read_timeout(limits.head_timeout)
+                .keep_alive(true);
+            let conn = b.serve_connection(io, svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "connection ended");
+                    }
+                }
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(grace, conn).await;
+                }
+            }
+        });
+    }
+    // Stop: every connection was told; give them the grace period, then drop the rest.
+    let _ = tokio::time::timeout(grace + Duration::from_millis(100), async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    conns.abort_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A peer that never reads: the write fails after the stall time instead of waiting for
+    /// ever (virtual time).
+    #[tokio::test(start_paused = true)]
+    async fn a_write_nobody_reads_fails_after_the_stall_time() {
+        let (a, _b) = tokio::io::duplex(64);
+        let mut io = StallIo {
+            inner: a,
+            stall: Duration::from_secs(30),
+            timer: None,
+        };
+        let t0 = tokio::time::Instant::now();
+        let e = io.write_all(&[0u8; 1024]).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_secs(30) && took < Duration::from_secs(31),
+            "{took:?}"
+        );
+    }
+
+    /// Progress resets the deadline: a slow reader that keeps reading is not cut off.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_is_not_cut_off() {
+        use tokio::io::AsyncReadExt;
+        let (a, mut b) = tokio::io::duplex(64);
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let mut n = 0;
+            while n < 4096 {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                n += b.read(&mut buf).await.unwrap();
+            }
+            n
+        });
+        let mut io = StallIo {
+            inner: a,
+            stall: Duration::from_secs(30),
+            timer: None,
+        };
+        io.write_all(&[7u8; 4096]).await.unwrap();
+        assert!(reader.await.unwrap() >= 4096);
+    }
+}

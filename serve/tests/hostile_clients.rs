@@ -1,0 +1,157 @@
+//! Clients that misbehave against the server: a head that never ends, more connections than
+//! allowed, an upload whose sender stops. Each is cut off at its bound and the server keeps
+//! serving.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::*;
+use flashforge_proto::Model;
+
+fn limits(c: &mut flashforge_serve::Config) {
+    c.interval = Duration::from_millis(300);
+    c.limits.max_connections = 8;
+    c.limits.head_timeout = Duration::from_millis(500);
+    c.limits.stall = Duration::from_millis(700);
+}
+
+/// Reads until EOF or `limit`; whether the server closed the connection, and when.
+fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(t0.elapsed()),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Some(t0.elapsed()),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_never_ends_is_cut_off() {
+    let f = start_with(&[Model::Adventurer5M], limits).await;
+    let addr = f.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /api/v1/printers HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .unwrap();
+        let took = closed_within(&mut s, Duration::from_secs(20)).expect("closed by the server");
+        assert!(took >= Duration::from_millis(400), "{took:?}");
+        // And the server still answers.
+        assert_eq!(request(addr, "GET", "/", None, None).status, 200);
+    })
+    .await
+    .unwrap();
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_bound_are_closed_at_once() {
+    let f = start_with(&[Model::Adventurer5M], |c| {
+        limits(c);
+        c.limits.head_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let addr = f.addr;
+    tokio::task::spawn_blocking(move || {
+        // Eight event streams hold all eight slots.
+        let held: Vec<_> = (0..8)
+            .map(|_| Events::open(addr, "/api/v1/events", Some(&bearer())))
+            .collect();
+        let mut extra = TcpStream::connect(addr).unwrap();
+        let _ = extra.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        let took = closed_within(&mut extra, Duration::from_secs(20)).expect("refused");
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        drop(held);
+        // Slots come back when the streams close.
+        let t0 = Instant::now();
+        loop {
+            let ok =
+                std::panic::catch_unwind(|| request(addr, "GET", "/", None, None).status == 200)
+                    .unwrap_or(false);
+            if ok {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "no slot came back");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_sender_stops_fails_and_frees_the_printer() {
+    let f = start_with(&[Model::Adventurer5M], limits).await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.server.farm().slots()[0].id.to_string();
+    let h = &f.sims.printers()[0];
+    let (status, took) = tokio::task::spawn_blocking({
+        let id = id.clone();
+        move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            write!(
+                s,
+                "PUT /api/v1/printers/{id}/files/half.gcode HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nContent-Length: 100000\r\n\r\n",
+                bearer()
+            )
+            .unwrap();
+            s.write_all(&[b'G'; 1000]).unwrap();
+            let t0 = Instant::now();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            (text, t0.elapsed())
+        }
+    })
+    .await
+    .unwrap();
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(
+        status.is_empty() || !status.starts_with("HTTP/1.1 201"),
+        "{status}"
+    );
+    assert!(
+        h.lock().file("half.gcode").is_none(),
+        "a partial file is not stored"
+    );
+    // The printer's upload lane is free again: a whole upload succeeds.
+    let t0 = Instant::now();
+    loop {
+        let r = tokio::task::spawn_blocking({
+            let id = id.clone();
+            move || {
+                request(
+                    addr,
+                    "PUT",
+                    &format!("/api/v1/printers/{id}/files/whole.gcode"),
+                    Some(&bearer()),
+                    Some(("application/octet-stream", b"G28\nG1 X5\n")),
+                )
+            }
+        })
+        .await
+        .unwrap();
+        if r.status == 201 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{} {}",
+            r.status,
+            r.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(h.lock().file("whole.gcode").is_some());
+    f.stop().await;
+}
