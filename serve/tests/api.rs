@@ -836,3 +836,46 @@ async fn stalled_and_missing_printers_do_not_stall_the_others() {
     let _ = done_tx.send(());
     assert!(accepted.join().unwrap() >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_only_for_the_allowed_origin() {
+    let f = start_with(&[Model::Adventurer5M], |c| {
+        c.cors_origin = Some("http://dash.example:3000".into());
+    })
+    .await;
+    let addr = f.addr;
+    blocking(move || {
+        let r = raw(addr, "OPTIONS /api/v1/printers HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://dash.example:3000\r\nAccess-Control-Request-Method: POST\r\nConnection: close\r\n\r\n");
+        assert_eq!(r.status, 204);
+        assert_eq!(r.header("access-control-allow-origin"), Some("http://dash.example:3000"));
+        assert!(r.header("access-control-allow-headers").unwrap().contains("authorization"));
+        // The token is still needed.
+        assert_eq!(request(addr, "GET", "/api/v1/printers", None, None).status, 401);
+    })
+    .await;
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn duplicate_or_bad_ids_are_refused_before_binding() {
+    let ep: flashforge_tokio::Endpoint = "127.0.0.1".parse().unwrap();
+    let mut c = flashforge_serve::Config::new(flashforge_serve::Token::new(TOKEN).unwrap());
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.printers = vec![
+        flashforge_serve::PrinterEntry::new("A", ep, None),
+        flashforge_serve::PrinterEntry::new("a", ep, None),
+    ];
+    let e = flashforge_serve::Server::start(c.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, flashforge_serve::ServeError::DuplicateId(ref id) if id == "a"),
+        "{e}"
+    );
+    c.printers.truncate(1);
+    c.printers[0].id = "../x".into();
+    assert!(matches!(
+        flashforge_serve::Server::start(c).await.unwrap_err(),
+        flashforge_serve::ServeError::BadId(_)
+    ));
+}
