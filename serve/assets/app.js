@@ -118,10 +118,16 @@
     return deg(t.current) + " / " + set;
   }
 
+  const MODEL_NAMES = {
+    Adventurer3: "Adventurer 3", Adventurer4: "Adventurer 4", Adventurer5M: "Adventurer 5M",
+    Adventurer5MPro: "Adventurer 5M Pro", AD5X: "AD5X", Creator5: "Creator 5",
+    Creator5Pro: "Creator 5 Pro", Unknown: "Unknown model",
+  };
+
   function modelName(m) {
     if (m === null || m === undefined) return "";
-    if (typeof m === "string") return m;
-    return m.name || JSON.stringify(m);
+    if (typeof m === "string") return MODEL_NAMES[m] || m;
+    return String(m.name || "");
   }
 
   // ---- cards -------------------------------------------------------------------------------
