@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flashforge_proto::Model;
-use flashforge_sim::StateChange;
+use flashforge_sim::{Fault, FaultRule, HttpFault, StateChange};
 use serde_json::{json, Value};
 
 /// Every wait of this test: generous, the machine may be loaded.
@@ -338,7 +338,7 @@ fn base64_encode(b: &[u8]) -> String {
             | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
-                out.push(char::from(A[(n >> (18 - 6 * i) & 63) as usize]));
+                out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
             } else {
                 out.push('=');
             }
@@ -386,6 +386,7 @@ return [...document.querySelectorAll('[data-printer]')].map(c => {
     thumb: (() => { const i = c.querySelector('.thumb');
       return !i.hidden && i.src.startsWith('blob:') && i.complete ? i.naturalWidth : 0; })(),
     upload: t('.upload-text'),
+    error: (() => { const e = c.querySelector('.error'); return e.hidden ? null : e.textContent; })(),
   };
 });
 "#;
@@ -469,9 +470,8 @@ async fn dashboard_in_a_real_browser() {
         h.set_speed(0.0);
     }
 
-    let (cd, cr) = (chromedriver.clone(), chromium.clone());
     let b = Arc::new(
-        tokio::task::spawn_blocking(move || Browser::start(&cr, &cd))
+        tokio::task::spawn_blocking(move || Browser::start(&chromium, &chromedriver))
             .await
             .expect("browser start"),
     );
@@ -619,6 +619,26 @@ async fn dashboard_in_a_real_browser() {
     ));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(out, &png).unwrap();
+
+    // A printer that stops answering: its card shows it offline with the error, and online
+    // again when it answers.
+    h2.inject(FaultRule::always(Fault::Http(HttpFault::Status(503))));
+    let c = wait_cards(&b, "the second printer offline", |c| {
+        card(c, &id2).is_some_and(|c| {
+            c["online"] == "offline" && c["error"].as_str().is_some_and(|e| !e.is_empty())
+        })
+    })
+    .await;
+    let text = card(&c, &id2).unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!text.contains(common::CHECK_CODE), "{text}");
+    h2.clear_faults();
+    wait_cards(&b, "the second printer online again", |c| {
+        card(c, &id2).is_some_and(|c| c["online"] == "online" && c["error"].is_null())
+    })
+    .await;
 
     // The page showed no error.
     let errs = blocking(&b, |b| {
