@@ -202,6 +202,15 @@
       err.textContent = "";
     }
 
+    const label = p.name || p.id;
+    if (c.getAttribute("aria-label") !== label) {
+      c.setAttribute("aria-label", label);
+      for (const b of c.querySelectorAll("[data-action]")) {
+        b.setAttribute("aria-label", b.textContent + " " + label);
+      }
+      c.querySelector("form.upload").setAttribute("aria-label", "Upload to " + label);
+    }
+
     const active = ["Printing", "Heating", "Paused", "Pausing"].includes(state);
     c.querySelector("[data-action=pause]").disabled = !p.online || !["Printing", "Heating"].includes(state);
     c.querySelector("[data-action=resume]").disabled = !p.online || !["Paused", "Pausing"].includes(state);
