@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: headless Chromium driven by chromedriver over W3C
 //! WebDriver (a tiny blocking JSON client on `std::net`). Three simulated printers; the page
 //! must show them, follow a job live through the event stream, and pause it with its button.
-//! A screenshot goes to `docs/dashboard.png`. Skipped (visibly) when Chromium or chromedriver
+//! A screenshot goes to `target/dashboard.png` (and to `docs/dashboard.png`, the README's,
+//! when it is missing or `FLASHFORGE_UPDATE_SCREENSHOT=1`). Skipped (visibly) when Chromium or chromedriver
 //! is not installed.
 
 mod common;
@@ -613,12 +614,23 @@ async fn dashboard_in_a_real_browser() {
 
     let png = blocking(&b, |b| b.screenshot()).await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    // Every run writes target/dashboard.png; docs/dashboard.png (the README's picture) only
+    // when it is missing or FLASHFORGE_UPDATE_SCREENSHOT=1, so a test run leaves the
+    // checkout clean (the printers' ports differ each run).
+    let target = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/dashboard.png"
+    ));
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::write(target, &png).unwrap();
     let out = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/dashboard.png"
     ));
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    std::fs::write(out, &png).unwrap();
+    if !out.exists() || std::env::var_os("FLASHFORGE_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        std::fs::write(out, &png).unwrap();
+    }
 
     // A printer that stops answering: its card shows it offline with the error, and online
     // again when it answers.
