@@ -443,6 +443,11 @@ async fn dashboard_in_a_real_browser() {
     );
     let chromedriver = find_program(&["chromedriver"], &["/usr/bin/chromedriver"]);
     let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        // CI installs them and sets this: there a skip would hide a broken install.
+        assert!(
+            std::env::var("FF_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "FF_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+        );
         // Straight to stderr, past the test harness's capture: a skip must be seen.
         let _ = writeln!(
             std::io::stderr().lock(),
