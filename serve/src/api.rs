@@ -582,73 +582,123 @@ async fn upload(
             "an upload to this printer is already running",
         ));
     }
-    let stream = with_read_deadline(
-        body.into_data_stream().map_err(std::io::Error::other),
-        app.stall,
-    );
-    let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
-    let hub_farm = app.farm.clone();
-    let pslot = s.clone();
-    let pname = name.clone();
-    let mut last = Instant::now() - PROGRESS_EVERY;
-    let mut sent_bytes = 0u64;
-    let opts = UploadOptions::default().start(q.print).leveling(q.level);
-    let progress = |p: flashforge_tokio::UploadProgress| {
-        sent_bytes = p.sent;
-        if last.elapsed() >= PROGRESS_EVERY && p.sent < p.total {
-            last = Instant::now();
-            pslot.upload_progress(
-                &hub_farm.hub,
-                UploadState {
-                    name: pname.clone(),
-                    sent: p.sent,
-                    total: p.total,
-                    done: false,
-                    error: None,
-                },
-            );
+    // The lane is held by a guard that ends the upload (event, metric, lane freed) even when
+    // this handler is dropped; the upload itself runs in its own task, so a client that
+    // closes its connection after sending the body does not cut the printer's copy short.
+    let lane = UploadLane {
+        slot: s.clone(),
+        farm: app.farm.clone(),
+        name: name.clone(),
+        total: len,
+        finished: false,
+    };
+    let stall = app.stall;
+    let task = tokio::spawn(async move {
+        let mut lane = lane;
+        let stream = with_read_deadline(
+            body.into_data_stream().map_err(std::io::Error::other),
+            stall,
+        );
+        let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
+        let s = lane.slot.clone();
+        let hub_farm = lane.farm.clone();
+        let pname = lane.name.clone();
+        let mut last: Option<Instant> = None;
+        let opts = UploadOptions::default().start(q.print).leveling(q.level);
+        let progress = |p: flashforge_tokio::UploadProgress| {
+            if last.map_or(true, |t| t.elapsed() >= PROGRESS_EVERY) && p.sent < p.total {
+                last = Some(Instant::now());
+                s.upload_progress(
+                    &hub_farm.hub,
+                    UploadState {
+                        name: pname.clone(),
+                        sent: p.sent,
+                        total: p.total,
+                        done: false,
+                        error: None,
+                    },
+                );
+            }
+        };
+        tracing::info!(printer = %lane.slot.id, name = %lane.name, bytes = len, "upload");
+        let r = client
+            .upload(&lane.name, len, Compat(reader), opts, progress)
+            .await;
+        lane.slot.poll_now();
+        let error = r.as_ref().err().map(|e| {
+            (
+                e.failure_kind(),
+                ErrorBody::from_client(e, &lane.slot.secrets()),
+            )
+        });
+        lane.finish(error.clone());
+        match error {
+            None => Ok((
+                StatusCode::CREATED,
+                Json(json!({"ok": true, "name": lane.name, "bytes": len, "printing": q.print})),
+            )
+                .into_response()),
+            Some((kind, b)) => {
+                lane.farm.metrics.error(&lane.slot.id, kind);
+                Err(ApiError::from_body(b))
+            }
         }
-    };
-    tracing::info!(printer = %s.id, name = %name, bytes = len, "upload");
-    let r = client
-        .upload(&name, len, Compat(reader), opts, progress)
-        .await;
-    s.poll_now();
-    let (result, error) = match &r {
-        Ok(()) => ("ok", None),
-        Err(e) => (
-            e.failure_kind().name(),
-            Some(ErrorBody::from_client(e, &s.secrets())),
-        ),
-    };
-    app.farm
-        .metrics
-        .upload(&s.id, result, if r.is_ok() { len } else { 0 });
-    s.upload_progress(
-        &app.farm.hub,
-        UploadState {
-            name: name.clone(),
-            sent: if r.is_ok() { len } else { 0 },
-            total: len,
-            done: true,
-            error: error.clone(),
-        },
-    );
-    match error {
-        None => Ok((
-            StatusCode::CREATED,
-            Json(json!({"ok": true, "name": name, "bytes": len, "printing": q.print})),
-        )
-            .into_response()),
-        Some(b) => {
-            app.farm.metrics.error(
-                &s.id,
-                FailureKind::ALL
-                    .into_iter()
-                    .find(|k| k.name() == b.kind)
-                    .unwrap_or(FailureKind::Other),
-            );
-            Err(ApiError::from_body(b))
+    });
+    match task.await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "upload task failed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "other",
+                "the upload ended unexpectedly",
+            ))
+        }
+    }
+}
+
+/// An upload's hold on its printer's upload lane. Ended by [`UploadLane::finish`], or when
+/// dropped unfinished (a panic, a cancelled task): the lane is freed and the end reported.
+struct UploadLane {
+    slot: Arc<Slot>,
+    farm: Arc<Farm>,
+    name: String,
+    total: u64,
+    finished: bool,
+}
+
+impl UploadLane {
+    fn finish(&mut self, error: Option<(FailureKind, ErrorBody)>) {
+        self.finished = true;
+        let ok = error.is_none();
+        let result = error.as_ref().map_or("ok", |(k, _)| k.name());
+        self.farm
+            .metrics
+            .upload(&self.slot.id, result, if ok { self.total } else { 0 });
+        self.slot.upload_progress(
+            &self.farm.hub,
+            UploadState {
+                name: self.name.clone(),
+                sent: if ok { self.total } else { 0 },
+                total: self.total,
+                done: true,
+                error: error.map(|(_, b)| b),
+            },
+        );
+    }
+}
+
+impl Drop for UploadLane {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish(Some((
+                FailureKind::Other,
+                ErrorBody {
+                    kind: FailureKind::Other.name(),
+                    exit: FailureKind::Other.exit_code(),
+                    error: "the upload was abandoned".into(),
+                },
+            )));
         }
     }
 }

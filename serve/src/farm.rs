@@ -70,6 +70,12 @@ struct SlotState {
     failures: u32,
     polls: u64,
     upload: Option<UploadState>,
+    job: JobTracker,
+    /// An `offline` event was sent for the current outage.
+    offline_announced: bool,
+    /// The last state the tracker saw ended a job, so an unchanged Completed is not reported
+    /// twice.
+    last_state: Option<MachineState>,
 }
 
 /// One printer of the farm.
@@ -212,23 +218,81 @@ impl Slot {
     }
 }
 
-/// The job transition between two states, if any.
-pub fn transition(prev: &MachineState, next: &MachineState) -> Option<JobTransition> {
-    use MachineState as S;
-    let running = |s: &S| matches!(s, S::Heating | S::Printing);
-    let pausedish = |s: &S| matches!(s, S::Pausing | S::Paused);
-    if prev == next {
-        return None;
+/// Follows one printer's job across polls and names its transitions. A job is *active* from
+/// the poll that sees it heating, printing or paused until one that sees it end. TCP-only
+/// printers report `Ready` after a job (they have no "completed" or "cancelled" state): an
+/// active job that turns `Ready` ended, completed when its progress had reached the end,
+/// else cancelled. States that say nothing about the job (`Busy`, `Calibrating`, unknown
+/// ones) change nothing, so a passing `Busy` in a print does not start it again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobTracker {
+    seen: bool,
+    active: bool,
+    paused: bool,
+    /// The active job's last progress had reached its end.
+    at_end: bool,
+}
+
+impl JobTracker {
+    /// The transition `next` makes, if any (`None` for the first poll: a job already running
+    /// when the server started is not reported as started).
+    pub fn step(&mut self, next: &MachineState, progress: Option<f64>) -> Option<JobTransition> {
+        use MachineState as S;
+        let first = !self.seen;
+        self.seen = true;
+        let t = match next {
+            S::Heating | S::Printing => {
+                self.at_end = progress.is_some_and(|p| p >= 0.999);
+                if !self.active {
+                    self.active = true;
+                    self.paused = false;
+                    Some(JobTransition::Started)
+                } else if self.paused {
+                    self.paused = false;
+                    Some(JobTransition::Resumed)
+                } else {
+                    None
+                }
+            }
+            S::Pausing | S::Paused => {
+                let t = (self.active && !self.paused).then_some(JobTransition::Paused);
+                self.active = true;
+                self.paused = true;
+                t
+            }
+            S::Completed => self.end(JobTransition::Completed),
+            S::Cancelled => self.end(JobTransition::Cancelled),
+            S::Error => {
+                let was = self.active;
+                self.end(JobTransition::Failed).filter(|_| was)
+            }
+            S::Ready => {
+                let t = if self.at_end {
+                    JobTransition::Completed
+                } else {
+                    JobTransition::Cancelled
+                };
+                let was = self.active;
+                self.end(t).filter(|_| was)
+            }
+            _ => None,
+        };
+        if first {
+            // What was running before the server looked is not a transition it saw.
+            return None;
+        }
+        t
     }
-    Some(match next {
-        n if running(n) && pausedish(prev) => JobTransition::Resumed,
-        n if running(n) && !running(prev) => JobTransition::Started,
-        n if pausedish(n) && running(prev) => JobTransition::Paused,
-        S::Completed => JobTransition::Completed,
-        S::Cancelled => JobTransition::Cancelled,
-        S::Error if prev.is_active_job() => JobTransition::Failed,
-        _ => return None,
-    })
+
+    fn end(&mut self, t: JobTransition) -> Option<JobTransition> {
+        let was = self.active;
+        self.active = false;
+        self.paused = false;
+        self.at_end = false;
+        // A job that ran whole between two polls still ended; a state that stays "completed"
+        // is reported once (the tracker is inactive after the first).
+        (was || matches!(t, JobTransition::Completed | JobTransition::Cancelled)).then_some(t)
+    }
 }
 
 /// All printers, their events and metrics.
@@ -434,10 +498,13 @@ async fn poll_once(farm: &Farm, slot: &Slot) -> Result<(), ErrorBody> {
                 st.polls += 1;
                 st.last_ok = Some(SystemTime::now());
                 st.poll_ms = Some(took.as_secs_f64() * 1000.0);
-                let job = st
-                    .status
-                    .as_ref()
-                    .and_then(|p| transition(&p.state, &status.state));
+                st.offline_announced = false;
+                let repeat = st.last_state.as_ref() == Some(&status.state);
+                let job = st.job.step(&status.state, status.progress);
+                // A job state that stays (completed, cancelled) is one transition, not one
+                // per poll.
+                let job = job.filter(|_| !repeat);
+                st.last_state = Some(status.state.clone());
                 let changed = st.status.as_ref() != Some(&status);
                 if changed {
                     st.status = Some(status.clone());
@@ -483,7 +550,8 @@ fn failed(farm: &Farm, slot: &Slot, e: &ClientError, secrets: &[&str]) -> ErrorB
     slot.metrics.poll_failed(e.failure_kind());
     let went_offline = {
         let mut st = slot.lock();
-        let was = st.online || (!st.connected_once && st.failures == 0);
+        let was = !st.offline_announced;
+        st.offline_announced = true;
         st.online = false;
         st.failures = st.failures.saturating_add(1);
         st.error = Some(body.clone());
@@ -505,23 +573,116 @@ mod tests {
     use super::*;
     use MachineState as S;
 
+    fn run(states: &[(S, Option<f64>)]) -> Vec<Option<JobTransition>> {
+        let mut t = JobTracker::default();
+        let mut last: Option<S> = None;
+        states
+            .iter()
+            .map(|(st, p)| {
+                let repeat = last.as_ref() == Some(st);
+                last = Some(st.clone());
+                t.step(st, *p).filter(|_| !repeat)
+            })
+            .collect()
+    }
+
     #[test]
     fn job_transitions() {
-        let t = |a, b| transition(&a, &b);
-        assert_eq!(t(S::Ready, S::Heating), Some(JobTransition::Started));
-        assert_eq!(t(S::Ready, S::Printing), Some(JobTransition::Started));
-        assert_eq!(t(S::Completed, S::Printing), Some(JobTransition::Started));
-        assert_eq!(t(S::Heating, S::Printing), None);
-        assert_eq!(t(S::Printing, S::Pausing), Some(JobTransition::Paused));
-        assert_eq!(t(S::Printing, S::Paused), Some(JobTransition::Paused));
-        assert_eq!(t(S::Pausing, S::Paused), None);
-        assert_eq!(t(S::Paused, S::Printing), Some(JobTransition::Resumed));
-        assert_eq!(t(S::Printing, S::Completed), Some(JobTransition::Completed));
-        assert_eq!(t(S::Ready, S::Completed), Some(JobTransition::Completed));
-        assert_eq!(t(S::Paused, S::Cancelled), Some(JobTransition::Cancelled));
-        assert_eq!(t(S::Printing, S::Error), Some(JobTransition::Failed));
-        assert_eq!(t(S::Ready, S::Error), None);
-        assert_eq!(t(S::Printing, S::Printing), None);
-        assert_eq!(t(S::Completed, S::Ready), None);
+        use JobTransition as J;
+        // The HTTP models: every state named.
+        assert_eq!(
+            run(&[
+                (S::Ready, None),
+                (S::Heating, Some(0.0)),
+                (S::Printing, Some(0.1)),
+                (S::Busy, Some(0.2)),
+                (S::Printing, Some(0.3)),
+                (S::Pausing, Some(0.3)),
+                (S::Paused, Some(0.3)),
+                (S::Printing, Some(0.4)),
+                (S::Completed, Some(1.0)),
+                (S::Completed, Some(1.0)),
+                (S::Ready, None),
+            ]),
+            [
+                None,
+                Some(J::Started),
+                None,
+                None,
+                None,
+                Some(J::Paused),
+                None,
+                Some(J::Resumed),
+                Some(J::Completed),
+                None,
+                None
+            ]
+        );
+        assert_eq!(
+            run(&[
+                (S::Ready, None),
+                (S::Printing, Some(0.5)),
+                (S::Cancelled, None),
+                (S::Ready, None)
+            ]),
+            [None, Some(J::Started), Some(J::Cancelled), None]
+        );
+        assert_eq!(
+            run(&[
+                (S::Ready, None),
+                (S::Printing, Some(0.5)),
+                (S::Error, None),
+                (S::Ready, None),
+                (S::Error, None)
+            ]),
+            [None, Some(J::Started), Some(J::Failed), None, None]
+        );
+        // TCP-only printers say IDLE (Ready) after a job: cancelled, or completed at its end.
+        assert_eq!(
+            run(&[
+                (S::Ready, None),
+                (S::Printing, Some(0.4)),
+                (S::Paused, Some(0.4)),
+                (S::Ready, None)
+            ]),
+            [None, Some(J::Started), Some(J::Paused), Some(J::Cancelled)]
+        );
+        assert_eq!(
+            run(&[
+                (S::Ready, None),
+                (S::Printing, Some(0.5)),
+                (S::Printing, Some(1.0)),
+                (S::Ready, None)
+            ]),
+            [None, Some(J::Started), None, Some(J::Completed)]
+        );
+        // A job that ran whole between two polls.
+        assert_eq!(
+            run(&[(S::Ready, None), (S::Completed, None)]),
+            [None, Some(J::Completed)]
+        );
+        // Already printing when the server started: no "started"; its end is reported.
+        assert_eq!(
+            run(&[
+                (S::Printing, Some(0.5)),
+                (S::Printing, Some(0.6)),
+                (S::Cancelled, None)
+            ]),
+            [None, None, Some(J::Cancelled)]
+        );
+        assert_eq!(
+            run(&[(S::Paused, None), (S::Printing, None)]),
+            [None, Some(J::Resumed)]
+        );
+        // Unknown states change nothing.
+        assert_eq!(
+            run(&[
+                (S::Ready, None),
+                (S::Unknown, None),
+                (S::Other("x".into()), None),
+                (S::Ready, None)
+            ]),
+            [None, None, None, None]
+        );
     }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -154,4 +154,110 @@ async fn an_upload_whose_sender_stops_fails_and_frees_the_printer() {
     }
     assert!(h.lock().file("whole.gcode").is_some());
     f.stop().await;
+}
+
+fn put(addr: std::net::SocketAddr, id: &str, name: &str, body: &[u8]) -> Reply {
+    request(
+        addr,
+        "PUT",
+        &format!("/api/v1/printers/{id}/files/{name}"),
+        Some(&bearer()),
+        Some(("application/octet-stream", body)),
+    )
+}
+
+/// A client that sends its whole upload and then closes its side (or goes away) while the
+/// server still streams to the printer: the lane must be freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_lane_freed_after_client_disconnect() {
+    let f = start(&[Model::Adventurer5M], Duration::from_millis(300), false).await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.server.farm().slots()[0].id.to_string();
+    let id2 = id.clone();
+    tokio::task::spawn_blocking(move || {
+        let body = vec![b'G'; 4 << 20];
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "PUT /api/v1/printers/{id2}/files/gone.gcode HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n",
+            bearer(),
+            body.len()
+        )
+        .unwrap();
+        s.write_all(&body).unwrap();
+        s.shutdown(Shutdown::Both).unwrap();
+        drop(s);
+    })
+    .await
+    .unwrap();
+    // The body was whole: the printer gets the file even though its sender left.
+    let t0 = Instant::now();
+    while f.sims.printers()[0].lock().file("gone.gcode").is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the whole file never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t0 = Instant::now();
+    let mut last = (0, String::new());
+    while t0.elapsed() < Duration::from_secs(15) {
+        let a = id.clone();
+        let r = tokio::task::spawn_blocking(move || put(addr, &a, "after.gcode", b"G28\n"))
+            .await
+            .unwrap();
+        if r.status == 201 {
+            assert!(f.sims.printers()[0].lock().file("after.gcode").is_some());
+            f.stop().await;
+            return;
+        }
+        last = (r.status, r.text());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let snap = serde_json::to_string(&f.server.farm().slots()[0].snapshot()).unwrap();
+    panic!(
+        "upload lane never freed: last {last:?}; snapshot upload: {}",
+        &snap[snap.find("\"upload\"").unwrap_or(0)..]
+    );
+}
+
+/// Same, but the client goes away in the middle of the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_lane_freed_after_client_disconnect_mid_body() {
+    let f = start(&[Model::Adventurer5M], Duration::from_millis(300), false).await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.server.farm().slots()[0].id.to_string();
+    let id2 = id.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "PUT /api/v1/printers/{id2}/files/gone.gcode HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nContent-Length: 10000000\r\n\r\n",
+            bearer(),
+        )
+        .unwrap();
+        s.write_all(&vec![b'G'; 1 << 20]).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        drop(s);
+    })
+    .await
+    .unwrap();
+    let t0 = Instant::now();
+    let mut last = (0, String::new());
+    while t0.elapsed() < Duration::from_secs(15) {
+        let a = id.clone();
+        let r = tokio::task::spawn_blocking(move || put(addr, &a, "after.gcode", b"G28\n"))
+            .await
+            .unwrap();
+        if r.status == 201 {
+            assert!(f.sims.printers()[0].lock().file("after.gcode").is_some());
+            f.stop().await;
+            return;
+        }
+        last = (r.status, r.text());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("upload lane never freed: last {last:?}");
 }
