@@ -120,11 +120,11 @@ pub(crate) async fn run(a: &ServeArgs, g: &Global) -> Result {
                     _ => None,
                 })
                 .collect();
-            c.discovery = Some(Discovery {
-                every: seconds("discover_every", every)?,
-                options: options.timeout(Duration::from_secs(3)),
+            c.discovery = Some(Discovery::new(
+                seconds("discover_every", every)?,
+                options.timeout(Duration::from_secs(3)),
                 credentials,
-            });
+            ));
         }
         if c.printers.is_empty() && c.discovery.is_none() {
             return Err(usage(

@@ -90,6 +90,10 @@ impl ApiError {
         e.exit = Some(FailureKind::Usage.exit_code());
         e
     }
+    fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
     fn from_body(b: ErrorBody) -> Self {
         let kind = FailureKind::ALL
             .into_iter()
@@ -212,16 +216,22 @@ fn page(body: &'static str, content_type: &'static str) -> Response {
 /// Whether `host` (a `Host` header) names this machine's loopback: a page on another site
 /// that resolves its own name to 127.0.0.1 (DNS rebinding) is refused.
 fn loopback_host(host: &str) -> bool {
+    let digits = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
     let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
+        // `[v6]` or `[v6]:port`, nothing else after the bracket.
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(digits)) {
+            return false;
+        }
+        v6
     } else {
-        host.rsplit_once(':').map_or(host, |(h, p)| {
-            if p.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                host
-            }
-        })
+        match host.rsplit_once(':') {
+            Some((h, p)) if digits(p) => h,
+            Some(_) => return false,
+            None => host,
+        }
     };
     name.eq_ignore_ascii_case("localhost")
         || name
@@ -233,17 +243,14 @@ fn loopback_host(host: &str) -> bool {
 /// origin is allowed.
 async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     if app.loopback {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        if !loopback_host(host) {
-            return ApiError::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                "usage",
+        let mut hosts = req.headers().get_all(header::HOST).iter();
+        let host = hosts.next().and_then(|h| h.to_str().ok()).unwrap_or("");
+        // Two Host headers: which one a proxy or a browser meant is unknowable.
+        if hosts.next().is_some() || !loopback_host(host) {
+            return ApiError::usage(
                 "this server answers only to a loopback Host (127.0.0.1, localhost)",
             )
+            .with_status(StatusCode::MISDIRECTED_REQUEST)
             .into_response();
         }
     }
@@ -345,20 +352,48 @@ fn not_polled() -> ErrorBody {
     }
 }
 
-/// Run `f` on the printer's client, then poll it at once so the change shows.
+/// Run an action on the printer's client; when it succeeded, poll at once so its effect
+/// shows (a failed action, or a read, does not: it would bypass the poller's back-off).
 async fn act<T, F, Fut>(app: &App, id: &str, f: F) -> ApiResult<T>
+where
+    F: FnOnce(Arc<flashforge_tokio::Printer>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    call(app, id, true, f).await
+}
+
+/// A read through the printer's client (info, files, thumbnail): no extra poll.
+async fn read<T, F, Fut>(app: &App, id: &str, f: F) -> ApiResult<T>
+where
+    F: FnOnce(Arc<flashforge_tokio::Printer>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    call(app, id, false, f).await
+}
+
+async fn call<T, F, Fut>(app: &App, id: &str, wake: bool, f: F) -> ApiResult<T>
 where
     F: FnOnce(Arc<flashforge_tokio::Printer>) -> Fut,
     Fut: std::future::Future<Output = Result<T, ClientError>>,
 {
     let s = slot(app, id)?;
     let client = s.client().map_err(ApiError::from_body)?;
-    let r = f(client).await;
-    s.poll_now();
-    r.map_err(|e| {
-        app.farm.metrics.error(&s.id, e.failure_kind());
-        ApiError::client(&e, &s)
-    })
+    match f(client).await {
+        Ok(v) => {
+            if wake {
+                s.poll_now();
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            // A request the client refused before sending (a fan speed of 200) is the
+            // caller's error, not the printer's.
+            if e.failure_kind() != FailureKind::Usage {
+                app.farm.metrics.error(&s.id, e.failure_kind());
+            }
+            Err(ApiError::client(&e, &s))
+        }
+    }
 }
 
 fn done(what: &str) -> Response {
@@ -366,7 +401,7 @@ fn done(what: &str) -> Response {
 }
 
 async fn info(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
-    let i = act(&app, &id, |c| async move { c.info().await }).await?;
+    let i = read(&app, &id, |c| async move { c.info().await }).await?;
     Ok(Json(i).into_response())
 }
 
@@ -397,7 +432,7 @@ fn file_name(name: &str) -> ApiResult<()> {
 
 async fn thumbnail(State(app): State<App>, Path((id, name)): Path<(String, String)>) -> ApiResult {
     file_name(&name)?;
-    let t = act(&app, &id, |c| async move { c.thumbnail(&name).await }).await?;
+    let t = read(&app, &id, |c| async move { c.thumbnail(&name).await }).await?;
     let ct = match t.format {
         flashforge_proto::gcode::ImageFormat::Png => "image/png",
         flashforge_proto::gcode::ImageFormat::Bmp => "image/bmp",
@@ -558,11 +593,8 @@ async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::LENGTH_REQUIRED,
-                "usage",
-                "an upload needs Content-Length (the printer is told the size first)",
-            )
+            ApiError::usage("an upload needs Content-Length (the printer is told the size first)")
+                .with_status(StatusCode::LENGTH_REQUIRED)
         })?;
     if len > app.max_upload {
         return Err(ApiError::new(

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 pub struct Limits {
     /// Connections served at once; one more is accepted and closed at once (default 1024).
     pub max_connections: usize,
-    /// A request's head must arrive within this (default 30 s).
+    /// A request's head must arrive within this (default 10 s).
     pub head_timeout: Duration,
     /// A write to a client, or a read of an upload's body, that makes no progress for this
     /// long fails the connection: a client that stopped reading an event stream, or stopped
@@ -32,7 +32,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
-            head_timeout: Duration::from_secs(30),
+            head_timeout: Duration::from_secs(10),
             stall: Duration::from_secs(30),
         }
     }

@@ -60,7 +60,9 @@ pub struct Event {
 #[derive(Debug)]
 pub struct Hub {
     tx: broadcast::Sender<Event>,
-    next: AtomicU64,
+    /// The next id; taken and sent under this lock, so ids arrive in order.
+    next: std::sync::Mutex<u64>,
+    dropped: AtomicU64,
 }
 
 impl Default for Hub {
@@ -68,7 +70,8 @@ impl Default for Hub {
         let (tx, _) = broadcast::channel(EVENT_BACKLOG);
         Self {
             tx,
-            next: AtomicU64::new(1),
+            next: std::sync::Mutex::new(1),
+            dropped: AtomicU64::new(0),
         }
     }
 }
@@ -78,17 +81,20 @@ impl Hub {
     pub fn publish(&self, printer: Option<&Arc<str>>, kind: &'static str, data: &impl Serialize) {
         if self.tx.receiver_count() == 0 {
             // No one listens: skip the serialisation, keep the ids increasing.
-            self.next.fetch_add(1, Ordering::Relaxed);
+            *self.next.lock().unwrap_or_else(|e| e.into_inner()) += 1;
             return;
         }
         let data = match serde_json::to_string(data) {
             Ok(s) => Arc::from(s),
             Err(e) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "event not serialisable");
                 return;
             }
         };
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let id = *next;
+        *next += 1;
         let _ = self.tx.send(Event {
             id,
             printer: printer.cloned(),

@@ -356,6 +356,32 @@ impl Farm {
             })
     }
 
+    /// Printers in the farm.
+    pub fn len(&self) -> usize {
+        self.slots.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether the farm has no printer.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether [`Farm::shutdown`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping()
+    }
+
+    /// Resolves once [`Farm::shutdown`] was called (at once if it was).
+    pub async fn stopped(&self) {
+        while !self.stopping() {
+            let n = self.stop.notified();
+            if self.stopping() {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(500), n).await;
+        }
+    }
+
     /// Add a printer and start its poller; `first_delay` spreads the first polls of many
     /// printers over one interval. An id already taken gets `-2`, `-3`, ... appended.
     pub fn add(self: &Arc<Self>, mut entry: PrinterEntry, first_delay: Duration) -> Arc<Slot> {
@@ -365,7 +391,10 @@ impl Farm {
             let mut n = 1;
             while slots.iter().any(|s| *s.id == *entry.id) {
                 n += 1;
-                entry.id = format!("{base}-{n}");
+                // The suffix fits in the id's 64 bytes (ids are ASCII).
+                let suffix = format!("-{n}");
+                let keep = base.len().min(crate::MAX_ID_LEN - suffix.len());
+                entry.id = format!("{}{suffix}", &base[..keep]);
             }
             let id: Arc<str> = Arc::from(entry.id.as_str());
             let model = entry.model.map_or("unknown", |m| m.ident());
@@ -422,6 +451,7 @@ async fn poll_loop(farm: Arc<Farm>, slot: Arc<Slot>, first_delay: Duration) {
         let t0 = Instant::now();
         let outcome = poll_once(&farm, &slot).await;
         let took = t0.elapsed();
+        let outcome_ok = outcome.is_ok();
         let wait = match outcome {
             Ok(()) => farm.interval,
             Err(e) => {
@@ -440,7 +470,14 @@ async fn poll_loop(farm: Arc<Farm>, slot: Arc<Slot>, first_delay: Duration) {
                 back
             }
         };
-        let next = tokio::time::Instant::from_std(t0) + wait.max(took);
+        // After a success the rhythm is kept from the poll's start; after a failure the
+        // back-off counts from its end, so a printer that fails slowly (a timeout) is not
+        // retried at once.
+        let next = if outcome_ok {
+            tokio::time::Instant::from_std(t0) + wait.max(took)
+        } else {
+            tokio::time::Instant::now() + wait
+        };
         tokio::select! {
             () = tokio::time::sleep_until(next) => {}
             () = slot.wake.notified() => {}

@@ -126,6 +126,22 @@ pub struct Discovery {
     pub options: DiscoverOptions,
     /// Credentials by serial number for printers found.
     pub credentials: Vec<Credentials>,
+    /// At most this many printers are added by discovery over the server's life (forged
+    /// replies on the LAN must not grow the farm without bound).
+    pub max_added: usize,
+}
+
+impl Discovery {
+    /// Search with `options` every `every`; printers with these credentials; at most 256
+    /// added.
+    pub fn new(every: Duration, options: DiscoverOptions, credentials: Vec<Credentials>) -> Self {
+        Self {
+            every,
+            options,
+            credentials,
+            max_added: 256,
+        }
+    }
 }
 
 /// What the server does.
@@ -232,6 +248,20 @@ impl Server {
             addr: config.listen,
             source,
         })?;
+        let mut limits = config.limits;
+        // Client connections must not take the descriptors the pollers need: at most a
+        // quarter of the limit (raised to the hard limit first, as the clients do).
+        if let Ok(nofile) = flashforge_tokio::raise_fd_limit() {
+            let room = usize::try_from(nofile / 4).unwrap_or(usize::MAX).max(16);
+            if room < limits.max_connections {
+                tracing::info!(
+                    nofile,
+                    max_connections = room,
+                    "connections bounded by the descriptor limit"
+                );
+                limits.max_connections = room;
+            }
+        }
         let farm = Arc::new(Farm::new(config.interval, config.client.clone()));
         let n = config.printers.len().max(1) as u32;
         for (i, p) in config.printers.iter().enumerate() {
@@ -249,7 +279,7 @@ impl Server {
             app,
             rx,
             Duration::from_secs(2),
-            config.limits,
+            limits,
         ));
         tracing::info!(%addr, printers = config.printers.len(), "serving");
         Ok(Self {
@@ -285,11 +315,32 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// A server dropped without [`Server::shutdown`] still stops its pollers and its
+    /// listener (the connections end with the runtime).
+    fn drop(&mut self) {
+        self.farm.shutdown();
+        let _ = self.stop.send(true);
+    }
+}
+
 async fn discovery_loop(farm: Arc<Farm>, d: Discovery) {
-    loop {
-        match flashforge_tokio::discover(&d.options).await {
+    let mut added = 0usize;
+    while !farm.is_stopping() {
+        let found = tokio::select! {
+            r = flashforge_tokio::discover(&d.options) => r,
+            () = farm.stopped() => break,
+        };
+        match found {
             Ok(found) => {
                 for p in found {
+                    if added >= d.max_added {
+                        tracing::warn!(
+                            max = d.max_added,
+                            "discovery: the bound of printers it may add is reached"
+                        );
+                        break;
+                    }
                     let serial = p.reply.serial_number.clone();
                     let mut ep = Endpoint::new(p.ip);
                     ep = ep.with_ports(
@@ -320,6 +371,7 @@ async fn discovery_loop(farm: Arc<Farm>, d: Discovery) {
                     let mut entry = PrinterEntry::new(&name, ep, creds);
                     entry.model = (p.reply.model != Model::Unknown).then_some(p.reply.model);
                     let slot = farm.add(entry, Duration::ZERO);
+                    added += 1;
                     tracing::info!(id = %slot.id, ip = %p.ip, "printer found by discovery");
                     farm.hub.publish(
                         Some(&slot.id),
@@ -330,7 +382,10 @@ async fn discovery_loop(farm: Arc<Farm>, d: Discovery) {
             }
             Err(e) => tracing::warn!(error = %e, "discovery failed"),
         }
-        tokio::time::sleep(d.every).await;
+        tokio::select! {
+            () = tokio::time::sleep(d.every) => {}
+            () = farm.stopped() => break,
+        }
     }
 }
 

@@ -387,10 +387,22 @@ impl PrinterMetrics {
         }
     }
 
-    /// A poll failed with `kind`: offline.
+    /// A poll failed with `kind`: offline. The readings it last had are no longer true:
+    /// temperatures become NaN (no reading), progress and layer 0.
     pub fn poll_failed(&self, kind: FailureKind) {
         self.online.set(0);
         self.set_state("offline");
+        self.progress.set(0.0);
+        self.layer.set(0);
+        for (_, cur, tgt) in self
+            .heaters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            cur.set(f64::NAN);
+            tgt.set(f64::NAN);
+        }
         self.metrics.error(&self.id, kind);
     }
 

@@ -879,3 +879,66 @@ async fn duplicate_or_bad_ids_are_refused_before_binding() {
         flashforge_serve::ServeError::BadId(_)
     ));
 }
+
+/// An Adventurer 3 reports IDLE after a cancel (it has no "cancelled" state): the job still
+/// ends with a `cancelled` event; a job run to its end on it is `completed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_printers_jobs_end_with_an_event() {
+    let f = start(&[Model::Adventurer3], Duration::from_millis(300), false).await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let h = f.sims.printers()[0].clone();
+    let id = f.server.farm().slots()[0].id.to_string();
+    let ev = blocking({
+        let p = format!("/api/v1/printers/{id}/events");
+        move || Events::open(addr, &p, Some(&bearer()))
+    })
+    .await;
+    let next_job = |mut ev: Events| {
+        blocking(move || {
+            let e = ev.until(Instant::now() + Duration::from_secs(20), |e| {
+                e.event == "job"
+            });
+            let v: Option<serde_json::Value> = e.map(|e| serde_json::from_str(&e.data).unwrap());
+            (v.map(|v| v["transition"].as_str().unwrap().to_owned()), ev)
+        })
+    };
+    h.set_state(StateChange::Printing {
+        file: "part.gcode".into(),
+        progress: 0.25,
+    })
+    .unwrap();
+    let (t, ev) = next_job(ev).await;
+    assert_eq!(t.as_deref(), Some("started"));
+    let r = blocking({
+        let p = format!("/api/v1/printers/{id}/cancel");
+        move || request(addr, "POST", &p, Some(&bearer()), None)
+    })
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (t, ev) = next_job(ev).await;
+    assert_eq!(t.as_deref(), Some("cancelled"));
+    // A job at its end, then idle: completed.
+    h.set_state(StateChange::Printing {
+        file: "part.gcode".into(),
+        progress: 0.5,
+    })
+    .unwrap();
+    let (t, ev) = next_job(ev).await;
+    assert_eq!(t.as_deref(), Some("started"));
+    h.set_state(StateChange::Progress(1.0)).unwrap();
+    let t0 = Instant::now();
+    while f.server.farm().slots()[0]
+        .snapshot()
+        .status
+        .and_then(|s| s.progress)
+        .map_or(true, |p| p < 0.999)
+    {
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.set_state(StateChange::Ready).unwrap();
+    let (t, _) = next_job(ev).await;
+    assert_eq!(t.as_deref(), Some("completed"));
+    f.stop().await;
+}

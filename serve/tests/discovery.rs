@@ -27,11 +27,11 @@ async fn discovery_adds_what_it_can_poll() {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.interval = Duration::from_millis(200);
     config.printers = vec![entry(&sims.printers()[3])];
-    config.discovery = Some(Discovery {
-        every: Duration::from_millis(500),
-        options: DiscoverOptions::unicast(targets).timeout(Duration::from_secs(2)),
-        credentials: vec![entry(&sims.printers()[2]).credentials.unwrap()],
-    });
+    config.discovery = Some(Discovery::new(
+        Duration::from_millis(500),
+        DiscoverOptions::unicast(targets).timeout(Duration::from_secs(2)),
+        vec![entry(&sims.printers()[2]).credentials.unwrap()],
+    ));
     let server = flashforge_serve::Server::start(config).await.unwrap();
     let t0 = Instant::now();
     loop {

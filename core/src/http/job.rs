@@ -38,9 +38,15 @@ pub fn check_file_name(name: &str) -> Result<(), UsageError> {
     if name.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(UsageError::LineInjection { what: WHAT });
     }
-    if name
-        .chars()
-        .any(|c| c.is_control() || matches!(c, '"' | '\\' | '/'))
+    // `.` and `..` name directories; bidirectional overrides and isolates make a name read
+    // differently than it is (`gcode.exe` shown as `exe.gcode`).
+    if name == "."
+        || name == ".."
+        || name.chars().any(|c| {
+            c.is_control()
+                || matches!(c, '"' | '\\' | '/')
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
     {
         return Err(UsageError::BadFileName);
     }
@@ -150,5 +156,34 @@ impl JobOptions {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_that_mislead_are_refused() {
+        for bad in [
+            ".",
+            "..",
+            "a\u{202E}edoc.gcode",
+            "x\u{2066}y.gcode",
+            "a/b",
+            "a\\b",
+            "q\"",
+            "",
+        ] {
+            assert!(check_file_name(bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "...gcode",
+            ".hidden.gcode",
+            "Benchy 0.2mm (PLA).3mf",
+            "über.gcode",
+        ] {
+            assert!(check_file_name(ok).is_ok(), "{ok:?}");
+        }
     }
 }
