@@ -318,13 +318,50 @@ async fn openapi() -> Response {
     page(OPENAPI, "application/json")
 }
 
+/// Large JSON (every printer of a big farm, the metrics) is built on a blocking thread: the
+/// pollers and other requests on the runtime's threads go on meanwhile.
+async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// `{"printers": [...], ...}` written straight from the snapshots, one at a time (no JSON
+/// tree of the whole farm in memory).
+fn printers_json(farm: &Farm, only: Option<&Slot>, head: &str) -> Vec<u8> {
+    let slots = match only {
+        Some(_) => Vec::new(),
+        None => farm.slots(),
+    };
+    let mut out = Vec::with_capacity(256 + slots.len() * 900);
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(b"\"printers\":[");
+    let mut first = true;
+    let mut write = |s: &Slot| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        // A snapshot is plain data: serialising it cannot fail.
+        let _ = serde_json::to_writer(&mut out, &s.snapshot());
+    };
+    match only {
+        Some(s) => write(s),
+        None => slots.iter().for_each(|s| write(s)),
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 async fn list(State(app): State<App>) -> Response {
-    let printers: Vec<_> = app.farm.slots().iter().map(|s| s.snapshot()).collect();
-    Json(json!({
-        "printers": printers,
-        "interval_s": app.farm.interval().as_secs_f64(),
-    }))
-    .into_response()
+    let farm = app.farm.clone();
+    let body = off_runtime(move || {
+        let head = format!("{{\"interval_s\":{},", farm.interval().as_secs_f64());
+        printers_json(&farm, None, &head)
+    })
+    .await;
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
@@ -761,12 +798,14 @@ where
 }
 
 async fn metrics(State(app): State<App>) -> Response {
+    let farm = app.farm.clone();
+    let text = off_runtime(move || farm.metrics.encode()).await;
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        app.farm.metrics.encode(),
+        text,
     )
         .into_response()
 }
@@ -800,13 +839,21 @@ fn events(
     let rx = farm.hub.subscribe();
     farm.metrics.sse_clients(1);
     let guard = StreamGuard(farm.clone());
-    let printers: Vec<_> = match &only {
-        Some(s) => vec![s.snapshot()],
-        None => farm.slots().iter().map(|s| s.snapshot()).collect(),
+    // The first event, built when the stream is first polled, off the runtime's threads.
+    let snapshot_farm = farm.clone();
+    let snapshot_only = only.clone();
+    let first = async move {
+        let data = off_runtime(move || {
+            let b = printers_json(
+                &snapshot_farm,
+                snapshot_only.as_deref(),
+                "{\"type\":\"snapshot\",",
+            );
+            String::from_utf8(b).unwrap_or_default()
+        })
+        .await;
+        Ok(SseEvent::default().event("snapshot").data(data))
     };
-    let first = SseEvent::default()
-        .event("snapshot")
-        .data(json!({"type": "snapshot", "printers": printers}).to_string());
     let only_id = only.map(|s| s.id.clone());
     let rest = futures_util::stream::unfold((rx, guard), move |(mut rx, guard)| {
         let only_id = only_id.clone();
@@ -836,7 +883,7 @@ fn events(
             }
         }
     });
-    let stream = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+    let stream = futures_util::stream::once(first).chain(rest);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

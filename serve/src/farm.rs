@@ -295,10 +295,17 @@ impl JobTracker {
     }
 }
 
+/// The printers in the order they were added, and by id.
+#[derive(Debug, Default)]
+struct Slots {
+    list: Vec<Arc<Slot>>,
+    by_id: std::collections::HashMap<Arc<str>, Arc<Slot>>,
+}
+
 /// All printers, their events and metrics.
 #[derive(Debug)]
 pub struct Farm {
-    slots: RwLock<Vec<Arc<Slot>>>,
+    slots: RwLock<Slots>,
     /// The event hub.
     pub hub: Hub,
     /// The metrics.
@@ -314,7 +321,7 @@ impl Farm {
     /// An empty farm polling every `interval` with `options`.
     pub fn new(interval: Duration, options: ClientOptions) -> Self {
         Self {
-            slots: RwLock::new(Vec::new()),
+            slots: RwLock::new(Slots::default()),
             hub: Hub::default(),
             metrics: Arc::new(Metrics::default()),
             interval,
@@ -326,7 +333,11 @@ impl Farm {
 
     /// Every printer, in the order they were added.
     pub fn slots(&self) -> Vec<Arc<Slot>> {
-        self.slots.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.slots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .list
+            .clone()
     }
 
     /// The printer with this id.
@@ -334,8 +345,8 @@ impl Farm {
         self.slots
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|s| &*s.id == id)
+            .by_id
+            .get(id)
             .cloned()
     }
 
@@ -344,6 +355,7 @@ impl Farm {
         self.slots
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .list
             .iter()
             .any(|s| {
                 s.entry.endpoint == *endpoint
@@ -358,7 +370,11 @@ impl Farm {
 
     /// Printers in the farm.
     pub fn len(&self) -> usize {
-        self.slots.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.slots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .list
+            .len()
     }
 
     /// Whether the farm has no printer.
@@ -389,7 +405,7 @@ impl Farm {
             let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
             let base = entry.id.clone();
             let mut n = 1;
-            while slots.iter().any(|s| *s.id == *entry.id) {
+            while slots.by_id.contains_key(entry.id.as_str()) {
                 n += 1;
                 // The suffix fits in the id's 64 bytes (ids are ASCII).
                 let suffix = format!("-{n}");
@@ -407,7 +423,8 @@ impl Farm {
                 wake: Notify::new(),
                 uploading: AtomicBool::new(false),
             });
-            slots.push(slot.clone());
+            slots.list.push(slot.clone());
+            slots.by_id.insert(slot.id.clone(), slot.clone());
             slot
         };
         tokio::spawn(poll_loop(self.clone(), slot.clone(), first_delay));
