@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use flashforge_proto::Model;
-use flashforge_tokio::{Credentials, DiscoverOptions, Printer, UploadOptions};
+use flashforge_tokio::{DiscoverOptions, Printer, UploadOptions};
 
-use crate::args::{Global, SimArgs, DEFAULT_CHECK_CODE};
+use crate::args::{Global, SimArgs};
 use crate::exit::{Failure, Result, EXIT_OTHER};
 use crate::output::{self, emit};
 use crate::select::options;
@@ -49,20 +49,11 @@ pub(crate) async fn run(speed: f64, g: &Global) -> Result {
     step(t0, "status of every printer");
     let mut printers = Vec::new();
     for h in server.printers() {
-        let (serial, model) = {
-            let p = h.lock();
-            (p.spec.serial.clone(), p.spec.model)
-        };
+        let model = h.lock().spec.model;
         let b = Printer::builder().options(options(g));
-        let ep: flashforge_tokio::Endpoint = sim::address(h)
-            .parse()
-            .map_err(|e: flashforge_proto::UsageError| Failure::new(EXIT_OTHER, e.to_string()))?;
-        let p = if model.is_http() {
-            let creds = Credentials::new(serial, DEFAULT_CHECK_CODE)
-                .map_err(|e| Failure::new(EXIT_OTHER, e.to_string()))?;
-            b.connect(ep, creds).await?
-        } else {
-            b.connect_legacy(ep).await?.into_inner()
+        let p = match h.credentials() {
+            Some(creds) => b.connect(h.endpoint(), creds).await?,
+            None => b.connect_legacy(h.endpoint()).await?.into_inner(),
         };
         output::status(model.name(), &p.status().await?, false);
         printers.push(p);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use flashforge_proto::Model;
 use flashforge_serve::{Config, Discovery, PrinterEntry, Server, Token};
 use flashforge_sim::StateChange;
-use flashforge_tokio::{Credentials, DiscoverOptions, Endpoint};
+use flashforge_tokio::{Credentials, DiscoverOptions};
 
 use crate::args::{Global, ServeArgs, SimArgs, MAX_SECONDS};
 use crate::config;
@@ -243,26 +243,11 @@ fn demo_farm(a: &ServeArgs) -> Result<(flashforge_sim::SimServer, Vec<PrinterEnt
     let server = sim::start(&args)?;
     let mut entries = Vec::with_capacity(n);
     for (i, h) in server.printers().iter().enumerate() {
-        let (name, model, serial, code) = {
+        let (name, model) = {
             let p = h.lock();
-            (
-                p.spec.name.clone(),
-                p.spec.model,
-                p.spec.serial.clone(),
-                p.spec.check_code.clone(),
-            )
+            (p.spec.name.clone(), p.spec.model)
         };
-        let ep: Endpoint = sim::address(h)
-            .parse()
-            .map_err(|e: flashforge_proto::UsageError| Failure::new(EXIT_OTHER, e.to_string()))?;
-        let creds = if model.is_http() {
-            Some(
-                Credentials::new(serial, code)
-                    .map_err(|e| Failure::new(EXIT_OTHER, e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        let (ep, creds) = (h.endpoint(), h.credentials());
         let mut e = PrinterEntry::new(&name, ep, creds);
         e.model = Some(model);
         entries.push(e);

@@ -57,12 +57,7 @@ pub(crate) fn start_farm(farm: &Farm) -> Result<SimServer> {
 /// The address string `--printer` takes for a simulated printer (an Adventurer 3/4 without
 /// an HTTP port, as discovery shows it).
 pub(crate) fn address(h: &flashforge_sim::SimHandle) -> String {
-    flashforge_tokio::Endpoint::new(h.udp.ip())
-        .with_ports(
-            h.tcp.map_or(8899, |a| a.port()),
-            h.http.map_or(8898, |a| a.port()),
-        )
-        .to_string()
+    h.endpoint().to_string()
 }
 
 pub(crate) async fn run(a: &SimArgs, json: bool) -> Result {

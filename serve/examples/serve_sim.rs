@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use flashforge_proto::Model;
 use flashforge_serve::{Config, PrinterEntry, Server, Token};
 use flashforge_sim::{PrinterSpec, ServerConfig, SimServer};
-use flashforge_tokio::{Credentials, Endpoint};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,22 +26,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.listen = "127.0.0.1:0".parse()?;
     config.interval = Duration::from_millis(500);
     for h in sims.printers() {
-        let p = h.lock();
-        let ep = Endpoint::new(h.udp.ip()).with_ports(
-            h.tcp.map_or(8899, |a| a.port()),
-            h.http.map_or(8898, |a| a.port()),
-        );
-        let creds = if p.spec.model.is_http() {
-            Some(Credentials::new(
-                p.spec.serial.clone(),
-                p.spec.check_code.clone(),
-            )?)
-        } else {
-            None
-        };
+        let name = h.lock().spec.name.clone();
+        // The simulator says where each printer listens and, for HTTP models, its
+        // credentials.
         config
             .printers
-            .push(PrinterEntry::new(&p.spec.name, ep, creds));
+            .push(PrinterEntry::new(&name, h.endpoint(), h.credentials()));
     }
 
     let server = Server::start(config).await?;

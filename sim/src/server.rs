@@ -106,6 +106,28 @@ impl SimHandle {
     pub fn check_code(&self) -> String {
         self.lock().spec.check_code.clone()
     }
+
+    /// Where a client reaches it: its address with its TCP and HTTP ports (the standard port
+    /// for the one it does not serve), as `--printer` takes it.
+    pub fn endpoint(&self) -> flashforge_proto::client::Endpoint {
+        flashforge_proto::client::Endpoint::new(self.udp.ip()).with_ports(
+            self.tcp
+                .map_or(flashforge_proto::client::TCP_PORT, |a| a.port()),
+            self.http
+                .map_or(flashforge_proto::client::HTTP_PORT, |a| a.port()),
+        )
+    }
+
+    /// The serial number and check code an HTTP client needs (`None` for the Adventurer
+    /// 3/4, which have no HTTP API).
+    pub fn credentials(&self) -> Option<flashforge_proto::http::Credentials> {
+        let p = self.lock();
+        if !p.spec.model.is_http() {
+            return None;
+        }
+        flashforge_proto::http::Credentials::new(p.spec.serial.clone(), p.spec.check_code.clone())
+            .ok()
+    }
 }
 
 /// Running simulated printers. Dropping it shuts everything down.

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use flashforge_proto::Model;
 use flashforge_serve::{Config, PrinterEntry, Server, Token};
 use flashforge_sim::{PrinterSpec, SimHandle, SimServer};
-use flashforge_tokio::{Credentials, Endpoint};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -31,23 +30,11 @@ pub fn specs(models: &[Model]) -> Vec<PrinterSpec> {
 
 /// The entry of a simulated printer.
 pub fn entry(h: &SimHandle) -> PrinterEntry {
-    let (name, model, serial, code) = {
+    let (name, model) = {
         let p = h.lock();
-        (
-            p.spec.name.clone(),
-            p.spec.model,
-            p.spec.serial.clone(),
-            p.spec.check_code.clone(),
-        )
+        (p.spec.name.clone(), p.spec.model)
     };
-    let ep = Endpoint::new(h.udp.ip()).with_ports(
-        h.tcp.map_or(8899, |a| a.port()),
-        h.http.map_or(8898, |a| a.port()),
-    );
-    let creds = model
-        .is_http()
-        .then(|| Credentials::new(serial, code).expect("sim credentials"));
-    let mut e = PrinterEntry::new(&name, ep, creds);
+    let mut e = PrinterEntry::new(&name, h.endpoint(), h.credentials());
     e.model = Some(model);
     e
 }
