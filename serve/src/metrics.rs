@@ -134,7 +134,7 @@ impl Default for Metrics {
         r.register_with_unit(
             "printer_progress",
             "Job progress, 0 to 1",
-            Unit::Ratios,
+            Unit::Other("ratio".into()),
             m.progress.clone(),
         );
         r.register("printer_layer", "Current layer of the job", m.layer.clone());

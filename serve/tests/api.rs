@@ -698,7 +698,7 @@ async fn metrics_scrape_parses_with_every_family() {
         );
         assert!(get("flashforge_printer_polls_total", &slot.id).unwrap() >= 1.0);
     }
-    let progress = get("flashforge_printer_progress_ratios", &id0).expect("progress");
+    let progress = get("flashforge_printer_progress_ratio", &id0).expect("progress");
     assert!((0.45..=1.0).contains(&progress), "{progress}");
     let nozzle = s
         .iter()
