@@ -4,15 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p flashforge-cli
+bin="${CARGO_TARGET_DIR:-target}/debug/flashforge"
 out=$(mktemp)
-target/debug/flashforge serve --demo --listen 127.0.0.1:0 --duration 30 >"$out" 2>&1 &
+"$bin" serve --demo --listen 127.0.0.1:0 --duration 30 >"$out" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 1 100); do
     grep -q "dashboard:" "$out" && break
     sleep 0.1
 done
-url=$(grep -o 'http://[^ ]*#token=[0-9a-f]*' "$out")
+url=$(grep -o 'http://[^ ]*#token=[0-9a-f]*' "$out") || {
+    echo "serve --demo printed no dashboard link:" >&2
+    cat "$out" >&2
+    exit 1
+}
 base=${url%%/#token=*}
 token=${url##*#token=}
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/v1/printers")
