@@ -62,7 +62,16 @@ struct App {
     stall: Duration,
     loopback: bool,
     cors: Option<HeaderValue>,
+    /// Event streams open without the token (only with open reads), and their bound: a
+    /// quarter of the connections, so anonymous readers cannot take every slot from the
+    /// clients that hold the token.
+    anon_streams: Arc<std::sync::atomic::AtomicUsize>,
+    max_anon_streams: usize,
 }
+
+/// Set on a request that carried the right token.
+#[derive(Debug, Clone, Copy)]
+struct Authed;
 
 /// An API error: a status and `{"error", "kind"[, "exit"]}`.
 #[derive(Debug)]
@@ -142,7 +151,12 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
-pub(crate) fn router(farm: Arc<Farm>, config: &Config, addr: SocketAddr) -> Router {
+pub(crate) fn router(
+    farm: Arc<Farm>,
+    config: &Config,
+    addr: SocketAddr,
+    max_connections: usize,
+) -> Router {
     let app = App {
         farm,
         token: config.token.clone(),
@@ -154,6 +168,8 @@ pub(crate) fn router(farm: Arc<Farm>, config: &Config, addr: SocketAddr) -> Rout
             .cors_origin
             .as_deref()
             .and_then(|o| HeaderValue::from_str(o).ok()),
+        anon_streams: Arc::default(),
+        max_anon_streams: (max_connections / 4).max(1),
     };
     let api = Router::new()
         .route("/api/v1/openapi.json", get(openapi))
@@ -288,8 +304,15 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
 }
 
 /// The token on every API route: reads (GET) pass without it only with open reads.
-async fn authorize(State(app): State<App>, req: Request, next: Next) -> Response {
+async fn authorize(State(app): State<App>, mut req: Request, next: Next) -> Response {
     let read = req.method() == Method::GET || req.method() == Method::HEAD;
+    let authed = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .is_some_and(|v| app.token.matches_header(v.as_bytes()));
+    if authed {
+        req.extensions_mut().insert(Authed);
+    }
     if read && app.open_reads {
         return next.run(req).await;
     }
@@ -300,7 +323,7 @@ async fn authorize(State(app): State<App>, req: Request, next: Next) -> Response
             "this needs the token: `Authorization: Bearer <token>`",
         )
         .into_response(),
-        Some(v) if app.token.matches_header(v.as_bytes()) => next.run(req).await,
+        Some(_) if authed => next.run(req).await,
         Some(_) => {
             tracing::warn!(path = %req.uri().path(), "request with a wrong token");
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "wrong token").into_response()
@@ -810,21 +833,61 @@ async fn metrics(State(app): State<App>) -> Response {
         .into_response()
 }
 
-async fn all_events(State(app): State<App>) -> Response {
-    events(app, None).into_response()
+async fn all_events(State(app): State<App>, authed: Option<axum::Extension<Authed>>) -> ApiResult {
+    let anon = anonymous_stream(&app, authed.is_some())?;
+    Ok(events(app, None, anon).into_response())
 }
 
-async fn printer_events(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+async fn printer_events(
+    State(app): State<App>,
+    authed: Option<axum::Extension<Authed>>,
+    Path(id): Path<String>,
+) -> ApiResult {
     let s = slot(&app, &id)?;
-    Ok(events(app, Some(s)).into_response())
+    let anon = anonymous_stream(&app, authed.is_some())?;
+    Ok(events(app, Some(s), anon).into_response())
 }
 
-/// Counts an open stream in the metrics while it lives.
-struct StreamGuard(Arc<Farm>);
+/// A stream without the token takes one of the anonymous slots, or is refused.
+fn anonymous_stream(
+    app: &App,
+    authed: bool,
+) -> ApiResult<Option<Arc<std::sync::atomic::AtomicUsize>>> {
+    use std::sync::atomic::Ordering;
+    if authed {
+        return Ok(None);
+    }
+    let c = &app.anon_streams;
+    let mut n = c.load(Ordering::Relaxed);
+    loop {
+        if n >= app.max_anon_streams {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "resource",
+                format!(
+                    "at most {} event streams without the token: send it to open more",
+                    app.max_anon_streams
+                ),
+            );
+            e.exit = Some(FailureKind::Resource.exit_code());
+            return Err(e);
+        }
+        match c.compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return Ok(Some(c.clone())),
+            Err(now) => n = now,
+        }
+    }
+}
+
+/// Counts an open stream in the metrics (and in the anonymous slots) while it lives.
+struct StreamGuard(Arc<Farm>, Option<Arc<std::sync::atomic::AtomicUsize>>);
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         self.0.metrics.sse_clients(-1);
+        if let Some(c) = &self.1 {
+            c.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        }
     }
 }
 
@@ -834,11 +897,12 @@ impl Drop for StreamGuard {
 fn events(
     app: App,
     only: Option<Arc<Slot>>,
+    anon: Option<Arc<std::sync::atomic::AtomicUsize>>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let farm = app.farm.clone();
     let rx = farm.hub.subscribe();
     farm.metrics.sse_clients(1);
-    let guard = StreamGuard(farm.clone());
+    let guard = StreamGuard(farm.clone(), anon);
     // The first event, built when the stream is first polled, off the runtime's threads.
     let snapshot_farm = farm.clone();
     let snapshot_only = only.clone();

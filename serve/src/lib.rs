@@ -272,7 +272,7 @@ impl Server {
         if let Some(d) = config.discovery.clone() {
             tokio::spawn(discovery_loop(farm.clone(), d));
         }
-        let app = api::router(farm.clone(), &config, addr);
+        let app = api::router(farm.clone(), &config, addr, limits.max_connections);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(conn::serve(
             listener,

@@ -261,3 +261,67 @@ async fn upload_lane_freed_after_client_disconnect_mid_body() {
     }
     panic!("upload lane never freed: last {last:?}");
 }
+
+/// With open reads, event streams without the token take at most a quarter of the
+/// connections: the rest stay for clients that hold it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_event_streams_cannot_take_every_slot() {
+    let f = start_with(&[Model::Adventurer5M], |c| {
+        limits(c);
+        c.open_reads = true;
+        c.limits.head_timeout = Duration::from_secs(30);
+    })
+    .await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.server.farm().slots()[0].id.to_string();
+    tokio::task::spawn_blocking(move || {
+        // 8 connections: 2 anonymous streams.
+        let anon: Vec<_> = (0..2)
+            .map(|_| Events::open(addr, "/api/v1/events", None))
+            .collect();
+        let r = request(addr, "GET", "/api/v1/events", None, None);
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(r.json()["kind"], "resource");
+        let r = request(
+            addr,
+            "GET",
+            &format!("/api/v1/printers/{id}/events"),
+            None,
+            None,
+        );
+        assert_eq!(r.status, 503);
+        // With the token: a stream and an action still get through.
+        let authed = Events::open(addr, "/api/v1/events", Some(&bearer()));
+        let r = request(
+            addr,
+            "POST",
+            &format!("/api/v1/printers/{id}/led"),
+            Some(&bearer()),
+            Some(("application/json", br#"{"on":false}"#)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        // Closing an anonymous stream frees its slot.
+        drop(anon);
+        let t0 = Instant::now();
+        loop {
+            let mut s = TcpStream::connect(addr).unwrap();
+            write!(s, "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut head = [0u8; 12];
+            let ok = s.read_exact(&mut head).is_ok() && &head[9..12] == b"200";
+            if ok {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the slot never came back"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(authed);
+    })
+    .await
+    .unwrap();
+    f.stop().await;
+}
