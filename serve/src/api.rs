@@ -419,7 +419,7 @@ where
     F: FnOnce(Arc<flashforge_tokio::Printer>) -> Fut,
     Fut: std::future::Future<Output = Result<T, ClientError>>,
 {
-    call(app, id, true, f).await
+    call(app, id, true, false, f).await
 }
 
 /// A read through the printer's client (info, files, thumbnail): no extra poll.
@@ -428,10 +428,25 @@ where
     F: FnOnce(Arc<flashforge_tokio::Printer>) -> Fut,
     Fut: std::future::Future<Output = Result<T, ClientError>>,
 {
-    call(app, id, false, f).await
+    call(app, id, false, false, f).await
 }
 
-async fn call<T, F, Fut>(app: &App, id: &str, wake: bool, f: F) -> ApiResult<T>
+/// The printer's answer that a named file is not stored: HTTP code 4 (`Not found`), TCP
+/// `Error: File not found` (the Adventurer 3: `File not exists`).
+fn missing_file(e: &ClientError) -> bool {
+    match e {
+        ClientError::Refused { code: Some(4), .. } => true,
+        ClientError::Printer(m) => {
+            let m = m.to_ascii_lowercase();
+            m.contains("file not found") || m.contains("file not exists")
+        }
+        _ => false,
+    }
+}
+
+/// `wake`: poll at once after a success; `file`: the call names a stored file, so the
+/// printer's "not found" is a 404.
+async fn call<T, F, Fut>(app: &App, id: &str, wake: bool, file: bool, f: F) -> ApiResult<T>
 where
     F: FnOnce(Arc<flashforge_tokio::Printer>) -> Fut,
     Fut: std::future::Future<Output = Result<T, ClientError>>,
@@ -444,6 +459,11 @@ where
                 s.poll_now();
             }
             Ok(v)
+        }
+        Err(e) if file && missing_file(&e) => {
+            let mut a = ApiError::not_found("such file on the printer");
+            a.exit = Some(FailureKind::Other.exit_code());
+            Err(a)
         }
         Err(e) => {
             // A request the client refused before sending (a fan speed of 200) is the
@@ -492,7 +512,7 @@ fn file_name(name: &str) -> ApiResult<()> {
 
 async fn thumbnail(State(app): State<App>, Path((id, name)): Path<(String, String)>) -> ApiResult {
     file_name(&name)?;
-    let t = read(&app, &id, |c| async move { c.thumbnail(&name).await }).await?;
+    let t = call(&app, &id, false, true, |c| async move { c.thumbnail(&name).await }).await?;
     let ct = match t.format {
         flashforge_proto::gcode::ImageFormat::Png => "image/png",
         flashforge_proto::gcode::ImageFormat::Bmp => "image/bmp",
@@ -527,7 +547,7 @@ async fn print(
         leveling: b.level,
         ..JobOptions::default()
     };
-    act(&app, &id, |c| async move { c.start(&b.file, opts).await }).await?;
+    call(&app, &id, true, true, |c| async move { c.start(&b.file, opts).await }).await?;
     Ok(done("print"))
 }
 

@@ -942,3 +942,47 @@ async fn tcp_printers_jobs_end_with_an_event() {
     assert_eq!(t.as_deref(), Some("completed"));
     f.stop().await;
 }
+
+/// A file the printer does not have: 404 `not_found` (HTTP code 4, TCP `File not found`),
+/// for its thumbnail and for printing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_file_is_404() {
+    let f = start(
+        &[Model::Adventurer5MPro, Model::Adventurer4],
+        Duration::from_millis(300),
+        false,
+    )
+    .await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let ids: Vec<String> = f
+        .server
+        .farm()
+        .slots()
+        .iter()
+        .map(|s| s.id.to_string())
+        .collect();
+    blocking(move || {
+        for id in &ids {
+            let r = request(
+                addr,
+                "GET",
+                &format!("/api/v1/printers/{id}/files/nope.gcode/thumbnail"),
+                Some(&bearer()),
+                None,
+            );
+            assert_eq!(r.status, 404, "{id}: {}", r.text());
+            assert_eq!(r.json()["kind"], "not_found");
+            let r = request(
+                addr,
+                "POST",
+                &format!("/api/v1/printers/{id}/print"),
+                Some(&bearer()),
+                Some(("application/json", br#"{"file":"nope.gcode"}"#)),
+            );
+            assert_eq!(r.status, 404, "{id}: {}", r.text());
+        }
+    })
+    .await;
+    f.stop().await;
+}
