@@ -512,7 +512,10 @@ fn file_name(name: &str) -> ApiResult<()> {
 
 async fn thumbnail(State(app): State<App>, Path((id, name)): Path<(String, String)>) -> ApiResult {
     file_name(&name)?;
-    let t = call(&app, &id, false, true, |c| async move { c.thumbnail(&name).await }).await?;
+    let t = call(&app, &id, false, true, |c| async move {
+        c.thumbnail(&name).await
+    })
+    .await?;
     let ct = match t.format {
         flashforge_proto::gcode::ImageFormat::Png => "image/png",
         flashforge_proto::gcode::ImageFormat::Bmp => "image/bmp",
@@ -547,7 +550,10 @@ async fn print(
         leveling: b.level,
         ..JobOptions::default()
     };
-    call(&app, &id, true, true, |c| async move { c.start(&b.file, opts).await }).await?;
+    call(&app, &id, true, true, |c| async move {
+        c.start(&b.file, opts).await
+    })
+    .await?;
     Ok(done("print"))
 }
 
