@@ -125,6 +125,8 @@ pub struct Snapshot {
     pub poll_ms: Option<f64>,
     /// Successful polls since the server started.
     pub polls: u64,
+    /// Failed polls since the last success.
+    pub failures: u32,
     /// The upload in progress or just ended.
     pub upload: Option<UploadState>,
 }
@@ -172,6 +174,7 @@ impl Slot {
             }),
             poll_ms: s.poll_ms,
             polls: s.polls,
+            failures: s.failures,
             upload: s.upload.clone(),
         }
     }
