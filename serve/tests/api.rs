@@ -147,13 +147,7 @@ async fn check_codes_appear_in_no_response() {
         h.add_file("cube.gcode", b"; thumbnail\nG28\n");
     }
     let addr = f.addr;
-    let ids: Vec<String> = f
-        .server
-        .farm()
-        .slots()
-        .iter()
-        .map(|s| s.id.to_string())
-        .collect();
+    let ids: Vec<String> = f.ids();
     // Every event while the requests run (status, job, upload, offline, ...).
     let watcher = tokio::task::spawn_blocking(move || {
         let mut ev = Events::open(addr, "/api/v1/events", Some(&bearer()));
@@ -314,13 +308,7 @@ async fn actions_reach_the_printer_and_errors_carry_cli_kinds() {
     .await;
     f.wait_online(Duration::from_secs(20)).await;
     let addr = f.addr;
-    let ids: Vec<String> = f
-        .server
-        .farm()
-        .slots()
-        .iter()
-        .map(|s| s.id.to_string())
-        .collect();
+    let ids: Vec<String> = f.ids();
     let (a5, a3) = (ids[0].clone(), ids[1].clone());
     let h5 = &f.sims.printers()[0];
     h5.add_file("cube.gcode", b"G28\n");
@@ -974,13 +962,7 @@ async fn a_missing_file_is_404() {
     .await;
     f.wait_online(Duration::from_secs(20)).await;
     let addr = f.addr;
-    let ids: Vec<String> = f
-        .server
-        .farm()
-        .slots()
-        .iter()
-        .map(|s| s.id.to_string())
-        .collect();
+    let ids: Vec<String> = f.ids();
     blocking(move || {
         for id in &ids {
             let r = request(

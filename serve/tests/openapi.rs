@@ -411,13 +411,7 @@ async fn every_documented_operation_answers_a_live_server_as_documented() {
     .await;
     f.wait_online(Duration::from_secs(20)).await;
     let addr = f.addr;
-    let ids: Vec<String> = f
-        .server
-        .farm()
-        .slots()
-        .iter()
-        .map(|s| s.id.to_string())
-        .collect();
+    let ids: Vec<String> = f.ids();
     assert_eq!(ids.len(), 2);
     let pro = f
         .server

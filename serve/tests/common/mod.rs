@@ -86,6 +86,16 @@ impl Farm {
         }
     }
 
+    /// The printers' ids, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.server
+            .farm()
+            .slots()
+            .iter()
+            .map(|s| s.id.to_string())
+            .collect()
+    }
+
     pub async fn stop(self) {
         self.server.shutdown().await;
         self.sims.shutdown();
