@@ -389,14 +389,38 @@ async fn discovery_loop(farm: Arc<Farm>, d: Discovery) {
     }
 }
 
-/// `text` with every secret (of 4 bytes or more) replaced by `<hidden>`: a printer's error
-/// text could echo a check code back.
+/// `text` with every secret replaced by `<hidden>`: a printer's error text could echo a check
+/// code back. A secret of 4 bytes or more is hidden wherever it occurs; a shorter one (a check
+/// code of 1 to 3 characters) wherever it stands as a whole word, not glued to a letter or
+/// digit, so that the error stays readable and the code still never shows on its own.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        if out.contains(*s) {
-            out = out.replace(*s, "<hidden>");
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        if !out.contains(*s) {
+            continue;
         }
+        if s.len() >= 4 {
+            out = out.replace(*s, "<hidden>");
+            continue;
+        }
+        let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        let mut kept = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        let mut last = None;
+        while let Some(i) = rest.find(*s) {
+            let (before, after) = (&rest[..i], &rest[i + s.len()..]);
+            // The character before is the original text's, also after an earlier occurrence.
+            let prev = before.chars().next_back().or(last);
+            // Part of a longer word: a letter or digit touches it where it has one itself.
+            let glued = word(prev) && word(s.chars().next())
+                || word(after.chars().next()) && word(s.chars().next_back());
+            kept.push_str(before);
+            kept.push_str(if glued { s } else { "<hidden>" });
+            last = s.chars().next_back();
+            rest = after;
+        }
+        kept.push_str(rest);
+        out = kept;
     }
     out
 }
@@ -423,6 +447,20 @@ mod tests {
             redact("bad code 12345678!", &["12345678"]),
             "bad code <hidden>!"
         );
+        // Short codes: hidden as words, kept inside longer words (the text stays readable).
         assert_eq!(redact("abc", &["ab"]), "abc");
+        assert_eq!(redact("code ab: wrong", &["ab"]), "code <hidden>: wrong");
+        assert_eq!(redact("ab", &["ab"]), "<hidden>");
+        assert_eq!(redact("x=7;7", &["7"]), "x=<hidden>;<hidden>");
+        assert_eq!(redact("error 17 (7)", &["7"]), "error 17 (<hidden>)");
+        assert_eq!(redact("é7é", &["7"]), "é7é");
+        assert_eq!(redact("77 7", &["7"]), "77 <hidden>");
+        assert_eq!(redact("a-b", &["-"]), "a<hidden>b");
+        assert_eq!(redact("anything", &[""]), "anything");
+        // Every occurrence, also of several secrets.
+        assert_eq!(
+            redact("12345678 and 12345678 / ab", &["12345678", "ab"]),
+            "<hidden> and <hidden> / <hidden>"
+        );
     }
 }
