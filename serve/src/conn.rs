@@ -1,24 +1,33 @@
 //! The accept loop: a bounded number of connections, each served by hyper's HTTP/1.1 with a
-//! deadline on the request head and on every write, closed on shutdown.
+//! deadline on the request head and on every write, closed on shutdown. When every slot is
+//! taken, the oldest connection with no request in progress makes room for the new one, so
+//! that idle or half-open connections (anybody's, no token needed to open them) can never lock
+//! out a client that has something to ask.
 
+use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::{Body, HttpBody};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
+use tower::Service;
 
 /// The bounds of the server's own connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once; one more is accepted and closed at once (default 1024).
+    /// Connections served at once (default 1024). One more closes the oldest connection that
+    /// has no request in progress (idle between requests, or still sending its head); when
+    /// every connection has one (event streams, uploads), the new one is closed at once.
     pub max_connections: usize,
     /// A request's head must arrive within this (default 10 s).
     pub head_timeout: Duration,
@@ -105,6 +114,86 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StallIo<T> {
     }
 }
 
+/// The open connections in the order they came, with how many requests each has in progress
+/// (a request counts until its response body has been sent or dropped).
+#[derive(Default)]
+struct Registry {
+    next: u64,
+    open: BTreeMap<u64, Open>,
+}
+
+struct Open {
+    busy: Arc<AtomicUsize>,
+    abort: Option<AbortHandle>,
+}
+
+impl Registry {
+    /// Close the oldest connection with no request in progress; whether there was one.
+    fn evict_idle(&mut self) -> bool {
+        let idle = self.open.iter().find_map(|(&id, o)| {
+            (o.busy.load(Ordering::Acquire) == 0 && o.abort.is_some()).then_some(id)
+        });
+        let Some(id) = idle else { return false };
+        if let Some(Open { abort: Some(a), .. }) = self.open.remove(&id) {
+            a.abort();
+        }
+        true
+    }
+}
+
+/// Removes its connection from the registry when the connection's task ends or is aborted.
+struct Registered {
+    registry: Arc<Mutex<Registry>>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.registry.lock() {
+            r.open.remove(&self.id);
+        }
+    }
+}
+
+/// One request in progress on its connection, from its head to the end of its response.
+struct InProgress(Arc<AtomicUsize>);
+
+impl InProgress {
+    fn new(busy: &Arc<AtomicUsize>) -> Self {
+        busy.fetch_add(1, Ordering::AcqRel);
+        Self(busy.clone())
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that holds its request's [`InProgress`] until hyper is done with it.
+struct Tracked {
+    inner: Body,
+    _busy: InProgress,
+}
+
+impl HttpBody for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Serve `app` on `listener` until `stop` changes, then close every connection (open requests
 /// get `grace` to end; event streams never end by themselves).
 pub(crate) async fn serve(
@@ -115,6 +204,7 @@ pub(crate) async fn serve(
     limits: Limits,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let registry = Arc::new(Mutex::new(Registry::default()));
     let mut conns = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -131,19 +221,73 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(
-                max = limits.max_connections,
-                "connection refused: too many open"
-            );
-            drop(stream);
-            continue;
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let evicted = registry.lock().is_ok_and(|mut r| r.evict_idle());
+                // The evicted task gives its slot back as soon as the runtime drops it.
+                let permit = match evicted {
+                    true => {
+                        tokio::time::timeout(Duration::from_secs(1), slots.clone().acquire_owned())
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                    }
+                    false => None,
+                };
+                match permit {
+                    Some(p) => {
+                        tracing::debug!("an idle connection closed to make room");
+                        p
+                    }
+                    None => {
+                        tracing::warn!(
+                            max = limits.max_connections,
+                            "connection refused: every connection has a request in progress"
+                        );
+                        drop(stream);
+                        continue;
+                    }
+                }
+            }
         };
         let _ = stream.set_nodelay(true);
-        let svc = TowerToHyperService::new(app.clone());
+        let busy = Arc::new(AtomicUsize::new(0));
+        let registered = match registry.lock() {
+            Ok(mut r) => {
+                let id = r.next;
+                r.next += 1;
+                r.open.insert(
+                    id,
+                    Open {
+                        busy: busy.clone(),
+                        abort: None,
+                    },
+                );
+                Registered {
+                    registry: registry.clone(),
+                    id,
+                }
+            }
+            Err(_) => continue,
+        };
+        let id = registered.id;
+        let app = app.clone();
+        let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let busy = InProgress::new(&busy);
+            let mut app = app.clone();
+            async move {
+                let resp = match app.call(req.map(Body::new)).await {
+                    Ok(r) => r,
+                    Err(e) => match e {},
+                };
+                Ok::<_, Infallible>(resp.map(|inner| Tracked { inner, _busy: busy }))
+            }
+        });
         let mut stop = stop.clone();
-        conns.spawn(async move {
+        let abort = conns.spawn(async move {
             let _permit = permit;
+            let _registered = registered;
             let io = TokioIo::new(StallIo {
                 inner: stream,
                 stall: limits.stall,
@@ -167,6 +311,12 @@ pub(crate) async fn serve(
                 }
             }
         });
+        if let Ok(mut r) = registry.lock() {
+            // Unless the connection has already ended (and removed itself).
+            if let Some(o) = r.open.get_mut(&id) {
+                o.abort = Some(abort);
+            }
+        }
     }
     // Stop: every connection was told; give them the grace period, then drop the rest.
     let _ = tokio::time::timeout(grace + Duration::from_millis(100), async {

@@ -68,6 +68,12 @@ async fn connections_beyond_the_bound_are_closed_at_once() {
         let _ = extra.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         let took = closed_within(&mut extra, Duration::from_secs(20)).expect("refused");
         assert!(took < Duration::from_secs(10), "{took:?}");
+        // No stream was closed to make room: each still delivers events.
+        let mut held = held;
+        for e in &mut held {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            assert!(e.next(deadline).is_some(), "a held stream ended");
+        }
         drop(held);
         // Slots come back when the streams close.
         let t0 = Instant::now();
@@ -80,6 +86,53 @@ async fn connections_beyond_the_bound_are_closed_at_once() {
             }
             assert!(t0.elapsed() < Duration::from_secs(20), "no slot came back");
             std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    f.stop().await;
+}
+
+/// Connections that send nothing, or half a head, hold no slot against a client with a request:
+/// the oldest idle one is closed to make room, as often as it takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_make_room_for_requests() {
+    let f = start_with(&[Model::Adventurer5M], |c| {
+        limits(c);
+        c.limits.head_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let addr = f.addr;
+    tokio::task::spawn_blocking(move || {
+        // Three times the bound, half silent and half with half a head.
+        let mut idle: Vec<TcpStream> = (0..24)
+            .map(|i| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                if i % 2 == 1 {
+                    s.write_all(b"GET /api/v1/printers HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                        .unwrap();
+                }
+                s
+            })
+            .collect();
+        // Each new one closed the oldest idle one: the first 16 are gone, the last 8 stand.
+        let mut closed = 0;
+        for s in idle.iter_mut().take(16) {
+            closed += usize::from(closed_within(s, Duration::from_secs(5)).is_some());
+        }
+        assert_eq!(
+            closed, 16,
+            "the oldest idle connections were not the ones closed"
+        );
+        let newest = idle.last_mut().unwrap();
+        assert!(
+            closed_within(newest, Duration::from_millis(300)).is_none(),
+            "the newest connection was closed"
+        );
+        // And the token holder's requests are all answered.
+        for _ in 0..10 {
+            let r = request(addr, "GET", "/api/v1/printers", Some(&bearer()), None);
+            assert_eq!(r.status, 200);
         }
     })
     .await
