@@ -9,13 +9,21 @@ use crate::gcode::reply::reply_failure;
 use crate::gcode::{Incomplete, Parsed};
 
 /// `44 AA AA 44`: the file-list ("vector") tag.
+// Public through `printer` (the simulator's encoders) only.
+#[cfg_attr(not(feature = "printer"), allow(unreachable_pub))]
 pub const LIST_TAG: [u8; 4] = [0x44, 0xAA, 0xAA, 0x44];
 /// `3A 3A A3 A3`: a file-list entry ("string") tag.
+// Public through `printer` (the simulator's encoders) only.
+#[cfg_attr(not(feature = "printer"), allow(unreachable_pub))]
 pub const ENTRY_TAG: [u8; 4] = [0x3A, 0x3A, 0xA3, 0xA3];
 /// `A2 A2 2A 2A`: the thumbnail tag (the other byte order is accepted too).
+// Public through `printer` (the simulator's encoders) only.
+#[cfg_attr(not(feature = "printer"), allow(unreachable_pub))]
 pub const THUMB_TAG: [u8; 4] = [0xA2, 0xA2, 0x2A, 0x2A];
 const THUMB_TAG_SWAPPED: [u8; 4] = [0x2A, 0x2A, 0xA2, 0xA2];
 /// The PNG signature.
+// Public through `printer` (the simulator's encoders) only.
+#[cfg_attr(not(feature = "printer"), allow(unreachable_pub))]
 pub const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
 
 #[cfg(feature = "printer")]

@@ -32,6 +32,8 @@ pub(crate) fn encode_into(data: &[u8], out: &mut String) {
 }
 
 /// The padded base64 of `data`.
+// Public through `printer` (the simulator's encoders) only.
+#[cfg_attr(not(feature = "printer"), allow(unreachable_pub))]
 pub fn encode(data: &[u8]) -> String {
     let mut s = String::new();
     encode_into(data, &mut s);
@@ -63,6 +65,8 @@ fn value(b: u8) -> Option<u8> {
 
 /// Decode base64, accepting the standard and URL-safe alphabets, missing padding, ASCII
 /// whitespace (line-wrapped encoders) and a `data:image/png;base64,` prefix.
+// Public through `printer` (the simulator's encoders) only.
+#[cfg_attr(not(feature = "printer"), allow(unreachable_pub))]
 pub fn decode(text: &[u8]) -> Result<Vec<u8>, Base64Error> {
     let mut start = 0;
     if text.starts_with(b"data:") {
