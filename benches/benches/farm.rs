@@ -126,48 +126,24 @@ fn parse_args() -> Args {
         port: 18_898,
         only: None,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .unwrap_or_else(|| fail(&format!("{name} needs a value")))
-        };
-        match arg.as_str() {
-            "--printers" => {
-                a.printers = value("--printers")
-                    .split(',')
-                    .map(|v| v.parse().unwrap_or_else(|_| fail("--printers: N[,N...]")))
-                    .collect()
-            }
-            "--seconds" => {
-                a.seconds = value("--seconds")
-                    .parse()
-                    .unwrap_or_else(|_| fail("--seconds: a whole number"))
-            }
-            "--rounds" => {
-                a.rounds = value("--rounds")
-                    .parse()
-                    .unwrap_or_else(|_| fail("--rounds: a whole number"))
-            }
-            "--port" => {
-                a.port = value("--port")
-                    .parse()
-                    .unwrap_or_else(|_| fail("--port: a port"))
-            }
+    let mut o = flashforge_benches::Options::from_env("farm");
+    while let Some(name) = o.next_name() {
+        match name.as_str() {
+            "--printers" => a.printers = o.list(&name, "N[,N...]"),
+            "--seconds" => a.seconds = o.value(&name, "a whole number"),
+            "--rounds" => a.rounds = o.value(&name, "a whole number"),
+            "--port" => a.port = o.value(&name, "a port"),
             "--only" => {
-                a.only = match value("--only").as_str() {
+                a.only = match o.text(&name).as_str() {
                     "ours" => Some("ours"),
                     "floor" => Some("floor"),
-                    _ => fail("--only: ours or floor"),
+                    _ => o.fail("--only: ours or floor"),
                 }
             }
             "--tcp" => a.tcp = true,
             "--tcp-open" => a.tcp_open = true,
             "--json" => a.json = true,
-            // cargo bench passes this to every bench binary.
-            "--bench" => {}
-            "--list" => std::process::exit(0),
-            other => fail(&format!("unknown argument {other}")),
+            other => o.fail(&format!("unknown argument {other}")),
         }
     }
     a

@@ -106,36 +106,19 @@ fn parse_args() -> Args {
         interval: 2.0,
         json: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .unwrap_or_else(|| fail(&format!("{name} needs a value")))
-        };
-        match arg.as_str() {
-            "--printers" => {
-                a.printers = value("--printers")
-                    .split(',')
-                    .map(|v| v.parse().unwrap_or_else(|_| fail("--printers: N[,N...]")))
-                    .collect()
-            }
-            "--seconds" => {
-                a.seconds = value("--seconds")
-                    .parse()
-                    .unwrap_or_else(|_| fail("--seconds: a whole number"))
-            }
+    let mut o = flashforge_benches::Options::from_env("serve");
+    while let Some(name) = o.next_name() {
+        match name.as_str() {
+            "--printers" => a.printers = o.list(&name, "N[,N...]"),
+            "--seconds" => a.seconds = o.value(&name, "a whole number"),
             "--interval" => {
-                a.interval = value("--interval")
-                    .parse()
-                    .ok()
-                    .filter(|v: &f64| *v > 0.0)
-                    .unwrap_or_else(|| fail("--interval: seconds > 0"))
+                a.interval = o.value(&name, "seconds > 0");
+                if a.interval.is_nan() || a.interval <= 0.0 {
+                    o.fail("--interval: seconds > 0");
+                }
             }
             "--json" => a.json = true,
-            // cargo bench passes this to every bench binary.
-            "--bench" => {}
-            "--list" => std::process::exit(0),
-            other => fail(&format!("unknown argument {other}")),
+            other => o.fail(&format!("unknown argument {other}")),
         }
     }
     a

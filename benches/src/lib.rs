@@ -75,3 +75,68 @@ pub fn http_response(body: &[u8]) -> Vec<u8> {
     r.extend_from_slice(body);
     r
 }
+
+/// The command line of a bench binary run by `cargo bench -- …`: `--name value` options and
+/// flags, every mistake an exit with status 2 and a message that names the bench.
+pub struct Options {
+    bench: &'static str,
+    args: std::vec::IntoIter<String>,
+}
+
+impl Options {
+    /// The process's arguments after the program name.
+    pub fn from_env(bench: &'static str) -> Self {
+        Self::new(bench, std::env::args().skip(1).collect())
+    }
+
+    /// `args` as given.
+    pub fn new(bench: &'static str, args: Vec<String>) -> Self {
+        Self {
+            bench,
+            args: args.into_iter(),
+        }
+    }
+
+    /// The next option's name. `--bench` (which cargo passes to every bench binary) is
+    /// skipped and `--list` exits at once, as cargo's listing expects of a bench.
+    pub fn next_name(&mut self) -> Option<String> {
+        loop {
+            match self.args.next()?.as_str() {
+                "--bench" => continue,
+                "--list" => std::process::exit(0),
+                name => return Some(name.to_owned()),
+            }
+        }
+    }
+
+    /// The value of option `name`, parsed; `what` says what it must be.
+    pub fn value<T: std::str::FromStr>(&mut self, name: &str, what: &str) -> T {
+        let v = self.text(name);
+        v.parse()
+            .unwrap_or_else(|_| self.fail(&format!("{name}: {what}, not {v:?}")))
+    }
+
+    /// A comma-separated list of values of option `name`.
+    pub fn list<T: std::str::FromStr>(&mut self, name: &str, what: &str) -> Vec<T> {
+        let v = self.text(name);
+        v.split(',')
+            .map(|x| {
+                x.parse()
+                    .unwrap_or_else(|_| self.fail(&format!("{name}: {what}, not {v:?}")))
+            })
+            .collect()
+    }
+
+    /// The text of option `name`.
+    pub fn text(&mut self, name: &str) -> String {
+        self.args
+            .next()
+            .unwrap_or_else(|| self.fail(&format!("{name} needs a value")))
+    }
+
+    /// Exit 2 with `msg`.
+    pub fn fail(&self, msg: &str) -> ! {
+        eprintln!("{} bench: {msg}", self.bench);
+        std::process::exit(2)
+    }
+}
