@@ -69,6 +69,19 @@ fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
+    /// Any name, from a person or from a printer's file list: the bare name is a suffix of it
+    /// and normalising never panics (a character across a prefix's length once did).
+    #[test]
+    fn file_names_never_panic(name in "\\PC{0,24}", prefix in prop::sample::select(vec!["", "/data/", "0:/user/", "/DATA/", "0:/"])) {
+        let name = format!("{prefix}{name}");
+        let bare = gcode::bare_file_name(&name);
+        prop_assert!(name.ends_with(bare));
+        prop_assert!(!bare.contains('/'));
+        if let Ok(n) = gcode::normalise_upload_name(&name) {
+            prop_assert!(!n.contains('/') && !n.trim().is_empty());
+        }
+    }
+
     #[test]
     fn any_chunking_of_any_fixture_frames_the_same(
         index in any::<prop::sample::Index>(),

@@ -987,3 +987,78 @@ async fn a_missing_file_is_404() {
     .await;
     f.stop().await;
 }
+
+/// Names with multi-byte characters where a path prefix ends (byte 6 or 8) once panicked the
+/// core's name handling, in the server and in the simulated printer: upload, list, thumbnail
+/// and print such a name on every protocol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multibyte_file_names_upload_list_and_print() {
+    let f = start(
+        &[Model::Adventurer3, Model::Adventurer5MPro, Model::AD5X],
+        Duration::from_millis(300),
+        false,
+    )
+    .await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let ids: Vec<String> = f.ids();
+    blocking(move || {
+        for id in &ids {
+            for name in ["é漢字.gcode", "ab字.gcode", "\u{200b}.gcode"] {
+                let q: String = name
+                    .bytes()
+                    .map(|b| match b {
+                        b'a'..=b'z' | b'.' => char::from(b).to_string(),
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect();
+                let up = request(
+                    addr,
+                    "PUT",
+                    &format!("/api/v1/printers/{id}/files/{q}"),
+                    Some(&bearer()),
+                    Some(("application/octet-stream", b"G28\nG1 X1\n")),
+                );
+                assert_eq!(up.status, 201, "{id} {name}: {}", up.text());
+                let files = request(
+                    addr,
+                    "GET",
+                    &format!("/api/v1/printers/{id}/files"),
+                    Some(&bearer()),
+                    None,
+                );
+                assert_eq!(files.status, 200, "{id}: {}", files.text());
+                let listed = files.json()["files"].clone();
+                assert!(
+                    listed.as_array().unwrap().iter().any(|f| f == name),
+                    "{id}: {name} not in {listed}"
+                );
+                let thumb = request(
+                    addr,
+                    "GET",
+                    &format!("/api/v1/printers/{id}/files/{q}/thumbnail"),
+                    Some(&bearer()),
+                    None,
+                );
+                // The file has no thumbnail: a typed answer, not a dropped connection.
+                assert!(
+                    matches!(thumb.status, 200 | 404),
+                    "{id} {name}: {} {}",
+                    thumb.status,
+                    thumb.text()
+                );
+            }
+            let body = serde_json::json!({ "file": "é漢字.gcode" }).to_string();
+            let r = request(
+                addr,
+                "POST",
+                &format!("/api/v1/printers/{id}/print"),
+                Some(&bearer()),
+                Some(("application/json", body.as_bytes())),
+            );
+            assert_eq!(r.status, 200, "{id}: {}", r.text());
+        }
+    })
+    .await;
+    f.stop().await;
+}

@@ -707,7 +707,10 @@ pub fn normalise_upload_name(name: &str) -> Result<String, UsageError> {
 pub fn bare_file_name(name: &str) -> &str {
     let mut n = name;
     for prefix in ["0:/user/", "/data/"] {
-        if n.len() >= prefix.len() && n[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        // `get`: the name's byte at the prefix's length need not start a character.
+        if n.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        {
             n = &n[prefix.len()..];
         }
     }
@@ -865,6 +868,25 @@ mod tests {
         assert_eq!(RawLine::new("M900 X1").unwrap().as_str(), "~M900 X1");
         assert!(normalise_upload_name("/data/").is_err());
         assert_eq!(out, b"keep");
+    }
+
+    /// A name whose character straddles the length of a prefix (`0:/user/` is 8 bytes,
+    /// `/data/` 6) used to panic: printers list such names and people upload them.
+    #[test]
+    fn file_names_with_multibyte_characters_anywhere() {
+        assert_eq!(bare_file_name("é漢字.gcode"), "é漢字.gcode");
+        assert_eq!(bare_file_name("/DATA/é漢字.gcode"), "é漢字.gcode");
+        assert_eq!(bare_file_name("0:/user/\u{200b}.gcode"), "\u{200b}.gcode");
+        assert_eq!(bare_file_name("ab/漢字"), "漢字");
+        for base in ["é漢字.gcode", "/data/é", "0:/user/🙂", "0:/usé/x", "/dat字"] {
+            for pad in 0..8 {
+                let name = format!("{}{base}", "a".repeat(pad));
+                let bare = bare_file_name(&name);
+                assert!(name.ends_with(bare), "{name:?} → {bare:?}");
+                let upload = normalise_upload_name(&name).unwrap();
+                assert!(name.ends_with(&upload), "{name:?} → {upload:?}");
+            }
+        }
     }
 
     #[test]
