@@ -25,7 +25,8 @@ fn heater(name: &str) -> Result<Heater> {
 fn color(s: &str) -> Result<Rgb> {
     let h = s.trim_start_matches('#');
     let bad = || Failure::new(EXIT_USAGE, format!("colour `{s}` is not #RRGGBB"));
-    if h.len() != 6 {
+    // ASCII first: the byte slices below must fall on character boundaries.
+    if h.len() != 6 || !h.is_ascii() {
         return Err(bad());
     }
     let byte = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).map_err(|_| bad());
