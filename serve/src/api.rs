@@ -120,6 +120,18 @@ impl ApiError {
     }
 }
 
+/// What a request whose handler panicked gets (a bug of ours): a typed 500 instead of a
+/// dropped connection; the panic itself is logged by the caller.
+pub(crate) fn internal_error() -> Response {
+    let mut e = ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "other",
+        "internal error: the server failed on this request (see its log)",
+    );
+    e.exit = Some(FailureKind::Other.exit_code());
+    e.into_response()
+}
+
 /// The HTTP status of a failure kind.
 fn status_of(kind: FailureKind) -> StatusCode {
     match kind {

@@ -277,9 +277,20 @@ pub(crate) async fn serve(
             let busy = InProgress::new(&busy);
             let mut app = app.clone();
             async move {
-                let resp = match app.call(req.map(Body::new)).await {
-                    Ok(r) => r,
-                    Err(e) => match e {},
+                use futures_util::FutureExt;
+                let call = std::panic::AssertUnwindSafe(app.call(req.map(Body::new)));
+                let resp = match call.catch_unwind().await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => match e {},
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        tracing::error!(panic = %what, "a request handler panicked");
+                        crate::api::internal_error()
+                    }
                 };
                 Ok::<_, Infallible>(resp.map(|inner| Tracked { inner, _busy: busy }))
             }
@@ -349,6 +360,48 @@ mod tests {
             took >= Duration::from_secs(30) && took < Duration::from_secs(31),
             "{took:?}"
         );
+    }
+
+    /// A handler that panics (a bug) answers a typed 500 and the connection serves on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
+        use tokio::io::AsyncReadExt;
+        let app = axum::Router::new()
+            .route(
+                "/boom",
+                axum::routing::get(|| async { panic!("a bug") as &'static str }),
+            )
+            .route("/ok", axum::routing::get(|| async { "fine" }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop) = watch::channel(false);
+        let server = tokio::spawn(serve(
+            listener,
+            app,
+            stop,
+            Duration::from_secs(1),
+            Limits::default(),
+        ));
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out))
+            .await
+            .expect("answered")
+            .unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 500"), "{text}");
+        assert!(text.contains(r#""kind":"other""#), "{text}");
+        assert!(
+            text.contains("fine"),
+            "the next request was not served: {text}"
+        );
+        stop_tx.send(true).unwrap();
+        server.await.unwrap();
     }
 
     /// Progress resets the deadline: a slow reader that keeps reading is not cut off.
