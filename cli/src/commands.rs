@@ -317,3 +317,18 @@ async fn command(cmd: &Cmd, g: &Global, s: &Selected, p: &Printer) -> Result {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod colour_tests {
+    use super::*;
+
+    #[test]
+    fn colours_are_hex_or_usage_errors() {
+        assert_eq!(color("#FF8000").unwrap().0, [0xFF, 0x80, 0x00]);
+        assert_eq!(color("00ff7f").unwrap().0, [0x00, 0xFF, 0x7F]);
+        // Six bytes with a character across a byte pair once panicked.
+        for bad in ["aé123", "#ééé", "#12345", "#1234567", "#GG0000", ""] {
+            assert!(color(bad).is_err(), "{bad:?}");
+        }
+    }
+}
