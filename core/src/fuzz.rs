@@ -94,6 +94,17 @@ pub fn file_list(data: &[u8]) {
         gcode::parse_reply(gcode::ReplyKind::FileList, data, &limits)
     {
         assert!(l.paths.len() <= limits.max_entries as usize);
+        // What a client does with a listed name next: strip its directory, ask for its
+        // thumbnail, upload to it (any name a printer lists, whatever its characters).
+        for p in &l.paths {
+            let bare = gcode::bare_file_name(p);
+            assert!(p.ends_with(bare));
+            let mut out = Vec::new();
+            for d in [Dialect::Modern, Dialect::Adventurer3] {
+                let _ = Command::thumbnail(p, d).encode(&mut out);
+            }
+            let _ = gcode::normalise_upload_name(p);
+        }
     }
 }
 
