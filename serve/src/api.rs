@@ -871,19 +871,38 @@ async fn metrics(State(app): State<App>) -> Response {
         .into_response()
 }
 
-async fn all_events(State(app): State<App>, authed: Option<axum::Extension<Authed>>) -> ApiResult {
+async fn all_events(
+    State(app): State<App>,
+    authed: Option<axum::Extension<Authed>>,
+    headers: HeaderMap,
+) -> ApiResult {
     let anon = anonymous_stream(&app, authed.is_some())?;
-    Ok(events(app, None, anon).into_response())
+    Ok(events(app, None, anon, last_event_id(&headers)).into_response())
 }
 
 async fn printer_events(
     State(app): State<App>,
     authed: Option<axum::Extension<Authed>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult {
     let s = slot(&app, &id)?;
     let anon = anonymous_stream(&app, authed.is_some())?;
-    Ok(events(app, Some(s), anon).into_response())
+    Ok(events(app, Some(s), anon, last_event_id(&headers)).into_response())
+}
+
+/// The id a reconnecting client last saw (`Last-Event-ID`, as an SSE client sends it); anything
+/// but one decimal number is no id.
+fn last_event_id(headers: &HeaderMap) -> Option<u64> {
+    let mut all = headers.get_all("last-event-id").iter();
+    let v = all.next()?;
+    if all.next().is_some() {
+        return None;
+    }
+    let v = v.to_str().ok()?.trim();
+    (!v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| v.parse().ok())
+        .flatten()
 }
 
 /// A stream without the token takes one of the anonymous slots, or is refused.
@@ -932,16 +951,38 @@ impl Drop for StreamGuard {
 /// The event stream: first a `snapshot` event with the printers as `/api/v1/printers` shows
 /// them, then every event as it happens; `lagged` when this client fell more than
 /// [`crate::events::EVENT_BACKLOG`] events behind (refetch the list).
+///
+/// A client that reconnects with `Last-Event-ID` first gets the kept events it missed (job
+/// transitions, offline, online, added; [`crate::events::REPLAY`] at most, a `lagged` before
+/// them when even those were more), then the snapshot, then what happens from then on.
 fn events(
     app: App,
     only: Option<Arc<Slot>>,
     anon: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    last: Option<u64>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let farm = app.farm.clone();
+    // Subscribe before the replay is taken, so that nothing falls between them.
     let rx = farm.hub.subscribe();
     farm.metrics.sse_clients(1);
     let guard = StreamGuard(farm.clone(), anon);
-    // The first event, built when the stream is first polled, off the runtime's threads.
+    let replay = last.map(|l| farm.hub.since(l, only.as_ref().map(|s| &*s.id)));
+    let skip_to = replay.as_ref().map_or(0, |r| r.up_to);
+    let mut before: Vec<Result<SseEvent, Infallible>> = Vec::new();
+    if let Some(r) = replay {
+        if r.missed > 0 {
+            before.push(Ok(SseEvent::default()
+                .event("lagged")
+                .data(json!({"type": "lagged", "missed": r.missed}).to_string())));
+        }
+        before.extend(r.events.into_iter().map(|ev| {
+            Ok(SseEvent::default()
+                .id(ev.id.to_string())
+                .event(ev.kind)
+                .data(&*ev.data))
+        }));
+    }
+    // The snapshot, built when the stream first gets that far, off the runtime's threads.
     let snapshot_farm = farm.clone();
     let snapshot_only = only.clone();
     let first = async move {
@@ -963,6 +1004,10 @@ fn events(
             loop {
                 match rx.recv().await {
                     Ok(ev) => {
+                        // Already replayed, or older than the snapshot.
+                        if ev.id <= skip_to {
+                            continue;
+                        }
                         if let Some(id) = &only_id {
                             if ev.printer.as_deref() != Some(&**id) {
                                 continue;
@@ -985,7 +1030,9 @@ fn events(
             }
         }
     });
-    let stream = futures_util::stream::once(first).chain(rest);
+    let stream = futures_util::stream::iter(before)
+        .chain(futures_util::stream::once(first))
+        .chain(rest);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 

@@ -1062,3 +1062,90 @@ async fn multibyte_file_names_upload_list_and_print() {
     .await;
     f.stop().await;
 }
+
+/// A client that reconnects with `Last-Event-ID` gets the job transitions it missed, then the
+/// snapshot, then live events; an id that is current, foreign or not a number gets the
+/// snapshot first, as a new client does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_client_gets_the_transitions_it_missed() {
+    let f = start(&[Model::Adventurer5MPro], Duration::from_millis(300), false).await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.ids()[0].clone();
+    let h = f.sims.printers()[0].clone();
+    let path = format!("/api/v1/printers/{id}/events");
+    let deadline = || Instant::now() + Duration::from_secs(20);
+    // A second client stays connected throughout and sees what the first one misses.
+    let mut watcher = {
+        let path = path.clone();
+        blocking(move || Events::open(addr, &path, Some(&bearer()))).await
+    };
+    let mut first = {
+        let path = path.clone();
+        blocking(move || Events::open(addr, &path, Some(&bearer()))).await
+    };
+    h.set_state(StateChange::Printing {
+        file: "part.gcode".into(),
+        progress: 0.25,
+    })
+    .unwrap();
+    let (started, watcher_back) = blocking(move || {
+        let e = first.until(deadline(), |e| e.event == "job");
+        drop(first); // the client goes away
+        let w = watcher.until(deadline(), |e| e.event == "job");
+        assert!(w.is_some(), "the watcher saw the start");
+        (e.expect("job started"), watcher)
+    })
+    .await;
+    let mut watcher = watcher_back;
+    let seen = started.id.clone().expect("an id");
+    // While it is away the job pauses.
+    let r = blocking({
+        let p = format!("/api/v1/printers/{id}/pause");
+        move || request(addr, "POST", &p, Some(&bearer()), None)
+    })
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let paused = blocking(move || {
+        watcher
+            .until(deadline(), |e| {
+                e.event == "job" && e.data.contains("\"paused\"")
+            })
+            .expect("the watcher saw the pause")
+    })
+    .await;
+    // Back with the id it saw last: the pause first, with its id, then the snapshot.
+    let (replayed, current, foreign, garbage) = blocking({
+        let path = path.clone();
+        let seen = seen.clone();
+        let paused_id = paused.id.clone().unwrap();
+        move || {
+            let firsts = |last: &str, n: usize| {
+                let mut e =
+                    Events::open_with(addr, &path, Some(&bearer()), &[("Last-Event-ID", last)]);
+                (0..n)
+                    .map(|_| e.next(deadline()).expect("an event"))
+                    .collect::<Vec<_>>()
+            };
+            (
+                firsts(&seen, 2),
+                firsts(&paused_id, 1),
+                firsts("999999999999", 1),
+                firsts("x1", 1),
+            )
+        }
+    })
+    .await;
+    assert_eq!(replayed[0].event, "job", "{replayed:?}");
+    assert_eq!(replayed[0].id, paused.id);
+    assert!(replayed[0].data.contains("\"paused\""), "{:?}", replayed[0]);
+    assert_eq!(replayed[1].event, "snapshot", "{replayed:?}");
+    for (what, a) in [
+        ("up to date", &current),
+        ("foreign", &foreign),
+        ("garbage", &garbage),
+    ] {
+        assert_eq!(a[0].event, "snapshot", "{what}: {a:?}");
+    }
+    f.stop().await;
+}

@@ -240,11 +240,24 @@ pub struct SseEvent {
 
 impl Events {
     pub fn open(addr: SocketAddr, path: &str, auth: Option<&str>) -> Self {
+        Self::open_with(addr, path, auth, &[])
+    }
+
+    /// [`Events::open`] with more request headers.
+    pub fn open_with(
+        addr: SocketAddr,
+        path: &str,
+        auth: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Self {
         let mut s = TcpStream::connect(addr).expect("connect");
         let mut head =
             format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
         if let Some(a) = auth {
             head.push_str(&format!("Authorization: {a}\r\n"));
+        }
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
         s.write_all(head.as_bytes()).unwrap();
