@@ -411,13 +411,17 @@
   async function stream() {
     const gen = ++streamGen;
     let delay = 1000;
+    // The id of the last event seen: a reconnect replays the job transitions missed meanwhile.
+    let lastId = null;
     while (gen === streamGen && token) {
       const ctl = new AbortController();
       streamAbort = ctl;
       let got = false;
       try {
+        const headers = { Authorization: "Bearer " + token, Accept: "text/event-stream" };
+        if (lastId !== null) headers["Last-Event-ID"] = lastId;
         const r = await fetch(API + "/events", {
-          headers: { Authorization: "Bearer " + token, Accept: "text/event-stream" },
+          headers,
           cache: "no-store",
           signal: ctl.signal,
         });
@@ -445,6 +449,7 @@
               if (v.startsWith(" ")) v = v.slice(1);
               if (field === "event") ev = v;
               else if (field === "data") data.push(v);
+              else if (field === "id" && /^[0-9]{1,20}$/.test(v)) lastId = v;
             }
             if (data.length) {
               got = true;
