@@ -466,3 +466,44 @@ impl Pair {
         }
     }
 }
+
+/// Callers that go away right after submitting (a dropped future: an HTTP client of the farm
+/// server that reset its connection) leave nothing behind: their queued commands are withdrawn,
+/// so the bounded queue never fills with them and the next call gets its own reply. Before,
+/// the 17th such call found the queue full, and every later one too, for ever.
+#[test]
+fn abandoned_calls_never_fill_the_queue() {
+    let mut pair = Pair::modern();
+    let max = Config::default().max_pending_commands;
+    for _ in 0..(max * 3) {
+        // Submitted, never driven: the caller is gone before any I/O.
+        pair.calls
+            .submit(Command::Temperatures, pair.now)
+            .expect("room in the queue");
+    }
+    assert!(pair.calls.session().queued() <= 1);
+    let (_, reply) = pair.call(Command::PrintStatus);
+    assert!(matches!(reply, Ok(Reply::PrintStatus(_))), "{reply:?}");
+    // Only the last call's command was written (after the login).
+    assert_eq!(pair.sent_lines(), ["~M601 S1", "~M27"]);
+}
+
+/// A caller that goes away after its command was written: the command keeps its place and its
+/// reply is dropped; the next call gets its own.
+#[test]
+fn an_abandoned_call_in_flight_does_not_hand_its_reply_to_the_next() {
+    let mut pair = Pair::modern();
+    let _ = pair.call(Command::Temperatures); // logged in
+    pair.calls.submit(Command::Temperatures, pair.now).unwrap();
+    // Written, its reply not read yet: the caller is gone.
+    while let Some(ev) = pair.calls.poll_event() {
+        if let TcpEvent::Write(b) = ev {
+            pair.sent
+                .push((0, String::from_utf8_lossy(&b).trim_end().to_owned()));
+            pair.p.handle_bytes(&b);
+        }
+    }
+    let (_, reply) = pair.call(Command::PrintStatus);
+    assert_eq!(pair.sent_lines(), ["~M601 S1", "~M105", "~M105", "~M27"]);
+    assert!(matches!(reply, Ok(Reply::PrintStatus(_))), "{reply:?}");
+}

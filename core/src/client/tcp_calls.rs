@@ -149,6 +149,13 @@ impl TcpCalls {
     }
 
     fn forget_calls(&mut self) {
+        // A call whose caller went away before its outcome (a dropped future): its command is
+        // withdrawn if it is still queued, so that abandoned calls never pile up in the
+        // session's bounded queue (which then refused every later call with `QueueFull`, with
+        // nothing left to drain it). One already written keeps its place; its reply is dropped.
+        if let Some((abandoned, _)) = self.call_deadline.take() {
+            self.session.cancel(abandoned);
+        }
         self.connect_error = None;
         self.replies.clear();
         self.upload_ready = None;
