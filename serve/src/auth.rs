@@ -103,13 +103,18 @@ impl Token {
     }
 
     /// Whether an `Authorization` header value is `Bearer <this token>`, compared in time
-    /// that does not depend on where the two differ.
+    /// that does not depend on where the two differ. The scheme is case-insensitive (RFC 9110
+    /// §11.1: `bearer`, `BEARER`) and followed by one or more spaces or tabs; nothing may
+    /// follow the token.
     pub fn matches_header(&self, header: &[u8]) -> bool {
-        let Some(given) = header
-            .strip_prefix(b"Bearer ")
-            .or_else(|| header.strip_prefix(b"bearer "))
-        else {
+        const SCHEME: &[u8] = b"bearer";
+        if header.len() <= SCHEME.len() || !header[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
             return false;
+        }
+        let rest = &header[SCHEME.len()..];
+        let given = match rest.iter().position(|b| *b != b' ' && *b != b'\t') {
+            Some(0) | None => return false,
+            Some(n) => &rest[n..],
         };
         constant_time_eq(given, self.0.as_bytes())
     }
@@ -200,6 +205,39 @@ mod tests {
         assert!(!t.matches_header(b"Basic 0123456789abcdef0123"));
         assert!(!t.matches_header(b"0123456789abcdef0123"));
         assert!(!t.matches_header(b""));
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_the_token_exact() {
+        let t = Token::new("0123456789abcdef0123").unwrap();
+        for ok in [
+            "Bearer 0123456789abcdef0123",
+            "bearer 0123456789abcdef0123",
+            "BEARER 0123456789abcdef0123",
+            "bEaReR 0123456789abcdef0123",
+            "Bearer   0123456789abcdef0123",
+            "Bearer\t0123456789abcdef0123",
+            "Bearer \t 0123456789abcdef0123",
+        ] {
+            assert!(t.matches_header(ok.as_bytes()), "{ok:?}");
+        }
+        for bad in [
+            "Basic 0123456789abcdef0123",
+            "BASIC 0123456789abcdef0123",
+            "Bearer",
+            "Bearer ",
+            "Bearer    ",
+            "Bearer0123456789abcdef0123",
+            "Bearerx 0123456789abcdef0123",
+            "Bear 0123456789abcdef0123",
+            "Bearer 0123456789abcdef0123 ",
+            "Bearer 0123456789abcdef0123x",
+            "Bearer 0123456789abcdef0123 junk",
+            "Bearer 0123456789ABCDEF0123",
+            " Bearer 0123456789abcdef0123",
+        ] {
+            assert!(!t.matches_header(bad.as_bytes()), "{bad:?}");
+        }
     }
 
     #[test]

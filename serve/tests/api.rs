@@ -79,6 +79,40 @@ async fn every_route_needs_the_token_and_a_wrong_one_is_refused() {
     f.stop().await;
 }
 
+/// The `Bearer` scheme in any case, with spaces or tabs before the token; anything else
+/// stays refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let f = start(&[Model::Adventurer5M], Duration::from_millis(300), false).await;
+    let addr = f.addr;
+    blocking(move || {
+        for ok in [
+            format!("BEARER {TOKEN}"),
+            format!("bearer {TOKEN}"),
+            format!("BeArEr {TOKEN}"),
+            format!("Bearer  \t {TOKEN}"),
+        ] {
+            let r = request(addr, "GET", "/api/v1/printers", Some(&ok), None);
+            assert_eq!(r.status, 200, "{ok:?}: {}", r.text());
+        }
+        for bad in [
+            format!("Basic {TOKEN}"),
+            "Bearer".to_owned(),
+            "Bearer  ".to_owned(),
+            format!("Bearer{TOKEN}"),
+            format!("Bearer {TOKEN}x"),
+            format!("Bearer {TOKEN} junk"),
+            format!("Bearer {TOKEN},{TOKEN}"),
+        ] {
+            let r = request(addr, "GET", "/api/v1/printers", Some(&bad), None);
+            assert_eq!(r.status, 401, "{bad:?}: {}", r.text());
+            assert_eq!(r.json()["kind"], "unauthorized", "{bad:?}");
+        }
+    })
+    .await;
+    f.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_reads_open_only_reads() {
     let f = start(&[Model::Adventurer5M], Duration::from_millis(300), true).await;
