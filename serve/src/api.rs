@@ -267,20 +267,37 @@ fn loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether a request names this machine's loopback as its host: the authority of an
+/// absolute-form target (`GET http://host/path`) when there is one (it wins over `Host`, RFC
+/// 9112 §3.2.2; a `Host` that names another is refused too), else the one `Host` header.
+fn loopback_request(req: &Request) -> bool {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let header = hosts.next().map(|h| h.to_str().unwrap_or(""));
+    // Two Host headers: which one a proxy or a browser meant is unknowable.
+    if hosts.next().is_some() {
+        return false;
+    }
+    match req.uri().authority() {
+        Some(a) => {
+            let a = a.as_str();
+            // No user information (`http://user@host/`): nothing of ours takes it.
+            !a.contains('@')
+                && loopback_host(a)
+                && header.map_or(true, |h| h.eq_ignore_ascii_case(a))
+        }
+        None => header.is_some_and(loopback_host),
+    }
+}
+
 /// Every request: the Host check on a loopback listener, security headers, CORS when an
 /// origin is allowed.
 async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
-    if app.loopback {
-        let mut hosts = req.headers().get_all(header::HOST).iter();
-        let host = hosts.next().and_then(|h| h.to_str().ok()).unwrap_or("");
-        // Two Host headers: which one a proxy or a browser meant is unknowable.
-        if hosts.next().is_some() || !loopback_host(host) {
-            return ApiError::usage(
-                "this server answers only to a loopback Host (127.0.0.1, localhost)",
-            )
-            .with_status(StatusCode::MISDIRECTED_REQUEST)
-            .into_response();
-        }
+    if app.loopback && !loopback_request(&req) {
+        return ApiError::usage(
+            "this server answers only to a loopback Host (127.0.0.1, localhost)",
+        )
+        .with_status(StatusCode::MISDIRECTED_REQUEST)
+        .into_response();
     }
     let preflight = req.method() == Method::OPTIONS;
     let mut r = if preflight && app.cors.is_some() {

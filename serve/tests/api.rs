@@ -149,6 +149,29 @@ async fn a_foreign_host_header_is_refused_on_loopback() {
         assert_eq!(r.status, 421, "{}", r.text());
         let r = raw(addr, "GET /api/v1/printers HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
         assert_eq!(r.status, 200);
+        // An absolute-form target: its authority is the host (RFC 9112 §3.2.2), whatever
+        // the Host header says; a Host that disagrees with it is refused too.
+        for (target, host) in [
+            ("http://evil.example/api/v1/printers", "127.0.0.1"),
+            ("http://evil.example:8870/api/v1/printers", "127.0.0.1:8870"),
+            ("http://127.0.0.1.nip.io/api/v1/printers", "127.0.0.1"),
+            ("http://127.0.0.1/api/v1/printers", "evil.example"),
+            ("http://localhost/api/v1/printers", "127.0.0.1"),
+            ("http://user@127.0.0.1/api/v1/printers", "127.0.0.1"),
+        ] {
+            let r = raw(addr, &format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n", bearer()));
+            assert_eq!(r.status, 421, "{target} with Host {host}: {}", r.text());
+            assert_eq!(r.json()["kind"], "usage", "{target}");
+            assert!(!r.text().contains("\"printers\""), "{target}");
+        }
+        let r = raw(addr, &format!("GET http://evil.example/api/v1/printers HTTP/1.1\r\nAuthorization: {}\r\nConnection: close\r\n\r\n", bearer()));
+        assert_eq!(r.status, 421, "absolute form, no Host: {}", r.text());
+        // A loopback authority that agrees with Host is served.
+        let target = format!("http://{addr}/api/v1/printers");
+        let r = raw(addr, &format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
+        assert_eq!(r.status, 200, "{target}: {}", r.text());
+        let r = raw(addr, "GET http://localhost/api/v1/printers HTTP/1.1\r\nHost: LOCALHOST\r\nConnection: close\r\n\r\n");
+        assert_eq!(r.status, 200, "{}", r.text());
     })
     .await;
     f.stop().await;
