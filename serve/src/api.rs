@@ -67,6 +67,42 @@ struct App {
     /// clients that hold the token.
     anon_streams: Arc<std::sync::atomic::AtomicUsize>,
     max_anon_streams: usize,
+    wrong_tokens: Arc<WarnLimiter>,
+}
+
+/// How often a wrong token is logged at WARN, at most.
+const WRONG_TOKEN_WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Bounds a WARN that a client can cause (a wrong token): the first one, then at most one
+/// per interval with the number of occurrences since the last; the rest go at debug.
+struct WarnLimiter {
+    every: Duration,
+    /// Occurrences not yet reported in a WARN.
+    count: std::sync::atomic::AtomicU64,
+    last: std::sync::Mutex<Option<Instant>>,
+}
+
+impl WarnLimiter {
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            count: std::sync::atomic::AtomicU64::new(0),
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Note one occurrence at `now`: `Some(n)` when it is time to WARN, with `n` the
+    /// occurrences since the last WARN (this one included), else `None` (log at debug).
+    fn note(&self, now: Instant) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        self.count.fetch_add(1, Ordering::AcqRel);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| now.saturating_duration_since(t) < self.every) {
+            return None;
+        }
+        *last = Some(now);
+        Some(self.count.swap(0, Ordering::AcqRel))
+    }
 }
 
 /// Set on a request that carried the right token.
@@ -182,6 +218,7 @@ pub(crate) fn router(
             .and_then(|o| HeaderValue::from_str(o).ok()),
         anon_streams: Arc::default(),
         max_anon_streams: (max_connections / 4).max(1),
+        wrong_tokens: Arc::new(WarnLimiter::new(WRONG_TOKEN_WARN_EVERY)),
     };
     let api = Router::new()
         .route("/api/v1/openapi.json", get(openapi))
@@ -354,7 +391,15 @@ async fn authorize(State(app): State<App>, mut req: Request, next: Next) -> Resp
         .into_response(),
         Some(_) if authed => next.run(req).await,
         Some(_) => {
-            tracing::warn!(path = %req.uri().path(), "request with a wrong token");
+            // Bounded: a client cannot flood the log.
+            match app.wrong_tokens.note(Instant::now()) {
+                Some(n) => tracing::warn!(
+                    path = %req.uri().path(),
+                    requests = n,
+                    "requests with a wrong token (this one and those since the last report)"
+                ),
+                None => tracing::debug!(path = %req.uri().path(), "request with a wrong token"),
+            }
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "wrong token").into_response()
         }
     }
@@ -1079,6 +1124,29 @@ mod tests {
         ] {
             assert!(!loopback_host(h), "{h}");
         }
+    }
+
+    #[test]
+    fn wrong_token_warnings_are_bounded() {
+        let l = WarnLimiter::new(Duration::from_secs(10));
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // The first is reported at once.
+        assert_eq!(l.note(at(0)), Some(1));
+        // Within the interval: counted, not reported.
+        for ms in [1, 500, 5_000, 9_999] {
+            assert_eq!(l.note(at(ms)), None, "{ms}");
+        }
+        // The interval over: one report with the four before and this one.
+        assert_eq!(l.note(at(10_000)), Some(5));
+        assert_eq!(l.note(at(10_001)), None);
+        assert_eq!(l.note(at(19_999)), None);
+        assert_eq!(l.note(at(20_000)), Some(3));
+        // After a quiet spell the next is reported alone.
+        assert_eq!(l.note(at(3_600_000)), Some(1));
+        // An instant before the last (threads racing) is within the interval.
+        assert_eq!(l.note(at(3_599_000)), None);
+        assert_eq!(l.note(at(3_610_000)), Some(2));
     }
 
     #[test]
