@@ -73,6 +73,9 @@ pub enum HttpFault {
     Stall,
     /// Close without answering.
     Close,
+    /// Answer normally (kept alive, as far as the headers say), then close the connection:
+    /// what a printer's idle timeout does to a kept-alive connection between two requests.
+    CloseAfter,
     /// Send the response one byte at a time with this pause.
     Drip(Duration),
     /// Do not send `100 Continue` to an upload that asks for it.
@@ -261,6 +264,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "http-wrong-types",
     "http-stall",
     "http-close",
+    "http-close-after",
     "http-drip",
     "http-drip-MS",
     "http-lan-mode-off",
@@ -331,6 +335,7 @@ fn parse_kind(s: &str) -> Result<Fault, FaultParseError> {
         "http-wrong-types" => Http(HttpFault::WrongTypes),
         "http-stall" => Http(HttpFault::Stall),
         "http-close" => Http(HttpFault::Close),
+        "http-close-after" => Http(HttpFault::CloseAfter),
         "http-drip" => Http(HttpFault::Drip(DRIP)),
         "http-lan-mode-off" => Http(HttpFault::Refuse(-2)),
         "http-busy" => Http(HttpFault::Refuse(5)),
@@ -393,6 +398,7 @@ pub fn fault_name(f: Fault) -> String {
             HttpFault::WrongTypes => "http-wrong-types".to_owned(),
             HttpFault::Stall => "http-stall".to_owned(),
             HttpFault::Close => "http-close".to_owned(),
+            HttpFault::CloseAfter => "http-close-after".to_owned(),
             HttpFault::Drip(d) if d == DRIP => "http-drip".to_owned(),
             HttpFault::Drip(d) => format!("http-drip-{}", ms(d)),
             HttpFault::NoContinue => "http-no-continue".to_owned(),

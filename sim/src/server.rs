@@ -597,6 +597,10 @@ fn serve_http(mut s: &TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result
                 None => s.write_all(&out)?,
                 Some(HttpFault::Stall) => {}
                 Some(HttpFault::Drip(d)) => write_drip(s, &out, Some(d))?,
+                Some(HttpFault::CloseAfter) => {
+                    s.write_all(&out)?;
+                    close = true;
+                }
                 Some(_) => close = true,
             }
         }

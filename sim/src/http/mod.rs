@@ -256,8 +256,12 @@ impl HttpSession {
             self.close = true;
         }
         let r = wire::json(status, ct, declared, &body, self.close);
-        let io =
-            fault.filter(|f| matches!(f, HttpFault::Stall | HttpFault::Close | HttpFault::Drip(_)));
+        let io = fault.filter(|f| {
+            matches!(
+                f,
+                HttpFault::Stall | HttpFault::Close | HttpFault::CloseAfter | HttpFault::Drip(_)
+            )
+        });
         self.out.push_back((r, io));
     }
 }
