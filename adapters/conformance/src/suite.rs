@@ -34,6 +34,7 @@ macro_rules! suite {
                 a_query_lost_with_its_connection_is_asked_once_more,
                 a_login_that_never_completes_times_out,
                 idle_connection_dropped_by_the_printer_recovers,
+                http_command_after_the_printer_closed_its_idle_connection,
                 http_faults,
                 second_client_is_refused_the_control_lock,
                 close_after_operation_releases_the_session_between_operations,
@@ -725,6 +726,25 @@ macro_rules! __conformance_tests {
                     std::thread::sleep(Duration::from_millis(900));
                     let lines = $run(p.gcode("~M115")).expect("after idle drop");
                     assert!(!lines.is_empty());
+                }
+
+                /// A printer that closes a kept-alive connection after answering (its idle
+                /// timeout): the next command goes on a fresh connection. A command is never sent
+                /// twice, so the client must see the close before writing it.
+                pub(super) fn http_command_after_the_printer_closed_its_idle_connection() {
+                    let server = $crate::sim(Model::Adventurer5MPro);
+                    let h = server.printer();
+                    let p = open(h, Model::Adventurer5MPro);
+                    $run(p.led(true)).expect("first");
+                    for round in 0..3 {
+                        h.faults.push_http(HttpFault::CloseAfter);
+                        $run(p.led(round % 2 == 0)).expect("answered, then closed");
+                        // The close follows the answer at once; give it time to arrive.
+                        std::thread::sleep(Duration::from_millis(300));
+                        $run(p.led(true)).unwrap_or_else(|e| {
+                            panic!("round {round}: a command after the printer closed: {e}")
+                        });
+                    }
                 }
 
                 pub(super) fn http_faults() {
