@@ -540,11 +540,10 @@ where
             Err(a)
         }
         Err(e) => {
-            // A request the client refused before sending (a fan speed of 200) is the
-            // caller's error, not the printer's.
-            if e.failure_kind() != FailureKind::Usage {
-                app.farm.metrics.error(&s.id, e.failure_kind());
-            }
+            // A request the client refused before sending (a fan speed of 200) or one the
+            // model cannot do is the caller's error, not the printer's: the metrics leave
+            // those out.
+            app.farm.metrics.error(&s.id, e.failure_kind());
             Err(ApiError::client(&e, &s))
         }
     }

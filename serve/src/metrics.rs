@@ -150,7 +150,7 @@ impl Default for Metrics {
         );
         r.register(
             "printer_errors",
-            "Failed polls and actions, by error kind (the CLI's exit-code kinds)",
+            "Failed polls and actions, by error kind (the CLI's exit-code kinds; the caller's usage and unsupported errors are not counted)",
             m.errors.clone(),
         );
         r.register_with_unit(
@@ -317,8 +317,13 @@ impl Metrics {
             .inc_by(bytes);
     }
 
-    /// Count a failure of `kind` on `printer` (a poll or an action).
+    /// Count a failure of `kind` on `printer` (a poll or an action). The caller's own
+    /// errors are not the printer's and are not counted: `usage` (a request the client
+    /// refused before sending) and `unsupported` (something the model cannot do).
     pub fn error(&self, printer: &str, kind: FailureKind) {
+        if matches!(kind, FailureKind::Usage | FailureKind::Unsupported) {
+            return;
+        }
         self.errors
             .get_or_create(&KindLabel {
                 printer: printer.to_owned(),
@@ -482,5 +487,29 @@ impl Process {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callers_errors_are_not_the_printers() {
+        let m = Metrics::default();
+        m.error("p1", FailureKind::Usage);
+        m.error("p1", FailureKind::Unsupported);
+        m.error("p1", FailureKind::Timeout);
+        m.error("p1", FailureKind::Busy);
+        let text = m.encode();
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("flashforge_printer_errors_total{"))
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors.iter().any(|l| l.contains("kind=\"timeout\"")));
+        assert!(errors.iter().any(|l| l.contains("kind=\"busy\"")));
+        assert!(!text.contains("kind=\"usage\""), "{text}");
+        assert!(!text.contains("kind=\"unsupported\""), "{text}");
     }
 }

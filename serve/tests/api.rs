@@ -490,7 +490,19 @@ async fn actions_reach_the_printer_and_errors_carry_cli_kinds() {
         h5.state_json()
     );
     // The Adventurer 3 has no chamber heater: refused before anything is sent.
-    assert!(r["a3 fan"].status >= 400);
+    assert_eq!(r["a3 fan"].status, 422, "{}", r["a3 fan"].text());
+    assert_eq!(r["a3 fan"].json()["kind"], "unsupported");
+    // Neither the caller's usage errors nor what a model cannot do count as the printer's.
+    let text =
+        blocking(move || request(addr, "GET", "/metrics", Some(&bearer()), None).text()).await;
+    let errors: Vec<Sample> = parse_metrics(&text)
+        .into_iter()
+        .filter(|s| s.name == "flashforge_printer_errors_total")
+        .collect();
+    for s in &errors {
+        let kind = s.labels["kind"].as_str();
+        assert!(kind != "usage" && kind != "unsupported", "{s:?}");
+    }
     f.stop().await;
 }
 
