@@ -154,6 +154,10 @@ pub enum UsageError {
     /// A file name with a quote, backslash, path separator or control character.
     #[error("file name must be a base name without quotes, backslashes or control characters")]
     BadFileName,
+    /// A name for a new file that begins or ends with white space: some printers trim it when
+    /// they list their files, so the file could not be printed by the name they show.
+    #[error("file name must not begin or end with white space")]
+    FileNameSpaces,
     /// Two entries use the same value where each must be unique.
     #[error("duplicate {what}")]
     Duplicate {

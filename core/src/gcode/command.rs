@@ -699,6 +699,11 @@ pub fn normalise_upload_name(name: &str) -> Result<String, UsageError> {
             what: "upload name",
         });
     }
+    // The Adventurer 3 trims the names it lists: a spaced name could not be printed by the
+    // name it shows.
+    if name.trim() != name {
+        return Err(UsageError::FileNameSpaces);
+    }
     Ok(name.to_owned())
 }
 

@@ -68,6 +68,17 @@ pub struct MaterialMapping {
     pub slot_color: Rgb,
 }
 
+/// A name for a file about to be uploaded: [`check_file_name`], and no white space at either
+/// end (a printer that trims the names it lists, the Adventurer 3's `~M661`, would show another
+/// name than the file has, and printing the shown one fails).
+pub fn check_upload_name(name: &str) -> Result<(), UsageError> {
+    check_file_name(name)?;
+    if name.trim() != name {
+        return Err(UsageError::FileNameSpaces);
+    }
+    Ok(())
+}
+
 /// Check a list of mappings: at most 4, tool 0–3, slot 1–4, no duplicate tool or slot, names
 /// non-empty.
 pub fn check_mappings(m: &[MaterialMapping]) -> Result<(), UsageError> {
@@ -184,6 +195,19 @@ mod tests {
             "über.gcode",
         ] {
             assert!(check_file_name(ok).is_ok(), "{ok:?}");
+            assert!(check_upload_name(ok).is_ok(), "{ok:?}");
         }
+        // Names to upload: no white space at either end (a file that exists can still be
+        // named as it is).
+        for spaced in [
+            " a.gcode",
+            "a.gcode ",
+            " ",
+            "\u{3000}a.gcode",
+            "a.gcode\u{a0}",
+        ] {
+            assert!(check_upload_name(spaced).is_err(), "{spaced:?}");
+        }
+        assert!(check_file_name(" a.gcode").is_ok());
     }
 }

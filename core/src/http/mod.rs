@@ -65,7 +65,8 @@ pub use detail::{
 };
 pub use exchange::{ExchangeEvent, HttpExchange};
 pub use job::{
-    check_file_name, check_mappings, JobOptions, MaterialMapping, MAX_FILE_NAME, MAX_NAME_LEN,
+    check_file_name, check_mappings, check_upload_name, JobOptions, MaterialMapping, MAX_FILE_NAME,
+    MAX_NAME_LEN,
 };
 pub use reply::{
     parse_detail, parse_envelope, parse_gcode_list, parse_gcode_thumb, parse_product, ApiError,

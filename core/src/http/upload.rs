@@ -7,7 +7,7 @@
 use memchr::memmem;
 
 use super::base64;
-use super::job::{check_file_name, mappings_json, JobOptions};
+use super::job::{check_upload_name, mappings_json, JobOptions};
 use super::request::{check_host, Credentials};
 use crate::error::UsageError;
 use crate::model::JobFormat;
@@ -100,7 +100,7 @@ impl Upload {
     /// Validate the spec and build the head and preamble.
     pub fn new(spec: &UploadSpec, host: &str, creds: &Credentials) -> Result<Self, UsageError> {
         check_host(host)?;
-        check_file_name(&spec.file_name)?;
+        check_upload_name(&spec.file_name)?;
         spec.options.check(spec.format)?;
         let boundary = format!(
             "----flashforge-rs-{:016x}{:016x}",
