@@ -247,6 +247,7 @@ pub(crate) fn router(
         .route("/api/v1/events", get(all_events))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), read_body))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), authorize));
     Router::new()
         .route(
@@ -403,6 +404,52 @@ async fn authorize(State(app): State<App>, mut req: Request, next: Next) -> Resp
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "wrong token").into_response()
         }
     }
+}
+
+/// The body of every request but an upload (which streams under its own per-read deadline),
+/// read whole before the handler runs: at most [`MAX_JSON_BODY`] bytes, all of it within
+/// `stall`. A client that stops sending (a `Content-Length` it never fills, a chunked body
+/// with no end) gets a 408 and its connection closed, instead of holding it for ever.
+async fn read_body(State(app): State<App>, req: Request, next: Next) -> Response {
+    if req.method() == Method::PUT {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::usage("the client broke off its request body"))?;
+            if buf.len() + chunk.len() > MAX_JSON_BODY {
+                return Err(too_large_body());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
+    };
+    let e = match tokio::time::timeout(app.stall, read).await {
+        Ok(Ok(b)) => return next.run(Request::from_parts(parts, Body::from(b))).await,
+        Ok(Err(e)) if e.status == StatusCode::PAYLOAD_TOO_LARGE => return e.into_response(),
+        Ok(Err(e)) => e,
+        Err(_) => ApiError::usage(format!(
+            "the client stopped sending its body (all of it must come within {:?})",
+            app.stall
+        ))
+        .with_status(StatusCode::REQUEST_TIMEOUT),
+    };
+    let mut r = e.into_response();
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+fn too_large_body() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("a request body is at most {MAX_JSON_BODY} bytes"),
+    )
 }
 
 fn slot(app: &App, id: &str) -> ApiResult<Arc<Slot>> {
@@ -632,11 +679,7 @@ async fn print(
 
 fn json_error(e: axum::extract::rejection::JsonRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("a request body is at most {MAX_JSON_BODY} bytes"),
-        );
+        return too_large_body();
     }
     ApiError::usage(e.body_text())
 }

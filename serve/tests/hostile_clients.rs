@@ -378,3 +378,94 @@ async fn anonymous_event_streams_cannot_take_every_slot() {
     .unwrap();
     f.stop().await;
 }
+
+/// Sends `head` and `body` (then stops), reads the reply to its end: the reply, and whether the
+/// server closed the connection after it.
+fn send_and_stop(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (Reply, bool) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = Vec::new();
+    let closed = s.read_to_end(&mut buf).is_ok();
+    (parse_reply(&buf), closed)
+}
+
+fn assert_408(what: &str, r: &Reply, closed: bool) {
+    assert_eq!(r.status, 408, "{what}: {}", r.text());
+    let j = r.json();
+    assert_eq!(j["kind"], "usage", "{what}: {j}");
+    assert_eq!(j["exit"], 2, "{what}: {j}");
+    assert!(
+        j["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("stopped sending its body")),
+        "{what}: {j}"
+    );
+    assert!(closed, "{what}: the connection was not closed");
+}
+
+/// A JSON request whose body never completes (a Content-Length it does not fill, a chunked
+/// body with no chunk, a body dripped slower than the deadline for all of it) gets a 408
+/// after the stall bound, and its connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_body_that_never_ends_is_cut_off() {
+    let f = start_with(&[Model::Adventurer5M], limits).await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.server.farm().slots()[0].id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let head = |framing: &str| {
+            format!(
+                "POST /api/v1/printers/{id}/led HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n",
+                bearer()
+            )
+        };
+        let (r, closed) = send_and_stop(addr, &head("Content-Length: 50"), br#"{"on":true}"#);
+        assert_408("a short Content-Length body", &r, closed);
+        let (r, closed) = send_and_stop(addr, &head("Transfer-Encoding: chunked"), b"");
+        assert_408("a chunked body with no chunk", &r, closed);
+        let (r, closed) = send_and_stop(
+            addr,
+            &head("Transfer-Encoding: chunked"),
+            b"b\r\n{\"on\":true}\r\n",
+        );
+        assert_408("a chunked body with no last chunk", &r, closed);
+
+        // Each byte within the stall bound, the whole far beyond it: the deadline is for
+        // the whole body.
+        let body = format!("{{\"on\":true{}}}", " ".repeat(48));
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(head(&format!("Content-Length: {}", body.len())).as_bytes())
+            .unwrap();
+        let mut reader = s.try_clone().unwrap();
+        let drip = std::thread::spawn(move || {
+            for b in body.bytes() {
+                if s.write_all(&[b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        reader
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = Vec::new();
+        let closed = reader.read_to_end(&mut buf).is_ok();
+        assert_408("a dripped body", &parse_reply(&buf), closed);
+        drip.join().unwrap();
+
+        // A whole body is served as before.
+        let r = request(
+            addr,
+            "POST",
+            &format!("/api/v1/printers/{id}/led"),
+            Some(&bearer()),
+            Some(("application/json", br#"{"on":false}"#)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    })
+    .await
+    .unwrap();
+    f.stop().await;
+}
