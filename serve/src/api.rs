@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -198,6 +199,64 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult<T = Response> = Result<T, ApiError>;
+
+/// What an extractor refused (a path segment that is not UTF-8, a bad query, a body that is
+/// not the JSON expected), as the API's error: axum's status kept (400, 413, 415), kind
+/// usage, exit 2 (too_large for 413). JSON of the wrong shape, axum's 422, is a 400 here: this
+/// API's 422 says the printer's model cannot do something.
+fn rejection(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large_body();
+    }
+    if status == StatusCode::UNPROCESSABLE_ENTITY {
+        return ApiError::usage(text);
+    }
+    if status.is_server_error() {
+        let mut e = ApiError::new(status, "other", text);
+        e.exit = Some(FailureKind::Other.exit_code());
+        return e;
+    }
+    ApiError::usage(text).with_status(status)
+}
+
+/// [`Path`] whose rejection is an [`ApiError`].
+struct ApiPath<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(Self(v)),
+            Err(e) => Err(rejection(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// [`Query`] whose rejection is an [`ApiError`].
+struct ApiQuery<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Self(v)),
+            Err(e) => Err(rejection(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// [`Json`] whose rejection is an [`ApiError`].
+struct ApiJson<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(e) => Err(rejection(e.status(), e.body_text())),
+        }
+    }
+}
 
 pub(crate) fn router(
     farm: Arc<Farm>,
@@ -508,11 +567,11 @@ async fn list(State(app): State<App>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn one(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+async fn one(State(app): State<App>, ApiPath(id): ApiPath<String>) -> ApiResult {
     Ok(Json(slot(&app, &id)?.snapshot()).into_response())
 }
 
-async fn status(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+async fn status(State(app): State<App>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let s = slot(&app, &id)?.snapshot();
     match s.status {
         Some(st) => {
@@ -600,12 +659,12 @@ fn done(what: &str) -> Response {
     Json(json!({"ok": true, "done": what})).into_response()
 }
 
-async fn info(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+async fn info(State(app): State<App>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let i = read(&app, &id, |c| async move { c.info().await }).await?;
     Ok(Json(i).into_response())
 }
 
-async fn files(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+async fn files(State(app): State<App>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let s = slot(&app, &id)?;
     let client = s.client().map_err(ApiError::from_body)?;
     // An operation the model lacks is left out (null); any other failure fails the request.
@@ -630,7 +689,10 @@ fn file_name(name: &str) -> ApiResult<()> {
     check_file_name(name).map_err(|e| ApiError::usage(format!("file name: {e}")))
 }
 
-async fn thumbnail(State(app): State<App>, Path((id, name)): Path<(String, String)>) -> ApiResult {
+async fn thumbnail(
+    State(app): State<App>,
+    ApiPath((id, name)): ApiPath<(String, String)>,
+) -> ApiResult {
     file_name(&name)?;
     let t = call(&app, &id, false, true, |c| async move {
         c.thumbnail(&name).await
@@ -661,10 +723,9 @@ struct PrintBody {
 
 async fn print(
     State(app): State<App>,
-    Path(id): Path<String>,
-    body: Result<Json<PrintBody>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<PrintBody>,
 ) -> ApiResult {
-    let Json(b) = body.map_err(json_error)?;
     file_name(&b.file)?;
     let opts = JobOptions {
         leveling: b.level,
@@ -677,16 +738,9 @@ async fn print(
     Ok(done("print"))
 }
 
-fn json_error(e: axum::extract::rejection::JsonRejection) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return too_large_body();
-    }
-    ApiError::usage(e.body_text())
-}
-
 macro_rules! simple_action {
     ($name:ident, $method:ident, $what:literal) => {
-        async fn $name(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
+        async fn $name(State(app): State<App>, ApiPath(id): ApiPath<String>) -> ApiResult {
             act(&app, &id, |c| async move { c.$method().await }).await?;
             Ok(done($what))
         }
@@ -706,10 +760,9 @@ struct LedBody {
 
 async fn led(
     State(app): State<App>,
-    Path(id): Path<String>,
-    body: Result<Json<LedBody>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<LedBody>,
 ) -> ApiResult {
-    let Json(b) = body.map_err(json_error)?;
     act(&app, &id, |c| async move { c.led(b.on).await }).await?;
     Ok(done("led"))
 }
@@ -725,10 +778,9 @@ struct TempBody {
 
 async fn temperature(
     State(app): State<App>,
-    Path(id): Path<String>,
-    body: Result<Json<TempBody>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<TempBody>,
 ) -> ApiResult {
-    let Json(b) = body.map_err(json_error)?;
     if b.heater.eq_ignore_ascii_case("all") {
         if b.celsius != 0 {
             return Err(ApiError::usage(
@@ -760,10 +812,9 @@ struct FanBody {
 
 async fn fan(
     State(app): State<App>,
-    Path(id): Path<String>,
-    body: Result<Json<FanBody>, axum::extract::rejection::JsonRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<FanBody>,
 ) -> ApiResult {
-    let Json(b) = body.map_err(json_error)?;
     act(&app, &id, |c| async move { c.fan(b.percent).await }).await?;
     Ok(done("fan"))
 }
@@ -782,12 +833,11 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 async fn upload(
     State(app): State<App>,
-    Path((id, name)): Path<(String, String)>,
-    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
+    ApiPath((id, name)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    let Query(q) = query.map_err(|e| ApiError::usage(e.body_text()))?;
     file_name(&name)?;
     let s = slot(&app, &id)?;
     let len: u64 = headers
@@ -987,7 +1037,7 @@ async fn all_events(
 async fn printer_events(
     State(app): State<App>,
     authed: Option<axum::Extension<Authed>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult {
     let s = slot(&app, &id)?;

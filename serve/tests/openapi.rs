@@ -554,3 +554,78 @@ async fn every_documented_operation_answers_a_live_server_as_documented() {
     f.stop().await;
     eprintln!("live check took {:?}", t0.elapsed());
 }
+
+/// What an extractor refuses (a path segment that is not UTF-8, a body without its JSON
+/// content type, JSON of the wrong shape, a bad query) is a documented status with an Error
+/// body, kind usage and exit 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_answer_documented_error_json() {
+    let f = common::start(&[Model::Adventurer5MPro], Duration::from_millis(200), false).await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.ids()[0].clone();
+    let doc = doc();
+    tokio::task::spawn_blocking(move || {
+        let usage = |what: &str, r: &Reply, status: u16| {
+            assert_eq!(r.status, status, "{what}: {}", r.text());
+            let j = r.json();
+            assert_eq!(j["kind"], "usage", "{what}: {j}");
+            assert_eq!(j["exit"], 2, "{what}: {j}");
+        };
+        // A printer id that is not UTF-8, on every `{id}` operation.
+        for (method, path) in ROUTES.iter().copied().filter(|(_, p)| p.contains("{id}")) {
+            let url = path.replace("{id}", "%ff").replace("{name}", FILE);
+            let r = request(
+                addr,
+                &method.to_uppercase(),
+                &url,
+                Some(&bearer()),
+                body_for(path),
+            );
+            usage(&url, &r, 400);
+            check_reply(&doc, method, path, &url, &r);
+        }
+        let json_ops: Vec<&str> = ROUTES
+            .iter()
+            .filter(|(_, p)| body_for(p).is_some_and(|(ct, _)| ct == "application/json"))
+            .map(|(_, p)| *p)
+            .collect();
+        assert_eq!(json_ops.len(), 4, "{json_ops:?}");
+        for path in json_ops {
+            let url = path.replace("{id}", &id);
+            let (_, body) = body_for(path).unwrap();
+            // No JSON content type: 415.
+            let r = request(
+                addr,
+                "POST",
+                &url,
+                Some(&bearer()),
+                Some(("text/plain", body)),
+            );
+            usage(&format!("{url} as text/plain"), &r, 415);
+            check_reply(&doc, "post", path, &url, &r);
+            // JSON, but not of the body's shape: 400.
+            let r = request(
+                addr,
+                "POST",
+                &url,
+                Some(&bearer()),
+                Some(("application/json", br#"{"no_such_field":[1]}"#)),
+            );
+            usage(&format!("{url} of the wrong shape"), &r, 400);
+            check_reply(&doc, "post", path, &url, &r);
+        }
+        // A query the upload does not take.
+        let path = "/api/v1/printers/{id}/files/{name}";
+        let url = format!(
+            "{}?print=maybe",
+            path.replace("{id}", &id).replace("{name}", FILE)
+        );
+        let r = request(addr, "PUT", &url, Some(&bearer()), body_for(path));
+        usage(&url, &r, 400);
+        check_reply(&doc, "put", path, &url, &r);
+    })
+    .await
+    .expect("refused requests");
+    f.stop().await;
+}
