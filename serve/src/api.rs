@@ -245,16 +245,23 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Api
     }
 }
 
-/// [`Json`] whose rejection is an [`ApiError`].
+/// [`Json`] whose rejection is an [`ApiError`], and whose body must be a JSON object (serde
+/// would take `[true]` for `{"on":true}`: a sequence for a struct).
 struct ApiJson<T>(T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(e) => Err(rejection(e.status(), e.body_text())),
+        let v = match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(v)) => v,
+            Err(e) => return Err(rejection(e.status(), e.body_text())),
+        };
+        if !v.is_object() {
+            return Err(ApiError::usage("a request body is a JSON object"));
         }
+        T::deserialize(v)
+            .map(Self)
+            .map_err(|e| ApiError::usage(format!("the JSON body: {e}")))
     }
 }
 

@@ -506,6 +506,55 @@ async fn actions_reach_the_printer_and_errors_carry_cli_kinds() {
     f.stop().await;
 }
 
+/// Every JSON body is an object: an array, a bare value or null is refused (serde alone would
+/// take `[true]` for `{"on":true}`), and the printer is not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_bodies_must_be_objects() {
+    let f = start(&[Model::Adventurer5MPro], Duration::from_millis(300), false).await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.ids()[0].clone();
+    let h = &f.sims.printers()[0];
+    let before = h.state_json()["led"].clone();
+    let want = !before.as_bool().unwrap_or(false);
+    let replies = blocking(move || {
+        let mut out = Vec::new();
+        for (route, body) in [
+            ("led", format!("[{want}]")),
+            ("led", want.to_string()),
+            ("led", "null".to_owned()),
+            ("led", "[]".to_owned()),
+            ("fan", "[40]".to_owned()),
+            ("temperature", r#"["bed",50]"#.to_owned()),
+            ("print", r#"["cube.gcode"]"#.to_owned()),
+            ("print", r#""cube.gcode""#.to_owned()),
+        ] {
+            let r = request(
+                addr,
+                "POST",
+                &format!("/api/v1/printers/{id}/{route}"),
+                Some(&bearer()),
+                Some(("application/json", body.as_bytes())),
+            );
+            out.push((route, body, r));
+        }
+        out
+    })
+    .await;
+    for (route, body, r) in replies {
+        assert_eq!(r.status, 400, "{route} {body}: {}", r.text());
+        let j = r.json();
+        assert_eq!(j["kind"], "usage", "{route} {body}: {j}");
+        assert_eq!(j["exit"], 2, "{route} {body}: {j}");
+    }
+    assert_eq!(
+        h.state_json()["led"],
+        before,
+        "a refused body reached the printer"
+    );
+    f.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_stream_to_the_printer_with_progress_and_limits() {
     let f = start_with(&[Model::Adventurer5MPro, Model::Adventurer4], |c| {
