@@ -312,6 +312,7 @@ pub(crate) fn router(
         .route("/api/v1/printers/{id}/events", get(printer_events))
         .route("/api/v1/events", get(all_events))
         .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), read_body))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), authorize));
@@ -328,10 +329,17 @@ pub(crate) fn router(
             "/assets/style.css",
             get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }),
         )
+        .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(|| async { ApiError::not_found("such route") })
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
+}
+
+/// A path that exists, with a method it does not take: the Error JSON (axum adds `Allow`).
+async fn method_not_allowed() -> ApiError {
+    ApiError::usage("this path does not take this method (see the Allow header)")
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
 }
 
 fn page(body: &'static str, content_type: &'static str) -> Response {

@@ -216,6 +216,10 @@ fn the_document_is_openapi_3_1_with_exactly_the_routes() {
             codes.iter().any(|c| *c == "401"),
             "{m} {p}: 401 not documented"
         );
+        assert!(
+            codes.iter().any(|c| *c == "405"),
+            "{m} {p}: 405 not documented"
+        );
         // Path parameters: every `{x}` is a required path parameter.
         let params: Vec<&Value> = op["parameters"]
             .as_array()
@@ -627,5 +631,72 @@ async fn refused_requests_answer_documented_error_json() {
     })
     .await
     .expect("refused requests");
+    f.stop().await;
+}
+
+/// A method a path does not take: 405 with `Allow` (the path's methods) and the Error JSON,
+/// as documented, on every path (and the dashboard's pages).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_a_documented_405_with_allow() {
+    let f = common::start(&[Model::Adventurer5MPro], Duration::from_millis(200), false).await;
+    let addr = f.addr;
+    let id = f.ids()[0].clone();
+    let doc = doc();
+    tokio::task::spawn_blocking(move || {
+        let paths: BTreeSet<&str> = ROUTES.iter().map(|(_, p)| *p).collect();
+        for path in paths {
+            let takes: BTreeSet<String> = ROUTES
+                .iter()
+                .filter(|(_, p)| *p == path)
+                .map(|(m, _)| m.to_uppercase())
+                .collect();
+            let url = path.replace("{id}", &id).replace("{name}", FILE);
+            for wrong in [
+                "DELETE",
+                "PATCH",
+                if takes.contains("GET") { "POST" } else { "GET" },
+            ] {
+                let r = request(addr, wrong, &url, Some(&bearer()), None);
+                let what = format!("{wrong} {url}");
+                assert_eq!(r.status, 405, "{what}: {}", r.text());
+                let allow: BTreeSet<String> = r
+                    .header("allow")
+                    .unwrap_or_else(|| panic!("{what}: no Allow"))
+                    .split(',')
+                    .map(|m| m.trim().to_owned())
+                    .filter(|m| m != "HEAD")
+                    .collect();
+                assert_eq!(allow, takes, "{what}: Allow");
+                let j = r.json();
+                assert_eq!(j["kind"], "usage", "{what}: {j}");
+                assert_eq!(j["exit"], 2, "{what}: {j}");
+                // Every operation of the path documents it, with this body.
+                for m in &takes {
+                    let m = m.to_lowercase();
+                    let resp = deref(&doc, &doc["paths"][path][&m]["responses"]["405"]);
+                    assert!(resp.is_object(), "{m} {path}: no 405");
+                    assert!(
+                        resp["headers"].get("Allow").is_some(),
+                        "{m} {path}: 405 without Allow"
+                    );
+                    let schema = &resp["content"]["application/json"]["schema"];
+                    if let Err(e) = validate(&doc, schema, &j, "body") {
+                        panic!("{what}: {e}");
+                    }
+                }
+            }
+        }
+        for page in ["/", "/assets/app.js"] {
+            let r = request(addr, "POST", page, None, None);
+            assert_eq!(r.status, 405, "POST {page}: {}", r.text());
+            assert!(
+                r.header("allow").is_some_and(|a| a.contains("GET")),
+                "POST {page}"
+            );
+            assert_eq!(r.json()["kind"], "usage", "POST {page}");
+        }
+    })
+    .await
+    .expect("wrong methods");
     f.stop().await;
 }
