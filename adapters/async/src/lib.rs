@@ -339,6 +339,12 @@ impl<R: Runtime> Printer<R> {
         let (route, chunk) = self
             .options
             .upload_route(&self.target, name, size, &options)?;
+        if options.start && self.target.model.is_tcp_only() {
+            // Refused before any byte is sent, rather than a file sent and a start ignored.
+            self.status()
+                .await?
+                .check(flashforge_proto::client::JobCheck::Start)?;
+        }
         match route {
             UploadRoute::Http(spec) => {
                 let body = self

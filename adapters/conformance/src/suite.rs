@@ -35,6 +35,7 @@ macro_rules! suite {
                 a_login_that_never_completes_times_out,
                 idle_connection_dropped_by_the_printer_recovers,
                 http_command_after_the_printer_closed_its_idle_connection,
+                tcp_job_actions_that_could_not_act_are_busy,
                 http_faults,
                 second_client_is_refused_the_control_lock,
                 close_after_operation_releases_the_session_between_operations,
@@ -744,6 +745,50 @@ macro_rules! __conformance_tests {
                         $run(p.led(true)).unwrap_or_else(|e| {
                             panic!("round {round}: a command after the printer closed: {e}")
                         });
+                    }
+                }
+
+                /// The Adventurer 3 acknowledges a start while it prints and a pause with no job,
+                /// and does nothing: the client reads the state first and says `Busy`, and an
+                /// upload that would start a print is refused before any byte is sent.
+                pub(super) fn tcp_job_actions_that_could_not_act_are_busy() {
+                    for model in [Model::Adventurer3, Model::Adventurer4] {
+                        let server = $crate::sim(model);
+                        let h = server.printer();
+                        let p = open(h, model);
+                        let busy = |r: Result<(), Error>, what: &str| {
+                            assert!(matches!(r, Err(Error::Busy(_))), "{model} {what}: {r:?}");
+                        };
+                        $run(p.upload("a.gcode", 4096, Pattern::new(4096), UploadOptions::default(), |_| {}))
+                            .expect("upload");
+                        busy($run(p.pause()), "pause when idle");
+                        busy($run(p.resume()), "resume when idle");
+                        $run(p.start("a.gcode", JobOptions::default())).expect("start");
+                        h.set_state($crate::flashforge_sim::StateChange::Printing {
+                            file: "a.gcode".into(),
+                            progress: 0.3,
+                        })
+                        .unwrap();
+                        busy($run(p.start("a.gcode", JobOptions::default())), "start while printing");
+                        busy(
+                            $run(p.upload(
+                                "b.gcode",
+                                4096,
+                                Pattern::new(4096),
+                                UploadOptions::default().start(true),
+                                |_| {},
+                            )),
+                            "upload and print while printing",
+                        );
+                        assert!(h.lock().file("b.gcode").is_none(), "{model}: nothing sent");
+                        busy($run(p.resume()), "resume while printing");
+                        $run(p.pause()).expect("pause while printing");
+                        busy($run(p.pause()), "pause when paused");
+                        busy($run(p.start("a.gcode", JobOptions::default())), "start when paused");
+                        $run(p.resume()).expect("resume when paused");
+                        $run(p.cancel()).expect("cancel");
+                        drop(p);
+                        server.shutdown();
                     }
                 }
 

@@ -32,7 +32,7 @@ pub use error::{ClientError, FailureKind, IoCause, ProtocolCause};
 pub use op::Heater;
 pub(crate) use op::{Op, Output};
 pub use options::{ClientOptions, DiscoverOptions, Overrides, TcpPolicy, Toggle};
-pub use status::{Info, Status, Temps};
+pub use status::{Info, JobCheck, Status, Temps};
 pub(crate) use step::Step;
 pub(crate) use target::Target;
 pub use upload::{UploadOptions, UploadProgress};

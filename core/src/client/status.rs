@@ -61,7 +61,49 @@ pub struct Status {
     pub material_station: Option<MaterialStation>,
 }
 
+/// A job action whose effect depends on the printer's state (see [`Status::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobCheck {
+    /// Start a stored file: no job may be running or paused.
+    Start,
+    /// Pause: a job must be running.
+    Pause,
+    /// Resume: a job must be paused.
+    Resume,
+}
+
 impl Status {
+    /// Whether `action` can have an effect in this state; [`super::ClientError::Busy`] when it
+    /// cannot. The Adventurer 3 acknowledges a start while it prints, or a pause with no job,
+    /// and does nothing: a client that trusted the acknowledgement would report a success that
+    /// did not happen. A state this crate does not know lets every action through.
+    pub fn check(&self, action: JobCheck) -> Result<(), super::ClientError> {
+        use MachineState as S;
+        let state = &self.state;
+        let unknown = matches!(state, S::Unknown | S::Other(_));
+        let why = match action {
+            JobCheck::Start => matches!(
+                state,
+                S::Printing | S::Paused | S::Pausing | S::Heating | S::Busy | S::Calibrating
+            )
+            .then_some("a job is running or paused"),
+            // `Busy` too: over TCP (`~M119`) a job heating up before it prints is `BUSY`.
+            JobCheck::Pause => (!unknown && !matches!(state, S::Printing | S::Heating | S::Busy))
+                .then_some("no job is printing"),
+            JobCheck::Resume => {
+                (!unknown && !matches!(state, S::Paused | S::Pausing)).then_some("no job is paused")
+            }
+        };
+        match why {
+            Some(why) => Err(super::ClientError::Busy(format!(
+                "{why} (the printer is {})",
+                state.name()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The snapshot of a `/detail` reply.
     pub fn from_detail(d: &MachineInfo) -> Self {
         Self::detail_with(

@@ -493,3 +493,37 @@ fn tcp_bytes(plan: &Plan) -> Vec<String> {
 fn set(heater: Heater, celsius: Option<u16>, model: Model) -> Result<Plan, ClientError> {
     Plan::new(Op::SetTemperature(heater, celsius), &target(model))
 }
+
+#[test]
+fn job_checks_follow_the_state() {
+    use crate::http::MachineState as S;
+    let at = |state: S| Status {
+        state,
+        ..Status::default()
+    };
+    let ok = |s: S, a: JobCheck| at(s).check(a).is_ok();
+    for s in [S::Ready, S::Completed, S::Cancelled, S::Error, S::Unknown] {
+        assert!(ok(s.clone(), JobCheck::Start), "{s:?}");
+        assert!(!ok(s.clone(), JobCheck::Resume) || s == S::Unknown, "{s:?}");
+    }
+    for s in [S::Printing, S::Paused, S::Pausing, S::Heating, S::Busy] {
+        let e = at(s.clone()).check(JobCheck::Start).unwrap_err();
+        assert!(
+            matches!(&e, ClientError::Busy(m) if m.contains("running")),
+            "{e:?}"
+        );
+    }
+    assert!(ok(S::Printing, JobCheck::Pause));
+    assert!(ok(S::Heating, JobCheck::Pause));
+    // Over TCP a job heating up reads `BUSY`.
+    assert!(ok(S::Busy, JobCheck::Pause));
+    assert!(!ok(S::Completed, JobCheck::Pause));
+    assert!(!ok(S::Ready, JobCheck::Pause));
+    assert!(ok(S::Paused, JobCheck::Resume));
+    assert!(!ok(S::Printing, JobCheck::Resume));
+    // A state this crate does not know lets every action through.
+    for a in [JobCheck::Start, JobCheck::Pause, JobCheck::Resume] {
+        assert!(ok(S::Other("weird".into()), a));
+        assert!(ok(S::Unknown, a));
+    }
+}
