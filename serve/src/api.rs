@@ -110,13 +110,30 @@ impl WarnLimiter {
 #[derive(Debug, Clone, Copy)]
 struct Authed;
 
-/// An API error: a status and `{"error", "kind"[, "exit"]}`.
+/// An API error: a status and `{"error", "kind", "exit"}`.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
     kind: &'static str,
-    exit: Option<u8>,
+    exit: u8,
     message: String,
+}
+
+/// The exit code every error carries: the CLI's code of the kind ([`FailureKind::exit_code`]);
+/// for the API's own kinds, the CLI's code nearest to them: `not_found` 1 (other, as the CLI
+/// exits when a printer reports a missing file), `unauthorized` 4 (credentials), `too_large`
+/// 2 (usage).
+fn exit_of(kind: &str) -> u8 {
+    match kind {
+        "not_found" => FailureKind::Other.exit_code(),
+        "unauthorized" => FailureKind::Credentials.exit_code(),
+        "too_large" => FailureKind::Usage.exit_code(),
+        k => FailureKind::ALL
+            .into_iter()
+            .find(|f| f.name() == k)
+            .unwrap_or(FailureKind::Other)
+            .exit_code(),
+    }
 }
 
 impl ApiError {
@@ -124,7 +141,7 @@ impl ApiError {
         Self {
             status,
             kind,
-            exit: None,
+            exit: exit_of(kind),
             message: message.into(),
         }
     }
@@ -132,9 +149,7 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("no {what}"))
     }
     fn usage(message: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "usage", message);
-        e.exit = Some(FailureKind::Usage.exit_code());
-        e
+        Self::new(StatusCode::BAD_REQUEST, "usage", message)
     }
     fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
@@ -148,7 +163,7 @@ impl ApiError {
         Self {
             status: status_of(kind),
             kind: b.kind,
-            exit: Some(b.exit),
+            exit: b.exit,
             message: b.error,
         }
     }
@@ -160,13 +175,12 @@ impl ApiError {
 /// What a request whose handler panicked gets (a bug of ours): a typed 500 instead of a
 /// dropped connection; the panic itself is logged by the caller.
 pub(crate) fn internal_error() -> Response {
-    let mut e = ApiError::new(
+    ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "other",
         "internal error: the server failed on this request (see its log)",
-    );
-    e.exit = Some(FailureKind::Other.exit_code());
-    e.into_response()
+    )
+    .into_response()
 }
 
 /// The HTTP status of a failure kind.
@@ -183,10 +197,7 @@ fn status_of(kind: FailureKind) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": self.message, "kind": self.kind});
-        if let Some(x) = self.exit {
-            body["exit"] = x.into();
-        }
+        let body = json!({"error": self.message, "kind": self.kind, "exit": self.exit});
         let mut r = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
@@ -212,9 +223,7 @@ fn rejection(status: StatusCode, text: String) -> ApiError {
         return ApiError::usage(text);
     }
     if status.is_server_error() {
-        let mut e = ApiError::new(status, "other", text);
-        e.exit = Some(FailureKind::Other.exit_code());
-        return e;
+        return ApiError::new(status, "other", text);
     }
     ApiError::usage(text).with_status(status)
 }
@@ -655,11 +664,7 @@ where
             }
             Ok(v)
         }
-        Err(e) if file && missing_file(&e) => {
-            let mut a = ApiError::not_found("such file on the printer");
-            a.exit = Some(FailureKind::Other.exit_code());
-            Err(a)
-        }
+        Err(e) if file && missing_file(&e) => Err(ApiError::not_found("such file on the printer")),
         Err(e) => {
             // A request the client refused before sending (a fan speed of 200) or one the
             // model cannot do is the caller's error, not the printer's: the metrics leave
@@ -1087,16 +1092,14 @@ fn anonymous_stream(
     let mut n = c.load(Ordering::Relaxed);
     loop {
         if n >= app.max_anon_streams {
-            let mut e = ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "resource",
                 format!(
                     "at most {} event streams without the token: send it to open more",
                     app.max_anon_streams
                 ),
-            );
-            e.exit = Some(FailureKind::Resource.exit_code());
-            return Err(e);
+            ));
         }
         match c.compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Relaxed) {
             Ok(_) => return Ok(Some(c.clone())),
@@ -1254,6 +1257,18 @@ mod tests {
         // An instant before the last (threads racing) is within the interval.
         assert_eq!(l.note(at(3_599_000)), None);
         assert_eq!(l.note(at(3_610_000)), Some(2));
+    }
+
+    #[test]
+    fn every_error_kind_has_the_clis_exit_code() {
+        for k in FailureKind::ALL {
+            assert_eq!(exit_of(k.name()), k.exit_code(), "{k}");
+        }
+        assert_eq!(exit_of("not_found"), 1);
+        assert_eq!(exit_of("unauthorized"), 4);
+        assert_eq!(exit_of("too_large"), 2);
+        let busy = ApiError::new(StatusCode::CONFLICT, "busy", "an upload runs");
+        assert_eq!(busy.exit, 6);
     }
 
     #[test]

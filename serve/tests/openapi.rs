@@ -278,6 +278,12 @@ fn the_document_is_openapi_3_1_with_exactly_the_routes() {
     }
 
     // The error kinds: FailureKind::ALL and the API's own.
+    // Every error carries its exit code.
+    let required = &doc["components"]["schemas"]["Error"]["required"];
+    assert!(
+        required.as_array().unwrap().contains(&Value::from("exit")),
+        "Error: exit is not required"
+    );
     let kinds: BTreeSet<&str> = doc["components"]["schemas"]["ErrorKind"]["enum"]
         .as_array()
         .expect("ErrorKind enum")
@@ -394,7 +400,33 @@ fn check_reply(doc: &Value, method: &str, path: &str, url: &str, r: &Reply) {
                 r.text()
             );
         }
+        if r.status >= 400 {
+            check_exit(&what, &r.json());
+        }
     }
+}
+
+/// The rule of every error body: `exit` is there, the CLI's code for the kind (the API's own
+/// kinds: not_found 1, unauthorized 4, too_large 2).
+fn check_exit(what: &str, j: &Value) {
+    let kind = j["kind"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no kind: {j}"));
+    let want = match kind {
+        "not_found" => 1,
+        "unauthorized" => 4,
+        "too_large" => 2,
+        k => FailureKind::ALL
+            .iter()
+            .find(|f| f.name() == k)
+            .unwrap_or_else(|| panic!("{what}: unknown kind {k}"))
+            .exit_code(),
+    };
+    assert_eq!(
+        j["exit"],
+        Value::from(want),
+        "{what}: a {kind} error carries exit {want}: {j}"
+    );
 }
 
 fn order(routes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
@@ -698,5 +730,84 @@ async fn a_wrong_method_is_a_documented_405_with_allow() {
     })
     .await
     .expect("wrong methods");
+    f.stop().await;
+}
+
+/// The errors the live check does not meet: a second upload while one runs (409 busy), a file
+/// the printer does not have (404), a body too large (413), a wrong token (401); each is
+/// documented and carries its kind's exit code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_missing_and_refused_errors_carry_their_exit_codes() {
+    let f = common::start_with(&[Model::Adventurer5MPro], |c| {
+        c.interval = Duration::from_millis(200);
+        c.limits.stall = Duration::from_secs(60);
+    })
+    .await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    let id = f.ids()[0].clone();
+    let doc = doc();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let up = "/api/v1/printers/{id}/files/{name}";
+        // An upload that holds the printer's upload lane: half its body, then nothing.
+        let hold = || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            write!(
+                s,
+                "PUT /api/v1/printers/{id}/files/held.gcode HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nContent-Length: 100000\r\n\r\n",
+                bearer()
+            )
+            .unwrap();
+            s.write_all(&[b'G'; 1000]).unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        };
+        let mut held = hold();
+        let t0 = Instant::now();
+        let busy = loop {
+            let url = up.replace("{id}", &id).replace("{name}", "second.gcode");
+            let r = request(addr, "PUT", &url, Some(&bearer()), body_for(up));
+            if r.status == 409 {
+                check_reply(&doc, "put", up, &url, &r);
+                break r;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "no 409 while an upload runs: {} {}",
+                r.status,
+                r.text()
+            );
+            // This one came first and took the lane: the held one was answered; again.
+            let mut b = [0u8; 64];
+            if !matches!(std::io::Read::read(&mut held, &mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+                held = hold();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(busy.json()["kind"], "busy");
+        assert_eq!(busy.json()["exit"], 6);
+        drop(held);
+
+        // A file the printer does not have.
+        let thumb = "/api/v1/printers/{id}/files/{name}/thumbnail";
+        let url = thumb.replace("{id}", &id).replace("{name}", "missing.gcode");
+        let r = request(addr, "GET", &url, Some(&bearer()), None);
+        assert_eq!(r.status, 404, "{}", r.text());
+        check_reply(&doc, "get", thumb, &url, &r);
+
+        // Too large, and a wrong token.
+        let led = "/api/v1/printers/{id}/led";
+        let url = led.replace("{id}", &id);
+        let big = vec![b' '; 64 * 1024];
+        let r = request(addr, "POST", &url, Some(&bearer()), Some(("application/json", &big)));
+        assert_eq!(r.status, 413, "{}", r.text());
+        check_reply(&doc, "post", led, &url, &r);
+        let r = request(addr, "POST", &url, Some("Bearer wrong-token-0123456789"), body_for(led));
+        assert_eq!(r.status, 401, "{}", r.text());
+        check_reply(&doc, "post", led, &url, &r);
+    })
+    .await
+    .expect("errors");
     f.stop().await;
 }
