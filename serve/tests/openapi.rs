@@ -278,6 +278,15 @@ fn the_document_is_openapi_3_1_with_exactly_the_routes() {
     }
 
     // The error kinds: FailureKind::ALL and the API's own.
+    // A 504 is any timeout with the printer, not only a missing answer.
+    let gw = doc["components"]["responses"]["GatewayTimeout"]["description"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        gw.contains("timeout") && gw.contains("did not answer") && gw.contains("did not finish"),
+        "504: {gw}"
+    );
     // Every error carries its exit code.
     let required = &doc["components"]["schemas"]["Error"]["required"];
     assert!(
