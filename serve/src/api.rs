@@ -899,9 +899,19 @@ async fn upload(
     let stall = app.stall;
     let task = tokio::spawn(async move {
         let mut lane = lane;
+        // What went wrong on the client's side of the copy, if anything: the printer is not
+        // to blame for a sender that stopped or went away.
+        let sender = Arc::new(std::sync::atomic::AtomicU8::new(SENDER_OK));
         let stream = with_read_deadline(
-            body.into_data_stream().map_err(std::io::Error::other),
+            body.into_data_stream().map_err({
+                let sender = sender.clone();
+                move |e| {
+                    sender.store(SENDER_FAILED, std::sync::atomic::Ordering::Release);
+                    std::io::Error::other(e)
+                }
+            }),
             stall,
+            sender.clone(),
         );
         let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
         let s = lane.slot.clone();
@@ -929,12 +939,23 @@ async fn upload(
             .upload(&lane.name, len, Compat(reader), opts, progress)
             .await;
         lane.slot.poll_now();
-        let error = r.as_ref().err().map(|e| {
-            (
-                e.failure_kind(),
-                ErrorBody::from_client(e, &lane.slot.secrets()),
-            )
-        });
+        let sent_badly = sender.load(std::sync::atomic::Ordering::Acquire) != SENDER_OK;
+        let error =
+            r.as_ref().err().map(
+                |e| match sender.load(std::sync::atomic::Ordering::Acquire) {
+                    SENDER_STALLED => sender_error(format!(
+                        "the client stopped sending the file (nothing for {} s)",
+                        stall.as_secs_f64()
+                    )),
+                    SENDER_FAILED => {
+                        sender_error("the client's upload body ended before its length".into())
+                    }
+                    _ => (
+                        e.failure_kind(),
+                        ErrorBody::from_client(e, &lane.slot.secrets()),
+                    ),
+                },
+            );
         lane.finish(error.clone());
         match error {
             None => Ok((
@@ -944,7 +965,12 @@ async fn upload(
                 .into_response()),
             Some((kind, b)) => {
                 lane.farm.metrics.error(&lane.slot.id, kind);
-                Err(ApiError::from_body(b))
+                let e = ApiError::from_body(b);
+                Err(if sent_badly {
+                    e.with_status(StatusCode::REQUEST_TIMEOUT)
+                } else {
+                    e
+                })
             }
         }
     });
@@ -1009,25 +1035,51 @@ impl Drop for UploadLane {
 
 /// `s` whose next item must come within `d`: an upload whose sender stops fails with
 /// `TimedOut` instead of holding the printer's upload lane for ever.
+/// How an upload's sender did: fine, stopped sending for the stall time, or its body failed
+/// (the connection closed before the length).
+const SENDER_OK: u8 = 0;
+const SENDER_STALLED: u8 = 1;
+const SENDER_FAILED: u8 = 2;
+
+/// An upload that failed on the client's side: usage (exit 2, answered 408), not a printer
+/// error.
+fn sender_error(message: String) -> (FailureKind, ErrorBody) {
+    (
+        FailureKind::Usage,
+        ErrorBody {
+            kind: FailureKind::Usage.name(),
+            exit: FailureKind::Usage.exit_code(),
+            error: message,
+        },
+    )
+}
+
 fn with_read_deadline<S>(
     s: S,
     d: Duration,
+    sender: Arc<std::sync::atomic::AtomicU8>,
 ) -> impl Stream<Item = std::io::Result<axum::body::Bytes>> + Send
 where
     S: Stream<Item = std::io::Result<axum::body::Bytes>> + Unpin + Send,
 {
-    futures_util::stream::unfold(Some(s), move |st| async move {
-        let mut s = st?;
-        match tokio::time::timeout(d, s.next()).await {
-            Ok(Some(item)) => Some((item, Some(s))),
-            Ok(None) => None,
-            Err(_) => Some((
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the client stopped sending the upload",
+    futures_util::stream::unfold(Some(s), move |st| {
+        let sender = sender.clone();
+        async move {
+            let mut s = st?;
+            match tokio::time::timeout(d, s.next()).await {
+                Ok(Some(item)) => Some((item, Some(s))),
+                Ok(None) => None,
+                Err(_) => Some((
+                    {
+                        sender.store(SENDER_STALLED, std::sync::atomic::Ordering::Release);
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the client stopped sending the upload",
+                        ))
+                    },
+                    None,
                 )),
-                None,
-            )),
+            }
         }
     })
 }

@@ -33,7 +33,8 @@ pub struct Limits {
     pub head_timeout: Duration,
     /// A write to a client, or a read of an upload's body, that makes no progress for this
     /// long fails the connection: a client that stopped reading an event stream, or stopped
-    /// sending its upload (default 30 s).
+    /// sending its upload (answered 408). Any other request's body must arrive whole within
+    /// it (408 too). Default 30 s.
     pub stall: Duration,
 }
 

@@ -169,9 +169,19 @@ async fn an_upload_whose_sender_stops_fails_and_frees_the_printer() {
     .await
     .unwrap();
     assert!(took < Duration::from_secs(20), "{took:?}");
+    // The client's fault, said as such: 408 usage, not a printer timeout.
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+    assert!(status.contains(r#""kind":"usage""#), "{status}");
+    assert!(status.contains("stopped sending"), "{status}");
+    let m = tokio::task::spawn_blocking(move || {
+        request(addr, "GET", "/metrics", Some(&bearer()), None).text()
+    })
+    .await
+    .unwrap();
     assert!(
-        status.is_empty() || !status.starts_with("HTTP/1.1 201"),
-        "{status}"
+        !m.lines()
+            .any(|l| l.starts_with("flashforge_printer_errors_total") && !l.ends_with(" 0")),
+        "a sender's stall counted as a printer error:\n{m}"
     );
     assert!(
         h.lock().file("half.gcode").is_none(),
