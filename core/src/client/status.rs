@@ -81,18 +81,19 @@ impl Status {
     pub fn check(&self, action: JobCheck) -> Result<(), super::ClientError> {
         use MachineState as S;
         let state = &self.state;
-        let unknown = matches!(state, S::Unknown | S::Other(_));
+        // Only states that rule the action out: over TCP (`~M119`) a job heating up, and one
+        // paused while heating, may both read `BUSY`, so `Busy` lets a pause and a resume
+        // through (the emulator of the Adventurer 3 and 4 reports `BUSY` right after `~M23`).
+        let idle = matches!(state, S::Ready | S::Completed | S::Cancelled | S::Error);
         let why = match action {
             JobCheck::Start => matches!(
                 state,
                 S::Printing | S::Paused | S::Pausing | S::Heating | S::Busy | S::Calibrating
             )
             .then_some("a job is running or paused"),
-            // `Busy` too: over TCP (`~M119`) a job heating up before it prints is `BUSY`.
-            JobCheck::Pause => (!unknown && !matches!(state, S::Printing | S::Heating | S::Busy))
-                .then_some("no job is printing"),
+            JobCheck::Pause => (idle || matches!(state, S::Paused)).then_some("no job is printing"),
             JobCheck::Resume => {
-                (!unknown && !matches!(state, S::Paused | S::Pausing)).then_some("no job is paused")
+                (idle || matches!(state, S::Printing)).then_some("no job is paused")
             }
         };
         match why {
