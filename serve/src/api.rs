@@ -493,9 +493,28 @@ async fn authorize(State(app): State<App>, mut req: Request, next: Next) -> Resp
 /// read whole before the handler runs: at most [`MAX_JSON_BODY`] bytes, all of it within
 /// `stall`. A client that stops sending (a `Content-Length` it never fills, a chunked body
 /// with no end) gets a 408 and its connection closed, instead of holding it for ever.
+///
+/// Only a POST has a body here: any other request that announces one is refused at once
+/// (400, connection closed), so that nobody, with open reads not even a client without the
+/// token, can hold a connection "in progress" by sending a GET's body slowly.
 async fn read_body(State(app): State<App>, req: Request, next: Next) -> Response {
     if req.method() == Method::PUT {
         return next.run(req).await;
+    }
+    if req.method() != Method::POST {
+        let h = req.headers();
+        let announced = h.contains_key(header::TRANSFER_ENCODING)
+            || h.get_all(header::CONTENT_LENGTH)
+                .iter()
+                .any(|v| v.as_bytes() != b"0");
+        if !announced {
+            return next.run(req).await;
+        }
+        let mut r =
+            ApiError::usage(format!("a {} request takes no body", req.method())).into_response();
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
     }
     let (parts, body) = req.into_parts();
     let read = async {

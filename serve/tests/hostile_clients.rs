@@ -479,3 +479,56 @@ async fn a_json_body_that_never_ends_is_cut_off() {
     .unwrap();
     f.stop().await;
 }
+
+/// With open reads, a client without the token that announces a body on a GET and sends it
+/// slowly is refused at once: it cannot hold a connection "in progress" (never evicted) and
+/// lock the token holder out for the stall time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_with_a_body_is_refused_at_once() {
+    let f = start_with(&[Model::Adventurer5M], |c| {
+        limits(c);
+        c.open_reads = true;
+        c.limits.stall = Duration::from_secs(60);
+    })
+    .await;
+    f.wait_online(Duration::from_secs(20)).await;
+    let addr = f.addr;
+    tokio::task::spawn_blocking(move || {
+        // Three times the connection bound, each holding its connection open after the byte.
+        let mut held = Vec::new();
+        for _ in 0..24 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(
+                b"GET /api/v1/printers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+            )
+            .unwrap();
+            held.push(s);
+        }
+        // Each is answered (400) and closed at once, long before the 60 s stall bound (the
+        // close may reach the client as a reset, the unread body still in the server's
+        // buffer, so only the close is asserted here).
+        for s in held.iter_mut() {
+            let took = closed_within(s, Duration::from_secs(20)).expect("closed");
+            assert!(took < Duration::from_secs(20), "{took:?}");
+        }
+        // What the refusal says, on a connection that sends the whole announced body.
+        let r = request(
+            addr,
+            "GET",
+            "/api/v1/printers",
+            None,
+            Some(("application/json", b"{}")),
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("takes no body"), "{}", r.text());
+        // The token holder is served while they are all still open on the client's side.
+        for _ in 0..5 {
+            let r = request(addr, "GET", "/api/v1/printers", Some(&bearer()), None);
+            assert_eq!(r.status, 200);
+        }
+        drop(held);
+    })
+    .await
+    .unwrap();
+    f.stop().await;
+}
