@@ -319,9 +319,13 @@ impl Metrics {
 
     /// Count a failure of `kind` on `printer` (a poll or an action). The caller's own
     /// errors are not the printer's and are not counted: `usage` (a request the client
-    /// refused before sending) and `unsupported` (something the model cannot do).
+    /// refused before sending), `unsupported` (something the model cannot do) and `busy` (an
+    /// action the printer's state rules out: a pause with no job, a start while printing).
     pub fn error(&self, printer: &str, kind: FailureKind) {
-        if matches!(kind, FailureKind::Usage | FailureKind::Unsupported) {
+        if matches!(
+            kind,
+            FailureKind::Usage | FailureKind::Unsupported | FailureKind::Busy
+        ) {
             return;
         }
         self.errors
@@ -506,9 +510,9 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("flashforge_printer_errors_total{"))
             .collect();
-        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors.iter().any(|l| l.contains("kind=\"timeout\"")));
-        assert!(errors.iter().any(|l| l.contains("kind=\"busy\"")));
+        assert!(!text.contains("kind=\"busy\""), "{text}");
         assert!(!text.contains("kind=\"usage\""), "{text}");
         assert!(!text.contains("kind=\"unsupported\""), "{text}");
     }

@@ -339,7 +339,7 @@ impl<R: Runtime> Printer<R> {
         let (route, chunk) = self
             .options
             .upload_route(&self.target, name, size, &options)?;
-        if options.start && self.target.model.is_tcp_only() {
+        if options.start {
             // Refused before any byte is sent, rather than a file sent and a start ignored.
             self.status()
                 .await?

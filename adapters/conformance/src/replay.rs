@@ -440,7 +440,11 @@ macro_rules! replay {
                     "{model}"
                 );
                 $run(p.cancel()).expect("cancel");
-                assert_eq!(served(&r), ["tcp_M26_cancel"], "{model}");
+                assert_eq!(
+                    served(&r),
+                    ["tcp_M119_after_M23", "tcp_M105", "tcp_M27", "tcp_M26_cancel"],
+                    "{model}"
+                );
                 let st = $run(p.status()).expect("status after cancel");
                 assert_eq!(
                     served(&r),
@@ -669,10 +673,17 @@ macro_rules! replay {
                 }
 
                 // A job: started, paused (ignored while heating), resumed, cancelled, cleared.
+                // Start, pause, resume and cancel read the state (`/detail`) first.
+                let read_then = |what: &str| {
+                    let s = served(&r);
+                    assert_eq!(s.len(), 2, "{model} {what}: {s:?}");
+                    assert!(s[0].starts_with("http_POST_detail"), "{model} {what}: {s:?}");
+                    s[1].clone()
+                };
                 $run(p.start("cap_test.gcode", JobOptions::default())).expect("start");
-                let s = served(&r);
+                let s = read_then("start");
                 assert!(
-                    s == ["http_POST_printGcode"] || s == ["http_POST_printGcode (Normalized)"],
+                    s == "http_POST_printGcode" || s == "http_POST_printGcode (Normalized)",
                     "{model}: {s:?}"
                 );
                 let heating = |name: &str| {
@@ -688,13 +699,13 @@ macro_rules! replay {
                 };
                 heating("http_POST_detail_after_printGcode");
                 $run(p.pause()).expect("pause");
-                assert_eq!(served(&r), ["http_POST_control_job_pause"], "{model}");
+                assert_eq!(read_then("pause"), "http_POST_control_job_pause", "{model}");
                 // The emulator ignores job control while heating: still `heating`.
                 heating("http_POST_detail_paused");
                 $run(p.resume()).expect("resume");
-                assert_eq!(served(&r), ["http_POST_control_job_continue"], "{model}");
+                assert_eq!(read_then("resume"), "http_POST_control_job_continue", "{model}");
                 $run(p.cancel()).expect("cancel");
-                assert_eq!(served(&r), ["http_POST_control_job_cancel"], "{model}");
+                assert_eq!(read_then("cancel"), "http_POST_control_job_cancel", "{model}");
                 let st = $run(p.status()).expect("status");
                 assert_eq!(served(&r), ["http_POST_detail_cancelled"], "{model}");
                 assert_eq!(st.state, MachineState::Cancelled, "{model}");

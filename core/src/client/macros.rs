@@ -90,38 +90,34 @@ macro_rules! printer_ops {
         pub $($kw)? fn speed(&self, percent: u16) -> Result<()> {
             self.run($crate::driver::Op::Speed(percent))$($aw)*?.done()
         }
-        /// Pause the job. On an Adventurer 3 or 4 the state is read first (their firmware
-        /// acknowledges a pause with no job and does nothing): no job printing is
-        /// [`ClientError::Busy`](flashforge_proto::client::ClientError::Busy).
+        /// Pause the job. The state is read first: no job printing is
+        /// [`ClientError::Busy`](flashforge_proto::client::ClientError::Busy), before anything
+        /// is sent (the Adventurer 3 and 4 acknowledge such a pause and do nothing; the HTTP
+        /// models refuse it with a bare error code).
         pub $($kw)? fn pause(&self) -> Result<()> {
-            if self.target.model.is_tcp_only() {
-                self.status()$($aw)*?.check($crate::client::JobCheck::Pause)?;
-            }
+            self.status()$($aw)*?.check($crate::client::JobCheck::Pause)?;
             self.run($crate::driver::Op::Pause)$($aw)*?.done()
         }
-        /// Resume the job. On an Adventurer 3 or 4 the state is read first, as for `pause`:
-        /// no job paused is `Busy`.
+        /// Resume the job. The state is read first, as for `pause`: no job paused is `Busy`.
         pub $($kw)? fn resume(&self) -> Result<()> {
-            if self.target.model.is_tcp_only() {
-                self.status()$($aw)*?.check($crate::client::JobCheck::Resume)?;
-            }
+            self.status()$($aw)*?.check($crate::client::JobCheck::Resume)?;
             self.run($crate::driver::Op::Resume)$($aw)*?.done()
         }
-        /// Cancel the job.
+        /// Cancel the job. The state is read first, as for `pause`: no job to cancel (idle,
+        /// completed, cancelled) is `Busy`.
         pub $($kw)? fn cancel(&self) -> Result<()> {
+            self.status()$($aw)*?.check($crate::client::JobCheck::Cancel)?;
             self.run($crate::driver::Op::Cancel)$($aw)*?.done()
         }
         /// Acknowledge a finished or cancelled job so the printer accepts the next one.
         pub $($kw)? fn clear_platform(&self) -> Result<()> {
             self.run($crate::driver::Op::ClearPlatform)$($aw)*?.done()
         }
-        /// Print a file stored on the printer. On an Adventurer 3 or 4 the state is read
-        /// first (the Adventurer 3 acknowledges a start while it prints, and ignores it): a
-        /// job running or paused is `Busy`.
+        /// Print a file stored on the printer. The state is read first (the Adventurer 3
+        /// acknowledges a start while it prints, and ignores it): a job running or paused is
+        /// `Busy`.
         pub $($kw)? fn start(&self, name: &str, options: $crate::http::JobOptions) -> Result<()> {
-            if self.target.model.is_tcp_only() {
-                self.status()$($aw)*?.check($crate::client::JobCheck::Start)?;
-            }
+            self.status()$($aw)*?.check($crate::client::JobCheck::Start)?;
             let op = $crate::driver::Op::StartFile { name: name.to_owned(), options };
             self.run(op)$($aw)*?.done()
         }

@@ -71,6 +71,8 @@ pub enum JobCheck {
     Pause,
     /// Resume: a job must be paused.
     Resume,
+    /// Cancel: there must be a job (not idle, completed or cancelled).
+    Cancel,
 }
 
 impl Status {
@@ -95,6 +97,9 @@ impl Status {
             JobCheck::Resume => {
                 (idle || matches!(state, S::Printing)).then_some("no job is paused")
             }
+            // An error may hold a job that a cancel ends.
+            JobCheck::Cancel => matches!(state, S::Ready | S::Completed | S::Cancelled)
+                .then_some("no job to cancel"),
         };
         match why {
             Some(why) => Err(super::ClientError::Busy(format!(

@@ -522,8 +522,18 @@ fn job_checks_follow_the_state() {
     // Over TCP a job heating up, or paused while heating, may read `BUSY`: both go through.
     assert!(ok(S::Busy, JobCheck::Pause));
     assert!(ok(S::Busy, JobCheck::Resume));
+    assert!(!ok(S::Ready, JobCheck::Cancel));
+    assert!(!ok(S::Completed, JobCheck::Cancel));
+    assert!(ok(S::Printing, JobCheck::Cancel));
+    assert!(ok(S::Paused, JobCheck::Cancel));
+    assert!(ok(S::Error, JobCheck::Cancel));
     // A state this crate does not know lets every action through.
-    for a in [JobCheck::Start, JobCheck::Pause, JobCheck::Resume] {
+    for a in [
+        JobCheck::Start,
+        JobCheck::Pause,
+        JobCheck::Resume,
+        JobCheck::Cancel,
+    ] {
         assert!(ok(S::Other("weird".into()), a));
         assert!(ok(S::Unknown, a));
     }
