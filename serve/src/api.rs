@@ -14,7 +14,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use flashforge_proto::http::check_file_name;
+use flashforge_proto::http::check_upload_name;
 use flashforge_tokio::{ClientError, Compat, FailureKind, Heater, JobOptions, UploadOptions};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
@@ -76,7 +76,7 @@ const WRONG_TOKEN_WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Bounds a WARN that a client can cause (a wrong token): the first one, then at most one
 /// per interval with the number of occurrences since the last; the rest go at debug.
-struct WarnLimiter {
+pub(crate) struct WarnLimiter {
     every: Duration,
     /// Occurrences not yet reported in a WARN.
     count: std::sync::atomic::AtomicU64,
@@ -84,7 +84,7 @@ struct WarnLimiter {
 }
 
 impl WarnLimiter {
-    fn new(every: Duration) -> Self {
+    pub(crate) fn new(every: Duration) -> Self {
         Self {
             every,
             count: std::sync::atomic::AtomicU64::new(0),
@@ -94,7 +94,7 @@ impl WarnLimiter {
 
     /// Note one occurrence at `now`: `Some(n)` when it is time to WARN, with `n` the
     /// occurrences since the last WARN (this one included), else `None` (log at debug).
-    fn note(&self, now: Instant) -> Option<u64> {
+    pub(crate) fn note(&self, now: Instant) -> Option<u64> {
         use std::sync::atomic::Ordering;
         self.count.fetch_add(1, Ordering::AcqRel);
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
@@ -724,8 +724,11 @@ async fn files(State(app): State<App>, ApiPath(id): ApiPath<String>) -> ApiResul
     .into_response())
 }
 
+/// Every file name of the API (upload, print, thumbnail): a base name as the CLI takes it, and
+/// no white space at either end, which the Adventurer 3 trims (` a.gcode` would print or show
+/// `a.gcode`), and which no upload through this server can have made.
 fn file_name(name: &str) -> ApiResult<()> {
-    check_file_name(name).map_err(|e| ApiError::usage(format!("file name: {e}")))
+    check_upload_name(name).map_err(|e| ApiError::usage(format!("file name: {e}")))
 }
 
 async fn thumbnail(

@@ -34,15 +34,36 @@ async fn names_with_spaces_at_either_end_are_refused_everywhere() {
                 assert_eq!(r.json()["kind"], "usage", "{id} {q}");
             }
             assert!(h.lock().file("ws.gcode").is_none(), "{id}");
-            // The same name without the spaces is fine.
-            let r = request(
+            // Nor may such a name be printed or asked for its thumbnail: the Adventurer 3 trims
+            // the name it is sent, so ` ws.gcode` would print (or show) `ws.gcode`.
+            let up = request(
                 addr,
                 "PUT",
                 &format!("/api/v1/printers/{id}/files/ws.gcode"),
                 Some(&bearer()),
                 Some(("application/octet-stream", b"G28\n")),
             );
-            assert_eq!(r.status, 201, "{id}: {}", r.text());
+            assert_eq!(up.status, 201, "{id}: {}", up.text());
+            for q in ["%20ws.gcode", "ws.gcode%20"] {
+                let r = request(
+                    addr,
+                    "GET",
+                    &format!("/api/v1/printers/{id}/files/{q}/thumbnail"),
+                    Some(&bearer()),
+                    None,
+                );
+                assert_eq!(r.status, 400, "{id} {q}: {}", r.text());
+                let name = q.replace("%20", " ");
+                let body = serde_json::json!({ "file": name }).to_string();
+                let r = request(
+                    addr,
+                    "POST",
+                    &format!("/api/v1/printers/{id}/print"),
+                    Some(&bearer()),
+                    Some(("application/json", body.as_bytes())),
+                );
+                assert_eq!(r.status, 400, "{id} {q}: {}", r.text());
+            }
         }
     })
     .await

@@ -372,6 +372,7 @@ impl ReadThumbnail {
             let file_name = crate::gcode::bare_file_name(name).to_owned();
             (Step::Http(Request::GcodeThumb { file_name }), Self::Http)
         } else if cx.tcp() {
+            a3_exact_name(name, cx.t.dialect)?;
             (Step::Tcp(Command::thumbnail(name, cx.t.dialect)), Self::Tcp)
         } else {
             return cx.unsupported();
@@ -757,10 +758,21 @@ fn start_file(name: &str, options: &JobOptions, cx: Ctx<'_>) -> Result<Planned, 
         if options != &JobOptions::default() {
             return Err(options_unsupported(options, t.model));
         }
+        a3_exact_name(name, t.dialect)?;
         tcp_done(start_commands(name, t.dialect))
     } else {
         cx.unsupported()
     }
+}
+
+/// The Adventurer 3 trims the file name it is sent: ` a.gcode` would print (or show the
+/// thumbnail of) `a.gcode`, another file. Such a name is refused before anything is sent.
+fn a3_exact_name(name: &str, dialect: Dialect) -> Result<(), ClientError> {
+    let bare = crate::gcode::bare_file_name(name);
+    if dialect == Dialect::Adventurer3 && bare.trim() != bare {
+        return Err(UsageError::FileNameSpaces.into());
+    }
+    Ok(())
 }
 
 /// [`Op::ConfigureSlot`]: a material-station slot (HTTP only).

@@ -538,3 +538,24 @@ fn job_checks_follow_the_state() {
         assert!(ok(S::Unknown, a));
     }
 }
+
+#[test]
+fn the_adventurer_3_is_never_sent_a_name_it_would_trim() {
+    for op in [
+        Op::StartFile {
+            name: " a.gcode".into(),
+            options: JobOptions::default(),
+        },
+        Op::Thumbnail("a.gcode ".into()),
+    ] {
+        let e = Plan::new(op.clone(), &target(Model::Adventurer3)).unwrap_err();
+        assert_eq!(e, ClientError::Usage(UsageError::FileNameSpaces), "{op:?}");
+        // Other models take the name as it is.
+        assert!(Plan::new(op, &target(Model::Adventurer4)).is_ok());
+    }
+    assert!(Plan::new(
+        Op::Thumbnail("a b.gcode".into()),
+        &target(Model::Adventurer3)
+    )
+    .is_ok());
+}
