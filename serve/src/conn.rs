@@ -206,6 +206,7 @@ pub(crate) async fn serve(
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let registry = Arc::new(Mutex::new(Registry::default()));
+    let refused_log = crate::api::WarnLimiter::new(Duration::from_secs(10));
     let mut conns = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -242,10 +243,15 @@ pub(crate) async fn serve(
                         p
                     }
                     None => {
-                        tracing::warn!(
-                            max = limits.max_connections,
-                            "connection refused: every connection has a request in progress"
-                        );
+                        // A flood is one WARN every 10 s with its count, not one per socket.
+                        match refused_log.note(std::time::Instant::now()) {
+                            Some(n) => tracing::warn!(
+                                max = limits.max_connections,
+                                refused = n,
+                                "connections refused: every connection has a request in progress"
+                            ),
+                            None => tracing::debug!("connection refused: every slot busy"),
+                        }
                         drop(stream);
                         continue;
                     }
