@@ -355,10 +355,12 @@ macro_rules! hostile {
                 let took = t0.elapsed();
                 let grew = $crate::rss_kib().unwrap_or(0).saturating_sub(rss0);
                 h.faults.clear();
-                if case.call == Call::Upload && case.model.is_tcp_only() {
-                    // The printer frees the control lock the stalled session held once it
-                    // reads again and sees that connection gone (a real one: its idle
-                    // timeout); the client's next call logs in anew.
+                if case.model.is_tcp_only() && (case.call == Call::Upload || r.is_err()) {
+                    // The printer frees the control lock the failed session held once it
+                    // sees that connection gone (a stalled upload: once it reads again; a
+                    // real one: its idle timeout); the client's next call logs in anew. On a
+                    // loaded machine the simulator's connection thread can take longer to
+                    // notice than the next login's retries last, so wait for it here.
                     let end = Instant::now() + std::time::Duration::from_secs(30);
                     while h.lock().controller().is_some() && Instant::now() < end {
                         std::thread::sleep(std::time::Duration::from_millis(20));
