@@ -91,6 +91,32 @@ fn idle_connection_closed_by_the_printer_is_replaced_without_a_retry() {
     assert_eq!(events(&mut conn), [HttpEvent::Connect]);
 }
 
+/// The driver looks for a close on an idle kept-alive socket before a command only (a read is
+/// sent again once instead); never on a new lane, a closed one, or with a request running.
+#[test]
+fn a_command_on_an_idle_kept_alive_connection_is_probed_first() {
+    let command = Request::Control {
+        command: Control::Light(true),
+        model: Model::Adventurer5M,
+    };
+    let (fresh, _) = lane();
+    assert!(!fresh.probe_before(&command), "no socket yet");
+    let (mut conn, t0) = answered(OK);
+    assert!(conn.probe_before(&command));
+    assert!(
+        !conn.probe_before(&Request::Detail),
+        "a read is retried instead"
+    );
+    start(&mut conn, &Request::Detail, t0);
+    assert!(!conn.probe_before(&command), "a request is running");
+    let (mut closed, t0) = answered(OK);
+    closed.handle_eof(t0);
+    assert!(
+        !closed.probe_before(&command),
+        "closed: the next request connects anyway"
+    );
+}
+
 #[test]
 fn read_on_a_stale_kept_alive_connection_is_sent_once_more_on_a_fresh_one() {
     let (mut conn, t0) = answered(OK);

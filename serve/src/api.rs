@@ -510,11 +510,10 @@ async fn read_body(State(app): State<App>, req: Request, next: Next) -> Response
         if !announced {
             return next.run(req).await;
         }
-        let mut r =
-            ApiError::usage(format!("a {} request takes no body", req.method())).into_response();
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return r;
+        return closing(ApiError::usage(format!(
+            "a {} request takes no body",
+            req.method()
+        )));
     }
     let (parts, body) = req.into_parts();
     let read = async {
@@ -540,6 +539,11 @@ async fn read_body(State(app): State<App>, req: Request, next: Next) -> Response
         ))
         .with_status(StatusCode::REQUEST_TIMEOUT),
     };
+    closing(e)
+}
+
+/// `e` with `Connection: close`: the rest of the request's body, if any, is not read.
+fn closing(e: ApiError) -> Response {
     let mut r = e.into_response();
     r.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -961,23 +965,20 @@ async fn upload(
             .upload(&lane.name, len, Compat(reader), opts, progress)
             .await;
         lane.slot.poll_now();
-        let sent_badly = sender.load(std::sync::atomic::Ordering::Acquire) != SENDER_OK;
-        let error =
-            r.as_ref().err().map(
-                |e| match sender.load(std::sync::atomic::Ordering::Acquire) {
-                    SENDER_STALLED => sender_error(format!(
-                        "the client stopped sending the file (nothing for {} s)",
-                        stall.as_secs_f64()
-                    )),
-                    SENDER_FAILED => {
-                        sender_error("the client's upload body ended before its length".into())
-                    }
-                    _ => (
-                        e.failure_kind(),
-                        ErrorBody::from_client(e, &lane.slot.secrets()),
-                    ),
-                },
-            );
+        let sender = sender.load(std::sync::atomic::Ordering::Acquire);
+        let error = r.as_ref().err().map(|e| match sender {
+            SENDER_STALLED => sender_error(format!(
+                "the client stopped sending the file (nothing for {} s)",
+                stall.as_secs_f64()
+            )),
+            SENDER_FAILED => {
+                sender_error("the client's upload body ended before its length".into())
+            }
+            _ => (
+                e.failure_kind(),
+                ErrorBody::from_client(e, &lane.slot.secrets()),
+            ),
+        });
         lane.finish(error.clone());
         match error {
             None => Ok((
@@ -988,10 +989,10 @@ async fn upload(
             Some((kind, b)) => {
                 lane.farm.metrics.error(&lane.slot.id, kind);
                 let e = ApiError::from_body(b);
-                Err(if sent_badly {
-                    e.with_status(StatusCode::REQUEST_TIMEOUT)
-                } else {
+                Err(if sender == SENDER_OK {
                     e
+                } else {
+                    e.with_status(StatusCode::REQUEST_TIMEOUT)
                 })
             }
         }
@@ -1055,8 +1056,6 @@ impl Drop for UploadLane {
     }
 }
 
-/// `s` whose next item must come within `d`: an upload whose sender stops fails with
-/// `TimedOut` instead of holding the printer's upload lane for ever.
 /// How an upload's sender did: fine, stopped sending for the stall time, or its body failed
 /// (the connection closed before the length).
 const SENDER_OK: u8 = 0;
@@ -1076,6 +1075,9 @@ fn sender_error(message: String) -> (FailureKind, ErrorBody) {
     )
 }
 
+/// `s` whose next item must come within `d`: an upload whose sender stops fails with
+/// `TimedOut` (and `sender` says [`SENDER_STALLED`]) instead of holding the printer's upload
+/// lane for ever.
 fn with_read_deadline<S>(
     s: S,
     d: Duration,
@@ -1148,9 +1150,11 @@ fn last_event_id(headers: &HeaderMap) -> Option<u64> {
         return None;
     }
     let v = v.to_str().ok()?.trim();
-    (!v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| v.parse().ok())
-        .flatten()
+    // Digits only (`parse` would take `+5`); one too large for a u64 is no id either.
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
 }
 
 /// A stream without the token takes one of the anonymous slots, or is refused.

@@ -475,6 +475,8 @@ struct Inner {
     next_id: u64,
     /// A connection is holding its reads (a stalled upload) until this is cleared.
     holding: bool,
+    /// Connections closed by an `http-close-after` fault, their close done.
+    closed_after: u64,
 }
 
 impl Inner {
@@ -594,6 +596,16 @@ impl Faults {
         if on {
             self.inject(FaultRule::always(Fault::UdpDrop));
         }
+    }
+
+    /// How many connections an [`HttpFault::CloseAfter`] has closed so far (counted once the
+    /// socket is shut down): a test waits on this instead of sleeping for the close to land.
+    pub fn closed_after(&self) -> u64 {
+        self.lock().closed_after
+    }
+
+    pub(crate) fn note_closed_after(&self) {
+        self.lock().closed_after += 1;
     }
 
     /// Removes every rule and releases held reads.

@@ -571,6 +571,7 @@ fn serve_http(mut s: &TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result
     let mut buf = vec![0u8; 64 * 1024];
     let mut last = Instant::now();
     let mut budget = None;
+    let mut closed_after = false;
     let result = loop {
         let limit = read_budget(&mut budget, &h.faults, stop, buf.len());
         let idle = || last + Duration::from_secs(120);
@@ -599,6 +600,7 @@ fn serve_http(mut s: &TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result
                 Some(HttpFault::Drip(d)) => write_drip(s, &out, Some(d))?,
                 Some(HttpFault::CloseAfter) => {
                     s.write_all(&out)?;
+                    closed_after = true;
                     close = true;
                 }
                 Some(_) => close = true,
@@ -609,6 +611,9 @@ fn serve_http(mut s: &TcpStream, h: &SimHandle, stop: &AtomicBool) -> io::Result
         }
     };
     let _ = s.shutdown(Shutdown::Both);
+    if closed_after {
+        h.faults.note_closed_after();
+    }
     result
 }
 

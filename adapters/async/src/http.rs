@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_lock::Mutex;
 use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::driver::{HttpConnection, HttpEvent, Lane as RequestLane, Lanes};
+use flashforge_proto::driver::{HttpConnection, HttpEvent, Lanes};
 use flashforge_proto::http::{Body, Credentials, Request, UploadSpec};
 use flashforge_proto::HttpConfig;
 use futures_lite::{AsyncRead, AsyncReadExt};
@@ -62,21 +62,17 @@ impl<R: Runtime> Http<'_, R> {
     pub(crate) async fn request(&self, lanes: &Lanes<Lane<R>>, req: &Request) -> Result<Body> {
         let mut slot = lanes.for_request(req).0.lock().await;
         let link = slot.get_or_insert_with(|| Box::new(self.link()));
-        if req.lane() == RequestLane::Command {
+        if link.conn.probe_before(req) {
             self.probe_idle(link).await;
         }
         link.conn.start(req, self.host, self.creds, R::now())?;
         self.drive(link, None).await
     }
 
-    /// A printer that closed the kept-alive command connection while it sat idle shows up here
-    /// as EOF (or a reset, or bytes nobody asked for), before the command is written: the
-    /// command goes on a fresh connection instead of failing. A read needs no probe (it is
-    /// sent again once on a stale connection); a command never is, it may have been acted on.
+    /// A printer that closed the kept-alive connection while it sat idle shows up here as EOF
+    /// (or a reset, or bytes nobody asked for), before the command is written
+    /// ([`HttpConnection::probe_before`]): the command goes on a fresh connection.
     async fn probe_idle(&self, link: &mut Link<R>) {
-        if link.sock.is_none() || link.conn.is_busy() {
-            return;
-        }
         R::refresh_readiness().await;
         let Some(sock) = link.sock.as_ref() else {
             return;
@@ -84,7 +80,7 @@ impl<R: Runtime> Http<'_, R> {
         match try_read_into::<R>(sock, |_| {}) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             _ => {
-                tracing::debug!("the printer closed the idle command connection");
+                tracing::debug!("the printer closed the idle connection");
                 link.conn.handle_eof(R::now());
                 self.close(link);
             }

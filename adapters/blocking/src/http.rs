@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use flashforge_proto::client::{ClientError, ConnectionEvent, UploadProgress};
-use flashforge_proto::driver::{HttpConnection, HttpEvent, Lane as RequestLane, Lanes};
+use flashforge_proto::driver::{HttpConnection, HttpEvent, Lanes};
 use flashforge_proto::http::{Body, Credentials, Request, UploadSpec};
 use flashforge_proto::HttpConfig;
 
@@ -57,7 +57,7 @@ impl Http<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let link = slot.get_or_insert_with(|| Box::new(self.link()));
-        if req.lane() == RequestLane::Command {
+        if link.conn.probe_before(req) {
             self.probe_idle(link);
         }
         link.conn
@@ -65,14 +65,10 @@ impl Http<'_> {
         self.drive(link, None)
     }
 
-    /// A printer that closed the kept-alive command connection while it sat idle shows up here
-    /// as EOF (or a reset, or bytes nobody asked for), before the command is written: the
-    /// command goes on a fresh connection instead of failing. A read needs no probe (it is
-    /// sent again once on a stale connection); a command never is, it may have been acted on.
+    /// A printer that closed the kept-alive connection while it sat idle shows up here as EOF
+    /// (or a reset, or bytes nobody asked for), before the command is written
+    /// ([`HttpConnection::probe_before`]): the command goes on a fresh connection.
     fn probe_idle(&self, link: &mut Link) {
-        if link.conn.is_busy() {
-            return;
-        }
         let Some(sock) = link.sock.as_mut() else {
             return;
         };
@@ -84,7 +80,7 @@ impl Http<'_> {
         match r {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             _ => {
-                tracing::debug!("the printer closed the idle command connection");
+                tracing::debug!("the printer closed the idle connection");
                 link.conn.handle_eof(Instant::now());
                 self.close(link);
             }

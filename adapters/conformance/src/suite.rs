@@ -740,8 +740,13 @@ macro_rules! __conformance_tests {
                     for round in 0..3 {
                         h.faults.push_http(HttpFault::CloseAfter);
                         $run(p.led(round % 2 == 0)).expect("answered, then closed");
-                        // The close follows the answer at once; give it time to arrive.
-                        std::thread::sleep(Duration::from_millis(300));
+                        // Until the simulator has shut that connection down (on loopback the
+                        // FIN is in the client's socket when shutdown returns).
+                        let t0 = Instant::now();
+                        while h.faults.closed_after() <= round {
+                            assert!(t0.elapsed() < Duration::from_secs(30), "never closed");
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
                         $run(p.led(true)).unwrap_or_else(|e| {
                             panic!("round {round}: a command after the printer closed: {e}")
                         });

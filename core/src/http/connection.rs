@@ -218,6 +218,16 @@ impl HttpConnection {
         self.job.is_some()
     }
 
+    /// Whether the driver should look for the printer's close on the kept-alive socket (a
+    /// read that does not wait: EOF, a reset or stray bytes are [`handle_eof`](Self::handle_eof))
+    /// before starting `request`: a command about to go on an idle kept-alive connection. A
+    /// read needs no look (it is sent again once on a stale connection); a command is never
+    /// sent twice, it may have been acted on, so a close the printer made while the connection
+    /// sat idle must be seen before it is written.
+    pub fn probe_before(&self, request: &Request) -> bool {
+        matches!(self.state, State::Idle) && !self.is_busy() && request.lane() == Lane::Command
+    }
+
     /// Start a JSON (or `GET /getThum`) request: on the kept-alive connection if there is
     /// one, otherwise after [`HttpEvent::Connect`]. A request that cannot be encoded is refused
     /// before any connection is opened.
